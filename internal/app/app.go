@@ -1,0 +1,174 @@
+// Package app wires Livehouse together: it opens the store, builds every
+// domain, starts the RTMP and HTTP servers and tears them down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/livehouse/livehouse/internal/channel"
+	"github.com/livehouse/livehouse/internal/config"
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/web"
+)
+
+// Migrations lists every domain's tables, in the order they are applied.
+func Migrations() []store.MigrationSet {
+	return []store.MigrationSet{trust.Migrations(), channel.Migrations()}
+}
+
+// App is a running Livehouse node.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Channels *channel.Service
+	Hub      *media.Hub
+	RTMP     *rtmp.Server
+	Web      *web.Server
+
+	// AdminToken is set only when this start generated it.
+	AdminToken string
+	// DemoKey is set only when this start created the demo channel.
+	DemoKey string
+}
+
+// Start opens the store and starts serving. On error everything already
+// started is stopped again.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
+	a = &App{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Shutdown(context.Background())
+		}
+	}()
+	a.DB, err = store.Open(ctx, cfg.DBURL, cfg.DataDir)
+	if err != nil {
+		return a, err
+	}
+	if err = a.DB.Migrate(ctx, Migrations()...); err != nil {
+		return a, err
+	}
+	a.Channels = channel.NewService(a.DB)
+	if n, err := a.Channels.CloseStaleSessions(ctx); err != nil {
+		return a, err
+	} else if n > 0 {
+		log.Warn("closed live sessions left open by an earlier run", "count", n)
+	}
+	admin := trust.NewAdmin(a.DB)
+	if a.AdminToken, err = admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
+		return a, err
+	}
+	if cfg.DemoChannel {
+		if err = a.ensureDemoChannel(ctx); err != nil {
+			return a, err
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Hub, err = media.NewHub(media.HubOptions{
+		Channels: a.Channels,
+		HLS: media.HLSConfig{
+			PartDuration:    cfg.HLSPartDuration,
+			SegmentDuration: cfg.HLSSegmentDuration,
+			SegmentCount:    cfg.HLSSegmentCount,
+		},
+		Log:     log.With("component", "media"),
+		Metrics: reg,
+	})
+	if err != nil {
+		return a, err
+	}
+	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
+		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
+	})
+	if err != nil {
+		return a, err
+	}
+	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
+		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Admin: admin, Metrics: reg,
+	})
+	if err != nil {
+		return a, err
+	}
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location)
+	return a, nil
+}
+
+// ensureDemoChannel creates the demo channel on a first start (no channels yet).
+func (a *App) ensureDemoChannel(ctx context.Context) error {
+	existing, err := a.Channels.List(ctx, "", 1)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	slug, title, cat := "demo", "Demo channel", "Just Chatting"
+	_, key, err := a.Channels.Create(ctx, channel.Input{Slug: &slug, Title: &title, Category: &cat})
+	if errors.Is(err, channel.ErrSlugTaken) {
+		return nil // another node created it first
+	}
+	if err != nil {
+		return fmt.Errorf("create demo channel: %w", err)
+	}
+	a.DemoKey = key
+	return nil
+}
+
+// Shutdown stops ingest first (ending every stream cleanly, so players see
+// the end), then HTTP, then the store. Safe on a partly started App.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if a.Hub != nil {
+		a.Hub.Shutdown()
+	}
+	if a.RTMP != nil {
+		errs = append(errs, a.RTMP.Close(ctx))
+	}
+	if a.Web != nil {
+		errs = append(errs, a.Web.Shutdown(ctx))
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// PrintWelcome tells a new user how to go live and where to watch.
+func (a *App) PrintWelcome(w io.Writer) {
+	host := a.Config.PublicHost
+	httpURL := "http://" + net.JoinHostPort(host, port(a.Web.Addr()))
+	fmt.Fprintf(w, "\nLivehouse is running.\n")
+	fmt.Fprintf(w, "  OBS server:   rtmp://%s/live\n", net.JoinHostPort(host, port(a.RTMP.Addr())))
+	if a.DemoKey != "" {
+		fmt.Fprintf(w, "  Stream key:   %s   (demo channel; shown once, stored hashed)\n", a.DemoKey)
+	}
+	fmt.Fprintf(w, "  Watch:        %s/c/demo\n", httpURL)
+	fmt.Fprintf(w, "  API:          %s/api/channels\n", httpURL)
+	if a.AdminToken != "" {
+		fmt.Fprintf(w, "  Admin token:  %s   (shown once, stored hashed)\n", a.AdminToken)
+	}
+	if a.DemoKey == "" {
+		fmt.Fprintf(w, "  (Stream keys are shown only when made; get a new one with\n"+
+			"   curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' %s/api/channels/demo/stream-key)\n", httpURL)
+	}
+	fmt.Fprintln(w)
+}
+
+func port(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return strconv.Itoa(ta.Port)
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/livehouse/livehouse/internal/config"
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+const usage = `Livehouse: a self-hosted live-streaming platform.
+
+Usage:
+  livehouse [serve] [flags]   run the server (the default)
+  livehouse migrate [flags]   apply database migrations and exit
+  livehouse bench [flags]     measure ingest-to-LL-HLS lag and per-stream cost
+  livehouse help              this text; "livehouse serve --help" lists every setting
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stdout, stderr, getenv)
+	case "migrate":
+		err = migrate(ctx, args, stdout, stderr, getenv)
+	case "bench":
+		err = bench(ctx, args, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "livehouse %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := config.Load("livehouse serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	a, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	a.PrintWelcome(stdout)
+	<-ctx.Done()
+	stop() // a second signal now kills the process the default way
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := config.Load("livehouse migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DBURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, Migrations()...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "migrations applied to %s\n", db.Location)
+	return nil
+}

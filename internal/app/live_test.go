@@ -1,0 +1,175 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+
+	"github.com/livehouse/livehouse/internal/media/flv"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
+)
+
+// TestPublishFixtureReadLLHLS is the core loop: publish the committed FLV
+// over RTMP, read it back as LL-HLS with a real HLS client, then unpublish.
+func TestPublishFixtureReadLLHLS(t *testing.T) {
+	n := startNode(t, "")
+	key := n.createChannel("loop")
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, stopPublishing := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	go func() {
+		published <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitFor(t, 10*time.Second, "channel to go live", func() bool { return n.channel("loop").Live })
+
+	// Playlist shape: fMP4 parts, blocking reload, program date-time.
+	code, media := httpGet(t, n.http+"/hls/loop/video1_stream.m3u8")
+	if code != http.StatusOK {
+		t.Fatalf("media playlist: %d %s", code, media)
+	}
+	for _, want := range []string{"#EXT-X-PART-INF:PART-TARGET=0.2", "CAN-BLOCK-RELOAD=YES", "#EXT-X-PROGRAM-DATE-TIME:", "#EXT-X-MAP:URI=", "#EXT-X-PART:DURATION="} {
+		if !strings.Contains(media, want) {
+			t.Errorf("media playlist lacks %q:\n%s", want, media)
+		}
+	}
+
+	var mu sync.Mutex
+	var videoPTS, audioPTS []int64
+	var gotH264 *codecs.H264
+	var gotAAC *codecs.MPEG4Audio
+	var parts int
+	quiet := func(string) {}
+	client := &gohlslib.Client{
+		URI:                       n.http + "/hls/loop/index.m3u8",
+		OnDownloadPart:            func(string) { mu.Lock(); parts++; mu.Unlock() },
+		OnDownloadPrimaryPlaylist: quiet,
+		OnDownloadStreamPlaylist:  quiet,
+		OnDownloadSegment:         quiet,
+		OnDecodeError:             func(err error) { t.Logf("HLS client decode error: %v", err) },
+	}
+	client.OnTracks = func(tracks []*gohlslib.Track) error {
+		for _, tr := range tracks {
+			switch c := tr.Codec.(type) {
+			case *codecs.H264:
+				gotH264 = c
+				client.OnDataH26x(tr, func(pts, dts int64, au [][]byte) {
+					mu.Lock()
+					videoPTS = append(videoPTS, dts)
+					mu.Unlock()
+				})
+			case *codecs.MPEG4Audio:
+				gotAAC = c
+				client.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) {
+					mu.Lock()
+					audioPTS = append(audioPTS, pts)
+					mu.Unlock()
+				})
+			}
+		}
+		return nil
+	}
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+
+	waitFor(t, 15*time.Second, "3 s of video over LL-HLS", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(videoPTS) >= 90 && len(audioPTS) >= 100
+	})
+
+	mu.Lock()
+	if gotH264 == nil || !bytes.Equal(gotH264.SPS, rec.SPS) || !bytes.Equal(gotH264.PPS, rec.PPS) {
+		t.Errorf("H.264 parameters differ from the fixture's")
+	}
+	if gotAAC == nil || gotAAC.Config.SampleRate != 48000 || gotAAC.Config.ChannelCount != 2 {
+		t.Errorf("AAC config = %+v, want 48 kHz stereo", gotAAC)
+	}
+	for i := 1; i < len(videoPTS); i++ {
+		if videoPTS[i] <= videoPTS[i-1] {
+			t.Fatalf("video DTS not increasing at %d: %d then %d", i, videoPTS[i-1], videoPTS[i])
+		}
+	}
+	for i := 1; i < len(audioPTS); i++ {
+		if audioPTS[i] <= audioPTS[i-1] {
+			t.Fatalf("audio PTS not increasing at %d: %d then %d", i, audioPTS[i-1], audioPTS[i])
+		}
+	}
+	if parts == 0 {
+		t.Error("the client never fetched an LL-HLS part")
+	}
+	mu.Unlock()
+
+	live := n.channel("loop")
+	if len(live.Tracks) != 2 || live.Tracks[0].Codec != "h264" || live.Tracks[0].Width != 1280 || live.Tracks[0].Height != 720 ||
+		live.Tracks[1].Codec != "aac" || live.Tracks[1].SampleRate != 48000 {
+		t.Errorf("live tracks = %+v", live.Tracks)
+	}
+	if live.BitrateKbps < 2000 || live.BitrateKbps > 4500 {
+		t.Errorf("bitrate = %d kbit/s, want about 3000", live.BitrateKbps)
+	}
+	if live.FPS < 25 || live.FPS > 35 {
+		t.Errorf("fps = %v, want about 30", live.FPS)
+	}
+	if live.Viewers < 1 {
+		t.Errorf("viewers = %d while a client reads", live.Viewers)
+	}
+
+	// Unpublish: the stream ends cleanly, the playlist goes away, and the
+	// reader sees the end.
+	stopPublishing()
+	if err := <-published; err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitFor(t, 10*time.Second, "channel to go offline", func() bool { return !n.channel("loop").Live })
+	select {
+	case err := <-client.Wait():
+		if err == nil || errors.Is(err, context.Canceled) {
+			t.Fatalf("client ended with %v, want an end-of-stream error", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("HLS client did not notice the end of the stream")
+	}
+	if code, _ := httpGet(t, n.http+"/hls/loop/index.m3u8"); code != http.StatusNotFound {
+		t.Fatalf("playlist after unpublish: %d, want 404", code)
+	}
+
+	// Publishing again starts a new live session.
+	ctx2, stop2 := context.WithCancel(context.Background())
+	go func() {
+		published <- rtmp.PublishRecording(ctx2, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitFor(t, 10*time.Second, "channel to go live again", func() bool { return n.channel("loop").Live })
+	stop2()
+	<-published
+	waitFor(t, 10*time.Second, "second session to end", func() bool { return !n.channel("loop").Live })
+	var sessions struct {
+		Sessions []struct {
+			ID        int64      `json:"id"`
+			EndedAt   *time.Time `json:"ended_at"`
+			EndReason string     `json:"end_reason"`
+		} `json:"sessions"`
+	}
+	n.api("GET", "/api/channels/loop/sessions", "", nil, &sessions)
+	if len(sessions.Sessions) != 2 || sessions.Sessions[0].ID == sessions.Sessions[1].ID {
+		t.Fatalf("sessions = %+v, want two distinct", sessions.Sessions)
+	}
+	for _, s := range sessions.Sessions {
+		if s.EndedAt == nil || s.EndReason == "" {
+			t.Errorf("session %d not closed: %+v", s.ID, s)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+// Package channel owns channels (a streamer's room: slug, title, category,
+// tags, stream key) and their live sessions: the tables, the rules for what
+// a valid channel is, and the /api/channels handlers.
+package channel
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the channel domain's tables.
+func Migrations() store.MigrationSet {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return store.MigrationSet{Domain: "channel", FS: sub}
+}
+
+// Channel is a streamer's room.
+type Channel struct {
+	ID        int64
+	Slug      string
+	Title     string
+	Category  string
+	Tags      []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Input is what a caller may set on a channel. Nil fields are left alone on update.
+type Input struct {
+	Slug     *string   `json:"slug"`
+	Title    *string   `json:"title"`
+	Category *string   `json:"category"`
+	Tags     *[]string `json:"tags"`
+}
+
+// Errors callers map to HTTP statuses.
+var (
+	ErrNotFound  = errors.New("channel not found")
+	ErrSlugTaken = errors.New("slug is already taken")
+	ErrLive      = errors.New("channel is live")
+)
+
+// ValidationError explains why input was refused.
+type ValidationError struct{ Msg string }
+
+func (e *ValidationError) Error() string { return e.Msg }
+
+func invalid(format string, args ...any) error {
+	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$`)
+
+const (
+	maxTitle    = 140
+	maxCategory = 64
+	maxTags     = 10
+	maxTagLen   = 32
+)
+
+// normalize validates in, applying it on top of c.
+func (in Input) applyTo(c *Channel) error {
+	if in.Slug != nil {
+		s := strings.TrimSpace(*in.Slug)
+		if !slugPattern.MatchString(s) || strings.Contains(s, "--") {
+			return invalid("slug %q: use 3 to 32 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", clip(s, 40))
+		}
+		c.Slug = s
+	}
+	if in.Title != nil {
+		t := strings.TrimSpace(*in.Title)
+		if err := checkText("title", t, maxTitle); err != nil {
+			return err
+		}
+		if t == "" {
+			return invalid("title must not be empty")
+		}
+		c.Title = t
+	}
+	if in.Category != nil {
+		cat := strings.TrimSpace(*in.Category)
+		if err := checkText("category", cat, maxCategory); err != nil {
+			return err
+		}
+		c.Category = cat
+	}
+	if in.Tags != nil {
+		if len(*in.Tags) > maxTags {
+			return invalid("at most %d tags", maxTags)
+		}
+		seen := map[string]bool{}
+		tags := []string{}
+		for _, raw := range *in.Tags {
+			t := strings.ToLower(strings.TrimSpace(raw))
+			if t == "" {
+				return invalid("tags must not be empty")
+			}
+			if err := checkText("tag", t, maxTagLen); err != nil {
+				return err
+			}
+			if !seen[t] {
+				seen[t] = true
+				tags = append(tags, t)
+			}
+		}
+		c.Tags = tags
+	}
+	return nil
+}
+
+func checkText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return invalid("%s is %d characters; at most %d", field, n, max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return invalid("%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Service reads and writes channels and live sessions.
+type Service struct {
+	db *store.DB
+}
+
+// NewService returns a Service on db.
+func NewService(db *store.DB) *Service { return &Service{db: db} }
+
+// NewStreamKey returns a fresh random stream key and the hash stored for it.
+func NewStreamKey() (key, hash string) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing is safe
+	}
+	key = "sk_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return key, HashKey(key)
+}
+
+// HashKey is how a stream key is stored: keys are 192-bit random values, so
+// a fast hash is enough and lets ingest look a key up by index.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Create makes a channel and returns it with its stream key (shown once).
+func (s *Service) Create(ctx context.Context, in Input) (Channel, string, error) {
+	if in.Slug == nil || in.Title == nil {
+		return Channel{}, "", invalid("slug and title are required")
+	}
+	var c Channel
+	if err := in.applyTo(&c); err != nil {
+		return Channel{}, "", err
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	key, hash := NewStreamKey()
+	now := store.Now()
+	tags, _ := json.Marshal(c.Tags)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO channels (slug, title, category, tags, stream_key_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, c.Slug, c.Title, c.Category, string(tags), hash, now).Scan(&c.ID)
+	if store.IsUniqueViolation(err) {
+		return Channel{}, "", fmt.Errorf("%w: %s", ErrSlugTaken, c.Slug)
+	}
+	if err != nil {
+		return Channel{}, "", fmt.Errorf("insert channel: %w", err)
+	}
+	c.CreatedAt, c.UpdatedAt = time.UnixMilli(now), time.UnixMilli(now)
+	return c, key, nil
+}
+
+const channelColumns = `id, slug, title, category, tags, created_at, updated_at`
+
+func scanChannel(row interface{ Scan(...any) error }) (Channel, error) {
+	var c Channel
+	var tags string
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.Slug, &c.Title, &c.Category, &tags, &created, &updated); err != nil {
+		return Channel{}, err
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return Channel{}, fmt.Errorf("channel %d has unreadable tags: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return c, nil
+}
+
+// Get returns the channel with this slug.
+func (s *Service) Get(ctx context.Context, slug string) (Channel, error) {
+	c, err := scanChannel(s.db.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE slug = $1`, slug))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Channel{}, ErrNotFound
+	}
+	if err != nil {
+		return Channel{}, fmt.Errorf("read channel %q: %w", slug, err)
+	}
+	return c, nil
+}
+
+// List returns channels ordered by slug, after the slug `after` (for paging).
+func (s *Service) List(ctx context.Context, after string, limit int) ([]Channel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE slug > $1 ORDER BY slug LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	defer rows.Close()
+	out := []Channel{}
+	for rows.Next() {
+		c, err := scanChannel(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list channels: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Update applies in to the channel. A live channel keeps its slug, since
+// viewers are watching at URLs made from it.
+func (s *Service) Update(ctx context.Context, slug string, in Input, isLive bool) (Channel, error) {
+	var out Channel
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE slug = $1`, slug))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read channel %q: %w", slug, err)
+		}
+		if err := in.applyTo(&c); err != nil {
+			return err
+		}
+		if c.Slug != slug && isLive {
+			return fmt.Errorf("%w: end the stream before renaming it", ErrLive)
+		}
+		tags, _ := json.Marshal(c.Tags)
+		now := store.Now()
+		_, err = tx.ExecContext(ctx, `UPDATE channels SET slug = $1, title = $2, category = $3, tags = $4, updated_at = $5 WHERE id = $6`,
+			c.Slug, c.Title, c.Category, string(tags), now, c.ID)
+		if store.IsUniqueViolation(err) {
+			return fmt.Errorf("%w: %s", ErrSlugTaken, c.Slug)
+		}
+		if err != nil {
+			return fmt.Errorf("update channel %q: %w", slug, err)
+		}
+		c.UpdatedAt = time.UnixMilli(now)
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// RegenerateKey replaces the stream key; the old one stops working at once
+// (a publisher already live keeps its stream until it disconnects).
+func (s *Service) RegenerateKey(ctx context.Context, slug string) (string, error) {
+	key, hash := NewStreamKey()
+	res, err := s.db.ExecContext(ctx, `UPDATE channels SET stream_key_hash = $1, updated_at = $2 WHERE slug = $3`, hash, store.Now(), slug)
+	if err != nil {
+		return "", fmt.Errorf("regenerate stream key of %q: %w", slug, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", ErrNotFound
+	}
+	return key, nil
+}
+
+// ChannelForKey resolves a stream key (media.Channels).
+func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelRef, error) {
+	var ref media.ChannelRef
+	err := s.db.QueryRowContext(ctx, `SELECT id, slug FROM channels WHERE stream_key_hash = $1`, HashKey(key)).Scan(&ref.ID, &ref.Slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ref, media.ErrUnknownKey
+	}
+	if err != nil {
+		return ref, fmt.Errorf("look up stream key: %w", err)
+	}
+	return ref, nil
+}
+
+// SessionStarted records the start of a live session (media.Channels).
+func (s *Service) SessionStarted(ctx context.Context, ch media.ChannelRef, st media.Status) (int64, error) {
+	tracks, _ := json.Marshal(st.Tracks)
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO live_sessions (channel_id, started_at, tracks) VALUES ($1, $2, $3) RETURNING id`,
+		ch.ID, st.StartedAt.UnixMilli(), string(tracks)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert live session: %w", err)
+	}
+	return id, nil
+}
+
+// SessionEnded closes a live session record (media.Channels).
+func (s *Service) SessionEnded(ctx context.Context, id int64, st media.Status, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2, ingest_bytes = $3 WHERE id = $4 AND ended_at IS NULL`,
+		store.Now(), reason, int64(st.IngestBytes), id)
+	if err != nil {
+		return fmt.Errorf("end live session %d: %w", id, err)
+	}
+	return nil
+}
+
+// CloseStaleSessions ends sessions left open by a crash: at start-up no
+// stream of this node can be live yet.
+func (s *Service) CloseStaleSessions(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`,
+		store.Now(), "server restarted")
+	if err != nil {
+		return 0, fmt.Errorf("close stale live sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Session is one past or current live session.
+type Session struct {
+	ID          int64      `json:"id"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	EndReason   string     `json:"end_reason,omitempty"`
+	IngestBytes int64      `json:"ingest_bytes"`
+}
+
+// Sessions lists a channel's most recent live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, channelID int64, limit int) ([]Session, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, started_at, ended_at, end_reason, ingest_bytes FROM live_sessions
+		WHERE channel_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, channelID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list live sessions: %w", err)
+	}
+	defer rows.Close()
+	out := []Session{}
+	for rows.Next() {
+		var ss Session
+		var started int64
+		var ended sql.NullInt64
+		var reason sql.NullString
+		if err := rows.Scan(&ss.ID, &started, &ended, &reason, &ss.IngestBytes); err != nil {
+			return nil, fmt.Errorf("list live sessions: %w", err)
+		}
+		ss.StartedAt = time.UnixMilli(started)
+		if ended.Valid {
+			t := time.UnixMilli(ended.Int64)
+			ss.EndedAt = &t
+		}
+		ss.EndReason = reason.String
+		out = append(out, ss)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,206 @@
+package channel
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/media"
+)
+
+// LiveStreams tells which channels are live (the media hub).
+type LiveStreams interface {
+	Stream(slug string) (*media.Stream, bool)
+}
+
+// Handlers serves /api/channels.
+type Handlers struct {
+	Service *Service
+	Live    LiveStreams
+	// RequireAdmin wraps the handlers that change channels.
+	RequireAdmin func(http.HandlerFunc) http.HandlerFunc
+	Log          *slog.Logger
+}
+
+// Register adds the channel routes to mux.
+func (h *Handlers) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/channels", h.list)
+	mux.HandleFunc("POST /api/channels", h.RequireAdmin(h.create))
+	mux.HandleFunc("GET /api/channels/{slug}", h.get)
+	mux.HandleFunc("PATCH /api/channels/{slug}", h.RequireAdmin(h.update))
+	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.RequireAdmin(h.regenerateKey))
+	mux.HandleFunc("GET /api/channels/{slug}/live", h.live)
+	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.sessions)
+}
+
+// channelJSON is a channel as API clients see it, with its live state.
+type channelJSON struct {
+	ID        int64     `json:"id"`
+	Slug      string    `json:"slug"`
+	Title     string    `json:"title"`
+	Category  string    `json:"category"`
+	Tags      []string  `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	StreamKey string    `json:"stream_key,omitempty"`
+	liveJSON
+}
+
+// liveJSON is a channel's live state; the stream fields are set only while live.
+type liveJSON struct {
+	Live          bool                `json:"live"`
+	Viewers       int                 `json:"viewers"`
+	StartedAt     *time.Time          `json:"started_at,omitempty"`
+	UptimeSeconds int64               `json:"uptime_seconds,omitempty"`
+	Tracks        []media.TrackStatus `json:"tracks,omitempty"`
+	BitrateKbps   int                 `json:"bitrate_kbps,omitempty"`
+	FPS           float64             `json:"fps,omitempty"`
+	HLSURL        string              `json:"hls_url"`
+}
+
+func (h *Handlers) liveState(slug string) liveJSON {
+	out := liveJSON{HLSURL: "/hls/" + slug + "/index.m3u8"}
+	s, ok := h.Live.Stream(slug)
+	if !ok {
+		return out
+	}
+	st := s.Status()
+	out.Live = true
+	out.Viewers = st.Viewers
+	out.StartedAt = &st.StartedAt
+	out.UptimeSeconds = int64(st.Uptime / time.Second)
+	out.Tracks = st.Tracks
+	out.BitrateKbps = st.BitrateKbps
+	out.FPS = st.FPS
+	return out
+}
+
+func (h *Handlers) toJSON(c Channel) channelJSON {
+	return channelJSON{
+		ID: c.ID, Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, liveJSON: h.liveState(c.Slug),
+	}
+}
+
+func (h *Handlers) fail(w http.ResponseWriter, err error) {
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		httpjson.Error(w, http.StatusBadRequest, ve.Msg)
+	case errors.Is(err, ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "channel not found")
+	case errors.Is(err, ErrSlugTaken), errors.Is(err, ErrLive):
+		httpjson.Error(w, http.StatusConflict, err.Error())
+	default:
+		h.Log.Error("channel API", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
+	var in Input
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c, key, err := h.Service.Create(r.Context(), in)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := h.toJSON(c)
+	out.StreamKey = key
+	w.Header().Set("Location", "/api/channels/"+c.Slug)
+	httpjson.Write(w, http.StatusCreated, out)
+}
+
+const maxPage = 100
+
+func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			httpjson.Error(w, http.StatusBadRequest, "limit must be a number from 1 to 100")
+			return
+		}
+		limit = n
+	}
+	chans, err := h.Service.List(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := struct {
+		Channels []channelJSON `json:"channels"`
+		Next     string        `json:"next,omitempty"`
+	}{Channels: []channelJSON{}}
+	for _, c := range chans {
+		out.Channels = append(out.Channels, h.toJSON(c))
+	}
+	if len(chans) == limit {
+		out.Next = chans[len(chans)-1].Slug
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
+	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, h.toJSON(c))
+}
+
+func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
+	var in Input
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	slug := r.PathValue("slug")
+	_, live := h.Live.Stream(slug)
+	c, err := h.Service.Update(r.Context(), slug, in, live)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, h.toJSON(c))
+}
+
+func (h *Handlers) regenerateKey(w http.ResponseWriter, r *http.Request) {
+	key, err := h.Service.RegenerateKey(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"slug": r.PathValue("slug"), "stream_key": key})
+}
+
+func (h *Handlers) live(w http.ResponseWriter, r *http.Request) {
+	slug := r.PathValue("slug")
+	if _, err := h.Service.Get(r.Context(), slug); err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, h.liveState(slug))
+}
+
+func (h *Handlers) sessions(w http.ResponseWriter, r *http.Request) {
+	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	ss, err := h.Service.Sessions(r.Context(), c.ID, 20)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"sessions": ss})
+}

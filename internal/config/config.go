@@ -1,0 +1,250 @@
+// Package config holds every Livehouse setting and loads it in one order:
+// defaults, then an optional JSON file (unknown keys rejected), then
+// LIVEHOUSE_* environment variables, then command-line flags, then Validate.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole of Livehouse's settings.
+type Config struct {
+	File string // the config file that was read, if any
+
+	HTTPAddr   string
+	RTMPAddr   string
+	DataDir    string
+	DBURL      string
+	AdminToken string
+	PublicHost string
+
+	LogLevel  string
+	LogFormat string
+
+	HLSPartDuration    time.Duration
+	HLSSegmentDuration time.Duration
+	HLSSegmentCount    int
+
+	RTMPReadTimeout time.Duration
+	ShutdownTimeout time.Duration
+	DemoChannel     bool
+}
+
+// Default returns the embedded defaults: one machine, SQLite under ./data.
+func Default() Config {
+	return Config{
+		HTTPAddr:           ":8080",
+		RTMPAddr:           ":1935",
+		DataDir:            "./data",
+		PublicHost:         "localhost",
+		LogLevel:           "info",
+		LogFormat:          "text",
+		HLSPartDuration:    200 * time.Millisecond,
+		HLSSegmentDuration: time.Second,
+		HLSSegmentCount:    7,
+		RTMPReadTimeout:    10 * time.Second,
+		ShutdownTimeout:    5 * time.Second,
+		DemoChannel:        true,
+	}
+}
+
+// FlagSet binds every setting to a flag of its documented name. Its usage
+// text is the reference for `livehouse --help`.
+func (c *Config) FlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.File, "config", c.File, "optional JSON file of settings, keys named as these flags")
+	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address: API, watch pages, LL-HLS, /metrics")
+	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP listen address for publishers (OBS, ffmpeg)")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (the SQLite database lives here)")
+	fs.StringVar(&c.DBURL, "db", c.DBURL, "database URL: empty for SQLite under --data, sqlite:PATH, or postgres://USER@HOST:PORT/DB")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "platform admin bearer token (at least 16 characters); when unset one is generated on first start and printed once")
+	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name printed in the OBS and watch URLs")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.DurationVar(&c.HLSPartDuration, "hls-part-duration", c.HLSPartDuration, "LL-HLS part duration (100ms to 1s); shorter means lower latency and more requests")
+	fs.DurationVar(&c.HLSSegmentDuration, "hls-segment-duration", c.HLSSegmentDuration, "minimum LL-HLS segment duration; a segment always ends on a keyframe, so it is at least one GOP")
+	fs.IntVar(&c.HLSSegmentCount, "hls-segment-count", c.HLSSegmentCount, "segments kept in the LL-HLS playlist (7 or more)")
+	fs.DurationVar(&c.RTMPReadTimeout, "rtmp-read-timeout", c.RTMPReadTimeout, "drop an RTMP connection that sends nothing for this long")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for streams and requests to finish")
+	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
+	return fs
+}
+
+// EnvName is the environment variable that sets the flag called name.
+func EnvName(name string) string {
+	return "LIVEHOUSE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Load builds a Config from defaults, the config file, the environment
+// (getenv) and args, in that order, and validates it.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
+	fs := c.FlagSet(name)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { Usage(fs, stderr) }
+
+	// The file comes first in precedence, so find its name before the rest.
+	file := getenv(EnvName("config"))
+	probe := flag.NewFlagSet(name, flag.ContinueOnError)
+	probe.SetOutput(io.Discard)
+	probe.StringVar(&file, "config", file, "")
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "config" {
+			probe.Var(discard{isBool: isBoolFlag(f)}, f.Name, "")
+		}
+	})
+	_ = probe.Parse(args) // real parse errors are reported by fs.Parse below
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("read config file: %w", err)
+		}
+		if err := ApplyFile(fs, data); err != nil {
+			return c, fmt.Errorf("config file %s: %w", file, err)
+		}
+		c.File = file
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("environment %s=%q: %w", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (settings are flags like --http :8080)", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+// ApplyFile sets flags from a JSON object whose keys are flag names. Values
+// may be strings, numbers or booleans; unknown keys are an error so a typo
+// never silently falls back to a default.
+func ApplyFile(fs *flag.FlagSet, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("unknown setting %q", k)
+		}
+		var s string
+		switch v := raw[k].(type) {
+		case string:
+			s = v
+		case json.Number:
+			s = v.String()
+		case bool:
+			s = strconv.FormatBool(v)
+		default:
+			return fmt.Errorf("setting %q: want a string, number or boolean", k)
+		}
+		if err := fs.Set(k, s); err != nil {
+			return fmt.Errorf("setting %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Validate explains the first setting that cannot work.
+func (c Config) Validate() error {
+	for _, a := range []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}} {
+		if _, port, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("--%s %q is not a listen address like :8080 or 127.0.0.1:8080", a.name, a.addr)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("--%s %q: port must be a number from 0 to 65535", a.name, a.addr)
+		}
+	}
+	if c.DBURL == "" && c.DataDir == "" {
+		return errors.New("--data must name a directory when --db is empty")
+	}
+	if c.DBURL != "" && !strings.HasPrefix(c.DBURL, "sqlite:") &&
+		!strings.HasPrefix(c.DBURL, "postgres://") && !strings.HasPrefix(c.DBURL, "postgresql://") {
+		return errors.New("--db must be empty, sqlite:PATH or postgres://USER@HOST:PORT/DB")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return errors.New("--admin-token must be at least 16 characters")
+	}
+	if strings.ContainsAny(c.PublicHost, "/ ") || c.PublicHost == "" {
+		return fmt.Errorf("--public-host %q must be a bare host name like live.example.com", c.PublicHost)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
+	}
+	if c.HLSPartDuration < 100*time.Millisecond || c.HLSPartDuration > time.Second {
+		return fmt.Errorf("--hls-part-duration %v: must be from 100ms to 1s", c.HLSPartDuration)
+	}
+	if c.HLSSegmentDuration < c.HLSPartDuration || c.HLSSegmentDuration > 30*time.Second {
+		return fmt.Errorf("--hls-segment-duration %v: must be at least the part duration and at most 30s", c.HLSSegmentDuration)
+	}
+	if c.HLSSegmentCount < 7 || c.HLSSegmentCount > 100 {
+		return fmt.Errorf("--hls-segment-count %d: Low-Latency HLS needs 7 to 100", c.HLSSegmentCount)
+	}
+	if c.RTMPReadTimeout < time.Second {
+		return fmt.Errorf("--rtmp-read-timeout %v: must be at least 1s", c.RTMPReadTimeout)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// Usage prints every setting with its flag, environment variable and default.
+func Usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s [flags]\n\nEvery flag can also be set by its environment variable or a key of the --config JSON file.\nPrecedence: flags > environment > file > defaults.\n\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s  (env %s, default %s)\n      %s\n", f.Name, EnvName(f.Name), def, f.Usage)
+	})
+}
+
+type boolFlag interface{ IsBoolFlag() bool }
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(boolFlag)
+	return ok && b.IsBoolFlag()
+}
+
+// discard accepts any value; the probe parse uses it to skip other flags.
+type discard struct{ isBool bool }
+
+func (discard) String() string     { return "" }
+func (discard) Set(string) error   { return nil }
+func (d discard) IsBoolFlag() bool { return d.isBool }

@@ -1,0 +1,368 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+)
+
+// HLSConfig tunes the LL-HLS muxer of every stream.
+type HLSConfig struct {
+	PartDuration    time.Duration
+	SegmentDuration time.Duration
+	SegmentCount    int
+}
+
+// durationSlack absorbs millisecond rounding of publisher timestamps.
+const durationSlack = 5 * time.Millisecond
+
+// hlsOutput is one stream's LL-HLS muxer (fMP4 parts, blocking playlist
+// reload, EXT-X-PROGRAM-DATE-TIME), held in memory.
+type hlsOutput struct {
+	muxer     *gohlslib.Muxer
+	leadingID string // the muxer's name for the leading rendition ("video1")
+	closed    chan struct{}
+
+	parts       partMarks
+	waiting     atomic.Int32 // requests waiting in awaitPart
+	hasPlaylist atomic.Bool  // a media playlist has been served
+
+	tracks  map[*Track]*gohlslib.Track
+	leading *Track
+	viewers viewerSet
+}
+
+func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput, error) {
+	o := &hlsOutput{
+		tracks:  map[*Track]*gohlslib.Track{},
+		viewers: viewerSet{seen: map[[16]byte]time.Time{}},
+		closed:  make(chan struct{}),
+	}
+	var hlsTracks []*gohlslib.Track
+	for i, t := range tracks {
+		// gohlslib names renditions by kind and position; the leading one is
+		// the video track, or the first track of an audio-only stream.
+		if o.leadingID == "" && (t.Codec.IsVideo() || !hasVideo(tracks)) {
+			o.leadingID = fmt.Sprintf("%s%d", map[bool]string{true: "video", false: "audio"}[t.Codec.IsVideo()], i+1)
+			o.leading = t
+		}
+		ht := &gohlslib.Track{ClockRate: t.ClockRate()}
+		switch t.Codec {
+		case H264:
+			ht.Codec = &codecs.H264{SPS: t.SPS, PPS: t.PPS}
+		case H265:
+			ht.Codec = &codecs.H265{VPS: t.VPS, SPS: t.SPS, PPS: t.PPS}
+		case AAC:
+			ht.Codec = &codecs.MPEG4Audio{Config: *t.AACConfig}
+		case Opus:
+			ht.Codec = &codecs.Opus{ChannelCount: t.ChannelCount}
+		default:
+			return nil, fmt.Errorf("codec %q cannot be muxed to LL-HLS", t.Codec)
+		}
+		o.tracks[t] = ht
+		hlsTracks = append(hlsTracks, ht)
+	}
+	o.muxer = &gohlslib.Muxer{
+		Tracks:       hlsTracks,
+		Variant:      gohlslib.MuxerVariantLowLatency,
+		SegmentCount: cfg.SegmentCount,
+		// The muxer cuts when a duration is reached; RTMP timestamps are
+		// whole milliseconds, so six 30 fps frames span 199-200 ms and a
+		// 30-frame GOP 999-1000 ms. Without this slack every part would get
+		// a seventh frame and every segment a second GOP.
+		SegmentMinDuration: cfg.SegmentDuration - durationSlack,
+		PartMinDuration:    cfg.PartDuration - durationSlack,
+		OnEncodeError: func(err error) {
+			if strings.Contains(err.Error(), "part duration changed") {
+				// Expected while the first segment settles the part duration.
+				log.Debug("LL-HLS muxer", "msg", err)
+				return
+			}
+			log.Warn("LL-HLS muxer dropped data", "err", err)
+		},
+	}
+	if err := o.muxer.Start(); err != nil {
+		return nil, fmt.Errorf("start LL-HLS muxer: %w", err)
+	}
+	return o, nil
+}
+
+func (o *hlsOutput) write(t *Track, f Frame, ntp time.Time) error {
+	ht := o.tracks[t]
+	pts := durationToTicks(f.PTS, ht.ClockRate)
+	var err error
+	switch t.Codec {
+	case H264:
+		err = o.muxer.WriteH264(ht, ntp, pts, f.Data)
+	case H265:
+		err = o.muxer.WriteH265(ht, ntp, pts, f.Data)
+	case AAC:
+		err = o.muxer.WriteMPEG4Audio(ht, ntp, pts, f.Data)
+	case Opus:
+		err = o.muxer.WriteOpus(ht, ntp, pts, f.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("LL-HLS muxer: %w", err)
+	}
+	if t == o.leading {
+		o.refreshParts()
+	}
+	return nil
+}
+
+func (o *hlsOutput) close() {
+	close(o.closed)
+	o.muxer.Close()
+}
+
+func hasVideo(tracks []*Track) bool {
+	for _, t := range tracks {
+		if t.Codec.IsVideo() {
+			return true
+		}
+	}
+	return false
+}
+
+// serve answers one LL-HLS request.
+//
+// A part is handed to the muxer only once it is complete. gohlslib v2.2.5
+// returns from a waiting preload-hint request with its mutex still held
+// when the muxer closes, which would hang every later request of the stream
+// and the server's shutdown; so Livehouse waits for announced parts itself
+// (see awaitPart) and the muxer never has a hint request waiting.
+func (o *hlsOutput) serve(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-o.closed:
+		http.Error(w, "stream has ended", http.StatusNotFound)
+		return
+	default:
+	}
+	o.viewers.touch(r, time.Now())
+	file := path.Base(r.URL.Path)
+	if n, ok := parsePartName(file); ok && !o.awaitPart(r.Context(), n) {
+		http.Error(w, "part not available", http.StatusNotFound)
+		return
+	}
+	rec := &writeTracker{ResponseWriter: w}
+	o.muxer.Handle(rec, r)
+	if !rec.wrote {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if rec.code == http.StatusOK && strings.HasSuffix(file, "_stream.m3u8") {
+		o.hasPlaylist.Store(true)
+	}
+}
+
+// partWaitLimit bounds how long a request may wait for a part to be made.
+const partWaitLimit = 5 * time.Second
+
+// awaitPart waits until part n is complete; false if it will not be.
+func (o *hlsOutput) awaitPart(ctx context.Context, n uint64) bool {
+	if o.parts.complete(n) {
+		return true
+	}
+	o.waiting.Add(1)
+	defer o.waiting.Add(-1)
+	timeout := time.NewTimer(partWaitLimit)
+	defer timeout.Stop()
+	for {
+		changed := o.parts.changed()
+		if o.parts.complete(n) {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-o.closed:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-timeout.C:
+			return false
+		}
+	}
+}
+
+// refreshParts learns which parts are complete by reading the leading
+// rendition's playlist, as a player would. Parts are cut only when the
+// leading track is written, and every rendition numbers its parts alike, so
+// one read after each leading write is enough. It runs only while a request
+// is waiting for a part, and never before a playlist exists (the muxer
+// would block the writer until it did).
+func (o *hlsOutput) refreshParts() {
+	if o.waiting.Load() == 0 || !o.hasPlaylist.Load() {
+		return
+	}
+	req, _ := http.NewRequest(http.MethodGet, "/"+o.leadingID+"_stream.m3u8", nil)
+	buf := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
+	o.muxer.Handle(buf, req)
+	pl := buf.body.Bytes()
+	i := bytes.LastIndex(pl, []byte("#EXT-X-PART:"))
+	if i < 0 {
+		return
+	}
+	line := pl[i:]
+	if j := bytes.Index(line, []byte(`URI="`)); j >= 0 {
+		uri := line[j+5:]
+		if k := bytes.IndexByte(uri, '"'); k >= 0 {
+			if n, ok := parsePartName(string(uri[:k])); ok {
+				o.parts.raise(n)
+			}
+		}
+	}
+}
+
+// parsePartName reads the number of "PREFIX_video1_part42.mp4".
+func parsePartName(name string) (n uint64, ok bool) {
+	base, found := strings.CutSuffix(name, ".mp4")
+	if !found {
+		return 0, false
+	}
+	i := strings.LastIndex(base, "_part")
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(base[i+5:], 10, 64)
+	return n, err == nil
+}
+
+// partMarks is the highest complete part, with a way to wait for it to grow.
+type partMarks struct {
+	mu      sync.Mutex
+	highest uint64
+	any     bool
+	grew    chan struct{} // closed and replaced whenever highest grows
+}
+
+func (p *partMarks) raise(n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.any && n <= p.highest {
+		return
+	}
+	p.highest, p.any = n, true
+	if p.grew != nil {
+		close(p.grew)
+		p.grew = nil
+	}
+}
+
+func (p *partMarks) complete(n uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.any && n <= p.highest
+}
+
+func (p *partMarks) changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.grew == nil {
+		p.grew = make(chan struct{})
+	}
+	return p.grew
+}
+
+type writeTracker struct {
+	http.ResponseWriter
+	wrote bool
+	code  int
+}
+
+func (w *writeTracker) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote, w.code = true, code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writeTracker) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote, w.code = true, http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// bufferedResponse captures a response in memory.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// viewerIdleAfter is how long a player may go without a request and still
+// count as watching; LL-HLS players ask every part (~200 ms), VLC every segment.
+const viewerIdleAfter = 15 * time.Second
+
+// viewerSet counts distinct players (address + user agent) seen recently.
+// The WebSocket heartbeat will give exact counts for the watch page; this
+// also counts VLC, ffplay and apps that only speak HLS.
+type viewerSet struct {
+	mu   sync.Mutex
+	seen map[[16]byte]time.Time
+}
+
+func (v *viewerSet) touch(r *http.Request, now time.Time) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	sum := sha256.Sum256([]byte(host + "\x00" + r.UserAgent()))
+	var key [16]byte
+	copy(key[:], sum[:])
+	v.mu.Lock()
+	v.seen[key] = now
+	v.mu.Unlock()
+}
+
+func (v *viewerSet) count(now time.Time) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k, t := range v.seen {
+		if now.Sub(t) > viewerIdleAfter {
+			delete(v.seen, k)
+		}
+	}
+	return len(v.seen)
+}
+
+// durationToTicks converts d to units of 1/rate s without overflowing for
+// streams that run for days.
+func durationToTicks(d time.Duration, rate int) int64 {
+	secs := int64(d / time.Second)
+	rem := int64(d % time.Second)
+	return secs*int64(rate) + rem*int64(rate)/int64(time.Second)
+}
+
+// hlsKind classifies a request for metrics.
+func hlsKind(file string) string {
+	switch {
+	case strings.HasSuffix(file, ".m3u8"):
+		return "playlist"
+	case strings.Contains(file, "_part"):
+		return "part"
+	case strings.Contains(file, "_init"):
+		return "init"
+	case strings.Contains(file, "_seg"):
+		return "segment"
+	default:
+		return "other"
+	}
+}

@@ -1,0 +1,208 @@
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/codecs"
+
+	"github.com/livehouse/livehouse/internal/media"
+)
+
+// conn is one RTMP connection, owned by the goroutine that runs it.
+type conn struct {
+	nc  net.Conn
+	srv *Server
+	log *slog.Logger
+}
+
+// errRefused marks a publish refused on purpose (not a network failure).
+var errRefused = errors.New("publish refused")
+
+func (c *conn) run() {
+	start := time.Now()
+	err := c.serve()
+	switch {
+	case err == nil:
+		c.log.Info("RTMP connection closed", "after", time.Since(start).Round(time.Millisecond))
+	case errors.Is(err, errRefused):
+		c.log.Warn("RTMP publish refused", "reason", err)
+	case c.srv.ctx.Err() != nil:
+		c.log.Info("RTMP connection closed by shutdown")
+	default:
+		c.log.Warn("RTMP connection dropped", "reason", err, "after", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func (c *conn) deadline() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readTimeout))
+}
+
+func (c *conn) serve() error {
+	c.deadline()
+	sc := &gortmplib.ServerConn{RW: c.nc}
+	if err := sc.Initialize(); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if err := sc.AcceptConn(); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	if !sc.Publish {
+		_ = sc.RejectAction()
+		return fmt.Errorf("%w: playback over RTMP is not offered; players read LL-HLS at /hls/CHANNEL/index.m3u8", errRefused)
+	}
+	key, err := PublishKey(sc.URL)
+	if err != nil {
+		_ = sc.RejectAction()
+		return fmt.Errorf("%w: %v", errRefused, err)
+	}
+	claim, err := c.srv.hub.Claim(c.srv.ctx, key)
+	if err != nil {
+		_ = sc.RejectAction()
+		// The key itself is a secret: never log it.
+		return fmt.Errorf("%w: %v", errRefused, err)
+	}
+	c.log = c.log.With("channel", claim.Channel.Slug)
+	reason := "publisher disconnected"
+	defer func() { claim.Release(reason) }()
+
+	r := &gortmplib.Reader{Conn: sc}
+	if err := r.Initialize(); err != nil {
+		reason = "bad stream header"
+		return fmt.Errorf("read stream header: %w", err)
+	}
+	tracks, err := mediaTracks(r.Tracks())
+	if err != nil {
+		reason = "unsupported stream"
+		return fmt.Errorf("%w: %v", errRefused, err)
+	}
+	stream, err := claim.GoLive(c.srv.ctx, tracks)
+	if err != nil {
+		reason = "could not start"
+		return err
+	}
+
+	var frameErr error
+	write := func(i int) func(pts, dts time.Duration, data [][]byte) {
+		return func(pts, dts time.Duration, data [][]byte) {
+			if frameErr == nil {
+				frameErr = stream.WriteFrame(media.Frame{Track: i, PTS: pts, DTS: dts, Data: data})
+			}
+		}
+	}
+	for i, t := range r.Tracks() {
+		w := write(i)
+		switch t.Codec.(type) {
+		case *codecs.H264:
+			r.OnDataH264(t, w)
+		case *codecs.H265:
+			r.OnDataH265(t, w)
+		case *codecs.MPEG4Audio:
+			r.OnDataMPEG4Audio(t, func(pts time.Duration, au []byte) { w(pts, pts, [][]byte{au}) })
+		case *codecs.Opus:
+			r.OnDataOpus(t, func(pts time.Duration, pkt []byte) { w(pts, pts, [][]byte{pkt}) })
+		}
+	}
+
+	counted := uint64(0)
+	lastCount := time.Now()
+	defer func() { claim.AddIngestBytes(sc.BytesReceived() - counted) }()
+	for {
+		c.deadline()
+		if err := r.Read(); err != nil {
+			if isClosed(err) {
+				return nil
+			}
+			reason = "read error"
+			return err
+		}
+		if frameErr != nil {
+			reason = "bad frame"
+			return frameErr
+		}
+		if now := time.Now(); now.Sub(lastCount) >= time.Second {
+			n := sc.BytesReceived()
+			claim.AddIngestBytes(n - counted)
+			counted, lastCount = n, now
+		}
+	}
+}
+
+// isClosed tells a publisher's clean goodbye (EOF, closed socket) from a failure.
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "connection reset")
+}
+
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)
+
+// PublishKey extracts the stream key from a publish URL of the form
+// rtmp://HOST[:PORT]/live/STREAM_KEY (OBS: server …/live, key STREAM_KEY).
+func PublishKey(u *url.URL) (string, error) {
+	if u == nil {
+		return "", errors.New("no publish URL")
+	}
+	app, key, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !ok || app != "live" {
+		return "", fmt.Errorf("publish URL path %q: want /live/STREAM_KEY", truncate(u.Path, 64))
+	}
+	if !keyPattern.MatchString(key) {
+		return "", errors.New("malformed stream key")
+	}
+	return key, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// mediaTracks converts the publisher's tracks, keeping one video and one
+// audio track (what LL-HLS carries today) and refusing codecs we cannot
+// deliver to viewers.
+func mediaTracks(in []*gortmplib.Track) ([]*media.Track, error) {
+	var out []*media.Track
+	var haveVideo, haveAudio bool
+	for _, t := range in {
+		var mt *media.Track
+		var err error
+		switch c := t.Codec.(type) {
+		case *codecs.H264:
+			mt, err = media.NewH264Track(c.SPS, c.PPS)
+		case *codecs.H265:
+			mt, err = media.NewH265Track(c.VPS, c.SPS, c.PPS)
+		case *codecs.MPEG4Audio:
+			mt, err = media.NewAACTrack(c.Config)
+		case *codecs.Opus:
+			ch := 2
+			if c.IDHeader != nil {
+				ch = int(c.IDHeader.ChannelCount)
+			}
+			mt, err = media.NewOpusTrack(ch)
+		default:
+			return nil, fmt.Errorf("codec %T is not supported (send H.264 or H.265 video with AAC or Opus audio)", t.Codec)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if (mt.Codec.IsVideo() && haveVideo) || (!mt.Codec.IsVideo() && haveAudio) {
+			return nil, errors.New("more than one video or audio track is not supported yet")
+		}
+		haveVideo = haveVideo || mt.Codec.IsVideo()
+		haveAudio = haveAudio || !mt.Codec.IsVideo()
+		out = append(out, mt)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("stream has no tracks")
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+// Package rtmp accepts publishers over RTMP (OBS, ffmpeg, enhanced RTMP for
+// H.265 and Opus) and feeds their frames into the media hub.
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/media"
+)
+
+// Server owns the RTMP listener and every connection it accepted. Close
+// stops accepting, drops every connection (ending its stream cleanly) and
+// waits for their goroutines.
+type Server struct {
+	hub         *media.Hub
+	readTimeout time.Duration
+	log         *slog.Logger
+
+	ln     net.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// Options configures a Server.
+type Options struct {
+	Hub         *media.Hub
+	ReadTimeout time.Duration
+	Log         *slog.Logger
+}
+
+// Listen binds addr and starts accepting publishers.
+func Listen(addr string, o Options) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for RTMP on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		hub: o.Hub, readTimeout: o.ReadTimeout, log: o.Log,
+		ln: ln, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Error("RTMP accept failed; no longer accepting publishers", "err", err)
+			return
+		}
+		if !s.track(nc) {
+			nc.Close()
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.untrack(nc)
+			c := &conn{nc: nc, srv: s, log: s.log.With("remote", nc.RemoteAddr().String())}
+			c.run()
+		}()
+	}
+}
+
+func (s *Server) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.conns[nc] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, nc)
+	s.mu.Unlock()
+	nc.Close()
+}
+
+// Close stops the server and waits until every connection has ended its
+// stream, or ctx expires.
+func (s *Server) Close(ctx context.Context) error {
+	s.cancel()
+	s.ln.Close()
+	s.mu.Lock()
+	for nc := range s.conns {
+		nc.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("RTMP server: connections still closing: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,200 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ChannelRef names the channel a stream belongs to.
+type ChannelRef struct {
+	ID   int64
+	Slug string
+}
+
+// Frame is one access unit (video) or packet (audio) of a track.
+// Timestamps are on the publisher's clock, relative to its start.
+type Frame struct {
+	Track int // index into Stream.Tracks
+	PTS   time.Duration
+	DTS   time.Duration
+	// Data is the NAL units of one access unit (video) or a single packet (audio).
+	Data [][]byte
+}
+
+func (f Frame) size() int {
+	n := 0
+	for _, b := range f.Data {
+		n += len(b)
+	}
+	return n
+}
+
+// Timestamp bounds: a publisher that breaks them is sending garbage (or its
+// clock jumped), and the muxer would produce an unplayable playlist.
+const (
+	maxBackwardJump = time.Second
+	maxForwardJump  = 10 * time.Second
+	maxPTSDTSGap    = 10 * time.Second
+)
+
+// ErrBadTimestamp is returned for a frame whose timestamps cannot be right.
+var ErrBadTimestamp = errors.New("absurd timestamp")
+
+// Stream is one live session of a channel: the publisher writes frames, the
+// LL-HLS output (and later recorders and relays) consume them.
+type Stream struct {
+	Channel   ChannelRef
+	Tracks    []*Track
+	StartedAt time.Time
+	SessionID int64
+
+	log    *slog.Logger
+	hls    *hlsOutput
+	params []*videoParams // per track; nil for audio. Guarded by outMu.
+
+	// outMu serialises writes to the outputs with their closing, so no
+	// output sees a frame after it was closed. Taken before mu, never after.
+	outMu sync.Mutex
+
+	mu        sync.Mutex // guards the fields below; held per frame, briefly
+	lastDTS   []time.Duration
+	seen      []bool
+	firstDTS  time.Duration
+	anyFrame  bool
+	bytes     uint64
+	frames    uint64 // video frames
+	sample    rateSample
+	bitrate   float64 // bits per second over the last window
+	frameRate float64
+	ended     bool
+}
+
+// rateSample marks a point on the media timeline. Rates are measured in
+// media time, not arrival time: ingest delivers its first ~2 s (the track
+// analysis) in one burst, and a congested publisher sends late, but the
+// stream's bitrate and frame rate are what the encoder produced.
+type rateSample struct {
+	dts    time.Duration
+	bytes  uint64
+	frames uint64
+}
+
+const rateWindow = 2 * time.Second
+
+// WriteFrame checks a frame's timestamps and hands it to every output.
+// An error means the publisher must be dropped.
+func (s *Stream) WriteFrame(f Frame) error {
+	if f.Track < 0 || f.Track >= len(s.Tracks) {
+		return fmt.Errorf("frame for unknown track %d", f.Track)
+	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return errors.New("stream has ended")
+	}
+	if err := s.checkTimestamps(f); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if !s.anyFrame {
+		s.anyFrame = true
+		s.firstDTS = f.DTS
+		s.sample = rateSample{dts: f.DTS}
+	}
+	s.bytes += uint64(f.size())
+	if s.Tracks[f.Track].Codec.IsVideo() {
+		s.frames++
+	}
+	if d := f.DTS - s.sample.dts; d >= rateWindow {
+		s.bitrate = float64(s.bytes-s.sample.bytes) * 8 / d.Seconds()
+		s.frameRate = float64(s.frames-s.sample.frames) / d.Seconds()
+		s.sample = rateSample{dts: f.DTS, bytes: s.bytes, frames: s.frames}
+	}
+	// Wall-clock time of this frame on the media timeline, for
+	// EXT-X-PROGRAM-DATE-TIME; steady even when frames arrive in bursts.
+	ntp := s.StartedAt.Add(f.DTS - s.firstDTS)
+	s.mu.Unlock()
+
+	if p := s.params[f.Track]; p != nil {
+		if f.Data = p.process(f.Data); f.Data == nil {
+			return nil
+		}
+	}
+	return s.hls.write(s.Tracks[f.Track], f, ntp)
+}
+
+func (s *Stream) checkTimestamps(f Frame) error {
+	if d := f.PTS - f.DTS; d < -maxBackwardJump || d > maxPTSDTSGap {
+		return fmt.Errorf("%w: PTS %v and DTS %v are %v apart", ErrBadTimestamp, f.PTS, f.DTS, d)
+	}
+	if s.lastDTS == nil {
+		s.lastDTS = make([]time.Duration, len(s.Tracks))
+		s.seen = make([]bool, len(s.Tracks))
+	}
+	if s.seen[f.Track] {
+		last := s.lastDTS[f.Track]
+		if f.DTS < last-maxBackwardJump || f.DTS > last+maxForwardJump {
+			return fmt.Errorf("%w: track %d jumped from %v to %v", ErrBadTimestamp, f.Track, last, f.DTS)
+		}
+	}
+	s.seen[f.Track] = true
+	s.lastDTS[f.Track] = f.DTS
+	return nil
+}
+
+// Status is a snapshot of a live stream for APIs and dashboards.
+type Status struct {
+	StartedAt   time.Time     `json:"started_at"`
+	Uptime      time.Duration `json:"-"`
+	Tracks      []TrackStatus `json:"tracks"`
+	BitrateKbps int           `json:"bitrate_kbps"`
+	FPS         float64       `json:"fps"`
+	Viewers     int           `json:"viewers"`
+	IngestBytes uint64        `json:"ingest_bytes"`
+}
+
+// TrackStatus describes one track to API clients.
+type TrackStatus struct {
+	Codec      Codec   `json:"codec"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	FPS        float64 `json:"fps,omitempty"`
+	SampleRate int     `json:"sample_rate,omitempty"`
+	Channels   int     `json:"channels,omitempty"`
+}
+
+// Status reports the stream's tracks and measured rates.
+func (s *Stream) Status() Status {
+	st := Status{StartedAt: s.StartedAt, Uptime: time.Since(s.StartedAt)}
+	for _, t := range s.Tracks {
+		st.Tracks = append(st.Tracks, TrackStatus{
+			Codec: t.Codec, Width: t.Width, Height: t.Height, FPS: t.FPS,
+			SampleRate: t.SampleRate, Channels: t.ChannelCount,
+		})
+	}
+	s.mu.Lock()
+	st.BitrateKbps = int(s.bitrate / 1000)
+	st.FPS = float64(int(s.frameRate*10+0.5)) / 10
+	st.IngestBytes = s.bytes
+	s.mu.Unlock()
+	st.Viewers = s.hls.viewers.count(time.Now())
+	return st
+}
+
+// end stops the outputs; further frames are refused.
+func (s *Stream) end() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.mu.Lock()
+	already := s.ended
+	s.ended = true
+	s.mu.Unlock()
+	if !already {
+		s.hls.close()
+	}
+}

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"testing/fstest"
+
+	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/store/storetest"
+)
+
+var testMigrations = store.MigrationSet{Domain: "test", FS: os.DirFS("testdata/migrations")}
+
+func TestMigrateAndQueryOnBothEngines(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		// Running again must be a no-op, as on every restart.
+		if err := db.Migrate(ctx, testMigrations); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		var applied int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE domain = $1`, "test").Scan(&applied); err != nil {
+			t.Fatal(err)
+		}
+		if applied != 2 {
+			t.Fatalf("applied migrations = %d, want 2", applied)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO notes (slug, body) VALUES ($1, $2)`, "a", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.ExecContext(ctx, `INSERT INTO notes (slug, body) VALUES ($1, $2)`, "a", "again")
+		if !store.IsUniqueViolation(err) {
+			t.Fatalf("duplicate insert error = %v, want a unique violation", err)
+		}
+		var id1, id2 int64
+		if err := db.QueryRowContext(ctx, `INSERT INTO counters (n) VALUES ($1) RETURNING id`, 5).Scan(&id1); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(ctx, `INSERT INTO counters (n) VALUES ($1) RETURNING id`, 6).Scan(&id2); err != nil {
+			t.Fatal(err)
+		}
+		if id2 <= id1 {
+			t.Fatalf("ids not increasing: %d then %d", id1, id2)
+		}
+	}, testMigrations)
+}
+
+func TestMigrationNamesAreChecked(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	cases := map[string]fstest.MapFS{
+		"bad name":    {"1_x.sql": {Data: []byte("SELECT 1")}},
+		"gap":         {"0001_a.sql": {Data: []byte("SELECT 1")}, "0003_c.sql": {Data: []byte("SELECT 1")}},
+		"two for one": {"0001_a.sql": {Data: []byte("SELECT 1")}, "0001_b.sql": {Data: []byte("SELECT 1")}},
+		"broken sql":  {"0001_a.sql": {Data: []byte("CREATE TABLEE nope (x INT)")}},
+	}
+	for name, fsys := range cases {
+		if err := db.Migrate(context.Background(), store.MigrationSet{Domain: name, FS: fsys}); err == nil {
+			t.Errorf("%s: Migrate succeeded, want an error", name)
+		}
+	}
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	_, err := store.Open(context.Background(), "mysql://root@localhost/x", t.TempDir())
+	if err == nil {
+		t.Fatal("Open accepted a mysql URL")
+	}
+}

@@ -1,0 +1,192 @@
+// Package web is Livehouse's HTTP front door: it wires every domain's
+// handlers onto one mux and serves the embedded pages, LL-HLS, /healthz and
+// /metrics.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/livehouse/livehouse/internal/channel"
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+//go:embed static templates
+var assets embed.FS
+
+// Options are the parts the web server serves.
+type Options struct {
+	Log      *slog.Logger
+	DB       *store.DB
+	Channels *channel.Service
+	Hub      *media.Hub
+	Admin    *trust.Admin
+	Metrics  *prometheus.Registry
+}
+
+// Server is the HTTP server. It owns its listener and serving goroutine.
+type Server struct {
+	o    Options
+	http *http.Server
+	ln   net.Listener
+	tmpl *template.Template
+
+	wg sync.WaitGroup
+}
+
+// Listen binds addr and starts serving.
+func Listen(addr string, o Options) (*Server, error) {
+	tmpl, err := template.ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse page templates: %w", err)
+	}
+	s := &Server{o: o, tmpl: tmpl}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// No WriteTimeout: LL-HLS blocking playlist requests are held open
+		// until the next part exists.
+		ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
+	}
+	s.ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", addr, err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops accepting, waits for requests in flight until ctx ends,
+// then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		_ = s.http.Close()
+	}
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	(&channel.Handlers{
+		Service: s.o.Channels, Live: s.o.Hub, RequireAdmin: s.o.Admin.RequireAdmin, Log: s.o.Log,
+	}).Register(mux)
+
+	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
+	mux.HandleFunc("GET /c/{slug}", s.watchPage)
+	mux.HandleFunc("GET /{$}", s.homePage)
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
+	})
+	return s.recoverer(securityHeaders(mux))
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "+
+			"img-src 'self' data:; object-src 'none'; frame-ancestors 'self'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer turns a handler panic into a 500 and a log line, never a dead server.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.o.Log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				httpjson.Error(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.o.DB.PingContext(ctx); err != nil {
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "db": err.Error()})
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "db": string(s.o.DB.Dialect)})
+}
+
+func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.o.Channels.Get(r.Context(), r.PathValue("slug"))
+	if errors.Is(err, channel.ErrNotFound) {
+		http.Error(w, "No channel here.", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.o.Log.Error("watch page", "err", err)
+		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+		return
+	}
+	s.render(w, "watch.html", c)
+}
+
+type homeEntry struct {
+	Slug, Title string
+	Live        bool
+}
+
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
+	chans, err := s.o.Channels.List(r.Context(), "", 100)
+	if err != nil {
+		s.o.Log.Error("home page", "err", err)
+		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+		return
+	}
+	var entries []homeEntry
+	for _, c := range chans {
+		_, live := s.o.Hub.Stream(c.Slug)
+		entries = append(entries, homeEntry{Slug: c.Slug, Title: c.Title, Live: live})
+	}
+	s.render(w, "home.html", entries)
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		s.o.Log.Error("render page", "page", name, "err", err)
+	}
+}
