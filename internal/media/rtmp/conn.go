@@ -49,7 +49,7 @@ func (c *conn) serve() error {
 	c.deadline()
 	sc := &gortmplib.ServerConn{RW: c.nc}
 	if err := sc.Initialize(); err != nil {
-		return fmt.Errorf("handshake: %w", err)
+		return fmt.Errorf("handshake and connect: %w", err)
 	}
 	if err := sc.AcceptConn(); err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -189,7 +189,8 @@ func mediaTracks(in []*gortmplib.Track) ([]*media.Track, error) {
 			}
 			mt, err = media.NewOpusTrack(ch)
 		default:
-			return nil, fmt.Errorf("codec %T is not supported (send H.264 or H.265 video with AAC or Opus audio)", t.Codec)
+			name := strings.TrimPrefix(fmt.Sprintf("%T", t.Codec), "*codecs.")
+			return nil, fmt.Errorf("codec %s is not supported (send H.264 or H.265 video with AAC or Opus audio)", name)
 		}
 		if err != nil {
 			return nil, err

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultsAreValidAndMatchExampleFile(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	got, err := Load("t", []string{"--config", "../../livehouse.example.json"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.File = ""
+	if got != Default() {
+		t.Fatalf("livehouse.example.json differs from the defaults:\n file %+v\n code %+v", got, Default())
+	}
+	// And the example names every setting, so it is a complete reference.
+	data, _ := os.ReadFile("../../livehouse.example.json")
+	c := Default()
+	c.FlagSet("t").VisitAll(func(f *flag.Flag) {
+		if f.Name != "config" && !strings.Contains(string(data), `"`+f.Name+`"`) {
+			t.Errorf("livehouse.example.json lacks %q", f.Name)
+		}
+	})
+}
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"http": ":1111", "rtmp": ":2222", "data": "/from-file", "hls-segment-count": 9}`), 0o600)
+	c, err := Load("t", []string{"--config", file, "--http", ":3333"},
+		env(map[string]string{"LIVEHOUSE_HTTP": ":4444", "LIVEHOUSE_RTMP": ":5555"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":3333" || c.RTMPAddr != ":5555" || c.DataDir != "/from-file" || c.HLSSegmentCount != 9 {
+		t.Fatalf("got %+v", c)
+	}
+	// The file may also come from the environment.
+	c, err = Load("t", nil, env(map[string]string{"LIVEHOUSE_CONFIG": file}), io.Discard)
+	if err != nil || c.HTTPAddr != ":1111" {
+		t.Fatalf("LIVEHOUSE_CONFIG: %+v %v", c, err)
+	}
+}
+
+func TestErrorsExplainTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--http", "8080"}, nil, `--http "8080" is not a listen address like :8080 or 127.0.0.1:8080`},
+		{[]string{"--rtmp", ":99999"}, nil, `--rtmp ":99999": port must be a number from 0 to 65535`},
+		{[]string{"--db", "mysql://x"}, nil, "--db must be empty, sqlite:PATH or postgres://USER@HOST:PORT/DB"},
+		{[]string{"--admin-token", "short"}, nil, "--admin-token must be at least 16 characters"},
+		{[]string{"--log-level", "loud"}, nil, `--log-level "loud": use debug, info, warn or error`},
+		{[]string{"--hls-part-duration", "50ms"}, nil, "--hls-part-duration 50ms: must be from 100ms to 1s"},
+		{[]string{"--hls-segment-count", "3"}, nil, "--hls-segment-count 3: Low-Latency HLS needs 7 to 100"},
+		{[]string{"--public-host", "http://x/"}, nil, `--public-host "http://x/" must be a bare host name like live.example.com`},
+		{nil, map[string]string{"LIVEHOUSE_HLS_SEGMENT_COUNT": "many"}, `environment LIVEHOUSE_HLS_SEGMENT_COUNT="many": parse error`},
+		{[]string{"--config", write("typo.json", `{"htpp": ":1"}`)}, nil, `unknown setting "htpp"`},
+		{[]string{"--config", write("bad.json", `{"http": `)}, nil, "not a JSON object"},
+		{[]string{"--config", write("arr.json", `{"http": [1]}`)}, nil, `setting "http": want a string, number or boolean`},
+		{[]string{"--config", filepath.Join(dir, "missing.json")}, nil, "read config file"},
+		{[]string{"serve"}, nil, `unexpected argument "serve"`},
+	}
+	for _, c := range cases {
+		_, err := Load("t", c.args, env(c.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%v, %v) error = %v; want it to contain %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+func TestDurationsAndBoolsFromFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"hls-part-duration": "300ms", "demo-channel": false, "hls-segment-count": 10}`), 0o600)
+	c, err := Load("t", []string{"--config=" + file}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HLSPartDuration != 300*time.Millisecond || c.DemoChannel || c.HLSSegmentCount != 10 {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestUsageListsEverySetting(t *testing.T) {
+	var b strings.Builder
+	c := Default()
+	fs := c.FlagSet("livehouse")
+	Usage(fs, &b)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(b.String(), "--"+f.Name) || !strings.Contains(b.String(), EnvName(f.Name)) {
+			t.Errorf("usage lacks %s", f.Name)
+		}
+	})
+}
+
+func FuzzApplyFile(f *testing.F) {
+	data, _ := os.ReadFile("../../livehouse.example.json")
+	f.Add(data)
+	f.Add([]byte(`{"http": 8080}`))
+	f.Add([]byte(`{"demo-channel": "yes"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := Default()
+		fs := c.FlagSet("fuzz")
+		fs.SetOutput(io.Discard)
+		if err := ApplyFile(fs, data); err != nil {
+			return
+		}
+		_ = c.Validate() // must not panic, whatever the values
+	})
+}

@@ -1,0 +1,113 @@
+package media
+
+import (
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestParamsArePutBeforeKeyframes(t *testing.T) {
+	sps, pps := []byte{0x67, 1}, []byte{0x68, 2}
+	p := &videoParams{codec: H264, sps: sps, pps: pps}
+	idr, slice := []byte{0x65, 9}, []byte{0x41, 9}
+
+	got := p.process([][]byte{idr})
+	if len(got) != 3 || got[0][0] != 0x67 || got[1][0] != 0x68 || got[2][0] != 0x65 {
+		t.Fatalf("IDR without params became %x", got)
+	}
+	if got := p.process([][]byte{slice}); len(got) != 1 {
+		t.Fatalf("non-IDR changed: %x", got)
+	}
+	// A parameter-only unit updates the sets and is not passed on.
+	newSPS := []byte{0x67, 7}
+	if got := p.process([][]byte{newSPS, pps}); got != nil {
+		t.Fatalf("parameter-only unit passed on: %x", got)
+	}
+	got = p.process([][]byte{idr})
+	if got[0][1] != 7 {
+		t.Fatalf("new SPS not used: %x", got)
+	}
+	// An IDR that carries its params keeps them, without duplicates.
+	got = p.process([][]byte{newSPS, pps, idr})
+	if len(got) != 3 {
+		t.Fatalf("IDR with params became %x", got)
+	}
+
+	h := &videoParams{codec: H265, vps: []byte{0x40, 1}, sps: []byte{0x42, 1}, pps: []byte{0x44, 1}}
+	irap := []byte{19 << 1, 1} // IDR_W_RADL
+	if got := h.process([][]byte{irap}); len(got) != 4 {
+		t.Fatalf("H.265 IRAP became %x", got)
+	}
+}
+
+func TestTimestampChecks(t *testing.T) {
+	s := &Stream{Tracks: []*Track{{Codec: H264}, {Codec: AAC}}}
+	ok := []Frame{
+		{Track: 0, DTS: 0, PTS: 66 * time.Millisecond},
+		{Track: 1, DTS: 10 * time.Millisecond, PTS: 10 * time.Millisecond},
+		{Track: 0, DTS: 33 * time.Millisecond, PTS: 33 * time.Millisecond},
+		{Track: 0, DTS: 20 * time.Millisecond, PTS: 40 * time.Millisecond}, // small step back: tolerated
+	}
+	for _, f := range ok {
+		if err := s.checkTimestamps(f); err != nil {
+			t.Fatalf("%+v refused: %v", f, err)
+		}
+	}
+	bad := []Frame{
+		{Track: 0, DTS: time.Hour, PTS: time.Hour},
+		{Track: 1, DTS: -5 * time.Second, PTS: -5 * time.Second},
+		{Track: 0, DTS: 40 * time.Millisecond, PTS: 40*time.Millisecond + 20*time.Second},
+	}
+	for _, f := range bad {
+		if err := s.checkTimestamps(f); !errors.Is(err, ErrBadTimestamp) {
+			t.Errorf("%+v: %v, want ErrBadTimestamp", f, err)
+		}
+	}
+}
+
+func TestDurationToTicks(t *testing.T) {
+	if got := durationToTicks(time.Second, 90000); got != 90000 {
+		t.Fatal(got)
+	}
+	if got := durationToTicks(1500*time.Millisecond, 48000); got != 72000 {
+		t.Fatal(got)
+	}
+	// A month-long stream must not overflow.
+	if got := durationToTicks(30*24*time.Hour, 90000); got != 30*24*3600*90000 {
+		t.Fatal(got)
+	}
+}
+
+func TestParsePartName(t *testing.T) {
+	if n, ok := parsePartName("0c17_video1_part42.mp4"); !ok || n != 42 {
+		t.Fatalf("got %d %v", n, ok)
+	}
+	for _, name := range []string{"0c17_video1_seg3.mp4", "index.m3u8", "x_part.mp4", "x_part-1.mp4", "x_part9.ts"} {
+		if _, ok := parsePartName(name); ok {
+			t.Errorf("%s parsed as a part", name)
+		}
+	}
+}
+
+func TestViewersExpire(t *testing.T) {
+	v := viewerSet{seen: map[[16]byte]time.Time{}}
+	now := time.Now()
+	a := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
+	a.RemoteAddr = "10.0.0.1:5000"
+	b := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
+	b.RemoteAddr = "10.0.0.2:5000"
+	v.touch(a, now)
+	v.touch(a, now) // the same player twice
+	v.touch(b, now.Add(-20*time.Second))
+	if n := v.count(now); n != 1 {
+		t.Fatalf("viewers = %d, want 1", n)
+	}
+}
+
+func FuzzParsePartName(f *testing.F) {
+	f.Add("abc_video1_part7.mp4")
+	f.Fuzz(func(t *testing.T, name string) {
+		parsePartName(name)
+	})
+}
