@@ -117,6 +117,10 @@ func (c *conn) serve() error {
 	for {
 		c.deadline()
 		if err := r.Read(); err != nil {
+			if c.srv.ctx.Err() != nil {
+				reason = "server shutting down"
+				return nil
+			}
 			if isClosed(err) {
 				return nil
 			}

@@ -1,0 +1,232 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startFFmpeg publishes a live-encoded test pattern with tone, as a
+// streamer's ffmpeg would, until stopped.
+func startFFmpeg(t *testing.T, rtmpURL string, size string) *exec.Cmd {
+	t.Helper()
+	ff := needTool(t, "ffmpeg")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "96k", "-f", "flv", rtmpURL)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+	return cmd
+}
+
+// stopGracefully asks a child to quit (ffmpeg closes the stream cleanly on SIGINT).
+func stopGracefully(cmd *exec.Cmd) {
+	if cmd.ProcessState != nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+type testLogWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.prefix + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func TestFFmpegPublishFFprobeReads(t *testing.T) {
+	probe := needTool(t, "ffprobe")
+	n := startNode(t, "")
+	key := n.createChannel("ffmpeg")
+	startFFmpeg(t, n.rtmp+"/"+key, "640x360")
+	waitFor(t, 20*time.Second, "ffmpeg stream live", func() bool { return n.channel("ffmpeg").Live })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, probe, "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate",
+		"-of", "compact", n.http+"/hls/ffmpeg/index.m3u8").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	got := string(out)
+	if !strings.Contains(got, "codec_name=h264|width=640|height=360") || !strings.Contains(got, "codec_name=aac") || !strings.Contains(got, "sample_rate=48000") {
+		t.Fatalf("ffprobe saw:\n%s", got)
+	}
+	live := n.channel("ffmpeg")
+	if live.FPS < 25 || live.FPS > 35 || live.BitrateKbps <= 0 {
+		t.Errorf("live stats %+v", live)
+	}
+}
+
+func TestChromiumWatchPagePlays(t *testing.T) {
+	node := needTool(t, "node")
+	chromium := needTool(t, "chromium")
+	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
+		}
+		t.Skip("playwright-core not installed; run make test")
+	}
+	n := startNode(t, "")
+	key := n.createChannel("browser")
+
+	shots := os.Getenv("LIVEHOUSE_SCREENSHOTS")
+	cmd := exec.Command(node, "../../e2e/watch.mjs", n.http+"/c/browser", shots)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "node: "}
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(want string) string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("browser script ended before %s", want)
+				}
+				t.Log("browser: " + l)
+				if strings.HasPrefix(l, "FAIL") {
+					t.Fatalf("browser: %s", l)
+				}
+				if strings.HasPrefix(l, want) {
+					return l
+				}
+			case <-time.After(90 * time.Second):
+				t.Fatalf("no %s from the browser", want)
+			}
+		}
+	}
+
+	next("OFFLINE")
+	ff := startFFmpeg(t, n.rtmp+"/"+key, "640x360")
+	playing := strings.Fields(next("PLAYING"))
+	t1, _ := strconv.ParseFloat(playing[1], 64)
+	t2, _ := strconv.ParseFloat(playing[2], 64)
+	if t2-t1 < 1.0 || playing[3] != "640x360" {
+		t.Fatalf("video did not advance: %v", playing)
+	}
+	if v := n.channel("browser").Viewers; v < 1 {
+		t.Errorf("viewers = %d while Chromium watches", v)
+	}
+	stopGracefully(ff)
+	next("ENDED")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("browser script: %v", err)
+	}
+}
+
+// TestBinaryLifecycle runs the real binary as a user would: first start
+// prints what a streamer needs, SIGTERM ends a live stream and exits fast.
+func TestBinaryLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "livehouse")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/livehouse").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	for _, s := range []string{"--http", "LIVEHOUSE_DB", "--admin-token", "--hls-part-duration"} {
+		if !strings.Contains(string(help), s) {
+			t.Errorf("--help lacks %s", s)
+		}
+	}
+	if out, err := exec.Command(bin, "serve", "--http", "nonsense").CombinedOutput(); err == nil || !strings.Contains(string(out), "not a listen address") {
+		t.Errorf("bad flag: %v %s", err, out)
+	}
+
+	httpPort, rtmpPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--data", filepath.Join(dir, "data"))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = &testLogWriter{t: t, prefix: "livehouse: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	sc := bufio.NewScanner(stdout)
+	var key, watch string
+	for sc.Scan() && (key == "" || watch == "") {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 3 && f[0] == "Stream" {
+			key = f[2]
+		}
+		if len(f) >= 2 && f[0] == "Watch:" {
+			watch = f[1]
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if key == "" || watch != "http://localhost:"+httpPort+"/c/demo" {
+		t.Fatalf("first start printed key %q watch %q", key, watch)
+	}
+	n := &testNode{t: t, http: "http://127.0.0.1:" + httpPort}
+	ff := startFFmpeg(t, fmt.Sprintf("rtmp://127.0.0.1:%s/live/%s", rtmpPort, key), "320x180")
+	waitFor(t, 20*time.Second, "demo live", func() bool { return n.channel("demo").Live })
+
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit within 10 s of SIGTERM")
+	}
+	t.Logf("exited %v after SIGTERM with a live stream", time.Since(start).Round(time.Millisecond))
+	stopGracefully(ff)
+
+	// The second start keeps the admin token and key it already had.
+	out, err := exec.Command(bin, "migrate", "--data", filepath.Join(dir, "data")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "migrations applied") {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, p, _ := strings.Cut(l.Addr().String(), "127.0.0.1:")
+	return p
+}
