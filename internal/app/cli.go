@@ -37,7 +37,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	case "migrate":
 		err = migrate(ctx, args, stdout, stderr, getenv)
 	case "bench":
-		err = bench(ctx, args, stdout, stderr)
+		err = runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

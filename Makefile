@@ -1,0 +1,36 @@
+# The two commands a newcomer needs are in README.md: `go run ./cmd/livehouse`
+# and `make test`.
+GO ?= go
+FUZZTIME ?= 15s
+
+.PHONY: run test check unit fuzz bench vendor-web
+
+run:
+	$(GO) run ./cmd/livehouse
+
+# The whole suite: installs what tests need, starts PostgreSQL, checks
+# formatting and vet, then runs every test (fuzz seeds included) with -race.
+test:
+	./scripts/test-deps.sh
+	@unformatted="$$(gofmt -l cmd internal)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Quick loop while coding: no installs, no race detector.
+unit:
+	$(GO) test -count=1 ./...
+
+# Run each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test ./internal/media/rtmp -run '^$$' -fuzz FuzzPublishKey -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzParseAVCConfig -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) run ./cmd/livehouse bench
+
+vendor-web:
+	./scripts/vendor-web.sh
