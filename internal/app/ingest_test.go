@@ -121,7 +121,7 @@ func TestIngestRefusesBadPublishers(t *testing.T) {
 	t.Run("truncated chunk", func(t *testing.T) {
 		conn := handshakeOnly(t, n)
 		hdr := []byte{0x03, 0, 0, 0, 0, 0x01, 0x00, 20, 0, 0, 0, 0} // 256-byte command...
-		_, _ = conn.Write(append(hdr, make([]byte, 40)...))      // ...of which 40 bytes arrive
+		_, _ = conn.Write(append(hdr, make([]byte, 40)...))         // ...of which 40 bytes arrive
 		conn.(*net.TCPConn).CloseWrite()
 		expectClosed(t, conn)
 	})
@@ -187,7 +187,9 @@ func TestIngestRefusesBadPublishers(t *testing.T) {
 	// After all of that, the server still takes a good publisher.
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true}) }()
+	go func() {
+		done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
 	waitFor(t, 10*time.Second, "good publisher live", func() bool { return n.channel("guarded").Live })
 	stop()
 	if err := <-done; err != nil {
@@ -227,4 +229,3 @@ func expectClosed(t *testing.T, conn net.Conn) {
 		return
 	}
 }
-

@@ -407,6 +407,9 @@ func partPTS(data []byte) ([]int64, error) {
 			}
 		}
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("part holds no samples")
+	}
 	return out, nil
 }
 

@@ -315,8 +315,9 @@ const viewerIdleAfter = 15 * time.Second
 // The WebSocket heartbeat will give exact counts for the watch page; this
 // also counts VLC, ffplay and apps that only speak HLS.
 type viewerSet struct {
-	mu   sync.Mutex
-	seen map[[16]byte]time.Time
+	mu     sync.Mutex
+	seen   map[[16]byte]time.Time
+	pruned time.Time
 }
 
 func (v *viewerSet) touch(r *http.Request, now time.Time) {
@@ -328,19 +329,29 @@ func (v *viewerSet) touch(r *http.Request, now time.Time) {
 	var key [16]byte
 	copy(key[:], sum[:])
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.seen[key] = now
-	v.mu.Unlock()
+	// Forget idle players even when nobody asks for the count, so a stream
+	// passed around many addresses does not grow this map without bound.
+	if now.Sub(v.pruned) > viewerIdleAfter {
+		v.prune(now)
+	}
 }
 
 func (v *viewerSet) count(now time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.prune(now)
+	return len(v.seen)
+}
+
+func (v *viewerSet) prune(now time.Time) {
 	for k, t := range v.seen {
 		if now.Sub(t) > viewerIdleAfter {
 			delete(v.seen, k)
 		}
 	}
-	return len(v.seen)
+	v.pruned = now
 }
 
 // durationToTicks converts d to units of 1/rate s without overflowing for

@@ -1,0 +1,73 @@
+package trust
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/store/storetest"
+)
+
+func TestAdminTokenLifecycle(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := NewAdmin(db)
+		first, err := a.EnsureToken(ctx, "")
+		if err != nil || !strings.HasPrefix(first, "lh_admin_") {
+			t.Fatalf("first start: %q %v", first, err)
+		}
+		// A second start finds the stored token and shows nothing.
+		if again, err := a.EnsureToken(ctx, ""); err != nil || again != "" {
+			t.Fatalf("second start generated %q (%v)", again, err)
+		}
+		if ok, _ := a.Check(ctx, first); !ok {
+			t.Fatal("generated token refused")
+		}
+		var stored string
+		db.QueryRowContext(ctx, `SELECT secret_hash FROM platform_credentials`).Scan(&stored)
+		if stored == first || strings.Contains(stored, first) {
+			t.Fatal("token stored in clear")
+		}
+		// A configured token replaces it.
+		if _, err := a.EnsureToken(ctx, "configured-token-123456"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := a.Check(ctx, first); ok {
+			t.Fatal("old token still accepted after replacement")
+		}
+		if ok, _ := a.Check(ctx, "configured-token-123456"); !ok {
+			t.Fatal("configured token refused")
+		}
+	}, Migrations())
+}
+
+func TestRequireAdmin(t *testing.T) {
+	db := storetest.Open(t, store.SQLite, Migrations())
+	a := NewAdmin(db)
+	a.EnsureToken(context.Background(), "right-token-1234567")
+	h := a.RequireAdmin(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	cases := map[string]int{
+		"":                           http.StatusUnauthorized,
+		"Basic dXNlcjpwYXNz":         http.StatusUnauthorized,
+		"Bearer wrong-token-1234567": http.StatusForbidden,
+		"Bearer right-token-1234567": http.StatusTeapot,
+		"bearer right-token-1234567": http.StatusTeapot,
+	}
+	for header, want := range cases {
+		req := httptest.NewRequest("POST", "/api/x", nil)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		rec := httptest.NewRecorder()
+		h(rec, req)
+		if rec.Code != want {
+			t.Errorf("Authorization %q: %d, want %d", header, rec.Code, want)
+		}
+		if want != http.StatusTeapot && !strings.Contains(rec.Body.String(), `"error"`) {
+			t.Errorf("Authorization %q: body %q lacks an error", header, rec.Body.String())
+		}
+	}
+}
