@@ -173,3 +173,39 @@ func TestPublishFixtureReadLLHLS(t *testing.T) {
 		}
 	}
 }
+
+// TestGoLiveOnPostgres runs a live session end to end with the store on
+// PostgreSQL, as a scaled-out node does.
+func TestGoLiveOnPostgres(t *testing.T) {
+	n := startPostgresNode(t)
+	key := n.createChannel("on-pg")
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitFor(t, 10*time.Second, "live on PostgreSQL", func() bool { return n.channel("on-pg").Live })
+	waitFor(t, 10*time.Second, "playlist", func() bool {
+		code, body := httpGet(t, n.http+"/hls/on-pg/video1_stream.m3u8")
+		return code == 200 && strings.Contains(body, "#EXT-X-PART:")
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "offline", func() bool { return !n.channel("on-pg").Live })
+	var sessions struct {
+		Sessions []struct {
+			EndReason   string `json:"end_reason"`
+			IngestBytes int64  `json:"ingest_bytes"`
+		} `json:"sessions"`
+	}
+	n.api("GET", "/api/channels/on-pg/sessions", "", nil, &sessions)
+	if len(sessions.Sessions) != 1 || sessions.Sessions[0].EndReason != "publisher disconnected" || sessions.Sessions[0].IngestBytes <= 0 {
+		t.Fatalf("sessions = %+v", sessions.Sessions)
+	}
+}
