@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gohlslib/v2"
 	hlscodecs "github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/gortmplib"
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
@@ -135,53 +133,14 @@ func TestEnhancedRTMPH265Opus(t *testing.T) {
 		t.Fatalf("tracks = %+v", live.Tracks)
 	}
 
-	var mu sync.Mutex
-	var gotH265, gotOpus bool
-	var videoDTS []int64
-	var opusPackets int
-	quiet := func(string) {}
-	client := &gohlslib.Client{URI: n.http + "/hls/hevc/index.m3u8", OnDownloadPrimaryPlaylist: quiet,
-		OnDownloadStreamPlaylist: quiet, OnDownloadSegment: quiet, OnDownloadPart: quiet}
-	client.OnTracks = func(tracks []*gohlslib.Track) error {
-		for _, tr := range tracks {
-			switch tr.Codec.(type) {
-			case *hlscodecs.H265:
-				gotH265 = true
-				client.OnDataH26x(tr, func(pts, dts int64, au [][]byte) {
-					mu.Lock()
-					videoDTS = append(videoDTS, dts)
-					mu.Unlock()
-				})
-			case *hlscodecs.Opus:
-				gotOpus = true
-				client.OnDataOpus(tr, func(pts int64, packets [][]byte) {
-					mu.Lock()
-					opusPackets += len(packets)
-					mu.Unlock()
-				})
-			}
-		}
-		return nil
-	}
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	waitFor(t, 20*time.Second, "2 s of H.265 and Opus over LL-HLS", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(videoDTS) >= 60 && opusPackets >= 100
-	})
-	mu.Lock()
+	reader := readHLS(t, n.http+"/hls/hevc/index.m3u8")
+	waitFor(t, 20*time.Second, "2 s of H.265 and Opus over LL-HLS", func() bool { return reader.has(60, 50) })
+	_, gotH265 := codecOf[*hlscodecs.H265](reader)
+	_, gotOpus := codecOf[*hlscodecs.Opus](reader)
 	if !gotH265 || !gotOpus {
 		t.Errorf("tracks read back: h265=%v opus=%v", gotH265, gotOpus)
 	}
-	for i := 1; i < len(videoDTS); i++ {
-		if videoDTS[i] <= videoDTS[i-1] {
-			t.Fatalf("H.265 DTS not increasing at %d", i)
-		}
-	}
-	mu.Unlock()
+	reader.checkTimestamps()
 	stop()
 	if err := <-published; err != nil {
 		t.Fatal(err)

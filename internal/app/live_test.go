@@ -6,11 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
 	"github.com/livehouse/livehouse/internal/media/flv"
@@ -45,73 +43,18 @@ func TestPublishFixtureReadLLHLS(t *testing.T) {
 		}
 	}
 
-	var mu sync.Mutex
-	var videoPTS, audioPTS []int64
-	var gotH264 *codecs.H264
-	var gotAAC *codecs.MPEG4Audio
-	var parts int
-	quiet := func(string) {}
-	client := &gohlslib.Client{
-		URI:                       n.http + "/hls/loop/index.m3u8",
-		OnDownloadPart:            func(string) { mu.Lock(); parts++; mu.Unlock() },
-		OnDownloadPrimaryPlaylist: quiet,
-		OnDownloadStreamPlaylist:  quiet,
-		OnDownloadSegment:         quiet,
-		OnDecodeError:             func(err error) { t.Logf("HLS client decode error: %v", err) },
-	}
-	client.OnTracks = func(tracks []*gohlslib.Track) error {
-		for _, tr := range tracks {
-			switch c := tr.Codec.(type) {
-			case *codecs.H264:
-				gotH264 = c
-				client.OnDataH26x(tr, func(pts, dts int64, au [][]byte) {
-					mu.Lock()
-					videoPTS = append(videoPTS, dts)
-					mu.Unlock()
-				})
-			case *codecs.MPEG4Audio:
-				gotAAC = c
-				client.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) {
-					mu.Lock()
-					audioPTS = append(audioPTS, pts)
-					mu.Unlock()
-				})
-			}
-		}
-		return nil
-	}
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-
-	waitFor(t, 15*time.Second, "3 s of video over LL-HLS", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(videoPTS) >= 90 && len(audioPTS) >= 100
-	})
-
-	mu.Lock()
-	if gotH264 == nil || !bytes.Equal(gotH264.SPS, rec.SPS) || !bytes.Equal(gotH264.PPS, rec.PPS) {
+	reader := readHLS(t, n.http+"/hls/loop/index.m3u8")
+	waitFor(t, 15*time.Second, "3 s of video over LL-HLS", func() bool { return reader.has(90, 100) })
+	if h264, ok := codecOf[*codecs.H264](reader); !ok || !bytes.Equal(h264.SPS, rec.SPS) || !bytes.Equal(h264.PPS, rec.PPS) {
 		t.Errorf("H.264 parameters differ from the fixture's")
 	}
-	if gotAAC == nil || gotAAC.Config.SampleRate != 48000 || gotAAC.Config.ChannelCount != 2 {
-		t.Errorf("AAC config = %+v, want 48 kHz stereo", gotAAC)
+	if aac, ok := codecOf[*codecs.MPEG4Audio](reader); !ok || aac.Config.SampleRate != 48000 || aac.Config.ChannelCount != 2 {
+		t.Errorf("AAC config = %+v, want 48 kHz stereo", aac)
 	}
-	for i := 1; i < len(videoPTS); i++ {
-		if videoPTS[i] <= videoPTS[i-1] {
-			t.Fatalf("video DTS not increasing at %d: %d then %d", i, videoPTS[i-1], videoPTS[i])
-		}
-	}
-	for i := 1; i < len(audioPTS); i++ {
-		if audioPTS[i] <= audioPTS[i-1] {
-			t.Fatalf("audio PTS not increasing at %d: %d then %d", i, audioPTS[i-1], audioPTS[i])
-		}
-	}
-	if parts == 0 {
+	reader.checkTimestamps()
+	if reader.partCount() == 0 {
 		t.Error("the client never fetched an LL-HLS part")
 	}
-	mu.Unlock()
 
 	live := n.channel("loop")
 	if len(live.Tracks) != 2 || live.Tracks[0].Codec != "h264" || live.Tracks[0].Width != 1280 || live.Tracks[0].Height != 720 ||
@@ -136,7 +79,7 @@ func TestPublishFixtureReadLLHLS(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "channel to go offline", func() bool { return !n.channel("loop").Live })
 	select {
-	case err := <-client.Wait():
+	case err := <-reader.client.Wait():
 		if err == nil || errors.Is(err, context.Canceled) {
 			t.Fatalf("client ended with %v, want an end-of-stream error", err)
 		}
