@@ -28,7 +28,7 @@ func testChannelAPI(t *testing.T, n *testNode) {
 	if code := n.api("POST", "/api/channels", "", body, &e); code != http.StatusUnauthorized || e.Error == "" {
 		t.Fatalf("no token: %d %+v", code, e)
 	}
-	if code := n.api("POST", "/api/channels", "wrong-token-wrong-token", body, &e); code != http.StatusForbidden || e.Error == "" {
+	if code := n.api("POST", "/api/channels", "wrong-token-wrong-token", body, &e); code != http.StatusUnauthorized || e.Error == "" {
 		t.Fatalf("wrong token: %d %+v", code, e)
 	}
 	var c channelResp
@@ -48,7 +48,8 @@ func testChannelAPI(t *testing.T, n *testNode) {
 		{map[string]any{"slug": "x", "title": "t"}, http.StatusBadRequest},
 		{map[string]any{"slug": "okay", "title": ""}, http.StatusBadRequest},
 		{map[string]any{"slug": "okay"}, http.StatusBadRequest},
-		{map[string]any{"slug": "okay", "title": "t", "owner": "me"}, http.StatusBadRequest},
+		{map[string]any{"slug": "okay", "title": "t", "owners": "me"}, http.StatusBadRequest},
+		{map[string]any{"slug": "okay", "title": "t", "owner": "nobody-here"}, http.StatusNotFound},
 		{map[string]any{"slug": 7, "title": "t"}, http.StatusBadRequest},
 		{`{"slug": "okay", "title": "t"} trailing`, http.StatusBadRequest},
 		{`not json`, http.StatusBadRequest},

@@ -35,6 +35,7 @@ type App struct {
 	DB       *store.DB
 	Channels *channel.Service
 	Hub      *media.Hub
+	Trust    *trust.Service
 	RTMP     *rtmp.Server
 	Web      *web.Server
 
@@ -66,8 +67,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	} else if n > 0 {
 		log.Warn("closed live sessions left open by an earlier run", "count", n)
 	}
-	admin := trust.NewAdmin(a.DB)
-	if a.AdminToken, err = admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
+	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, trust.Limits{}, log.With("component", "trust"))
+	if err != nil {
+		return a, err
+	}
+	if a.AdminToken, err = a.Trust.Admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
 		return a, err
 	}
 	if cfg.DemoChannel {
@@ -98,7 +102,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return a, err
 	}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
-		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Admin: admin, Metrics: reg,
+		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
 	})
 	if err != nil {
 		return a, err
@@ -114,7 +118,7 @@ func (a *App) ensureDemoChannel(ctx context.Context) error {
 		return err
 	}
 	slug, title, cat := "demo", "Demo channel", "Just Chatting"
-	_, key, err := a.Channels.Create(ctx, channel.Input{Slug: &slug, Title: &title, Category: &cat})
+	_, key, err := a.Channels.Create(ctx, channel.Input{Slug: &slug, Title: &title, Category: &cat}, 0)
 	if errors.Is(err, channel.ErrSlugTaken) {
 		return nil // another node created it first
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/trust"
 )
 
 //go:embed migrations/*.sql
@@ -37,6 +38,7 @@ func Migrations() store.MigrationSet {
 // Channel is a streamer's room.
 type Channel struct {
 	ID        int64
+	OwnerID   int64 // 0: owned by the platform
 	Slug      string
 	Title     string
 	Category  string
@@ -51,6 +53,8 @@ type Input struct {
 	Title    *string   `json:"title"`
 	Category *string   `json:"category"`
 	Tags     *[]string `json:"tags"`
+	// Owner (a username) may be set by platform admins when creating.
+	Owner *string `json:"owner"`
 }
 
 // Errors callers map to HTTP statuses.
@@ -176,11 +180,11 @@ func HashKey(key string) string {
 }
 
 // Create makes a channel and returns it with its stream key (shown once).
-func (s *Service) Create(ctx context.Context, in Input) (Channel, string, error) {
+func (s *Service) Create(ctx context.Context, in Input, ownerID int64) (Channel, string, error) {
 	if in.Slug == nil || in.Title == nil {
 		return Channel{}, "", invalid("slug and title are required")
 	}
-	var c Channel
+	c := Channel{OwnerID: ownerID}
 	if err := in.applyTo(&c); err != nil {
 		return Channel{}, "", err
 	}
@@ -190,8 +194,8 @@ func (s *Service) Create(ctx context.Context, in Input) (Channel, string, error)
 	key, hash := NewStreamKey()
 	now := store.Now()
 	tags, _ := json.Marshal(c.Tags)
-	err := s.db.QueryRowContext(ctx, `INSERT INTO channels (slug, title, category, tags, stream_key_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, c.Slug, c.Title, c.Category, string(tags), hash, now).Scan(&c.ID)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO channels (slug, title, category, tags, stream_key_hash, owner_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`, c.Slug, c.Title, c.Category, string(tags), hash, ownerID, now).Scan(&c.ID)
 	if store.IsUniqueViolation(err) {
 		return Channel{}, "", fmt.Errorf("%w: %s", ErrSlugTaken, c.Slug)
 	}
@@ -202,13 +206,13 @@ func (s *Service) Create(ctx context.Context, in Input) (Channel, string, error)
 	return c, key, nil
 }
 
-const channelColumns = `id, slug, title, category, tags, created_at, updated_at`
+const channelColumns = `id, owner_id, slug, title, category, tags, created_at, updated_at`
 
 func scanChannel(row interface{ Scan(...any) error }) (Channel, error) {
 	var c Channel
 	var tags string
 	var created, updated int64
-	if err := row.Scan(&c.ID, &c.Slug, &c.Title, &c.Category, &tags, &created, &updated); err != nil {
+	if err := row.Scan(&c.ID, &c.OwnerID, &c.Slug, &c.Title, &c.Category, &tags, &created, &updated); err != nil {
 		return Channel{}, err
 	}
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
@@ -295,6 +299,26 @@ func (s *Service) RegenerateKey(ctx context.Context, slug string) (string, error
 		return "", ErrNotFound
 	}
 	return key, nil
+}
+
+// ChannelOwner resolves a slug for the trust domain's channel-scoped rules.
+func (s *Service) ChannelOwner(ctx context.Context, slug string) (int64, int64, error) {
+	var id, owner int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, owner_id FROM channels WHERE slug = $1`, slug).Scan(&id, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, trust.ErrNoChannel
+	}
+	return id, owner, err
+}
+
+// OwnerByID returns the owner of a channel by id.
+func (s *Service) OwnerByID(ctx context.Context, id int64) (int64, error) {
+	var owner int64
+	err := s.db.QueryRowContext(ctx, `SELECT owner_id FROM channels WHERE id = $1`, id).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, trust.ErrNoChannel
+	}
+	return owner, err
 }
 
 // ChannelForKey resolves a stream key (media.Channels).

@@ -19,9 +19,12 @@ func TestChannelsOnBothEngines(t *testing.T) {
 		ctx := context.Background()
 		svc := NewService(db)
 
-		c, key, err := svc.Create(ctx, Input{Slug: ptr("alice"), Title: ptr("  Alice plays  "), Category: ptr("Games"), Tags: ptr([]string{"FPS", "fps", "speedrun"})})
+		c, key, err := svc.Create(ctx, Input{Slug: ptr("alice"), Title: ptr("  Alice plays  "), Category: ptr("Games"), Tags: ptr([]string{"FPS", "fps", "speedrun"})}, 7)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.OwnerID != 7 {
+			t.Fatalf("owner = %d, want 7", c.OwnerID)
 		}
 		if c.Title != "Alice plays" || strings.Join(c.Tags, ",") != "fps,speedrun" || !strings.HasPrefix(key, "sk_") {
 			t.Fatalf("created %+v key %q", c, key)
@@ -34,7 +37,7 @@ func TestChannelsOnBothEngines(t *testing.T) {
 		if stored == key || stored != HashKey(key) {
 			t.Fatalf("stored key %q", stored)
 		}
-		if _, _, err := svc.Create(ctx, Input{Slug: ptr("alice"), Title: ptr("again")}); !errors.Is(err, ErrSlugTaken) {
+		if _, _, err := svc.Create(ctx, Input{Slug: ptr("alice"), Title: ptr("again")}, 0); !errors.Is(err, ErrSlugTaken) {
 			t.Fatalf("duplicate slug: %v", err)
 		}
 
@@ -64,7 +67,7 @@ func TestChannelsOnBothEngines(t *testing.T) {
 		if _, err := svc.Update(ctx, "alice", Input{Slug: ptr("alice2")}, true); !errors.Is(err, ErrLive) {
 			t.Fatalf("rename while live: %v", err)
 		}
-		if _, _, err := svc.Create(ctx, Input{Slug: ptr("bob"), Title: ptr("Bob")}); err != nil {
+		if _, _, err := svc.Create(ctx, Input{Slug: ptr("bob"), Title: ptr("Bob")}, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Update(ctx, "alice", Input{Slug: ptr("bob")}, false); !errors.Is(err, ErrSlugTaken) {

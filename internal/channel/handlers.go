@@ -9,6 +9,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // LiveStreams tells which channels are live (the media hub).
@@ -20,25 +21,25 @@ type LiveStreams interface {
 type Handlers struct {
 	Service *Service
 	Live    LiveStreams
-	// RequireAdmin wraps the handlers that change channels.
-	RequireAdmin func(http.HandlerFunc) http.HandlerFunc
-	Log          *slog.Logger
+	Trust   *trust.Service
+	Log     *slog.Logger
 }
 
 // Register adds the channel routes to mux.
 func (h *Handlers) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/channels", h.list)
-	mux.HandleFunc("POST /api/channels", h.RequireAdmin(h.create))
+	mux.HandleFunc("GET /api/channels", h.Trust.ThrottleBrowsing(h.list))
+	mux.HandleFunc("POST /api/channels", h.create)
 	mux.HandleFunc("GET /api/channels/{slug}", h.get)
-	mux.HandleFunc("PATCH /api/channels/{slug}", h.RequireAdmin(h.update))
-	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.RequireAdmin(h.regenerateKey))
+	mux.HandleFunc("PATCH /api/channels/{slug}", h.update)
+	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.regenerateKey)
 	mux.HandleFunc("GET /api/channels/{slug}/live", h.live)
-	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.sessions)
+	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Trust.ThrottleBrowsing(h.sessions))
 }
 
 // channelJSON is a channel as API clients see it, with its live state.
 type channelJSON struct {
 	ID        int64     `json:"id"`
+	OwnerID   int64     `json:"owner_id"`
 	Slug      string    `json:"slug"`
 	Title     string    `json:"title"`
 	Category  string    `json:"category"`
@@ -80,7 +81,7 @@ func (h *Handlers) liveState(slug string) liveJSON {
 
 func (h *Handlers) toJSON(c Channel) channelJSON {
 	return channelJSON{
-		ID: c.ID, Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags,
+		ID: c.ID, OwnerID: c.OwnerID, Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, liveJSON: h.liveState(c.Slug),
 	}
 }
@@ -95,18 +96,35 @@ func (h *Handlers) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrSlugTaken), errors.Is(err, ErrLive):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	default:
-		h.Log.Error("channel API", "err", err)
-		httpjson.Error(w, http.StatusInternalServerError, "internal error")
+		h.Trust.WriteError(w, err)
 	}
 }
 
 func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
+	p, err := h.Trust.Authorize(r, trust.ActChannelCreate, 0, 0)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	c, key, err := h.Service.Create(r.Context(), in)
+	owner := p.UserID()
+	if in.Owner != nil {
+		if !p.IsAdmin() {
+			httpjson.Error(w, http.StatusForbidden, "only platform admins may create channels for someone else")
+			return
+		}
+		u, err := h.Trust.Users.ByName(r.Context(), *in.Owner)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		owner = u.ID
+	}
+	c, key, err := h.Service.Create(r.Context(), in, owner)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -157,10 +175,30 @@ func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, h.toJSON(c))
 }
 
+// authorizeManage lets the owner (or an admin) change the channel.
+func (h *Handlers) authorizeManage(w http.ResponseWriter, r *http.Request) bool {
+	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
+	if err == nil {
+		_, err = h.Trust.Authorize(r, trust.ActChannelManage, c.ID, c.OwnerID)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return false
+	}
+	return true
+}
+
 func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
+	if !h.authorizeManage(w, r) {
+		return
+	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if in.Owner != nil {
+		httpjson.Error(w, http.StatusBadRequest, "the owner of a channel cannot be changed here")
 		return
 	}
 	slug := r.PathValue("slug")
@@ -174,6 +212,9 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) regenerateKey(w http.ResponseWriter, r *http.Request) {
+	if !h.authorizeManage(w, r) {
+		return
+	}
 	key, err := h.Service.RegenerateKey(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		h.fail(w, err)

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -96,26 +95,4 @@ func BearerToken(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(token)
-}
-
-// RequireAdmin lets only the platform admin through to next.
-func (a *Admin) RequireAdmin(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token := BearerToken(r)
-		if token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="livehouse"`)
-			httpjson.Error(w, http.StatusUnauthorized, "this needs the admin token: send Authorization: Bearer TOKEN")
-			return
-		}
-		ok, err := a.Check(r.Context(), token)
-		if err != nil {
-			httpjson.Error(w, http.StatusInternalServerError, "could not check credentials")
-			return
-		}
-		if !ok {
-			httpjson.Error(w, http.StatusForbidden, "the token is not valid for this action")
-			return
-		}
-		next(w, r)
-	}
 }

@@ -2,8 +2,6 @@ package trust
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -42,32 +40,4 @@ func TestAdminTokenLifecycle(t *testing.T) {
 			t.Fatal("configured token refused")
 		}
 	}, Migrations())
-}
-
-func TestRequireAdmin(t *testing.T) {
-	db := storetest.Open(t, store.SQLite, Migrations())
-	a := NewAdmin(db)
-	a.EnsureToken(context.Background(), "right-token-1234567")
-	h := a.RequireAdmin(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	cases := map[string]int{
-		"":                           http.StatusUnauthorized,
-		"Basic dXNlcjpwYXNz":         http.StatusUnauthorized,
-		"Bearer wrong-token-1234567": http.StatusForbidden,
-		"Bearer right-token-1234567": http.StatusTeapot,
-		"bearer right-token-1234567": http.StatusTeapot,
-	}
-	for header, want := range cases {
-		req := httptest.NewRequest("POST", "/api/x", nil)
-		if header != "" {
-			req.Header.Set("Authorization", header)
-		}
-		rec := httptest.NewRecorder()
-		h(rec, req)
-		if rec.Code != want {
-			t.Errorf("Authorization %q: %d, want %d", header, rec.Code, want)
-		}
-		if want != http.StatusTeapot && !strings.Contains(rec.Body.String(), `"error"`) {
-			t.Errorf("Authorization %q: body %q lacks an error", header, rec.Body.String())
-		}
-	}
 }

@@ -36,7 +36,7 @@ type Options struct {
 	DB       *store.DB
 	Channels *channel.Service
 	Hub      *media.Hub
-	Admin    *trust.Admin
+	Trust    *trust.Service
 	Metrics  *prometheus.Registry
 }
 
@@ -95,9 +95,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	(&channel.Handlers{
-		Service: s.o.Channels, Live: s.o.Hub, RequireAdmin: s.o.Admin.RequireAdmin, Log: s.o.Log,
-	}).Register(mux)
+	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, Log: s.o.Log}).Register(mux)
+	s.o.Trust.Register(mux)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
 	mux.HandleFunc("GET /c/{slug}", s.watchPage)
@@ -109,7 +108,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
 	})
-	return s.recoverer(securityHeaders(mux))
+	// Cross-origin browser writes are refused before anything else runs
+	// (CSRF); sessions additionally carry a per-session token.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusForbidden, "cross-origin request refused")
+	}))
+	return s.recoverer(securityHeaders(csrf.Handler(s.o.Trust.Authenticate(mux))))
 }
 
 func securityHeaders(next http.Handler) http.Handler {

@@ -1,0 +1,330 @@
+package trust
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// ChannelDirectory resolves channel slugs for channel-scoped rules; the
+// channel domain implements it.
+type ChannelDirectory interface {
+	ChannelOwner(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	OwnerByID(ctx context.Context, channelID int64) (ownerID int64, err error)
+}
+
+// ErrNoChannel is what a ChannelDirectory returns for an unknown slug.
+var ErrNoChannel = errors.New("channel not found")
+
+// Limits are the abuse-defence rate limits. Zero fields get defaults.
+type Limits struct {
+	SignupPerIP     *Limiter // sign-ups from one address
+	LoginPerIP      *Limiter // log-in attempts from one address
+	WritePerIP      *Limiter // any state-changing API call from one address
+	WritePerAccount *Limiter // any state-changing API call by one account
+	BrowsePerIP     *Limiter // anonymous channel listing/history from one address
+}
+
+// DefaultLimits are generous for people and tight for scripts.
+func DefaultLimits() Limits {
+	return Limits{
+		SignupPerIP:     NewLimiter(5, time.Hour),
+		LoginPerIP:      NewLimiter(30, time.Minute),
+		WritePerIP:      NewLimiter(120, time.Minute),
+		WritePerAccount: NewLimiter(60, time.Minute),
+		BrowsePerIP:     NewLimiter(60, time.Minute),
+	}
+}
+
+// Service is the trust domain: accounts, sessions, tokens, roles, rules,
+// moderation, abuse defences, and the policy every other domain asks.
+type Service struct {
+	DB         *store.DB
+	Users      *Users
+	Sessions   *Sessions
+	Tokens     *Tokens
+	Admin      *Admin
+	Mod        *Moderation
+	Challenges *Challenges
+	Throttle   *LoginThrottle
+	Limits     Limits
+	Channels   ChannelDirectory
+	Log        *slog.Logger
+}
+
+// NewService builds the trust domain on db.
+func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, limits Limits, log *slog.Logger) (*Service, error) {
+	users, err := NewUsers(db)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := NewChallenges(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	def := DefaultLimits()
+	for _, l := range []struct {
+		dst **Limiter
+		def *Limiter
+	}{
+		{&limits.SignupPerIP, def.SignupPerIP}, {&limits.LoginPerIP, def.LoginPerIP}, {&limits.WritePerIP, def.WritePerIP},
+		{&limits.WritePerAccount, def.WritePerAccount}, {&limits.BrowsePerIP, def.BrowsePerIP},
+	} {
+		if *l.dst == nil {
+			*l.dst = l.def
+		}
+	}
+	return &Service{
+		DB: db, Users: users, Sessions: &Sessions{db: db}, Tokens: &Tokens{db: db}, Admin: NewAdmin(db),
+		Mod: &Moderation{db: db}, Challenges: ch, Throttle: NewLoginThrottle(), Limits: limits, Channels: channels, Log: log,
+	}, nil
+}
+
+// Settings reads the platform switches.
+func (s *Service) Settings(ctx context.Context) (Settings, error) {
+	var v string
+	err := s.DB.QueryRowContext(ctx, `SELECT value FROM platform_settings WHERE name = 'open_streaming'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Settings{}, nil
+	}
+	return Settings{OpenStreaming: v == "true"}, err
+}
+
+// SetSettings stores the platform switches.
+func (s *Service) SetSettings(ctx context.Context, st Settings) error {
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO platform_settings (name, value) VALUES ('open_streaming', $1)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, strconv.FormatBool(st.OpenStreaming))
+	return err
+}
+
+// Authorize decides whether the request's principal may do a, in the
+// channel (channelID, ownerID) or, with channelID 0, outside any channel.
+func (s *Service) Authorize(r *http.Request, a Action, channelID, ownerID int64) (Principal, error) {
+	p := PrincipalFrom(r.Context())
+	roles := ChannelRoles{ChannelID: channelID, OwnerID: ownerID}
+	if p.User != nil && channelID != 0 {
+		var err error
+		if roles.IsModerator, err = s.Mod.IsModerator(r.Context(), channelID, p.User.ID); err != nil {
+			return p, err
+		}
+		if roles.Muted, roles.Banned, _, err = s.Mod.Active(r.Context(), channelID, p.User.ID, time.Now()); err != nil {
+			return p, err
+		}
+	}
+	settings, err := s.Settings(r.Context())
+	if err != nil {
+		return p, err
+	}
+	return p, Decide(p, a, roles, settings)
+}
+
+// ClientIP is the address limits apply to. Livehouse does not trust
+// X-Forwarded-For yet: behind a proxy, configure one that rewrites the
+// connection (a trusted-proxy list is future work).
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Cookie names.
+const (
+	SessionCookie = "lh_session"
+	CSRFCookie    = "lh_csrf"
+	PassCookie    = "lh_pass"
+	CSRFHeader    = "X-CSRF-Token"
+)
+
+func isSafe(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// Authenticate resolves who is calling (admin token, personal token,
+// session cookie, or nobody), enforces CSRF for cookie sessions, and
+// applies the per-address and per-account write limits.
+func (s *Service) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		now := time.Now()
+		var p Principal
+		if h := r.Header.Get("Authorization"); h != "" {
+			token := BearerToken(r)
+			if token == "" {
+				httpjson.Error(w, http.StatusUnauthorized, "Authorization must be: Bearer TOKEN")
+				return
+			}
+			if ok, err := s.Admin.Check(ctx, token); err != nil {
+				s.internal(w, err)
+				return
+			} else if ok {
+				p = Principal{Via: "admin-token"}
+			} else {
+				uid, scopes, ok, err := s.Tokens.Lookup(ctx, token)
+				if err != nil {
+					s.internal(w, err)
+					return
+				}
+				if !ok {
+					httpjson.Error(w, http.StatusUnauthorized, "the bearer token is not valid (revoked, or never issued)")
+					return
+				}
+				u, err := s.Users.Get(ctx, uid)
+				if err != nil {
+					httpjson.Error(w, http.StatusUnauthorized, "the token's account no longer exists")
+					return
+				}
+				p = Principal{User: &u, Via: "token", Scopes: scopes}
+			}
+		} else if c, err := r.Cookie(SessionCookie); err == nil && !isLoginPath(r.URL.Path) {
+			sess, ok, err := s.Sessions.Lookup(ctx, c.Value)
+			if err != nil {
+				s.internal(w, err)
+				return
+			}
+			if ok {
+				u, err := s.Users.Get(ctx, sess.UserID)
+				if err == nil {
+					p = Principal{User: &u, Via: "session", Session: &sess}
+				}
+			}
+			if p.Via == "session" && !isSafe(r.Method) &&
+				!hmac.Equal([]byte(r.Header.Get(CSRFHeader)), []byte(sess.CSRF)) {
+				httpjson.Error(w, http.StatusForbidden, "missing or wrong "+CSRFHeader+" header")
+				return
+			}
+		}
+		if p.User != nil {
+			_, _, banned, err := s.Mod.Active(ctx, -1, p.User.ID, now)
+			if err != nil {
+				s.internal(w, err)
+				return
+			}
+			p.PlatformBanned = banned
+		}
+		if !isSafe(r.Method) && strings.HasPrefix(r.URL.Path, "/api/") && p.Via != "admin-token" {
+			if !s.allow(w, s.Limits.WritePerIP, "ip:"+ClientIP(r), now) {
+				return
+			}
+			if p.User != nil && !s.allow(w, s.Limits.WritePerAccount, "user:"+strconv.FormatInt(p.User.ID, 10), now) {
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(ctx, p)))
+	})
+}
+
+func isLoginPath(path string) bool {
+	return path == "/api/auth/login" || path == "/api/auth/signup"
+}
+
+// allow takes a token from l for key, or answers 429 with Retry-After.
+func (s *Service) allow(w http.ResponseWriter, l *Limiter, key string, now time.Time) bool {
+	ok, wait := l.Allow(key, now)
+	if !ok {
+		tooMany(w, wait, "too many requests; slow down")
+	}
+	return ok
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(wait)))
+	httpjson.Error(w, http.StatusTooManyRequests, fmt.Sprintf("%s (retry in %ds)", msg, RetryAfterSeconds(wait)))
+}
+
+// ThrottleBrowsing slows anonymous listing of channels and history: past
+// the per-address limit the address is treated as a crawler (higher
+// challenge difficulty) until it proves work with a pass cookie.
+func (s *Service) ThrottleBrowsing(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := PrincipalFrom(r.Context())
+		if p.Via != "" || s.validPass(r) {
+			next(w, r)
+			return
+		}
+		now := time.Now()
+		ip := ClientIP(r)
+		if ok, wait := s.Limits.BrowsePerIP.Allow("browse:"+ip, now); !ok {
+			s.Challenges.MarkSuspect(ip, now)
+			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(wait)))
+			httpjson.Write(w, http.StatusTooManyRequests, map[string]any{
+				"error":     "too many anonymous requests; log in, or solve the challenge and POST it to /api/challenge/pass",
+				"challenge": s.Challenges.Issue("browse", ip, now),
+			})
+			return
+		}
+		next(w, r)
+	}
+}
+
+// passTTL is how long a solved browse challenge lifts the throttle.
+const passTTL = 10 * time.Minute
+
+func (s *Service) passValue(ip string, exp int64) string {
+	m := hmac.New(sha256.New, s.Challenges.key)
+	fmt.Fprintf(m, "pass|%s|%d", ip, exp)
+	return strconv.FormatInt(exp, 10) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *Service) validPass(r *http.Request) bool {
+	c, err := r.Cookie(PassCookie)
+	if err != nil {
+		return false
+	}
+	expStr, _, ok := strings.Cut(c.Value, ".")
+	exp, err := strconv.ParseInt(expStr, 10, 64)
+	if !ok || err != nil || time.Now().Unix() > exp {
+		return false
+	}
+	return hmac.Equal([]byte(c.Value), []byte(s.passValue(ClientIP(r), exp)))
+}
+
+func (s *Service) internal(w http.ResponseWriter, err error) {
+	s.Log.Error("trust", "err", err)
+	httpjson.Error(w, http.StatusInternalServerError, "internal error")
+}
+
+// WriteError maps the domain's errors to HTTP answers.
+func (s *Service) WriteError(w http.ResponseWriter, err error) {
+	var ve *ValidationError
+	var ce *ChallengeError
+	var rv *RuleViolation
+	switch d, denied := IsDenied(err); {
+	case denied && d.Anonymous:
+		httpjson.Error(w, http.StatusUnauthorized, d.Reason)
+	case denied:
+		httpjson.Error(w, http.StatusForbidden, d.Reason)
+	case errors.As(err, &ve):
+		httpjson.Error(w, http.StatusBadRequest, ve.Msg)
+	case errors.As(err, &ce):
+		httpjson.Error(w, http.StatusBadRequest, ce.Msg)
+	case errors.As(err, &rv):
+		if rv.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(rv.RetryAfter)))
+		}
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": rv.Msg, "code": rv.Code})
+	case errors.Is(err, ErrUsernameTaken):
+		httpjson.Error(w, http.StatusConflict, err.Error())
+	case errors.Is(err, ErrBadLogin):
+		httpjson.Error(w, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, ErrNoUser), errors.Is(err, ErrNoChannel), errors.Is(err, ErrNoToken),
+		errors.Is(err, ErrNoSanction), errors.Is(err, ErrNoReport):
+		httpjson.Error(w, http.StatusNotFound, err.Error())
+	default:
+		s.internal(w, err)
+	}
+}
