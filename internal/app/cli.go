@@ -20,6 +20,7 @@ const usage = `Livehouse: a self-hosted live-streaming platform.
 Usage:
   livehouse [serve] [flags]   run the server (the default)
   livehouse migrate [flags]   apply database migrations and exit
+  livehouse user ...          create accounts, reset passwords ("livehouse user help")
   livehouse bench [flags]     measure ingest-to-LL-HLS lag and per-stream cost
   livehouse help              this text; "livehouse serve --help" lists every setting
 `
@@ -36,6 +37,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = serve(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		err = migrate(ctx, args, stdout, stderr, getenv)
+	case "user":
+		err = userCommand(ctx, args, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -89,8 +89,21 @@ func EnvName(name string) string {
 // Load builds a Config from defaults, the config file, the environment
 // (getenv) and args, in that order, and validates it.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c, rest, err := LoadWith(name, args, getenv, stderr, nil)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q (settings are flags like --http :8080)", rest[0])
+	}
+	return c, err
+}
+
+// LoadWith is Load for subcommands: extra adds the subcommand's own flags
+// to the same set, and the arguments left after the flags are returned.
+func LoadWith(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
 	c := Default()
 	fs := c.FlagSet(name)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(stderr)
 	fs.Usage = func() { Usage(fs, stderr) }
 
@@ -108,10 +121,10 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return c, fmt.Errorf("read config file: %w", err)
+			return c, nil, fmt.Errorf("read config file: %w", err)
 		}
 		if err := ApplyFile(fs, data); err != nil {
-			return c, fmt.Errorf("config file %s: %w", file, err)
+			return c, nil, fmt.Errorf("config file %s: %w", file, err)
 		}
 		c.File = file
 	}
@@ -124,15 +137,12 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		}
 	})
 	if envErr != nil {
-		return c, envErr
+		return c, nil, envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, nil, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (settings are flags like --http :8080)", fs.Arg(0))
-	}
-	return c, c.Validate()
+	return c, fs.Args(), c.Validate()
 }
 
 // ApplyFile sets flags from a JSON object whose keys are flag names. Values

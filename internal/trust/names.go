@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	minUsername = 3
+	minUsername = 2 // two-character names are common in Chinese
 	maxUsername = 24
 	minPassword = 10
 	maxPassword = 256

@@ -1,0 +1,82 @@
+package trust
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestPolicyMatrix pins every role × every action. A change to who may do
+// what must change this table, on purpose.
+func TestPolicyMatrix(t *testing.T) {
+	const owner, mod, viewer, streamer, admin = 1, 2, 3, 4, 5
+	user := func(id int64, isAdmin, canStream bool) *User {
+		return &User{ID: id, Username: fmt.Sprint(id), IsAdmin: isAdmin, CanStream: canStream, CreatedAt: time.Now()}
+	}
+	ch := func(isMod bool) ChannelRoles { return ChannelRoles{ChannelID: 9, OwnerID: owner, IsModerator: isMod} }
+	actors := []struct {
+		name  string
+		p     Principal
+		roles ChannelRoles
+	}{
+		{"anonymous", Principal{}, ch(false)},
+		{"viewer", Principal{User: user(viewer, false, false), Via: "session"}, ch(false)},
+		{"streamer elsewhere", Principal{User: user(streamer, false, true), Via: "session"}, ch(false)},
+		{"moderator", Principal{User: user(mod, false, false), Via: "session"}, ch(true)},
+		{"owner", Principal{User: user(owner, false, true), Via: "session"}, ch(false)},
+		{"platform admin", Principal{User: user(admin, true, false), Via: "session"}, ch(false)},
+		{"admin token", Principal{Via: "admin-token"}, ch(false)},
+		{"muted viewer", Principal{User: user(viewer, false, false), Via: "session"}, ChannelRoles{ChannelID: 9, OwnerID: owner, Muted: true}},
+		{"channel-banned viewer", Principal{User: user(viewer, false, false), Via: "session"}, ChannelRoles{ChannelID: 9, OwnerID: owner, Banned: true}},
+		{"platform-banned viewer", Principal{User: user(viewer, false, false), Via: "session", PlatformBanned: true}, ch(false)},
+		{"owner via chat token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeChatWrite}}, ch(false)},
+		{"owner via manage token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeChannelManage}}, ch(false)},
+	}
+	// Y allowed, . denied.
+	want := map[string]string{
+		//                        watch chat report follow create manage moderate appoint admin acctManage acctRead
+		"anonymous":              "Y . . . . . . . . . .",
+		"viewer":                 "Y Y Y Y . . . . . Y Y",
+		"streamer elsewhere":     "Y Y Y Y Y . . . . Y Y",
+		"moderator":              "Y Y Y Y . . Y . . Y Y",
+		"owner":                  "Y Y Y Y Y Y Y Y . Y Y",
+		"platform admin":         "Y Y Y Y Y Y Y Y Y Y Y",
+		"admin token":            "Y . . . Y Y Y Y Y . .",
+		"muted viewer":           "Y . Y Y . . . . . Y Y",
+		"channel-banned viewer":  "Y . . . . . . . . Y Y",
+		"platform-banned viewer": "Y . . . . . . . . Y Y",
+		"owner via chat token":   "Y Y Y Y . . . . . . .",
+		"owner via manage token": "Y . . . Y Y . Y . . .",
+	}
+	actions := AllActions()
+	for _, a := range actors {
+		var got []byte
+		for _, act := range actions {
+			if Decide(a.p, act, a.roles, Settings{}) == nil {
+				got = append(got, 'Y', ' ')
+			} else {
+				got = append(got, '.', ' ')
+			}
+		}
+		if g := string(got[:len(got)-1]); g != want[a.name] {
+			t.Errorf("%-24s got  %s\n%-24s want %s", a.name, g, "", want[a.name])
+		}
+	}
+}
+
+func TestOpenStreamingLetsAnyAccountCreateChannels(t *testing.T) {
+	p := Principal{User: &User{ID: 3}, Via: "session"}
+	if Decide(p, ActChannelCreate, ChannelRoles{}, Settings{}) == nil {
+		t.Fatal("viewer created a channel with streaming closed")
+	}
+	if err := Decide(p, ActChannelCreate, ChannelRoles{}, Settings{OpenStreaming: true}); err != nil {
+		t.Fatalf("open streaming: %v", err)
+	}
+}
+
+func TestDeniedAnonymousAsksForLogin(t *testing.T) {
+	d, ok := IsDenied(Decide(Principal{}, ActChatSend, ChannelRoles{}, Settings{}))
+	if !ok || !d.Anonymous {
+		t.Fatal("anonymous refusal should say to log in (401)")
+	}
+}
