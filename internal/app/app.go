@@ -45,9 +45,23 @@ type App struct {
 	DemoKey string
 }
 
+// Option adjusts what Start builds beyond the config (tests, embedders).
+type Option func(*options)
+
+type options struct {
+	limits trust.Limits
+}
+
+// WithTrustLimits replaces the default abuse-defence rate limits.
+func WithTrustLimits(l trust.Limits) Option { return func(o *options) { o.limits = l } }
+
 // Start opens the store and starts serving. On error everything already
 // started is stopped again.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (a *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a = &App{Config: cfg, Log: log}
 	defer func() {
 		if err != nil {
@@ -67,7 +81,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	} else if n > 0 {
 		log.Warn("closed live sessions left open by an earlier run", "count", n)
 	}
-	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, trust.Limits{}, log.With("component", "trust"))
+	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"))
 	if err != nil {
 		return a, err
 	}

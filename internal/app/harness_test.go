@@ -50,7 +50,7 @@ type testNode struct {
 }
 
 // startNode starts Livehouse on SQLite (or on PostgreSQL when dbURL is set).
-func startNode(t *testing.T, dbURL string) *testNode {
+func startNode(t *testing.T, dbURL string, opts ...Option) *testNode {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTPAddr, cfg.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -64,7 +64,7 @@ func startNode(t *testing.T, dbURL string) *testNode {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := Start(context.Background(), cfg, log)
+	a, err := Start(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -86,8 +86,8 @@ func startNode(t *testing.T, dbURL string) *testNode {
 	return n
 }
 
-func startPostgresNode(t *testing.T) *testNode {
-	return startNode(t, storetest.NewPostgresSchema(t))
+func startPostgresNode(t *testing.T, opts ...Option) *testNode {
+	return startNode(t, storetest.NewPostgresSchema(t), opts...)
 }
 
 // api sends a JSON request and decodes the JSON answer into out (if non-nil).

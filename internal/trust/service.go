@@ -216,7 +216,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 			}
 			p.PlatformBanned = banned
 		}
-		if !isSafe(r.Method) && strings.HasPrefix(r.URL.Path, "/api/") && p.Via != "admin-token" {
+		if !isSafe(r.Method) && strings.HasPrefix(r.URL.Path, "/api/") && p.Via != "admin-token" && !hasOwnLimit(r.URL.Path) {
 			if !s.allow(w, s.Limits.WritePerIP, "ip:"+ClientIP(r), now) {
 				return
 			}
@@ -226,6 +226,13 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(ctx, p)))
 	})
+}
+
+// hasOwnLimit: these writes have a dedicated limit (sign-up, log-in) or
+// are paid for with proof of work (the crawler pass), so a client that hit
+// the general write limit can still prove itself.
+func hasOwnLimit(path string) bool {
+	return isLoginPath(path) || path == "/api/challenge/pass"
 }
 
 func isLoginPath(path string) bool {
