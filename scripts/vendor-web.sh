@@ -8,10 +8,16 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 dest=internal/web/static/vendor
 mkdir -p "$dest"
-version=$(node -p 'require("./node_modules/hls.js/package.json").version')
-cp node_modules/hls.js/dist/hls.min.js "$dest/hls.min.js"
-{
-  echo "# package version sha256 file (written by scripts/vendor-web.sh)"
-  echo "hls.js $version $(sha256sum "$dest/hls.min.js" | cut -d' ' -f1) hls.min.js"
-} > "$dest/VENDOR.txt"
+# package, file inside the package, name served under /static/vendor/
+files=(
+  "hls.js dist/hls.min.js hls.min.js"
+  "js-sha256 build/sha256.min.js sha256.min.js"
+)
+echo "# package version sha256 file (written by scripts/vendor-web.sh)" > "$dest/VENDOR.txt"
+for entry in "${files[@]}"; do
+  read -r pkg src name <<<"$entry"
+  version=$(node -p "require('./node_modules/$pkg/package.json').version")
+  cp "node_modules/$pkg/$src" "$dest/$name"
+  echo "$pkg $version $(sha256sum "$dest/$name" | cut -d' ' -f1) $name" >> "$dest/VENDOR.txt"
+done
 cat "$dest/VENDOR.txt"

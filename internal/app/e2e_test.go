@@ -230,3 +230,40 @@ func freePort(t *testing.T) string {
 	_, p, _ := strings.Cut(l.Addr().String(), "127.0.0.1:")
 	return p
 }
+
+// TestChromiumSignupLoginTokenLogout: a new user signs up through the page
+// (the browser solves the challenge), makes a token, logs out and back in.
+func TestChromiumSignupLoginTokenLogout(t *testing.T) {
+	node := needTool(t, "node")
+	chromium := needTool(t, "chromium")
+	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
+		}
+		t.Skip("playwright-core not installed; run make test")
+	}
+	n := startNode(t, "")
+	// localhost, not 127.0.0.1: the session cookie is Secure, which
+	// browsers honour over plain HTTP only for localhost.
+	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
+	cmd := exec.Command(node, "../../e2e/accounts.mjs", base, "小明_viewer", "a-long-enough-password")
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script: %v", err)
+	}
+	for _, want := range []string{"SIGNED_UP", "ACCOUNT 小明_viewer — level 0", "TOKEN lh_pat_", "LOGGED_OUT me=401", "LOGGED_IN 小明_viewer"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("browser output lacks %q", want)
+		}
+	}
+	u, err := n.app.Trust.Users.ByName(context.Background(), "小明_viewer")
+	if err != nil {
+		t.Fatalf("account not stored: %v", err)
+	}
+	toks, _ := n.app.Trust.Tokens.List(context.Background(), u.ID)
+	if len(toks) != 1 || toks[0].Name != "obs plugin" || toks[0].Scopes[0] != "chat:write" {
+		t.Fatalf("tokens = %+v", toks)
+	}
+}

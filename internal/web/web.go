@@ -101,6 +101,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
 	mux.HandleFunc("GET /c/{slug}", s.watchPage)
 	mux.HandleFunc("GET /{$}", s.homePage)
+	for path, page := range map[string]string{"/signup": "signup.html", "/login": "login.html", "/account": "account.html", "/admin/users": "admin_users.html"} {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, page, nil) })
+	}
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
