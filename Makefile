@@ -28,6 +28,8 @@ fuzz:
 	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/trust -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/trust -run '^$$' -fuzz FuzzChallengeVerify -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) run ./cmd/livehouse bench

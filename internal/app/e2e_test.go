@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,10 +214,43 @@ func TestBinaryLifecycle(t *testing.T) {
 	t.Logf("exited %v after SIGTERM with a live stream", time.Since(start).Round(time.Millisecond))
 	stopGracefully(ff)
 
-	// The second start keeps the admin token and key it already had.
 	out, err := exec.Command(bin, "migrate", "--data", filepath.Join(dir, "data")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "migrations applied") {
 		t.Fatalf("migrate: %v %s", err, out)
+	}
+
+	// Accounts from the command line, then a log-in with them.
+	data := filepath.Join(dir, "data")
+	out, err = exec.Command(bin, "user", "create", "opsadmin", "--password", "ops-admin-password", "--admin", "--data", data).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "created user opsadmin") || !strings.Contains(string(out), "admin") {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	if out, err := exec.Command(bin, "user", "create", "OPSADMIN", "--password", "another-password", "--data", data).CombinedOutput(); err == nil {
+		t.Fatalf("look-alike user created: %s", out)
+	}
+	out, err = exec.Command(bin, "user", "reset-password", "opsadmin", "--data", data).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "new password for opsadmin: ") {
+		t.Fatalf("reset-password: %v %s", err, out)
+	}
+	newPassword := strings.Fields(strings.SplitN(string(out), "opsadmin: ", 2)[1])[0]
+	cmd = exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--data", data)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	waitFor(t, 10*time.Second, "restart", func() bool {
+		res, err := http.Get(n.http + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	b := n.browser("127.0.0.1")
+	if r := b.login("opsadmin", newPassword); r.code != 200 || !strings.Contains(r.raw, `"admin"`) {
+		t.Fatalf("log-in with the CLI-made account: %d %s", r.code, r.raw)
+	}
+	if r := b.do("GET", "/api/admin/users", nil); r.code != 200 {
+		t.Fatalf("admin page API: %d", r.code)
 	}
 }
 

@@ -315,3 +315,22 @@ func TestAccountsOnBothEngines(t *testing.T) {
 		}
 	}, Migrations())
 }
+
+func FuzzChallengeVerify(f *testing.F) {
+	db := storetest.Open(f, store.SQLite, Migrations())
+	c, err := NewChallenges(context.Background(), db)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	good := c.Issue("signup", "1.2.3.4", now)
+	f.Add(good.Challenge, Solve(good.Challenge, good.Difficulty))
+	f.Add("a.b.c.d.e", "1")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, challenge, nonce string) {
+		err := c.Verify(context.Background(), "signup", challenge, nonce, BaseDifficulty, now)
+		if err == nil && challenge != good.Challenge {
+			t.Fatalf("forged challenge %q accepted", challenge)
+		}
+	})
+}
