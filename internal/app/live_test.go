@@ -13,6 +13,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // TestPublishFixtureReadLLHLS is the core loop: publish the committed FLV
@@ -136,11 +137,32 @@ func TestGoLiveOnPostgres(t *testing.T) {
 		code, body := httpGet(t, n.http+"/hls/on-pg/video1_stream.m3u8")
 		return code == 200 && strings.Contains(body, "#EXT-X-PART:")
 	})
+	// A logged-in viewer's watch minute earns one point, once.
+	if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "watcher", Password: "watcher-password"}); err != nil {
+		t.Fatal(err)
+	}
+	viewer := n.browser("127.0.0.1")
+	viewer.login("watcher", "watcher-password")
+	if r := viewer.do("POST", "/api/channels/on-pg/heartbeat", nil); r.code != 200 || r.body["earned"] != true {
+		t.Fatalf("first heartbeat: %d %s", r.code, r.raw)
+	}
+	if r := viewer.do("POST", "/api/channels/on-pg/heartbeat", nil); r.code != 200 || r.body["earned"] != false {
+		t.Fatalf("second heartbeat within the minute: %d %s", r.code, r.raw)
+	}
+	if r := n.browser("127.0.0.1").do("POST", "/api/channels/on-pg/heartbeat", nil); r.code != http.StatusUnauthorized {
+		t.Fatalf("anonymous heartbeat: %d", r.code)
+	}
+	if me := viewer.do("GET", "/api/me", nil); me.body["xp"] != float64(1) {
+		t.Fatalf("xp after a watch minute: %s", me.raw)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "offline", func() bool { return !n.channel("on-pg").Live })
+	if r := viewer.do("POST", "/api/channels/on-pg/heartbeat", nil); r.code != http.StatusConflict {
+		t.Fatalf("heartbeat for an offline channel: %d", r.code)
+	}
 	var sessions struct {
 		Sessions []struct {
 			EndReason   string `json:"end_reason"`

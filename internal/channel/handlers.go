@@ -34,6 +34,7 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.regenerateKey)
 	mux.HandleFunc("GET /api/channels/{slug}/live", h.live)
 	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Trust.ThrottleBrowsing(h.sessions))
+	mux.HandleFunc("POST /api/channels/{slug}/heartbeat", h.heartbeat)
 }
 
 // channelJSON is a channel as API clients see it, with its live state.
@@ -244,4 +245,31 @@ func (h *Handlers) sessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"sessions": ss})
+}
+
+// heartbeat is sent by a logged-in viewer's watch page once a minute while
+// the stream plays; each minute of watching a live channel earns one point
+// of experience. (The room's WebSocket heartbeat will feed watch-time
+// analytics too; this is the part that levels need now.)
+func (h *Handlers) heartbeat(w http.ResponseWriter, r *http.Request) {
+	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	p := trust.PrincipalFrom(r.Context())
+	if p.User == nil {
+		httpjson.Error(w, http.StatusUnauthorized, "log in to earn experience by watching")
+		return
+	}
+	if _, live := h.Live.Stream(c.Slug); !live {
+		httpjson.Error(w, http.StatusConflict, "channel is not live")
+		return
+	}
+	earned, err := h.Trust.Users.AwardWatchXP(r.Context(), p.User.ID, time.Now())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]bool{"earned": earned})
 }

@@ -334,3 +334,29 @@ func FuzzChallengeVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestWatchXPAtMostOncePerMinute(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		users, _ := NewUsers(db)
+		u, err := users.Create(ctx, NewUser{Username: "watcher", Password: "watcher-password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		var earned int
+		// Two tabs beating every 30 s for 10 minutes earn 10 points, not 40.
+		for i := 0; i < 40; i++ {
+			at := now.Add(time.Duration(i/2) * 30 * time.Second)
+			if ok, err := users.AwardWatchXP(ctx, u.ID, at); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				earned++
+			}
+		}
+		got, _ := users.Get(ctx, u.ID)
+		if earned != 10 || got.XP != 10 {
+			t.Fatalf("earned %d points, xp %d; want 10", earned, got.XP)
+		}
+	}, Migrations())
+}

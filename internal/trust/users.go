@@ -264,6 +264,25 @@ func (s *Users) AddXP(ctx context.Context, id int64, xp int64) error {
 	return err
 }
 
+// WatchXPInterval is how much watching earns one experience point.
+const WatchXPInterval = time.Minute
+
+// AwardWatchXP credits one point for a minute of watching a live stream.
+// It is a single conditional update, so concurrent heartbeats (two tabs,
+// two nodes) earn at most one point per interval. It reports whether a
+// point was earned.
+func (s *Users) AwardWatchXP(ctx context.Context, id int64, now time.Time) (bool, error) {
+	// 5 s of slack: a heartbeat every minute must not miss by a hair.
+	due := now.Add(-WatchXPInterval + 5*time.Second).UnixMilli()
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET xp = xp + 1, last_watch_xp_at = $1
+		WHERE id = $2 AND deleted_at IS NULL AND last_watch_xp_at <= $3`, now.UnixMilli(), id, due)
+	if err != nil {
+		return false, fmt.Errorf("award watch xp: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // Search lists accounts whose name starts with prefix, for the admin list.
 func (s *Users) Search(ctx context.Context, prefix string, limit int) ([]User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE deleted_at IS NULL AND username_key LIKE $1 ESCAPE '\' ORDER BY username_key LIMIT $2`,

@@ -97,6 +97,19 @@
     if (startedAt) uptimeEl.textContent = 'live for ' + fmtUptime((Date.now() - startedAt.getTime()) / 1000);
   }, 1000);
 
+  // A logged-in viewer earns experience for each minute watched.
+  function csrfToken() {
+    const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
+    return m ? decodeURIComponent(m[1]) : '';
+  }
+  setInterval(function () {
+    const csrf = csrfToken();
+    if (!csrf || !playing || video.paused) return;
+    fetch('/api/channels/' + encodeURIComponent(slug) + '/heartbeat', {
+      method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin',
+    }).catch(function () {});
+  }, 60000);
+
   unmute.addEventListener('click', function () { video.muted = false; unmute.hidden = true; video.play().catch(function () {}); });
   poll();
 })();
