@@ -413,4 +413,20 @@ func TestFloodFromOneAddressIsThrottled(t *testing.T) {
 		t.Fatalf("listing with a pass: %v %v", err, res.StatusCode)
 	}
 	res.Body.Close()
+
+	// Reading many different channels anonymously is crawling too; one
+	// channel polled all day (a watch page) is not.
+	crawler, watcher := n.browser("127.0.0.3"), n.browser("127.0.0.4")
+	for i := 0; i < trust.MaxChannelsPerMinute; i++ {
+		if r := crawler.do("GET", fmt.Sprintf("/api/channels/ch-%d", i), nil); r.code != http.StatusNotFound {
+			t.Fatalf("read %d: %d", i, r.code)
+		}
+		watcher.do("GET", "/api/channels/ch-0", nil)
+	}
+	if r := crawler.do("GET", "/api/channels/one-more", nil); r.code != http.StatusTooManyRequests || r.body["challenge"] == nil {
+		t.Fatalf("crawler reading its 31st channel: %d %s", r.code, r.raw)
+	}
+	if r := watcher.do("GET", "/api/channels/ch-0", nil); r.code == http.StatusTooManyRequests {
+		t.Fatal("a watch page polling one channel was taken for a crawler")
+	}
 }

@@ -29,10 +29,10 @@ type Handlers struct {
 func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels", h.Trust.ThrottleBrowsing(h.list))
 	mux.HandleFunc("POST /api/channels", h.create)
-	mux.HandleFunc("GET /api/channels/{slug}", h.get)
+	mux.HandleFunc("GET /api/channels/{slug}", h.Trust.GuardChannelReads(h.get))
 	mux.HandleFunc("PATCH /api/channels/{slug}", h.update)
 	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.regenerateKey)
-	mux.HandleFunc("GET /api/channels/{slug}/live", h.live)
+	mux.HandleFunc("GET /api/channels/{slug}/live", h.Trust.GuardChannelReads(h.live))
 	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Trust.ThrottleBrowsing(h.sessions))
 	mux.HandleFunc("POST /api/channels/{slug}/heartbeat", h.heartbeat)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -63,6 +64,8 @@ type Service struct {
 	Limits     Limits
 	Channels   ChannelDirectory
 	Log        *slog.Logger
+
+	crawl crawlTracker
 }
 
 // NewService builds the trust domain on db.
@@ -266,16 +269,73 @@ func (s *Service) ThrottleBrowsing(next http.HandlerFunc) http.HandlerFunc {
 		now := time.Now()
 		ip := ClientIP(r)
 		if ok, wait := s.Limits.BrowsePerIP.Allow("browse:"+ip, now); !ok {
-			s.Challenges.MarkSuspect(ip, now)
-			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(wait)))
-			httpjson.Write(w, http.StatusTooManyRequests, map[string]any{
-				"error":     "too many anonymous requests; log in, or solve the challenge and POST it to /api/challenge/pass",
-				"challenge": s.Challenges.Issue("browse", ip, now),
-			})
+			s.refuseCrawler(w, ip, wait, now)
 			return
 		}
 		next(w, r)
 	}
+}
+
+// GuardChannelReads lets a person watch a few channels at once but treats
+// an anonymous address that reads many different channels in a minute as
+// a crawler: it gets the browse challenge until it proves work.
+func (s *Service) GuardChannelReads(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := PrincipalFrom(r.Context())
+		if p.Via != "" || s.validPass(r) {
+			next(w, r)
+			return
+		}
+		now := time.Now()
+		ip := ClientIP(r)
+		if s.crawl.tooMany(ip, r.PathValue("slug"), now) {
+			s.refuseCrawler(w, ip, time.Minute, now)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Service) refuseCrawler(w http.ResponseWriter, ip string, wait time.Duration, now time.Time) {
+	s.Challenges.MarkSuspect(ip, now)
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(wait)))
+	httpjson.Write(w, http.StatusTooManyRequests, map[string]any{
+		"error":     "too many anonymous requests; log in, or solve the challenge and POST it to /api/challenge/pass",
+		"challenge": s.Challenges.Issue("browse", ip, now),
+	})
+}
+
+// MaxChannelsPerMinute is how many different channels one anonymous address
+// may read in a minute; a household watching a handful never comes close.
+const MaxChannelsPerMinute = 30
+
+// crawlTracker counts the distinct channels each anonymous address read in
+// the current minute.
+type crawlTracker struct {
+	mu    sync.Mutex
+	addrs map[string]*crawlWindow
+}
+
+type crawlWindow struct {
+	start time.Time
+	slugs map[string]struct{}
+}
+
+func (c *crawlTracker) tooMany(ip, slug string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.addrs == nil || len(c.addrs) > 100000 {
+		c.addrs = map[string]*crawlWindow{} // a flood of addresses resets the memory, not the server
+	}
+	w := c.addrs[ip]
+	if w == nil || now.Sub(w.start) > time.Minute {
+		w = &crawlWindow{start: now, slugs: map[string]struct{}{}}
+		c.addrs[ip] = w
+	}
+	if _, seen := w.slugs[slug]; !seen && len(w.slugs) <= MaxChannelsPerMinute {
+		w.slugs[slug] = struct{}{}
+	}
+	return len(w.slugs) > MaxChannelsPerMinute
 }
 
 // passTTL is how long a solved browse challenge lifts the throttle.
