@@ -4,6 +4,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
 	"github.com/livehouse/livehouse/internal/web"
@@ -25,7 +29,7 @@ import (
 
 // Migrations lists every domain's tables, in the order they are applied.
 func Migrations() []store.MigrationSet {
-	return []store.MigrationSet{trust.Migrations(), channel.Migrations()}
+	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -36,6 +40,9 @@ type App struct {
 	Channels *channel.Service
 	Hub      *media.Hub
 	Trust    *trust.Service
+	Bus      *bus.Bus
+	Rooms    *room.Service
+	Gateway  *room.Gateway
 	RTMP     *rtmp.Server
 	Web      *web.Server
 
@@ -109,6 +116,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus")); err != nil {
+		return a, err
+	}
+	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
+	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
+	a.Gateway = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws"))
 	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
 		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
 	})
@@ -117,11 +130,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
+		Rooms: a.Rooms, Gateway: a.Gateway,
 	})
 	if err != nil {
 		return a, err
 	}
-	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location)
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
 	return a, nil
 }
 
@@ -153,8 +167,17 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.RTMP != nil {
 		errs = append(errs, a.RTMP.Close(ctx))
 	}
+	if a.Gateway != nil {
+		errs = append(errs, a.Gateway.Close(ctx))
+	}
 	if a.Web != nil {
 		errs = append(errs, a.Web.Shutdown(ctx))
+	}
+	if a.Rooms != nil {
+		a.Rooms.Close()
+	}
+	if a.Bus != nil {
+		a.Bus.Close()
 	}
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())
@@ -181,6 +204,13 @@ func (a *App) PrintWelcome(w io.Writer) {
 			"   curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' %s/api/channels/demo/stream-key)\n", httpURL)
 	}
 	fmt.Fprintln(w)
+}
+
+// randomNodeName names this process on the bus (presence counts per node).
+func randomNodeName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "node-" + hex.EncodeToString(b[:])
 }
 
 func port(a net.Addr) string {

@@ -26,6 +26,7 @@ type Config struct {
 	RTMPAddr   string
 	DataDir    string
 	DBURL      string
+	NATSURL    string
 	AdminToken string
 	PublicHost string
 
@@ -68,6 +69,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP listen address for publishers (OBS, ffmpeg)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (the SQLite database lives here)")
 	fs.StringVar(&c.DBURL, "db", c.DBURL, "database URL: empty for SQLite under --data, sqlite:PATH, or postgres://USER@HOST:PORT/DB")
+	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "NATS URL of the bus shared by nodes (nats://HOST:4222); empty runs NATS embedded in the process")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "platform admin bearer token (at least 16 characters); when unset one is generated on first start and printed once")
 	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name printed in the OBS and watch URLs")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -200,6 +202,9 @@ func (c Config) Validate() error {
 	if c.DBURL != "" && !strings.HasPrefix(c.DBURL, "sqlite:") &&
 		!strings.HasPrefix(c.DBURL, "postgres://") && !strings.HasPrefix(c.DBURL, "postgresql://") {
 		return errors.New("--db must be empty, sqlite:PATH or postgres://USER@HOST:PORT/DB")
+	}
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		return errors.New("--nats must be empty (embedded) or nats://HOST:PORT")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return errors.New("--admin-token must be at least 16 characters")

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -390,34 +391,35 @@ func (s *Service) putRules(w http.ResponseWriter, r *http.Request) {
 
 // CheckSpeaker runs every check a chat message goes through in a channel:
 // the policy (banned, muted, platform ban) and the channel's rules. The
-// room will call it per message with the sender's last-sent time.
-func (s *Service) CheckSpeaker(r *http.Request, slug, text string, lastSent time.Time) error {
-	chID, owner, err := s.Channels.ChannelOwner(r.Context(), slug)
+// principal comes from ctx; lastSent is the sender's previous message in
+// the channel (slow mode). It returns the channel's id.
+func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent time.Time) (int64, error) {
+	chID, owner, err := s.Channels.ChannelOwner(ctx, slug)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	p, err := s.Authorize(r, ActChatSend, chID, owner)
+	p, err := s.AuthorizeContext(ctx, ActChatSend, chID, owner)
 	if err != nil {
-		return err
+		return chID, err
 	}
-	rules, err := s.Mod.Rules(r.Context(), chID)
+	rules, err := s.Mod.Rules(ctx, chID)
 	if err != nil {
-		return err
+		return chID, err
 	}
 	sp := Speaker{LastSent: lastSent}
 	if p.User != nil {
 		sp.Level = p.User.Level()
 		sp.AccountAge = p.User.AccountAge(time.Now())
-		mod, err := s.Mod.IsModerator(r.Context(), chID, p.User.ID)
+		mod, err := s.Mod.IsModerator(ctx, chID, p.User.ID)
 		if err != nil {
-			return err
+			return chID, err
 		}
 		sp.Privileged = p.User.IsAdmin || p.User.ID == owner || mod
-		if sp.Follows, err = s.Mod.Follows(r.Context(), p.User.ID, chID); err != nil {
-			return err
+		if sp.Follows, err = s.Mod.Follows(ctx, p.User.ID, chID); err != nil {
+			return chID, err
 		}
 	}
-	return CheckMessage(rules, sp, text, time.Now())
+	return chID, CheckMessage(rules, sp, text, time.Now())
 }
 
 func (s *Service) checkMessage(w http.ResponseWriter, r *http.Request) {
@@ -427,7 +429,7 @@ func (s *Service) checkMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if err := s.CheckSpeaker(r, r.PathValue("slug"), in.Text, time.Time{}); err != nil {
+	if _, err := s.CheckSpeaker(r.Context(), r.PathValue("slug"), in.Text, time.Time{}); err != nil {
 		s.WriteError(w, err)
 		return
 	}

@@ -250,6 +250,12 @@ func logAct(ctx context.Context, tx *sql.Tx, channelID, actorID int64, action st
 	return nil
 }
 
+// Record writes a moderation act done elsewhere (a deleted danmaku) to the
+// channel's audit log.
+func (m *Moderation) Record(ctx context.Context, channelID, actorID int64, action string, target int64, detail string) error {
+	return m.db.InTx(ctx, func(tx *sql.Tx) error { return logAct(ctx, tx, channelID, actorID, action, target, detail) })
+}
+
 // Log returns a channel's newest moderation acts (actor 0 is the admin token).
 func (m *Moderation) Log(ctx context.Context, channelID int64, limit int) ([]LogEntry, error) {
 	rows, err := m.db.QueryContext(ctx, `SELECT l.id, l.actor_id, COALESCE(a.username, 'admin token'), l.action, l.target_user_id, COALESCE(t.username, ''), l.detail, l.created_at

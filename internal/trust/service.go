@@ -116,18 +116,24 @@ func (s *Service) SetSettings(ctx context.Context, st Settings) error {
 // Authorize decides whether the request's principal may do a, in the
 // channel (channelID, ownerID) or, with channelID 0, outside any channel.
 func (s *Service) Authorize(r *http.Request, a Action, channelID, ownerID int64) (Principal, error) {
-	p := PrincipalFrom(r.Context())
+	return s.AuthorizeContext(r.Context(), a, channelID, ownerID)
+}
+
+// AuthorizeContext is Authorize for callers without a request (a WebSocket
+// frame): the principal comes from ctx (see WithPrincipal).
+func (s *Service) AuthorizeContext(ctx context.Context, a Action, channelID, ownerID int64) (Principal, error) {
+	p := PrincipalFrom(ctx)
 	roles := ChannelRoles{ChannelID: channelID, OwnerID: ownerID}
 	if p.User != nil && channelID != 0 {
 		var err error
-		if roles.IsModerator, err = s.Mod.IsModerator(r.Context(), channelID, p.User.ID); err != nil {
+		if roles.IsModerator, err = s.Mod.IsModerator(ctx, channelID, p.User.ID); err != nil {
 			return p, err
 		}
-		if roles.Muted, roles.Banned, _, err = s.Mod.Active(r.Context(), channelID, p.User.ID, time.Now()); err != nil {
+		if roles.Muted, roles.Banned, _, err = s.Mod.Active(ctx, channelID, p.User.ID, time.Now()); err != nil {
 			return p, err
 		}
 	}
-	settings, err := s.Settings(r.Context())
+	settings, err := s.Settings(ctx)
 	if err != nil {
 		return p, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	Hub      *media.Hub
 	Trust    *trust.Service
 	Metrics  *prometheus.Registry
+	Rooms    *room.Service
+	Gateway  http.Handler
 }
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
@@ -97,6 +100,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, Log: s.o.Log}).Register(mux)
 	s.o.Trust.Register(mux)
+	s.o.Rooms.Register(mux)
+	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
 	mux.HandleFunc("GET /c/{slug}", s.watchPage)

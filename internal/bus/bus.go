@@ -1,0 +1,84 @@
+// Package bus is how Livehouse nodes tell each other what happened: NATS,
+// embedded in the process by default (no port opened), or an external
+// cluster by URL when several nodes form one platform.
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Bus is a connection to NATS, and the embedded server when there is one.
+type Bus struct {
+	Conn *nats.Conn
+	// Location describes where messages travel, for logs.
+	Location string
+
+	embedded *server.Server
+}
+
+// Open connects to natsURL, or with an empty URL starts an embedded NATS
+// server that accepts only in-process connections.
+func Open(natsURL string, log *slog.Logger) (*Bus, error) {
+	if natsURL == "" {
+		srv, err := server.NewServer(&server.Options{
+			ServerName: "livehouse-embedded",
+			DontListen: true, // in-process only: no port, no outside clients
+			NoSigs:     true, // signals belong to Livehouse
+			NoLog:      true,
+			MaxPayload: 1 << 20,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			srv.Shutdown()
+			return nil, errors.New("embedded NATS did not start within 10 s")
+		}
+		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("livehouse"))
+		if err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+		}
+		return &Bus{Conn: nc, Location: "embedded", embedded: srv}, nil
+	}
+	u, err := url.Parse(natsURL)
+	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
+		return nil, fmt.Errorf("--nats %q: want nats://HOST:PORT", natsURL)
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("livehouse"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", u.Redacted(), err)
+	}
+	return &Bus{Conn: nc, Location: u.Redacted()}, nil
+}
+
+// Close drains the connection (pending messages go out) and stops the
+// embedded server.
+func (b *Bus) Close() {
+	if b.Conn != nil {
+		_ = b.Conn.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !b.Conn.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.Conn.Close()
+	}
+	if b.embedded != nil {
+		b.embedded.Shutdown()
+		b.embedded.WaitForShutdown()
+	}
+}

@@ -1,0 +1,418 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+// ProtocolVersion is the WebSocket protocol in docs/protocol.md.
+const ProtocolVersion = 1
+
+// Close codes (docs/protocol.md says which to retry).
+const (
+	CloseBadFrame     websocket.StatusCode = 4400 // do not retry the same frames
+	CloseRoomNotFound websocket.StatusCode = 4404 // do not retry
+	CloseSlowConsumer websocket.StatusCode = 4408 // retry, resuming from the last id
+	CloseIdle         websocket.StatusCode = 4410 // no frames for too long; retry
+)
+
+const (
+	maxFrame      = 4 << 10
+	replayLimit   = 200
+	recentOnJoin  = 50
+	writeTimeout  = 10 * time.Second
+	idleTimeout   = 90 * time.Second // clients ping every 30 s
+	heldFramesMax = 64
+)
+
+// Gateway is the /ws endpoint. It owns every connection it accepted, so
+// Close can end them all.
+type Gateway struct {
+	svc *Service
+	hub *Hub
+	log *slog.Logger
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// NewGateway serves WebSocket viewers for svc through hub.
+func NewGateway(svc *Service, hub *Hub, log *slog.Logger) *Gateway {
+	return &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{}}
+}
+
+// client is one WebSocket connection.
+type client struct {
+	ws  *websocket.Conn
+	out chan []byte
+
+	mu        sync.Mutex
+	replaying bool     // frames arrive while the join replay is being sent
+	held      [][]byte // those frames, filtered against the replay later
+	gone      bool
+
+	once sync.Once
+	done chan struct{}
+	code websocket.StatusCode
+	why  string
+}
+
+// deliver queues a frame without ever blocking the room.
+func (c *client) deliver(frame []byte) {
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		return
+	}
+	if c.replaying {
+		if len(c.held) >= heldFramesMax {
+			c.mu.Unlock()
+			c.kill(CloseSlowConsumer, "too slow to catch up")
+			return
+		}
+		c.held = append(c.held, frame)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	select {
+	case c.out <- frame:
+	default:
+		c.kill(CloseSlowConsumer, "slow consumer: resume from your last id")
+	}
+}
+
+// kill ends the connection with a code; the writer sends the close frame.
+func (c *client) kill(code websocket.StatusCode, why string) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.gone = true
+		c.mu.Unlock()
+		c.code, c.why = code, why
+		close(c.done)
+	})
+}
+
+// Frame is a client-to-server message (docs/protocol.md).
+type Frame struct {
+	Type  string `json:"type"`
+	Room  string `json:"room,omitempty"`
+	After string `json:"after,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Color string `json:"color,omitempty"`
+	Mode  string `json:"mode,omitempty"`
+	Nonce string `json:"nonce,omitempty"`
+	ID    string `json:"id,omitempty"`
+}
+
+// DecodeFrame parses one client frame strictly.
+func DecodeFrame(data []byte) (Frame, error) {
+	var f Frame
+	if len(data) > maxFrame {
+		return f, errors.New("frame too large")
+	}
+	dec := json.NewDecoder(bytesReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("frame is not a JSON object of the protocol: %v", err)
+	}
+	if dec.More() {
+		return f, errors.New("one JSON object per frame")
+	}
+	switch f.Type {
+	case "join", "send", "delete", "ping":
+	default:
+		return f, fmt.Errorf("unknown frame type %q", clip(f.Type, 20))
+	}
+	if len(f.Nonce) > 64 {
+		return f, errors.New("nonce longer than 64 bytes")
+	}
+	return f, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ServeHTTP upgrades to WebSocket and runs the connection.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+
+	// Same-origin only (the library's default): another site cannot open a
+	// socket with a viewer's cookies.
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(maxFrame)
+	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{})}
+	g.mu.Lock()
+	g.clients[c] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.clients, c)
+		g.mu.Unlock()
+	}()
+
+	// The principal (session cookie or bearer token) was resolved by the
+	// trust middleware on the upgrade request; detach from its deadline.
+	ctx, cancel := context.WithCancel(trust.WithPrincipal(context.Background(), trust.PrincipalFrom(r.Context())))
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.writer(ctx, c)
+	}()
+	g.reader(ctx, c)
+	c.kill(websocket.StatusNormalClosure, "")
+	wg.Wait()
+}
+
+func (g *Gateway) writer(ctx context.Context, c *client) {
+	for {
+		select {
+		case frame := <-c.out:
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := c.ws.Write(wctx, websocket.MessageText, frame)
+			cancel()
+			if err != nil {
+				c.kill(websocket.StatusGoingAway, "write failed")
+			}
+		case <-c.done:
+			_ = c.ws.Close(c.code, c.why)
+			return
+		}
+	}
+}
+
+func (g *Gateway) send(c *client, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		g.log.Error("encode frame", "err", err)
+		return
+	}
+	c.deliver(data)
+}
+
+func (g *Gateway) reader(ctx context.Context, c *client) {
+	g.send(c, map[string]any{"type": "welcome", "protocol": ProtocolVersion})
+	var joined *liveRoom
+	defer func() {
+		if joined != nil {
+			g.hub.leave(joined, c)
+		}
+	}()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, idleTimeout)
+		typ, data, err := c.ws.Read(rctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.kill(CloseIdle, "no frames for 90 s")
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			c.kill(CloseBadFrame, "text frames only")
+			return
+		}
+		f, err := DecodeFrame(data)
+		if err != nil {
+			c.kill(CloseBadFrame, clip(err.Error(), 120))
+			return
+		}
+		switch f.Type {
+		case "ping":
+			g.send(c, map[string]string{"type": "pong"})
+		case "join":
+			if joined != nil {
+				c.kill(CloseBadFrame, "one room per connection")
+				return
+			}
+			if joined = g.join(ctx, c, f); joined == nil {
+				return
+			}
+		case "send":
+			if joined == nil {
+				g.fail(c, f.Nonce, "not_joined", "join a room first")
+				continue
+			}
+			m, err := g.svc.Post(ctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode})
+			if err != nil {
+				code, msg := ErrorCode(err)
+				g.fail(c, f.Nonce, code, msg)
+				continue
+			}
+			g.send(c, map[string]string{"type": "sent", "nonce": f.Nonce, "id": strconv.FormatInt(m.ID, 10)})
+		case "delete":
+			id, err := strconv.ParseInt(f.ID, 10, 64)
+			if joined == nil || err != nil {
+				g.fail(c, f.Nonce, "bad_request", "join a room and give the message id")
+				continue
+			}
+			if err := g.svc.Delete(ctx, joined.slug, id); err != nil {
+				code, msg := ErrorCode(err)
+				g.fail(c, f.Nonce, code, msg)
+				continue
+			}
+			g.send(c, map[string]string{"type": "deleted", "nonce": f.Nonce, "id": f.ID})
+		}
+	}
+}
+
+func (g *Gateway) fail(c *client, nonce, code, msg string) {
+	g.send(c, map[string]string{"type": "error", "nonce": nonce, "code": code, "message": msg})
+}
+
+// join enters the room: live frames are held while the replay (missed or
+// recent messages) is sent, then released without the ids the replay had.
+func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
+	if _, _, err := g.svc.trust.Channels.ChannelOwner(ctx, f.Room); err != nil {
+		c.kill(CloseRoomNotFound, "no such room")
+		return nil
+	}
+	var after int64
+	if f.After != "" {
+		var err error
+		if after, err = strconv.ParseInt(f.After, 10, 64); err != nil || after < 0 {
+			c.kill(CloseBadFrame, "after must be a message id")
+			return nil
+		}
+	}
+	c.mu.Lock()
+	c.replaying = true
+	c.mu.Unlock()
+	r, err := g.hub.join(f.Room, c)
+	if err != nil {
+		g.log.Error("join room", "room", f.Room, "err", err)
+		c.kill(websocket.StatusInternalError, "try again")
+		return nil
+	}
+	var msgs []Message
+	if after > 0 {
+		msgs, err = g.svc.After(ctx, f.Room, after, replayLimit)
+	} else {
+		msgs, err = g.svc.History(ctx, f.Room, 0, recentOnJoin)
+	}
+	if err != nil {
+		g.log.Error("replay room", "room", f.Room, "err", err)
+	}
+	last := after
+	events := make([]event, 0, len(msgs))
+	for i := range msgs {
+		events = append(events, event{Type: "danmaku", Message: &msgs[i]})
+		last = max(last, msgs[i].ID)
+	}
+	c.mu.Lock()
+	held := c.held
+	c.held, c.replaying = nil, false
+	c.mu.Unlock()
+	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
+		"replay_complete": len(msgs) < replayLimit})
+	for _, frame := range held {
+		if frame = withoutReplayed(frame, last); frame != nil {
+			c.deliver(frame)
+		}
+	}
+	return r
+}
+
+// withoutReplayed drops danmaku the replay already carried from a frame
+// that arrived during the replay.
+func withoutReplayed(frame []byte, last int64) []byte {
+	var b struct {
+		Type   string            `json:"type"`
+		Events []json.RawMessage `json:"events"`
+	}
+	if json.Unmarshal(frame, &b) != nil || b.Type != "batch" {
+		return frame
+	}
+	keep := b.Events[:0]
+	for _, e := range b.Events {
+		var head struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}
+		if json.Unmarshal(e, &head) == nil && head.Type == "danmaku" {
+			if id, err := strconv.ParseInt(head.ID, 10, 64); err == nil && id <= last {
+				continue
+			}
+		}
+		keep = append(keep, e)
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	b.Events = keep
+	out, _ := json.Marshal(b)
+	return out
+}
+
+// Close tells every viewer the server is going away and waits for their
+// connections to end, or ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	for c := range g.clients {
+		c.kill(websocket.StatusGoingAway, "server restarting; reconnect and resume")
+	}
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); g.hub.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("WebSocket gateway: connections still closing: %w", ctx.Err())
+	}
+}
+
+// ErrorCode maps a refusal to the protocol's error code and text.
+func ErrorCode(err error) (string, string) {
+	var he *HygieneError
+	var rv *trust.RuleViolation
+	var ve *trust.ValidationError
+	switch d, denied := trust.IsDenied(err); {
+	case denied && d.Anonymous:
+		return "login_required", d.Reason
+	case denied:
+		return "forbidden", d.Reason
+	case errors.As(err, &he):
+		return he.Code, he.Msg
+	case errors.As(err, &rv):
+		return rv.Code, rv.Msg
+	case errors.As(err, &ve):
+		return "invalid", ve.Msg
+	case errors.Is(err, trust.ErrNoChannel):
+		return "room_not_found", "no such room"
+	case errors.Is(err, ErrNoMessage):
+		return "message_not_found", err.Error()
+	}
+	return "internal", "internal error"
+}

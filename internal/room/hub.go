@@ -1,0 +1,248 @@
+package room
+
+import (
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Hub fans room events out to this node's viewers. Each room with local
+// viewers subscribes to its bus subject; events collect in the room and a
+// per-room flusher sends them as one frame every FlushEvery, encoded once
+// for all viewers. A viewer whose queue is full is disconnected (slow
+// consumer) instead of holding the room back.
+//
+// Lock order: hubShard.mu before liveRoom.mu; never the other way.
+type Hub struct {
+	nc         *nats.Conn
+	node       string
+	log        *slog.Logger
+	flushEvery time.Duration
+	queueLen   int
+
+	shards [32]hubShard
+	wg     sync.WaitGroup
+}
+
+type hubShard struct {
+	mu    sync.Mutex
+	rooms map[string]*liveRoom
+}
+
+// HubOptions tunes the fan-out.
+type HubOptions struct {
+	FlushEvery time.Duration // default 50 ms
+	QueueLen   int           // frames a viewer may lag behind; default 64
+}
+
+// NewHub returns a hub publishing presence as node.
+func NewHub(nc *nats.Conn, node string, o HubOptions, log *slog.Logger) *Hub {
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 50 * time.Millisecond
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = 64
+	}
+	h := &Hub{nc: nc, node: node, log: log, flushEvery: o.FlushEvery, queueLen: o.QueueLen}
+	for i := range h.shards {
+		h.shards[i].rooms = map[string]*liveRoom{}
+	}
+	return h
+}
+
+func (h *Hub) shard(slug string) *hubShard {
+	f := fnv.New32a()
+	f.Write([]byte(slug))
+	return &h.shards[f.Sum32()%uint32(len(h.shards))]
+}
+
+// liveRoom is a room with viewers on this node.
+type liveRoom struct {
+	slug string
+	hub  *Hub
+
+	mu      sync.Mutex
+	viewers map[*client]struct{}
+	pending [][]byte
+	remote  map[string]presence // other nodes' viewer counts
+	shown   int                 // online count last sent
+	closed  bool
+
+	subs []*nats.Subscription
+	stop chan struct{}
+}
+
+type presence struct {
+	count int
+	seen  time.Time
+}
+
+type presenceMsg struct {
+	Node  string `json:"node"`
+	Count int    `json:"count"`
+}
+
+// join adds c to the room, creating the room's subscription and flusher
+// when it is the node's first viewer there.
+func (h *Hub) join(slug string, c *client) (*liveRoom, error) {
+	sh := h.shard(slug)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[slug]
+	if r == nil {
+		r = &liveRoom{slug: slug, hub: h, viewers: map[*client]struct{}{}, remote: map[string]presence{}, stop: make(chan struct{}), shown: -1}
+		events, err := h.nc.Subscribe(subject(slug), func(m *nats.Msg) { r.enqueue(m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		pres, err := h.nc.Subscribe("presence."+slug, r.onPresence)
+		if err != nil {
+			_ = events.Unsubscribe()
+			return nil, err
+		}
+		r.subs = []*nats.Subscription{events, pres}
+		sh.rooms[slug] = r
+		h.wg.Add(1)
+		go r.run()
+	}
+	r.mu.Lock()
+	r.viewers[c] = struct{}{}
+	r.mu.Unlock()
+	return r, nil
+}
+
+// leave removes c; the last viewer to leave closes the room on this node.
+func (h *Hub) leave(r *liveRoom, c *client) {
+	sh := h.shard(r.slug)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r.mu.Lock()
+	delete(r.viewers, c)
+	empty := len(r.viewers) == 0
+	if empty {
+		r.closed = true
+	}
+	r.mu.Unlock()
+	if empty && sh.rooms[r.slug] == r {
+		delete(sh.rooms, r.slug)
+		for _, s := range r.subs {
+			_ = s.Unsubscribe()
+		}
+		close(r.stop)
+	}
+}
+
+// Online is the room's viewer count across nodes.
+func (h *Hub) Online(slug string) int {
+	sh := h.shard(slug)
+	sh.mu.Lock()
+	r := sh.rooms[slug]
+	sh.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.onlineLocked(time.Now())
+}
+
+// Wait blocks until every room flusher has stopped (after all viewers left).
+func (h *Hub) Wait() { h.wg.Wait() }
+
+func (r *liveRoom) enqueue(data []byte) {
+	r.mu.Lock()
+	if !r.closed {
+		r.pending = append(r.pending, data)
+	}
+	r.mu.Unlock()
+}
+
+func (r *liveRoom) onPresence(m *nats.Msg) {
+	var p presenceMsg
+	if json.Unmarshal(m.Data, &p) != nil || p.Node == r.hub.node {
+		return
+	}
+	r.mu.Lock()
+	r.remote[p.Node] = presence{count: p.Count, seen: time.Now()}
+	r.mu.Unlock()
+}
+
+// presenceTTL drops a node's count when it stops reporting (crashed).
+const presenceTTL = 6 * time.Second
+
+func (r *liveRoom) onlineLocked(now time.Time) int {
+	n := len(r.viewers)
+	for node, p := range r.remote {
+		if now.Sub(p.seen) > presenceTTL {
+			delete(r.remote, node)
+			continue
+		}
+		n += p.count
+	}
+	return n
+}
+
+// run is the room's flusher: one frame per tick for every viewer.
+func (r *liveRoom) run() {
+	defer r.hub.wg.Done()
+	tick := time.NewTicker(r.hub.flushEvery)
+	defer tick.Stop()
+	lastPresence := time.Time{}
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-tick.C:
+			if now.Sub(lastPresence) >= 2*time.Second {
+				lastPresence = now
+				r.mu.Lock()
+				local := len(r.viewers)
+				r.mu.Unlock()
+				data, _ := json.Marshal(presenceMsg{Node: r.hub.node, Count: local})
+				_ = r.hub.nc.Publish("presence."+r.slug, data)
+			}
+			r.flush(now)
+		}
+	}
+}
+
+func (r *liveRoom) flush(now time.Time) {
+	r.mu.Lock()
+	events := r.pending
+	r.pending = nil
+	online := r.onlineLocked(now)
+	if online != r.shown {
+		r.shown = online
+		events = append(events, []byte(`{"type":"online","count":`+strconv.Itoa(online)+`}`))
+	}
+	if len(events) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	viewers := make([]*client, 0, len(r.viewers))
+	for c := range r.viewers {
+		viewers = append(viewers, c)
+	}
+	r.mu.Unlock()
+
+	// One encoding per batch, shared by every viewer.
+	var b bytes.Buffer
+	b.WriteString(`{"type":"batch","events":[`)
+	for i, e := range events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e)
+	}
+	b.WriteString("]}")
+	frame := b.Bytes()
+	for _, c := range viewers {
+		c.deliver(frame)
+	}
+}

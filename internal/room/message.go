@@ -1,0 +1,140 @@
+// Package room is the live room: danmaku (bullet comments) in and out, the
+// room log, and the WebSocket gateway that fans messages out to viewers on
+// every node through the bus.
+package room
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/binary"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the room domain's tables.
+func Migrations() store.MigrationSet {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return store.MigrationSet{Domain: "room", FS: sub}
+}
+
+// Message is one danmaku as stored and as sent to clients.
+type Message struct {
+	ID       int64  `json:"id,string"`
+	Room     string `json:"room"`
+	UserID   int64  `json:"user_id"`
+	User     string `json:"user"`
+	Level    int    `json:"level"`
+	Text     string `json:"text"`
+	Color    string `json:"color"`
+	Mode     string `json:"mode"`
+	At       int64  `json:"at"`        // server time, Unix ms
+	OffsetMS int64  `json:"offset_ms"` // into the live stream; -1 when offline
+}
+
+// Modes a danmaku can fly in.
+const (
+	ModeScroll = "scroll"
+	ModeTop    = "top"
+	ModeBottom = "bottom"
+)
+
+// HygieneError is a message refused for its form, with a stable code.
+type HygieneError struct{ Code, Msg string }
+
+func (e *HygieneError) Error() string { return e.Msg }
+
+// Clean normalises danmaku text: invisible formatting characters (zero
+// width, bidi overrides) are removed, whitespace runs become one space,
+// and other control characters are refused.
+func Clean(text string) (string, error) {
+	if !utf8.ValidString(text) {
+		return "", &HygieneError{"bad_encoding", "text is not valid UTF-8"}
+	}
+	var b strings.Builder
+	space := false
+	for _, r := range text {
+		switch {
+		case r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff' ||
+			(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f':
+			continue
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case unicode.IsControl(r):
+			return "", &HygieneError{"control_chars", "text contains control characters"}
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "", &HygieneError{"empty", "message is empty"}
+	}
+	return b.String(), nil
+}
+
+// CheckStyle validates colour (#rrggbb) and mode, filling defaults.
+func CheckStyle(color, mode string) (string, string, error) {
+	if color == "" {
+		color = "#ffffff"
+	}
+	if len(color) != 7 || color[0] != '#' || strings.Trim(strings.ToLower(color[1:]), "0123456789abcdef") != "" {
+		return "", "", &HygieneError{"bad_color", "color must look like #rrggbb"}
+	}
+	if mode == "" {
+		mode = ModeScroll
+	}
+	if mode != ModeScroll && mode != ModeTop && mode != ModeBottom {
+		return "", "", &HygieneError{"bad_mode", "mode must be scroll, top or bottom"}
+	}
+	return strings.ToLower(color), mode, nil
+}
+
+// idSource makes time-ordered 63-bit ids: milliseconds since 2026 (41
+// bits), a random node number (10 bits) and a sequence (12 bits). Ids from
+// one node only grow; across nodes they order by time.
+type idSource struct {
+	mu   sync.Mutex
+	node int64
+	last int64
+	seq  int64
+}
+
+var idEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+func newIDSource() *idSource {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return &idSource{node: int64(binary.BigEndian.Uint16(b[:]) & 0x3ff)}
+}
+
+func (s *idSource) next(now time.Time) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := now.UnixMilli() - idEpoch
+	if ms <= s.last {
+		ms = s.last
+		s.seq++
+		if s.seq > 0xfff { // 4096 in one millisecond: borrow the next one
+			ms++
+			s.seq = 0
+		}
+	} else {
+		s.seq = 0
+	}
+	s.last = ms
+	return ms<<22 | s.node<<12 | s.seq
+}
+
+func bytesReader(b []byte) *strings.Reader { return strings.NewReader(string(b)) }

@@ -1,0 +1,244 @@
+package room
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+// LiveStreams tells whether a channel is live (the media hub), for the
+// stream offset stamped on each message.
+type LiveStreams interface {
+	Stream(slug string) (*media.Stream, bool)
+}
+
+// Service takes danmaku in: checks, the room log, and the bus.
+type Service struct {
+	db    *store.DB
+	trust *trust.Service
+	live  LiveStreams
+	nc    *nats.Conn
+	log   *slog.Logger
+
+	ids    *idSource
+	writer *logWriter
+	burst  *trust.Limiter
+
+	mu   sync.Mutex
+	last map[senderKey]sent // per sender and room: slow mode and repeats
+	swep time.Time
+}
+
+type senderKey struct {
+	user int64
+	room string
+}
+
+type sent struct {
+	at   time.Time
+	text string
+}
+
+// RepeatWindow is how long the same text from the same sender counts as a repeat.
+const RepeatWindow = 30 * time.Second
+
+// NewService starts the room log writer; Close stops it.
+func NewService(db *store.DB, t *trust.Service, live LiveStreams, nc *nats.Conn, log *slog.Logger) *Service {
+	return &Service{
+		db: db, trust: t, live: live, nc: nc, log: log,
+		ids: newIDSource(), writer: newLogWriter(db),
+		burst: trust.NewLimiter(10, 10*time.Second),
+		last:  map[senderKey]sent{},
+	}
+}
+
+// Close flushes the room log.
+func (s *Service) Close() { s.writer.close() }
+
+// PostInput is what a sender sends.
+type PostInput struct {
+	Text  string `json:"text"`
+	Color string `json:"color"`
+	Mode  string `json:"mode"`
+}
+
+// Post checks a danmaku from the principal in ctx, stores it and publishes
+// it to every node. Errors are *trust.Denied, *trust.RuleViolation,
+// *HygieneError or internal.
+func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message, error) {
+	p := trust.PrincipalFrom(ctx)
+	text, err := Clean(in.Text)
+	if err != nil {
+		return Message{}, err
+	}
+	color, mode, err := CheckStyle(in.Color, in.Mode)
+	if err != nil {
+		return Message{}, err
+	}
+	now := time.Now()
+	key := senderKey{user: p.UserID(), room: slug}
+	prev := s.lastSent(key)
+	if p.User != nil {
+		if ok, _ := s.burst.Allow(strconv.FormatInt(p.User.ID, 10), now); !ok {
+			return Message{}, &HygieneError{"too_fast", "you are sending too fast"}
+		}
+		if prev.text != "" && strings.EqualFold(prev.text, text) && now.Sub(prev.at) < RepeatWindow {
+			return Message{}, &HygieneError{"repeated", "you just sent that"}
+		}
+	}
+	chID, err := s.trust.CheckSpeaker(ctx, slug, text, prev.at)
+	if err != nil {
+		return Message{}, err
+	}
+	m := Message{
+		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(),
+		Text: text, Color: color, Mode: mode, At: now.UnixMilli(), OffsetMS: -1,
+	}
+	if st, ok := s.live.Stream(slug); ok {
+		m.OffsetMS = now.Sub(st.StartedAt).Milliseconds()
+	}
+	if err := s.writer.append(ctx, chID, m); err != nil {
+		return Message{}, err
+	}
+	s.remember(key, sent{at: now, text: text}, now)
+	s.publish(slug, event{Type: "danmaku", Message: &m})
+	return m, nil
+}
+
+func (s *Service) lastSent(k senderKey) sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[k]
+}
+
+func (s *Service) remember(k senderKey, v sent, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last[k] = v
+	if now.Sub(s.swep) > time.Minute {
+		for k, v := range s.last {
+			if now.Sub(v.at) > time.Hour { // longer than any slow mode
+				delete(s.last, k)
+			}
+		}
+		s.swep = now
+	}
+}
+
+// event is one item of a batch frame (see docs/protocol.md).
+type event struct {
+	Type string `json:"type"`
+	*Message
+	Deleted string `json:"deleted_id,omitempty"`
+	Count   *int   `json:"count,omitempty"`
+}
+
+func subject(slug string) string { return "room." + slug }
+
+func (s *Service) publish(slug string, e event) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		s.log.Error("encode room event", "err", err)
+		return
+	}
+	if err := s.nc.Publish(subject(slug), data); err != nil {
+		s.log.Error("publish room event", "room", slug, "err", err)
+	}
+}
+
+// ErrNoMessage is returned for a message that does not exist (or is gone).
+var ErrNoMessage = errors.New("no such message")
+
+// Delete removes a message for every viewer (moderators, owner, admins).
+func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
+	chID, owner, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	if err != nil {
+		return err
+	}
+	p, err := s.trust.AuthorizeContext(ctx, trust.ActChannelModerate, chID, owner)
+	if err != nil {
+		return err
+	}
+	var author int64
+	err = s.db.QueryRowContext(ctx, `UPDATE danmaku SET deleted_at = $1, deleted_by = $2
+		WHERE id = $3 AND channel_id = $4 AND deleted_at IS NULL RETURNING user_id`, store.Now(), p.UserID(), id, chID).Scan(&author)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNoMessage
+	}
+	if err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	if err := s.trust.Mod.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
+		return err
+	}
+	s.publish(slug, event{Type: "delete", Deleted: strconv.FormatInt(id, 10)})
+	return nil
+}
+
+const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms`
+
+// History returns up to limit messages before the id `before` (0: the
+// newest), oldest first.
+func (s *Service) History(ctx context.Context, slug string, before int64, limit int) ([]Message, error) {
+	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM danmaku
+		WHERE channel_id = $1 AND id < $2 AND deleted_at IS NULL ORDER BY id DESC LIMIT $3`, chID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read room log: %w", err)
+	}
+	out, err := scanMessages(rows, slug)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// After returns up to limit messages after the id `after`, oldest first:
+// what a reconnecting viewer missed.
+func (s *Service) After(ctx context.Context, slug string, after int64, limit int) ([]Message, error) {
+	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM danmaku
+		WHERE channel_id = $1 AND id > $2 AND deleted_at IS NULL ORDER BY id LIMIT $3`, chID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read room log: %w", err)
+	}
+	return scanMessages(rows, slug)
+}
+
+func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m := Message{Room: slug}
+		if err := rows.Scan(&m.ID, &m.UserID, &m.User, &m.Level, &m.Text, &m.Color, &m.Mode, &m.At, &m.OffsetMS); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
