@@ -30,6 +30,8 @@ fuzz:
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/trust -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/trust -run '^$$' -fuzz FuzzChallengeVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/room -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/room -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) run ./cmd/livehouse bench

@@ -1,0 +1,152 @@
+package room
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/bus"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
+	b, err := bus.Open("", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: 5 * time.Millisecond, QueueLen: 4}, quietLog())
+	slow := &client{out: make(chan []byte, 4), done: make(chan struct{})}
+	fast := &client{out: make(chan []byte, 4), done: make(chan struct{})}
+	r, err := h.join("busy", slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.join("busy", fast); err != nil {
+		t.Fatal(err)
+	}
+	received := 0
+	stopReading := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // the fast viewer reads everything
+		defer close(readerDone)
+		for {
+			select {
+			case f := <-fast.out:
+				var batch struct{ Events []json.RawMessage }
+				_ = json.Unmarshal(f, &batch)
+				received += len(batch.Events)
+			case <-stopReading:
+				return
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		data, _ := json.Marshal(event{Type: "danmaku", Message: &Message{ID: int64(i + 1), Text: "x"}})
+		if err := b.Conn.Publish(subject("busy"), data); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-slow.done:
+		if slow.code != CloseSlowConsumer {
+			t.Fatalf("slow viewer closed with %d, want %d", slow.code, CloseSlowConsumer)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a viewer that never reads was not disconnected")
+	}
+	select {
+	case <-fast.done:
+		t.Fatal("the reading viewer was disconnected too")
+	default:
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stopReading)
+	<-readerDone
+	if received < 200 {
+		t.Fatalf("fast viewer got %d of 200 events", received)
+	}
+	h.leave(r, slow)
+	h.leave(r, fast)
+	h.Wait() // the room's flusher stops once it is empty
+}
+
+func TestCleanAndStyle(t *testing.T) {
+	cases := map[string]string{
+		"  hello   world ":   "hello world",
+		"zero\u200bwidth":    "zerowidth",
+		"bidi\u202etrick":    "biditrick",
+		"line\nbreak":        "line break",
+		`<script>x</script>`: `<script>x</script>`,
+		"弹幕 ＯＫ":              "弹幕 ＯＫ",
+	}
+	for in, want := range cases {
+		if got, err := Clean(in); err != nil || got != want {
+			t.Errorf("Clean(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", " \u200b ", "bell\a", "nul\x00", "bad\xff"} {
+		if _, err := Clean(bad); err == nil {
+			t.Errorf("Clean(%q) accepted", bad)
+		}
+	}
+	if c, m, err := CheckStyle("", ""); err != nil || c != "#ffffff" || m != ModeScroll {
+		t.Fatalf("defaults: %q %q %v", c, m, err)
+	}
+	for _, bad := range [][2]string{{"red", ""}, {"#12345", ""}, {"#12345g", ""}, {"", "fly"}} {
+		if _, _, err := CheckStyle(bad[0], bad[1]); err == nil {
+			t.Errorf("CheckStyle(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
+
+func TestIDsGrowAndAreUnique(t *testing.T) {
+	s := newIDSource()
+	now := time.Now()
+	seen := map[int64]bool{}
+	var last int64
+	for i := 0; i < 10000; i++ { // many in the same millisecond
+		id := s.next(now)
+		if id <= last || seen[id] {
+			t.Fatalf("id %d after %d", id, last)
+		}
+		seen[id], last = true, id
+	}
+}
+
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add([]byte(`{"type":"join","room":"demo","after":"123"}`))
+	f.Add([]byte(`{"type":"send","text":"hi","nonce":"1"}`))
+	f.Add([]byte(`{"type":"send","text":1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := DecodeFrame(data)
+		if err != nil {
+			return
+		}
+		switch fr.Type {
+		case "join", "send", "delete", "ping":
+		default:
+			t.Fatalf("accepted frame type %q", fr.Type)
+		}
+	})
+}
+
+func FuzzClean(f *testing.F) {
+	f.Add("hello")
+	f.Add("\u202e\u200b")
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := Clean(s)
+		if err != nil {
+			return
+		}
+		again, err := Clean(out)
+		if err != nil || again != out {
+			t.Fatalf("Clean is not stable: %q -> %q -> %q (%v)", s, out, again, err)
+		}
+	})
+}
