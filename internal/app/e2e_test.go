@@ -301,3 +301,50 @@ func TestChromiumSignupLoginTokenLogout(t *testing.T) {
 		t.Fatalf("tokens = %+v", toks)
 	}
 }
+
+// TestChromiumDanmakuBetweenTwoViewers: over a live stream, a logged-in
+// viewer's danmaku reaches another browser's overlay and panel within a
+// second, and an HTML payload stays text.
+func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
+	node := needTool(t, "node")
+	chromium := needTool(t, "chromium")
+	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
+		}
+		t.Skip("playwright-core not installed; run make test")
+	}
+	n := startNode(t, "")
+	key := n.createChannel("party")
+	newUser(t, n, "chatter", false)
+	startFFmpeg(t, n.rtmp+"/"+key, "640x360")
+	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("party").Live })
+
+	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
+	cmd := exec.Command(node, "../../e2e/danmaku.mjs", base, "party", "chatter", "chatter-password", os.Getenv("LIVEHOUSE_SCREENSHOTS"))
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script: %v", err)
+	}
+	for _, want := range []string{"BOTH_LIVE", "SAFE pwned=no imgs=0", "OWN_HIGHLIGHTED 2"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("browser output lacks %q", want)
+		}
+	}
+	seen := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "SEEN overlay_ms=") {
+			seen++
+			var ms int
+			fmt.Sscanf(strings.TrimPrefix(line, "SEEN overlay_ms="), "%d", &ms)
+			if ms > 1000 {
+				t.Errorf("danmaku took %d ms to reach the other viewer's overlay", ms)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("%d of 2 danmaku seen", seen)
+	}
+}

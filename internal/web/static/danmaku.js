@@ -1,0 +1,180 @@
+// Danmaku for the watch page: one WebSocket (docs/protocol.md, version 1),
+// messages flying over the video in non-overlapping lanes and listed in the
+// chat panel. Text is always inserted as text, never as HTML.
+(function () {
+  'use strict';
+  const root = document.getElementById('watch');
+  if (!root) return;
+  const slug = root.dataset.slug;
+  const layer = document.getElementById('danmaku-layer');
+  const list = document.getElementById('chat-list');
+  const online = document.getElementById('online-count');
+  const form = document.getElementById('chat-form');
+  const status = document.getElementById('chat-status');
+  const seen = new Set();
+  let lastId = '';
+  let me = null;
+  let ws = null;
+  let retry = 1000;
+
+  // Overlay settings live in this browser only.
+  const settings = Object.assign({ on: true, opacity: 0.9, density: 1, size: 22, block: '' },
+    JSON.parse(localStorage.getItem('lh-danmaku') || '{}'));
+  function bindSetting(id, key, prop) {
+    const el = document.getElementById(id);
+    el[prop] = settings[key];
+    el.addEventListener('input', function () {
+      settings[key] = prop === 'checked' ? el.checked : (prop === 'value' && el.type === 'range' ? Number(el.value) : el.value);
+      localStorage.setItem('lh-danmaku', JSON.stringify(settings));
+      layer.style.opacity = settings.on ? settings.opacity : 0;
+    });
+  }
+  bindSetting('dm-on', 'on', 'checked');
+  bindSetting('dm-opacity', 'opacity', 'value');
+  bindSetting('dm-density', 'density', 'value');
+  bindSetting('dm-size', 'size', 'value');
+  bindSetting('dm-block', 'block', 'value');
+  layer.style.opacity = settings.on ? settings.opacity : 0;
+
+  function blocked(text) {
+    const words = settings.block.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+    const t = text.toLowerCase();
+    return words.some((w) => t.includes(w));
+  }
+
+  // Lanes: a scrolling message takes the first lane whose previous message
+  // has fully entered the screen; top/bottom messages hold a lane for 4 s.
+  const laneFree = { scroll: [], top: [], bottom: [] };
+  function pickLane(mode, now, enterMs) {
+    const lineH = settings.size * 1.3;
+    const lanes = Math.max(1, Math.floor(layer.clientHeight * settings.density / lineH));
+    const free = laneFree[mode];
+    for (let i = 0; i < lanes; i++) {
+      if (!free[i] || free[i] <= now) {
+        free[i] = now + enterMs;
+        return i;
+      }
+    }
+    return -1; // the overlay is full at this density: skip it on screen (it stays in the panel)
+  }
+
+  function fly(m, mine) {
+    if (!settings.on || blocked(m.text) || document.hidden) return;
+    const el = document.createElement('div');
+    el.className = 'dm' + (mine ? ' mine' : '');
+    el.dataset.id = m.id;
+    el.textContent = m.text;
+    el.style.color = m.color;
+    el.style.fontSize = settings.size + 'px';
+    el.style.visibility = 'hidden';
+    layer.appendChild(el);
+    const w = layer.clientWidth, tw = el.offsetWidth, now = performance.now();
+    const lineH = settings.size * 1.3;
+    const duration = 8000;
+    const mode = m.mode === 'top' || m.mode === 'bottom' ? m.mode : 'scroll';
+    const speed = (w + tw) / duration;
+    const lane = pickLane(mode, now, mode === 'scroll' ? (tw + 20) / speed : 4000);
+    if (lane < 0) { el.remove(); return; }
+    el.style.visibility = '';
+    if (mode === 'scroll') {
+      el.style.top = (lane * lineH) + 'px';
+      el.animate([{ transform: 'translateX(' + w + 'px)' }, { transform: 'translateX(' + (-tw) + 'px)' }],
+        { duration: duration, easing: 'linear' }).onfinish = () => el.remove();
+    } else {
+      el.style.left = Math.max(0, (w - tw) / 2) + 'px';
+      if (mode === 'top') el.style.top = (lane * lineH) + 'px';
+      else el.style.bottom = (lane * lineH) + 'px';
+      setTimeout(() => el.remove(), 4000);
+    }
+  }
+
+  function addToPanel(m, mine) {
+    const li = document.createElement('li');
+    li.dataset.id = m.id;
+    if (mine) li.className = 'mine';
+    const lv = document.createElement('span');
+    lv.className = 'lv';
+    lv.textContent = 'Lv' + m.level;
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = m.user + ':';
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = m.text;
+    li.append(lv, name, text);
+    list.appendChild(li);
+    while (list.children.length > 300) list.firstChild.remove();
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function onDanmaku(m, live) {
+    if (seen.has(m.id)) return;
+    seen.add(m.id);
+    if (BigInt(m.id) > BigInt(lastId || '0')) lastId = m.id;
+    const mine = me && m.user_id === me.id;
+    addToPanel(m, mine);
+    if (live) fly(m, mine);
+  }
+
+  function onEvent(e, live) {
+    if (e.type === 'danmaku') onDanmaku(e, live);
+    else if (e.type === 'delete') {
+      document.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
+    } else if (e.type === 'online') online.textContent = e.count;
+  }
+
+  function connect() {
+    ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+    let pinger = null;
+    ws.onmessage = (ev) => {
+      const f = JSON.parse(ev.data);
+      if (f.type === 'welcome') {
+        ws.send(JSON.stringify(lastId ? { type: 'join', room: slug, after: lastId } : { type: 'join', room: slug }));
+        pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 30000);
+      } else if (f.type === 'joined') {
+        retry = 1000;
+        online.textContent = f.online;
+        f.replay.forEach((e) => onEvent(e, false));
+      } else if (f.type === 'batch') {
+        f.events.forEach((e) => onEvent(e, true));
+      } else if (f.type === 'error') {
+        status.textContent = f.message;
+        status.className = 'error';
+      } else if (f.type === 'sent') {
+        status.textContent = '';
+      }
+    };
+    ws.onclose = (ev) => {
+      clearInterval(pinger);
+      if (ev.code === 4400 || ev.code === 4404) return; // the protocol says: do not retry
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
+  }
+
+  async function loadMe() {
+    try {
+      const res = await fetch('/api/me', { credentials: 'same-origin' });
+      if (res.ok) me = await res.json();
+    } catch (e) { /* anonymous */ }
+    if (me && me.via === 'session') {
+      form.hidden = false;
+      document.getElementById('chat-login').hidden = true;
+    }
+  }
+
+  let nonce = 0;
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = document.getElementById('chat-text');
+    const text = input.value.trim();
+    if (!text || !ws || ws.readyState !== 1) return;
+    ws.send(JSON.stringify({
+      type: 'send', text: text, nonce: String(++nonce),
+      color: document.getElementById('chat-color').value, mode: document.getElementById('chat-mode').value,
+    }));
+    input.value = '';
+  });
+
+  loadMe().then(connect);
+})();
