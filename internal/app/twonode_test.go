@@ -1,0 +1,125 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/livehouse/livehouse/internal/store/storetest"
+)
+
+// TestTwoNodesShareNATSAndPostgres runs two livehouse processes on one
+// PostgreSQL schema and one NATS server: a viewer on node B sees a danmaku
+// posted on node A, and both count the viewers of both.
+func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "livehouse")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/livehouse").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// The test's own NATS server, so nothing is shared with other runs.
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	natsURL := ns.ClientURL()
+	dbURL := storetest.NewPostgresSchema(t)
+
+	start := func(name string) *testNode {
+		hp, rp := freePort(t), freePort(t)
+		cmd := exec.Command(bin, "--http", "127.0.0.1:"+hp, "--rtmp", "127.0.0.1:"+rp, "--db", dbURL, "--nats", natsURL,
+			"--admin-token", testAdminToken, "--demo-channel=false", "--data", filepath.Join(dir, name))
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				t.Log(name + ": " + sc.Text())
+			}
+		}()
+		t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+		n := &testNode{t: t, http: "http://127.0.0.1:" + hp}
+		waitFor(t, 20*time.Second, name+" healthy", func() bool {
+			res, err := http.Get(n.http + "/healthz")
+			if err == nil {
+				res.Body.Close()
+			}
+			return err == nil && res.StatusCode == 200
+		})
+		return n
+	}
+	a, b := start("node-a"), start("node-b")
+
+	admin := a.browser("127.0.0.1")
+	admin.bearer = testAdminToken
+	if r := admin.do("POST", "/api/channels", map[string]any{"slug": "shared", "title": "Shared room"}); r.code != 201 {
+		t.Fatalf("create channel on A: %d %s", r.code, r.raw)
+	}
+	out, err := exec.Command(bin, "user", "create", "talker", "--password", "talker-password", "--db", dbURL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	talker := a.browser("127.0.0.1")
+	if r := talker.login("talker", "talker-password"); r.code != 200 {
+		t.Fatalf("login on A: %d", r.code)
+	}
+	// The session made on A works on B: sessions live in the shared database.
+	onB := b.browser("127.0.0.1")
+	onB.session, onB.csrf = talker.session, talker.csrf
+	if r := onB.do("GET", "/api/me", nil); r.code != 200 {
+		t.Fatalf("A's session on B: %d", r.code)
+	}
+
+	viewerB := b.dialWS(nil)
+	viewerB.write(map[string]any{"type": "join", "room": "shared"})
+	viewerB.expect("joined")
+	viewerA := a.dialWS(nil)
+	viewerA.write(map[string]any{"type": "join", "room": "shared"})
+	viewerA.expect("joined")
+
+	post := talker.do("POST", "/api/rooms/shared/danmaku", map[string]string{"text": "hello from node A"})
+	if post.code != 201 {
+		t.Fatalf("post on A: %d %s", post.code, post.raw)
+	}
+	got := viewerB.danmaku(1)[0]
+	if got["text"] != "hello from node A" || got["id"] != post.str("id") {
+		t.Fatalf("viewer on B got %v", got)
+	}
+
+	// Online counts cover both nodes once presence has gone round.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f := viewerB.expect("batch")
+		var count int
+		for _, e := range f["events"].([]any) {
+			if ev := e.(map[string]any); ev["type"] == "online" {
+				count, _ = strconv.Atoi(fmt.Sprint(ev["count"]))
+			}
+		}
+		if count == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("online count on B never reached 2 (last %d)", count)
+		}
+	}
+	if !strings.Contains(b.browser("127.0.0.1").do("GET", "/api/rooms/shared/danmaku", nil).raw, "hello from node A") {
+		t.Fatal("B's history lacks A's message")
+	}
+}
