@@ -14,6 +14,9 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "chat" {
+		return runChatBench(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("livehouse bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fixture := fs.String("fixture", "testdata/fixture.flv", "FLV (H.264 + AAC) each publisher sends, looped in real time")
@@ -40,4 +43,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Binary: bin, Fixture: *fixture, Streams: counts,
 		Warmup: *warmup, Window: *window, LagSamples: *lagSamples, Out: stdout,
 	})
+}
+
+func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("livehouse bench chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "base URL of a running server (empty: start one pinned to core 0); it needs a channel named bench and accounts bench-sender-N")
+	password := fs.String("password", "", "with --url: the password of the bench-sender-N accounts")
+	conns := fs.Int("conns", 1000, "WebSocket viewers in the room")
+	rate := fs.Int("rate", 20, "messages per second (each from its own account, one a second)")
+	duration := fs.Duration("duration", 20*time.Second, "how long to send")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *conns < 1 || *conns > 50000 || *rate < 0 || *rate > 2000 {
+		return fmt.Errorf("--conns must be 1 to 50000 and --rate 0 to 2000")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout})
 }
