@@ -31,7 +31,6 @@ const (
 	maxFrame      = 4 << 10
 	replayLimit   = 200
 	recentOnJoin  = 50
-	writeTimeout  = 10 * time.Second
 	idleTimeout   = 90 * time.Second // clients ping every 30 s
 	heldFramesMax = 64
 )
@@ -68,6 +67,12 @@ type client struct {
 	done chan struct{}
 	code websocket.StatusCode
 	why  string
+
+	// writeCtx aborts a write stuck on a peer that stopped reading; kill
+	// cancels it. (No per-write timer: at a million deliveries a second the
+	// timers cost more than the writes.)
+	writeCtx    context.Context
+	writeCancel context.CancelFunc
 }
 
 // deliver queues a frame without ever blocking the room.
@@ -103,6 +108,9 @@ func (c *client) kill(code websocket.StatusCode, why string) {
 		c.mu.Unlock()
 		c.code, c.why = code, why
 		close(c.done)
+		if c.writeCancel != nil {
+			c.writeCancel()
+		}
 	})
 }
 
@@ -170,6 +178,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(maxFrame)
 	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{})}
+	c.writeCtx, c.writeCancel = context.WithCancel(context.Background())
 	g.mu.Lock()
 	g.clients[c] = struct{}{}
 	g.mu.Unlock()
@@ -187,21 +196,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.writer(ctx, c)
+		g.writer(c)
 	}()
 	g.reader(ctx, c)
 	c.kill(websocket.StatusNormalClosure, "")
 	wg.Wait()
 }
 
-func (g *Gateway) writer(ctx context.Context, c *client) {
+func (g *Gateway) writer(c *client) {
 	for {
 		select {
+		case <-c.done: // closing wins over pending frames
+			_ = c.ws.Close(c.code, c.why)
+			return
+		default:
+		}
+		select {
 		case frame := <-c.out:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
+			if err := c.ws.Write(c.writeCtx, websocket.MessageText, frame); err != nil {
 				c.kill(websocket.StatusGoingAway, "write failed")
 			}
 		case <-c.done:
