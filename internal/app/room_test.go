@@ -310,3 +310,72 @@ func TestDanmakuRoom(t *testing.T) {
 		t.Fatal("unknown room did not close the connection")
 	}
 }
+
+// TestLikesSharesAndJoinNotices: taps are summed per room per second,
+// shares counted, and joins announced as "A, B and N others".
+func TestLikesSharesAndJoinNotices(t *testing.T) {
+	n := startNode(t, "")
+	n.createChannel("fans")
+	watcher := n.dialWS(nil)
+	watcher.write(map[string]any{"type": "join", "room": "fans"})
+	watcher.expect("joined")
+
+	var likers []*wsViewer
+	for _, name := range []string{"fan1", "fan2"} {
+		ws := n.dialWS(newUser(t, n, name, false))
+		ws.write(map[string]any{"type": "join", "room": "fans"})
+		ws.expect("joined")
+		likers = append(likers, ws)
+	}
+	likers[0].write(map[string]any{"type": "like", "count": 3})
+	likers[1].write(map[string]any{"type": "like", "count": 4})
+	sharer := n.browser("127.0.0.1")
+	sharer.login("fan1", "fan1-password")
+	if r := sharer.do("POST", "/api/rooms/fans/shares", nil); r.code != 202 {
+		t.Fatalf("share: %d %s", r.code, r.raw)
+	}
+	anon := n.browser("127.0.0.1")
+	if r := anon.do("POST", "/api/rooms/fans/likes", map[string]int{"count": 1}); r.code != 401 {
+		t.Fatalf("anonymous like: %d", r.code)
+	}
+	if r := sharer.do("POST", "/api/rooms/fans/likes", map[string]int{"count": 500}); r.code != 400 {
+		t.Fatalf("500 taps in one report: %d", r.code)
+	}
+
+	var likes, likeTotal, shareTotal float64
+	names := map[string]bool{}
+	deadline := time.After(6 * time.Second)
+	for likeTotal < 7 || shareTotal < 1 || len(names) < 2 {
+		select {
+		case f, ok := <-watcher.frames:
+			if !ok {
+				t.Fatal("watcher closed")
+			}
+			if f["type"] != "batch" {
+				continue
+			}
+			for _, e := range f["events"].([]any) {
+				ev := e.(map[string]any)
+				switch ev["type"] {
+				case "likes":
+					likes += ev["count"].(float64)
+					likeTotal = ev["total"].(float64)
+				case "shares":
+					shareTotal = ev["total"].(float64)
+				case "joins":
+					for _, nm := range ev["names"].([]any) {
+						names[nm.(string)] = true
+					}
+				}
+			}
+		case <-deadline:
+			t.Fatalf("likes %v (total %v), shares %v, joins %v", likes, likeTotal, shareTotal, names)
+		}
+	}
+	if likes != 7 || !names["fan1"] || !names["fan2"] {
+		t.Fatalf("likes %v, names %v", likes, names)
+	}
+	if r := anon.do("GET", "/api/rooms/fans", nil); r.body["likes"] != float64(7) || r.body["shares"] != float64(1) {
+		t.Fatalf("room totals: %s", r.raw)
+	}
+}

@@ -124,6 +124,7 @@ type Frame struct {
 	Mode  string `json:"mode,omitempty"`
 	Nonce string `json:"nonce,omitempty"`
 	ID    string `json:"id,omitempty"`
+	Count int    `json:"count,omitempty"`
 }
 
 // DecodeFrame parses one client frame strictly.
@@ -141,7 +142,7 @@ func DecodeFrame(data []byte) (Frame, error) {
 		return f, errors.New("one JSON object per frame")
 	}
 	switch f.Type {
-	case "join", "send", "delete", "ping":
+	case "join", "send", "delete", "ping", "like":
 	default:
 		return f, fmt.Errorf("unknown frame type %q", clip(f.Type, 20))
 	}
@@ -282,6 +283,15 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				continue
 			}
 			g.send(c, map[string]string{"type": "sent", "nonce": f.Nonce, "id": strconv.FormatInt(m.ID, 10)})
+		case "like":
+			if joined == nil {
+				g.fail(c, f.Nonce, "not_joined", "join a room first")
+				continue
+			}
+			if err := g.svc.Like(ctx, joined.slug, f.Count); err != nil {
+				code, msg := ErrorCode(err)
+				g.fail(c, f.Nonce, code, msg)
+			}
 		case "delete":
 			id, err := strconv.ParseInt(f.ID, 10, 64)
 			if joined == nil || err != nil {
@@ -305,7 +315,8 @@ func (g *Gateway) fail(c *client, nonce, code, msg string) {
 // join enters the room: live frames are held while the replay (missed or
 // recent messages) is sent, then released without the ids the replay had.
 func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
-	if _, _, err := g.svc.trust.Channels.ChannelOwner(ctx, f.Room); err != nil {
+	chID, _, err := g.svc.trust.Channels.ChannelOwner(ctx, f.Room)
+	if err != nil {
 		c.kill(CloseRoomNotFound, "no such room")
 		return nil
 	}
@@ -321,6 +332,13 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	c.replaying = true
 	c.mu.Unlock()
 	r, err := g.hub.join(f.Room, c)
+	if err == nil {
+		name := ""
+		if p := trust.PrincipalFrom(ctx); p.User != nil {
+			name = p.User.Username
+		}
+		g.svc.joined(f.Room, chID, name)
+	}
 	if err != nil {
 		g.log.Error("join room", "room", f.Room, "err", err)
 		c.kill(websocket.StatusInternalError, "try again")
@@ -345,8 +363,12 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	held := c.held
 	c.held, c.replaying = nil, false
 	c.mu.Unlock()
+	likes, shares, err := g.svc.Counters(ctx, f.Room)
+	if err != nil {
+		g.log.Error("room counters", "room", f.Room, "err", err)
+	}
 	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
-		"replay_complete": len(msgs) < replayLimit})
+		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares})
 	for _, frame := range held {
 		if frame = withoutReplayed(frame, last); frame != nil {
 			c.deliver(frame)

@@ -15,6 +15,41 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/rooms/{slug}/danmaku", s.postHTTP)
 	mux.HandleFunc("GET /api/rooms/{slug}/danmaku", s.trust.ThrottleBrowsing(s.historyHTTP))
 	mux.HandleFunc("DELETE /api/rooms/{slug}/danmaku/{id}", s.deleteHTTP)
+	mux.HandleFunc("POST /api/rooms/{slug}/likes", s.likeHTTP)
+	mux.HandleFunc("POST /api/rooms/{slug}/shares", s.shareHTTP)
+	mux.HandleFunc("GET /api/rooms/{slug}", s.roomHTTP)
+}
+
+func (s *Service) likeHTTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Count int `json:"count"`
+	}
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		return
+	}
+	if err := s.Like(r.Context(), r.PathValue("slug"), in.Count); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]int{"counted": in.Count})
+}
+
+func (s *Service) shareHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.Share(r.Context(), r.PathValue("slug")); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]bool{"counted": true})
+}
+
+func (s *Service) roomHTTP(w http.ResponseWriter, r *http.Request) {
+	likes, shares, err := s.Counters(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"room": r.PathValue("slug"), "likes": likes, "shares": shares})
 }
 
 func (s *Service) writeError(w http.ResponseWriter, err error) {
@@ -33,7 +68,7 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 		} else {
 			w.Header().Set("Retry-After", "1")
 		}
-	case "empty", "control_chars", "bad_encoding", "bad_color", "bad_mode", "too_long", "invalid", "repeated":
+	case "empty", "control_chars", "bad_encoding", "bad_color", "bad_mode", "too_long", "invalid", "repeated", "bad_count":
 		status = http.StatusBadRequest
 	case "internal":
 		s.log.Error("room", "err", err)

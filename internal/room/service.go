@@ -40,6 +40,8 @@ type Service struct {
 	mu   sync.Mutex
 	last map[senderKey]sent // per sender and room: slow mode and repeats
 	swep time.Time
+
+	tally tally
 }
 
 type senderKey struct {
@@ -57,16 +59,27 @@ const RepeatWindow = 30 * time.Second
 
 // NewService starts the room log writer; Close stops it.
 func NewService(db *store.DB, t *trust.Service, live LiveStreams, nc *nats.Conn, log *slog.Logger) *Service {
-	return &Service{
+	s := &Service{
 		db: db, trust: t, live: live, nc: nc, log: log,
 		ids: newIDSource(), writer: newLogWriter(db),
 		burst: trust.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
+		tally: tally{rooms: map[string]*roomTally{}, stop: make(chan struct{}), done: make(chan struct{})},
 	}
+	go s.runTally()
+	return s
 }
 
-// Close flushes the room log.
-func (s *Service) Close() { s.writer.close() }
+// Close flushes the room log and the last second of likes and joins.
+func (s *Service) Close() {
+	s.writer.close()
+	select {
+	case <-s.tally.stop:
+	default:
+		close(s.tally.stop)
+	}
+	<-s.tally.done
+}
 
 // PostInput is what a sender sends.
 type PostInput struct {
@@ -148,8 +161,8 @@ type event struct {
 
 func subject(slug string) string { return "room." + slug }
 
-func (s *Service) publish(slug string, e event) {
-	data, err := json.Marshal(e)
+func (s *Service) publishRaw(slug string, v any) {
+	data, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encode room event", "err", err)
 		return
@@ -158,6 +171,8 @@ func (s *Service) publish(slug string, e event) {
 		s.log.Error("publish room event", "room", slug, "err", err)
 	}
 }
+
+func (s *Service) publish(slug string, e event) { s.publishRaw(slug, e) }
 
 // ErrNoMessage is returned for a message that does not exist (or is gone).
 var ErrNoMessage = errors.New("no such message")

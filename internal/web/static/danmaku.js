@@ -116,8 +116,25 @@
     if (live) fly(m, mine);
   }
 
+  const likeCount = document.getElementById('like-count');
+  const shareCount = document.getElementById('share-count');
+  function notice(text) {
+    const li = document.createElement('li');
+    li.className = 'notice';
+    li.textContent = text;
+    list.appendChild(li);
+    list.scrollTop = list.scrollHeight;
+  }
+
   function onEvent(e, live) {
     if (e.type === 'danmaku') onDanmaku(e, live);
+    else if (e.type === 'likes') likeCount.textContent = e.total;
+    else if (e.type === 'shares') shareCount.textContent = e.total;
+    else if (e.type === 'joins') {
+      const names = e.names.slice();
+      if (e.others > 0) names.push(e.others + (e.others === 1 ? ' other' : ' others'));
+      notice((names.length > 1 ? names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1] : names[0]) + ' joined');
+    }
     else if (e.type === 'delete') {
       document.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
     } else if (e.type === 'online') online.textContent = e.count;
@@ -134,6 +151,8 @@
       } else if (f.type === 'joined') {
         retry = 1000;
         online.textContent = f.online;
+        likeCount.textContent = f.likes;
+        shareCount.textContent = f.shares;
         f.replay.forEach((e) => onEvent(e, false));
       } else if (f.type === 'batch') {
         f.events.forEach((e) => onEvent(e, true));
@@ -174,6 +193,33 @@
       color: document.getElementById('chat-color').value, mode: document.getElementById('chat-mode').value,
     }));
     input.value = '';
+  });
+
+  // Taps are summed locally and reported at most once a second.
+  let taps = 0;
+  document.getElementById('like-button').addEventListener('click', () => {
+    if (!me) { location.href = '/login'; return; }
+    taps++;
+    likeCount.textContent = Number(likeCount.textContent) + 1;
+  });
+  setInterval(() => {
+    if (taps > 0 && ws && ws.readyState === 1) {
+      ws.send(JSON.stringify({ type: 'like', count: Math.min(taps, 50) }));
+      taps = 0;
+    }
+  }, 1000);
+  document.getElementById('share-button').addEventListener('click', async () => {
+    const url = location.href;
+    try {
+      if (navigator.share) await navigator.share({ url: url, title: document.title });
+      else await navigator.clipboard.writeText(url);
+    } catch (e) { return; } // cancelled
+    if (me) {
+      const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
+      fetch('/api/rooms/' + encodeURIComponent(slug) + '/shares', {
+        method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' },
+      }).catch(() => {});
+    }
   });
 
   loadMe().then(connect);
