@@ -101,6 +101,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 
+	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus")); err != nil {
+		return a, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Hub, err = media.NewHub(media.HubOptions{
@@ -112,11 +115,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
+		// The room hears live.started / live.ended, on every node.
+		OnEvent: func(e media.Event) { room.AnnounceLive(a.Bus.Conn, e) },
 	})
 	if err != nil {
-		return a, err
-	}
-	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus")); err != nil {
 		return a, err
 	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))

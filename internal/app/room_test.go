@@ -11,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/livehouse/livehouse/internal/media/flv"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -378,4 +380,45 @@ func TestLikesSharesAndJoinNotices(t *testing.T) {
 	if r := anon.do("GET", "/api/rooms/fans", nil); r.body["likes"] != float64(7) || r.body["shares"] != float64(1) {
 		t.Fatalf("room totals: %s", r.raw)
 	}
+}
+
+// TestRoomHearsLiveStartAndEnd: viewers in a room learn at once when the
+// stream starts and ends.
+func TestRoomHearsLiveStartAndEnd(t *testing.T) {
+	n := startNode(t, "")
+	key := n.createChannel("onair")
+	v := n.dialWS(nil)
+	v.write(map[string]any{"type": "join", "room": "onair"})
+	v.expect("joined")
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitLive := func(state string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case f := <-v.frames:
+				if f["type"] == "batch" {
+					for _, e := range f["events"].([]any) {
+						if ev := e.(map[string]any); ev["type"] == "live" && ev["state"] == state {
+							return
+						}
+					}
+				}
+			case <-deadline:
+				t.Fatalf("no live %s event", state)
+			}
+		}
+	}
+	waitLive("started")
+	stop()
+	<-done
+	waitLive("ended")
 }

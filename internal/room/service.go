@@ -174,6 +174,17 @@ func (s *Service) publishRaw(slug string, v any) {
 
 func (s *Service) publish(slug string, e event) { s.publishRaw(slug, e) }
 
+// AnnounceLive tells a channel's room, on every node, that its stream
+// started or ended: {"type":"live","state":"started"|"ended"}.
+func AnnounceLive(nc *nats.Conn, e media.Event) {
+	state := "ended"
+	if e.Type == "live.started" {
+		state = "started"
+	}
+	data, _ := json.Marshal(map[string]string{"type": "live", "state": state})
+	_ = nc.Publish(subject(e.Channel.Slug), data)
+}
+
 // ErrNoMessage is returned for a message that does not exist (or is gone).
 var ErrNoMessage = errors.New("no such message")
 

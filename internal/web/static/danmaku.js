@@ -129,6 +129,7 @@
   function onEvent(e, live) {
     if (e.type === 'danmaku') onDanmaku(e, live);
     else if (e.type === 'likes') likeCount.textContent = e.total;
+    else if (e.type === 'live') document.dispatchEvent(new CustomEvent('livehouse:live', { detail: e.state }));
     else if (e.type === 'shares') shareCount.textContent = e.total;
     else if (e.type === 'joins') {
       const names = e.names.slice();

@@ -85,13 +85,17 @@
     }
   }
 
+  let timer = null;
   async function poll() {
+    clearTimeout(timer);
     try {
       const res = await fetch('/api/channels/' + encodeURIComponent(slug), { cache: 'no-store' });
       if (res.ok) render(await res.json());
     } catch (e) { /* network blip: try again on the next tick */ }
-    setTimeout(poll, playing ? 5000 : 2000);
+    timer = setTimeout(poll, playing ? 5000 : 2000);
   }
+  // The room's WebSocket says at once when the stream starts or ends.
+  document.addEventListener('livehouse:live', function () { poll(); });
 
   setInterval(function () {
     if (startedAt) uptimeEl.textContent = 'live for ' + fmtUptime((Date.now() - startedAt.getTime()) / 1000);
