@@ -72,6 +72,7 @@ type liveRoom struct {
 	pending [][]byte
 	remote  map[string]presence // other nodes' viewer counts
 	shown   int                 // online count last sent
+	shownAt time.Time           // when it was sent
 	closed  bool
 
 	subs []*nats.Subscription
@@ -173,6 +174,9 @@ func (r *liveRoom) onPresence(m *nats.Msg) {
 	r.mu.Unlock()
 }
 
+// onlineEvery spaces online-count updates.
+const onlineEvery = 2 * time.Second
+
 // presenceTTL drops a node's count when it stops reporting (crashed).
 const presenceTTL = 6 * time.Second
 
@@ -216,9 +220,10 @@ func (r *liveRoom) flush(now time.Time) {
 	r.mu.Lock()
 	events := r.pending
 	r.pending = nil
-	online := r.onlineLocked(now)
-	if online != r.shown {
-		r.shown = online
+	// The online count goes out at most every 2 s: during a join storm of
+	// thousands, a frame per change would flood every viewer.
+	if online := r.onlineLocked(now); online != r.shown && now.Sub(r.shownAt) >= onlineEvery {
+		r.shown, r.shownAt = online, now
 		events = append(events, []byte(`{"type":"online","count":`+strconv.Itoa(online)+`}`))
 	}
 	if len(events) == 0 {
