@@ -18,9 +18,9 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: 5 * time.Millisecond, QueueLen: 4}, quietLog())
-	slow := &client{out: make(chan []byte, 4), done: make(chan struct{})}
-	fast := &client{out: make(chan []byte, 4), done: make(chan struct{})}
+	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: 5 * time.Millisecond, QueueLen: 32}, quietLog())
+	slow := &client{out: make(chan []byte, 32), done: make(chan struct{})}
+	fast := &client{out: make(chan []byte, 32), done: make(chan struct{})}
 	r, err := h.join("busy", slow)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 			}
 		}
 	}()
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 400; i++ {
 		data, _ := json.Marshal(event{Type: "danmaku", Message: &Message{ID: int64(i + 1), Text: "x"}})
 		if err := b.Conn.Publish(subject("busy"), data); err != nil {
 			t.Fatal(err)
@@ -67,8 +67,8 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	close(stopReading)
 	<-readerDone
-	if received < 200 {
-		t.Fatalf("fast viewer got %d of 200 events", received)
+	if received < 400 {
+		t.Fatalf("fast viewer got %d of 400 events", received)
 	}
 	h.leave(r, slow)
 	h.leave(r, fast)
