@@ -21,6 +21,7 @@ import (
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -29,7 +30,7 @@ import (
 
 // Migrations lists every domain's tables, in the order they are applied.
 func Migrations() []store.MigrationSet {
-	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations()}
+	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations(), money.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -42,6 +43,8 @@ type App struct {
 	Trust    *trust.Service
 	Bus      *bus.Bus
 	Rooms    *room.Service
+	Money    *money.Service
+	Relay    *money.Relay
 	Gateway  *room.Gateway
 	RTMP     *rtmp.Server
 	Web      *web.Server
@@ -122,6 +125,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
+	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
+	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	a.Gateway = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws"))
 	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
@@ -132,7 +137,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
-		Rooms: a.Rooms, Gateway: a.Gateway,
+		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay,
 	})
 	if err != nil {
 		return a, err
@@ -177,6 +182,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if a.Rooms != nil {
 		a.Rooms.Close()
+	}
+	if a.Relay != nil {
+		a.Relay.Stop()
 	}
 	if a.Bus != nil {
 		a.Bus.Close()

@@ -21,6 +21,9 @@ Usage:
   livehouse [serve] [flags]   run the server (the default)
   livehouse migrate [flags]   apply database migrations and exit
   livehouse user ...          create accounts, reset passwords ("livehouse user help")
+  livehouse wallet grant NAME COINS --reason TEXT
+                              credit coins (the manual payment provider)
+  livehouse ledger verify     recompute every balance from the ledger; non-zero exit on any difference
   livehouse bench [flags]     measure ingest-to-LL-HLS lag and per-stream cost
   livehouse help              this text; "livehouse serve --help" lists every setting
 `
@@ -39,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = migrate(ctx, args, stdout, stderr, getenv)
 	case "user":
 		err = userCommand(ctx, args, stdout, stderr, getenv)
+	case "wallet":
+		err = walletCommand(ctx, args, stdout, stderr, getenv)
+	case "ledger":
+		err = ledgerCommand(ctx, args, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -37,6 +37,8 @@ type Config struct {
 	HLSSegmentDuration time.Duration
 	HLSSegmentCount    int
 
+	PlatformSharePercent int
+
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
 	DemoChannel     bool
@@ -45,18 +47,19 @@ type Config struct {
 // Default returns the embedded defaults: one machine, SQLite under ./data.
 func Default() Config {
 	return Config{
-		HTTPAddr:           ":8080",
-		RTMPAddr:           ":1935",
-		DataDir:            "./data",
-		PublicHost:         "localhost",
-		LogLevel:           "info",
-		LogFormat:          "text",
-		HLSPartDuration:    200 * time.Millisecond,
-		HLSSegmentDuration: time.Second,
-		HLSSegmentCount:    7,
-		RTMPReadTimeout:    10 * time.Second,
-		ShutdownTimeout:    5 * time.Second,
-		DemoChannel:        true,
+		HTTPAddr:             ":8080",
+		RTMPAddr:             ":1935",
+		DataDir:              "./data",
+		PublicHost:           "localhost",
+		LogLevel:             "info",
+		LogFormat:            "text",
+		HLSPartDuration:      200 * time.Millisecond,
+		HLSSegmentDuration:   time.Second,
+		HLSSegmentCount:      7,
+		RTMPReadTimeout:      10 * time.Second,
+		ShutdownTimeout:      5 * time.Second,
+		DemoChannel:          true,
+		PlatformSharePercent: 30,
 	}
 }
 
@@ -79,6 +82,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.HLSSegmentCount, "hls-segment-count", c.HLSSegmentCount, "segments kept in the LL-HLS playlist (7 or more)")
 	fs.DurationVar(&c.RTMPReadTimeout, "rtmp-read-timeout", c.RTMPReadTimeout, "drop an RTMP connection that sends nothing for this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for streams and requests to finish")
+	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
 	return fs
 }
@@ -231,6 +235,9 @@ func (c Config) Validate() error {
 	}
 	if c.RTMPReadTimeout < time.Second {
 		return fmt.Errorf("--rtmp-read-timeout %v: must be at least 1s", c.RTMPReadTimeout)
+	}
+	if c.PlatformSharePercent < 0 || c.PlatformSharePercent > 100 {
+		return fmt.Errorf("--platform-share %d: must be 0 to 100", c.PlatformSharePercent)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)

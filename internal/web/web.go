@@ -23,6 +23,7 @@ import (
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -41,6 +42,8 @@ type Options struct {
 	Metrics  *prometheus.Registry
 	Rooms    *room.Service
 	Gateway  http.Handler
+	Money    *money.Service
+	Relay    *money.Relay
 }
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
@@ -101,6 +104,7 @@ func (s *Server) routes() http.Handler {
 	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, Log: s.o.Log}).Register(mux)
 	s.o.Trust.Register(mux)
 	s.o.Rooms.Register(mux)
+	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay}).Register(mux)
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)

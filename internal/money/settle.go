@@ -1,0 +1,242 @@
+package money
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Settle folds the unsettled entries of hot accounts into their balances,
+// one short transaction per account. Earnings read by Balance include the
+// unsettled part, so settling is bookkeeping, not a delay users see.
+func (s *Service) Settle(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT account_id FROM ledger_entries WHERE settled = FALSE`)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			// Sum exactly the rows this statement marks, so an entry that
+			// commits meanwhile is either marked and counted, or neither.
+			marked, err := tx.QueryContext(ctx, `UPDATE ledger_entries SET settled = TRUE
+				WHERE account_id = $1 AND settled = FALSE RETURNING amount`, id)
+			if err != nil {
+				return err
+			}
+			var total int64
+			for marked.Next() {
+				var a int64
+				if err := marked.Scan(&a); err != nil {
+					marked.Close()
+					return err
+				}
+				total += a
+			}
+			marked.Close()
+			if err := marked.Err(); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2`, total, id)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("settle account %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Earnings is a channel's balance including entries not settled yet.
+func (s *Service) Earnings(ctx context.Context, channelID int64) (int64, error) {
+	acct, err := s.account(ctx, KindChannel, channelID)
+	if err != nil {
+		return 0, err
+	}
+	var bal, pending int64
+	err = s.db.QueryRowContext(ctx, `SELECT a.balance, COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account_id = a.id AND e.settled = FALSE), 0)
+		FROM ledger_accounts a WHERE a.id = $1`, acct).Scan(&bal, &pending)
+	return bal + pending, err
+}
+
+// Report is the result of Verify.
+type Report struct {
+	Accounts     int      `json:"accounts"`
+	Transactions int      `json:"transactions"`
+	Problems     []string `json:"problems"`
+}
+
+// Verify recomputes every balance from the ledger: each account's settled
+// entries must sum to its balance, each transaction must sum to zero, and
+// only provider accounts may be negative.
+func (s *Service) Verify(ctx context.Context) (Report, error) {
+	r := Report{Problems: []string{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT a.id, a.kind, a.owner_id, a.balance, a.may_go_negative,
+		COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account_id = a.id AND e.settled), 0),
+		COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)
+		FROM ledger_accounts a ORDER BY a.id`)
+	if err != nil {
+		return r, err
+	}
+	for rows.Next() {
+		var id, owner, balance, settled, all int64
+		var kind string
+		var mayNeg bool
+		if err := rows.Scan(&id, &kind, &owner, &balance, &mayNeg, &settled, &all); err != nil {
+			rows.Close()
+			return r, err
+		}
+		r.Accounts++
+		if balance != settled {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s account %d (owner %d): balance %d, settled entries sum to %d", kind, id, owner, balance, settled))
+		}
+		if !mayNeg && all < 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s account %d (owner %d) is negative: %d", kind, id, owner, all))
+		}
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT t.id, COALESCE(SUM(e.amount), 0), COUNT(e.id) FROM ledger_txs t
+		LEFT JOIN ledger_entries e ON e.tx_id = t.id GROUP BY t.id ORDER BY t.id`)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, sum, n int64
+		if err := rows.Scan(&id, &sum, &n); err != nil {
+			return r, err
+		}
+		r.Transactions++
+		if sum != 0 || n < 2 {
+			r.Problems = append(r.Problems, fmt.Sprintf("transaction %d: %d entries summing to %d", id, n, sum))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+	var orphans int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_txs t WHERE t.kind = 'gift' AND NOT EXISTS (SELECT 1 FROM gifts g WHERE g.tx_id = t.id)`).Scan(&orphans); err != nil {
+		return r, err
+	}
+	if orphans > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d gift transactions without a gift", orphans))
+	}
+	return r, nil
+}
+
+// Relay publishes outbox rows to the bus after their transaction committed,
+// oldest first, and marks them published. At least once: a crash between
+// publish and mark republishes, and clients de-duplicate by gift id.
+type Relay struct {
+	db   *store.DB
+	nc   *nats.Conn
+	svc  *Service
+	kick chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// StartRelay runs the outbox relay and the settler until Stop.
+func (s *Service) StartRelay(nc *nats.Conn) *Relay {
+	r := &Relay{db: s.db, nc: nc, svc: s, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	r.wg.Add(1)
+	go r.run()
+	return r
+}
+
+// Kick asks the relay to publish now (after a commit).
+func (r *Relay) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Stop publishes what is left and stops.
+func (r *Relay) Stop() {
+	close(r.stop)
+	r.wg.Wait()
+}
+
+func (r *Relay) run() {
+	defer r.wg.Done()
+	poll := time.NewTicker(time.Second) // catches rows left by a crash
+	defer poll.Stop()
+	settle := time.NewTicker(2 * time.Second)
+	defer settle.Stop()
+	for {
+		select {
+		case <-r.stop:
+			r.publishPending()
+			return
+		case <-r.kick:
+			r.publishPending()
+		case <-poll.C:
+			r.publishPending()
+		case <-settle.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := r.svc.Settle(ctx); err != nil {
+				r.svc.log.Error("settle hot accounts", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (r *Relay) publishPending() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		rows, err := r.db.QueryContext(ctx, `SELECT id, subject, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500`)
+		if err != nil {
+			r.svc.log.Error("read outbox", "err", err)
+			return
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			var subject, payload string
+			if err := rows.Scan(&id, &subject, &payload); err != nil {
+				break
+			}
+			if err := r.nc.Publish(subject, []byte(payload)); err != nil {
+				r.svc.log.Error("publish outbox row", "id", id, "err", err)
+				break
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if len(ids) == 0 {
+			return
+		}
+		// Mark exactly the rows published (ids may interleave with rows
+		// whose transactions commit late).
+		for _, id := range ids {
+			if _, err := r.db.ExecContext(ctx, `UPDATE outbox SET published_at = $1 WHERE id = $2`, store.Now(), id); err != nil {
+				r.svc.log.Error("mark outbox published", "err", err)
+				return
+			}
+		}
+		if len(ids) < 500 {
+			return
+		}
+	}
+}
