@@ -46,6 +46,17 @@ try {
   say(`SAFE pwned=${pwned === undefined ? 'no' : pwned} imgs=${imgs}`);
   const mine = await a.evaluate(() => document.querySelectorAll('#chat-list li.mine').length);
   say('OWN_HIGHLIGHTED ' + mine);
+
+  // A gift: A's balance drops, B sees the gift line and its animation.
+  await a.waitForSelector('#gift-bar:not([hidden])');
+  const before = Number(await a.textContent('#balance'));
+  for (let i = 0; i < 3; i++) {
+    await a.click('#gift-list button[data-gift="rocket"]');
+    await a.waitForFunction((b) => Number(document.getElementById('balance').textContent) === b, before - 1000 * (i + 1));
+  }
+  await b.waitForFunction(() => [...document.querySelectorAll('#chat-list li.gift')].some((e) => e.textContent.includes('Rocket') && e.textContent.includes('×3')), null, { timeout: 5000 });
+  const pops = await b.evaluate(() => document.querySelectorAll('#gift-layer .gift-pop, #gift-layer .gift-banner').length);
+  say('GIFTED balance ' + before + ' -> ' + (await a.textContent('#balance')) + ' combo ×3 animations=' + pops);
   if (shots) await b.screenshot({ path: shots + '/danmaku.png' });
 } catch (e) {
   say('FAIL ' + e.message.split('\n')[0]);

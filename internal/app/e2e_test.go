@@ -317,6 +317,13 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	n := startNode(t, "")
 	key := n.createChannel("party")
 	newUser(t, n, "chatter", false)
+	chatter, err := n.app.Trust.Users.ByName(context.Background(), "chatter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.app.Money.Grant(context.Background(), chatter.ID, 5000, "test top-up", 0); err != nil {
+		t.Fatal(err)
+	}
 	startFFmpeg(t, n.rtmp+"/"+key, "640x360")
 	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("party").Live })
 
@@ -328,7 +335,7 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser script: %v", err)
 	}
-	for _, want := range []string{"BOTH_LIVE", "SAFE pwned=no imgs=0", "OWN_HIGHLIGHTED 2"} {
+	for _, want := range []string{"BOTH_LIVE", "SAFE pwned=no imgs=0", "OWN_HIGHLIGHTED 2", "GIFTED balance 5000 -> 2000 combo ×3"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("browser output lacks %q", want)
 		}

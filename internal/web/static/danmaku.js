@@ -128,6 +128,7 @@
 
   function onEvent(e, live) {
     if (e.type === 'danmaku') onDanmaku(e, live);
+    else if (e.type === 'gift') onGift(e, live);
     else if (e.type === 'likes') likeCount.textContent = e.total;
     else if (e.type === 'live') document.dispatchEvent(new CustomEvent('livehouse:live', { detail: e.state }));
     else if (e.type === 'shares') shareCount.textContent = e.total;
@@ -180,6 +181,7 @@
     if (me && me.via === 'session') {
       form.hidden = false;
       document.getElementById('chat-login').hidden = true;
+      loadGifts();
     }
   }
 
@@ -195,6 +197,78 @@
     }));
     input.value = '';
   });
+
+  // Gifts: one panel line per sender and gift, growing "×N" while the same
+  // gift keeps coming within 5 s (a combo); an animation scaled by tier.
+  const giftLayer = document.getElementById('gift-layer');
+  const seenGifts = new Set();
+  const combos = new Map();
+  function onGift(g, live) {
+    if (seenGifts.has(g.gift_id)) return; // the outbox is at-least-once
+    seenGifts.add(g.gift_id);
+    const key = g.sender_id + '/' + g.gift;
+    let c = combos.get(key);
+    const now = Date.now();
+    if (!c || now - c.at > 5000) {
+      const li = document.createElement('li');
+      li.className = 'gift';
+      list.appendChild(li);
+      c = { li: li, n: 0 };
+      combos.set(key, c);
+    }
+    c.n += g.count;
+    c.at = now;
+    c.li.dataset.giftId = g.gift_id;
+    c.li.textContent = g.sender + ' sent ' + g.name + ' ' + g.icon + ' ×' + c.n;
+    list.scrollTop = list.scrollHeight;
+    if (!live || document.hidden) return;
+    const pop = document.createElement('div');
+    pop.className = 'gift-pop tier' + g.tier;
+    pop.textContent = g.icon;
+    giftLayer.appendChild(pop);
+    setTimeout(() => pop.remove(), 2600);
+    if (g.tier >= 3) {
+      const banner = document.createElement('div');
+      banner.className = 'gift-banner';
+      banner.textContent = g.sender + ' sent ' + g.name + ' ×' + c.n + '!';
+      giftLayer.appendChild(banner);
+      setTimeout(() => banner.remove(), 4100);
+    }
+  }
+
+  async function loadGifts() {
+    const bar = document.getElementById('gift-bar');
+    const balance = document.getElementById('balance');
+    const gstatus = document.getElementById('gift-status');
+    try {
+      const [cat, wallet] = await Promise.all([
+        fetch('/api/gifts/catalog').then((r) => r.json()),
+        fetch('/api/wallet', { credentials: 'same-origin' }).then((r) => r.json()),
+      ]);
+      balance.textContent = wallet.balance;
+      const listEl = document.getElementById('gift-list');
+      for (const g of cat.gifts) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.dataset.gift = g.id;
+        b.textContent = g.icon + ' ' + g.name + ' · ' + g.price;
+        b.addEventListener('click', async () => {
+          const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
+          const key = Date.now().toString(36) + Math.random().toString(36).slice(2);
+          const res = await fetch('/api/gifts', {
+            method: 'POST', credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' },
+            body: JSON.stringify({ room: slug, gift: g.id, count: 1, idempotency_key: key }),
+          });
+          const data = await res.json();
+          if (res.ok) { balance.textContent = data.balance; gstatus.textContent = ''; }
+          else { gstatus.textContent = data.error; gstatus.className = 'error'; }
+        });
+        listEl.appendChild(b);
+      }
+      bar.hidden = false;
+    } catch (e) { /* no wallet: stay hidden */ }
+  }
 
   // Taps are summed locally and reported at most once a second.
   let taps = 0;
