@@ -59,7 +59,8 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	limits trust.Limits
+	limits        trust.Limits
+	webhookSecret string // tests: overrides cfg.PaymentWebhookSecret
 }
 
 // WithTrustLimits replaces the default abuse-defence rate limits.
@@ -71,6 +72,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.webhookSecret != "" {
+		cfg.PaymentWebhookSecret = o.webhookSecret
 	}
 	a = &App{Config: cfg, Log: log}
 	defer func() {
@@ -137,7 +141,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
-		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay,
+		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
 	})
 	if err != nil {
 		return a, err

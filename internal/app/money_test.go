@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
 )
@@ -257,3 +259,52 @@ func giftStormCrash(t *testing.T, bin, dbURL string) {
 		}
 	}
 }
+
+func TestPaymentWebhook(t *testing.T) {
+	const secret = "webhook-secret-0123456789"
+	n := startNode(t, "", withWebhookSecret(secret))
+	fan := newUser(t, n, "payer", false)
+	post := func(body string, ts string, sig string) reply {
+		b := n.browser("127.0.0.1")
+		b.headers["X-Livehouse-Timestamp"] = ts
+		b.headers["X-Livehouse-Signature"] = sig
+		var v any
+		_ = json.Unmarshal([]byte(body), &v)
+		return b.do("POST", "/api/payments/webhook", v)
+	}
+	body := `{"package":"coins-600","provider_tx":"pay-1","username":"payer"}`
+	now := fmt.Sprint(time.Now().Unix())
+	sign := func(ts, b string) string { return money.SignWebhook([]byte(secret), ts, []byte(b)) }
+
+	if r := post(body, now, sign(now, body)); r.code != 200 || r.body["credited"] != true || r.body["balance"] != float64(600) {
+		t.Fatalf("valid webhook: %d %s", r.code, r.raw)
+	}
+	// The provider retries: credited once.
+	if r := post(body, now, sign(now, body)); r.code != 200 || r.body["duplicate"] != true || r.body["balance"] != float64(600) {
+		t.Fatalf("second delivery: %d %s", r.code, r.raw)
+	}
+	old := fmt.Sprint(time.Now().Add(-10 * time.Minute).Unix())
+	tampered := `{"package":"coins-10000","provider_tx":"pay-2","username":"payer"}`
+	for name, c := range map[string][3]string{
+		"bad signature": {body, now, sign(now, body)[:10] + "00" + sign(now, body)[12:]},
+		"tampered body": {tampered, now, sign(now, body)},
+		"stale replay":  {`{"package":"coins-600","provider_tx":"pay-3","username":"payer"}`, old, sign(old, `{"package":"coins-600","provider_tx":"pay-3","username":"payer"}`)},
+		"no signature":  {body, now, ""},
+	} {
+		if r := post(c[0], c[1], c[2]); r.code != 401 {
+			t.Errorf("%s: %d %s", name, r.code, r.raw)
+		}
+	}
+	unknown := `{"package":"coins-1","provider_tx":"pay-4","username":"payer"}`
+	if r := post(unknown, now, sign(now, unknown)); r.code != 400 {
+		t.Errorf("unknown package: %d", r.code)
+	}
+	if r := fan.do("GET", "/api/wallet", nil); r.body["balance"] != float64(600) {
+		t.Fatalf("balance after the refused deliveries: %s", r.raw)
+	}
+	if r := fan.do("GET", "/api/wallet/packages", nil); r.code != 200 || !strings.Contains(r.raw, "coins-600") {
+		t.Fatalf("packages: %s", r.raw)
+	}
+}
+
+func withWebhookSecret(s string) Option { return func(o *options) { o.webhookSecret = s } }

@@ -38,6 +38,7 @@ type Config struct {
 	HLSSegmentCount    int
 
 	PlatformSharePercent int
+	PaymentWebhookSecret string
 
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
@@ -83,6 +84,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.RTMPReadTimeout, "rtmp-read-timeout", c.RTMPReadTimeout, "drop an RTMP connection that sends nothing for this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for streams and requests to finish")
 	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
+	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
 	return fs
 }
@@ -238,6 +240,9 @@ func (c Config) Validate() error {
 	}
 	if c.PlatformSharePercent < 0 || c.PlatformSharePercent > 100 {
 		return fmt.Errorf("--platform-share %d: must be 0 to 100", c.PlatformSharePercent)
+	}
+	if c.PaymentWebhookSecret != "" && len(c.PaymentWebhookSecret) < 16 {
+		return errors.New("--payment-webhook-secret must be at least 16 characters")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)

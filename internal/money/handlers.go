@@ -1,9 +1,13 @@
 package money
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -14,6 +18,8 @@ type Handlers struct {
 	Money *Service
 	Trust *trust.Service
 	Relay *Relay
+	// WebhookSecret signs payment webhooks; empty disables them.
+	WebhookSecret []byte
 }
 
 // Register adds the money routes.
@@ -24,6 +30,59 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/earnings", h.earnings)
 	mux.HandleFunc("POST /api/admin/wallets/grant", h.grant)
 	mux.HandleFunc("GET /api/admin/ledger/verify", h.verify)
+	mux.HandleFunc("GET /api/wallet/packages", h.packages)
+	mux.HandleFunc("POST /api/payments/webhook", h.webhook)
+}
+
+func (h *Handlers) packages(w http.ResponseWriter, r *http.Request) {
+	p, err := h.Money.Packages(r.Context())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"packages": p})
+}
+
+// webhook is called by the payment service when a payment succeeds:
+// X-Livehouse-Timestamp (Unix seconds) and X-Livehouse-Signature =
+// hex(HMAC-SHA256(secret, timestamp "." body)); body
+// {"provider_tx","username","package"}. Delivering it again is harmless.
+func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
+	if len(h.WebhookSecret) == 0 {
+		httpjson.Error(w, http.StatusServiceUnavailable, "webhook payments are not configured (--payment-webhook-secret)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpjson.MaxBody))
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "request body is too large")
+		return
+	}
+	if err := VerifyWebhook(h.WebhookSecret, r.Header.Get("X-Livehouse-Timestamp"), r.Header.Get("X-Livehouse-Signature"), body, time.Now()); err != nil {
+		httpjson.Error(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	var in struct {
+		ProviderTx string `json:"provider_tx"`
+		Username   string `json:"username"`
+		Package    string `json:"package"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "body must be {\"provider_tx\",\"username\",\"package\"}")
+		return
+	}
+	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	bal, dup, err := h.Money.ConfirmPayment(r.Context(), "webhook", in.ProviderTx, u.ID, in.Package)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"credited": !dup, "duplicate": dup, "balance": bal})
 }
 
 func (h *Handlers) fail(w http.ResponseWriter, err error) {

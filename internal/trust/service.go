@@ -241,7 +241,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 // are paid for with proof of work (the crawler pass), so a client that hit
 // the general write limit can still prove itself.
 func hasOwnLimit(path string) bool {
-	return isLoginPath(path) || path == "/api/challenge/pass"
+	return isLoginPath(path) || path == "/api/challenge/pass" || path == "/api/payments/webhook"
 }
 
 func isLoginPath(path string) bool {

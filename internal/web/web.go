@@ -44,6 +44,8 @@ type Options struct {
 	Gateway  http.Handler
 	Money    *money.Service
 	Relay    *money.Relay
+	// PaymentWebhookSecret enables POST /api/payments/webhook.
+	PaymentWebhookSecret string
 }
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
@@ -104,7 +106,7 @@ func (s *Server) routes() http.Handler {
 	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, Log: s.o.Log}).Register(mux)
 	s.o.Trust.Register(mux)
 	s.o.Rooms.Register(mux)
-	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay}).Register(mux)
+	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay, WebhookSecret: []byte(s.o.PaymentWebhookSecret)}).Register(mux)
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)

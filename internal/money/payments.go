@@ -1,0 +1,135 @@
+package money
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// Provider owner id of the webhook payment provider's ledger account.
+const ProviderWebhook int64 = 2
+
+// Package is a top-up offer.
+type Package struct {
+	ID         string `json:"id"`
+	Coins      int64  `json:"coins"`
+	PriceCents int64  `json:"price_cents"`
+	Currency   string `json:"currency"`
+}
+
+// Packages lists the top-up offers.
+func (s *Service) Packages(ctx context.Context) ([]Package, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, coins, price_cents, currency FROM topup_packages WHERE active ORDER BY coins`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Package{}
+	for rows.Next() {
+		var p Package
+		if err := rows.Scan(&p.ID, &p.Coins, &p.PriceCents, &p.Currency); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// WebhookWindow is how far a webhook's timestamp may be from now; older
+// deliveries are refused, so a captured request cannot be replayed later.
+const WebhookWindow = 5 * time.Minute
+
+// ErrBadSignature is a webhook whose signature or timestamp is wrong.
+var ErrBadSignature = errors.New("webhook signature or timestamp is not valid")
+
+// VerifyWebhook checks signature = hex(HMAC-SHA256(secret, timestamp "." body))
+// in constant time, and the timestamp window.
+func VerifyWebhook(secret []byte, timestamp, signature string, body []byte, now time.Time) error {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return ErrBadSignature
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > WebhookWindow || d < -WebhookWindow {
+		return ErrBadSignature
+	}
+	got, err := hex.DecodeString(signature)
+	if err != nil {
+		return ErrBadSignature
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte("."))
+	m.Write(body)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// SignWebhook is what a payment provider computes (tests, integrations).
+func SignWebhook(secret []byte, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte("."))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// ConfirmPayment credits a package to a user for a provider transaction,
+// exactly once per (provider, provider_tx).
+func (s *Service) ConfirmPayment(ctx context.Context, provider string, providerTx string, userID int64, packageID string) (balance int64, duplicate bool, err error) {
+	if providerTx == "" || len(providerTx) > 128 {
+		return 0, false, &InputError{"provider_tx is required (up to 128 characters)"}
+	}
+	var coins int64
+	err = s.db.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&coins)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, &InputError{"unknown package " + strconv.Quote(packageID)}
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	user, err := s.account(ctx, KindUser, userID)
+	if err != nil {
+		return 0, false, err
+	}
+	prov, err := s.account(ctx, KindProvider, ProviderWebhook)
+	if err != nil {
+		return 0, false, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := store.Now()
+		txID, err := newTx(ctx, tx, "topup", fmt.Sprintf("%s %s: %s", provider, providerTx, packageID), 0, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (provider, provider_tx, user_id, package_id, coins, tx_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, provider, providerTx, userID, packageID, coins, txID, now); err != nil {
+			return err
+		}
+		if err := entry(ctx, tx, txID, prov, -coins, true, now); err != nil {
+			return err
+		}
+		if err := entry(ctx, tx, txID, user, coins, true, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, coins, prov); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 RETURNING balance`, coins, user).Scan(&balance)
+	})
+	if store.IsUniqueViolation(err) {
+		// Delivered before: the first delivery credited it.
+		err = s.db.QueryRowContext(ctx, `SELECT balance FROM ledger_accounts WHERE id = $1`, user).Scan(&balance)
+		return balance, true, err
+	}
+	return balance, false, err
+}
