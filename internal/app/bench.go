@@ -17,6 +17,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "chat" {
 		return runChatBench(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "gifts" {
+		fs := flag.NewFlagSet("livehouse bench gifts", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		senders := fs.Int("senders", 50, "concurrent senders gifting one streamer")
+		duration := fs.Duration("duration", 10*time.Second, "how long to send")
+		db := fs.String("db", "", "database URL (empty: a fresh SQLite file; postgres://… to bench PostgreSQL)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *senders < 1 || *senders > 10000 {
+			return fmt.Errorf("--senders must be 1 to 10000")
+		}
+		return bench.RunGifts(ctx, bench.GiftOptions{DBURL: *db, Senders: *senders, Duration: *duration, Migrations: Migrations(), Out: stdout})
+	}
 	fs := flag.NewFlagSet("livehouse bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fixture := fs.String("fixture", "testdata/fixture.flv", "FLV (H.264 + AAC) each publisher sends, looped in real time")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,12 +229,22 @@ func (r *Relay) publishPending() {
 			return
 		}
 		// Mark exactly the rows published (ids may interleave with rows
-		// whose transactions commit late).
-		for _, id := range ids {
-			if _, err := r.db.ExecContext(ctx, `UPDATE outbox SET published_at = $1 WHERE id = $2`, store.Now(), id); err != nil {
-				r.svc.log.Error("mark outbox published", "err", err)
-				return
+		// whose transactions commit late), in one statement.
+		var q strings.Builder
+		args := make([]any, 0, len(ids)+1)
+		args = append(args, store.Now())
+		q.WriteString(`UPDATE outbox SET published_at = $1 WHERE id IN (`)
+		for i, id := range ids {
+			if i > 0 {
+				q.WriteByte(',')
 			}
+			args = append(args, id)
+			fmt.Fprintf(&q, "$%d", i+2)
+		}
+		q.WriteByte(')')
+		if _, err := r.db.ExecContext(ctx, q.String(), args...); err != nil {
+			r.svc.log.Error("mark outbox published", "err", err)
+			return
 		}
 		if len(ids) < 500 {
 			return
