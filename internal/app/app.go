@@ -130,6 +130,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
+	a.Money.StartGroupCommit()
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	a.Gateway = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws"))
@@ -186,6 +187,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if a.Rooms != nil {
 		a.Rooms.Close()
+	}
+	if a.Money != nil {
+		a.Money.StopGroupCommit()
 	}
 	if a.Relay != nil {
 		a.Relay.Stop()

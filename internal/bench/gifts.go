@@ -58,6 +58,8 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	}
 	defer b.Close()
 	m := money.NewService(db, 3000, log)
+	m.StartGroupCommit()
+	defer m.StopGroupCommit()
 	relay := m.StartRelay(b.Conn)
 	defer relay.Stop()
 

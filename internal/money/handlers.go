@@ -158,7 +158,6 @@ func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	h.Relay.Kick()
 	code := http.StatusCreated
 	if g.Duplicate {
 		code = http.StatusOK

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -62,6 +64,14 @@ type Service struct {
 
 	mu       sync.Mutex
 	accounts map[acctKey]int64 // account ids are permanent: cache them
+
+	writer *giftWriter // group commit; nil sends each gift in its own transaction
+
+	catalog   map[string]Gift
+	catalogAt time.Time
+
+	nc    *nats.Conn // set by StartRelay
+	relay *Relay
 }
 
 type acctKey struct {
@@ -252,12 +262,7 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 	if key == "" || len(key) > 64 {
 		return SentGift{}, &InputError{"idempotency_key is required (up to 64 characters)"}
 	}
-	var g Gift
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, price, tier, icon FROM gift_catalog WHERE id = $1 AND active`, giftID).
-		Scan(&g.ID, &g.Name, &g.Price, &g.Tier, &g.Icon)
-	if errors.Is(err, sql.ErrNoRows) {
-		return SentGift{}, ErrNoGift
-	}
+	g, err := s.catalogGift(ctx, giftID)
 	if err != nil {
 		return SentGift{}, err
 	}
@@ -279,11 +284,55 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 		return SentGift{}, err
 	}
 
+	req := &giftReq{senderID: senderID, senderName: senderName, channelID: channelID, room: room, gift: g, count: count, key: key,
+		amount: amount, cut: platformCut, sender: sender, channelAcct: channelAcct, platform: platform}
+	if w := s.writer; w != nil {
+		return w.submit(ctx, req) // the writer looks keys up for the whole group
+	}
 	if prev, ok, err := s.existing(ctx, senderID, key, channelID, giftID, count); err != nil || ok {
 		return prev, err
 	}
+	return s.sendGiftTx(ctx, req)
+}
+
+// catalogTTL is how long a read of the catalog is trusted.
+const catalogTTL = 10 * time.Second
+
+// catalogGift returns an active gift, from a catalog read at most
+// catalogTTL ago (a gift is priced on every send; the catalog rarely changes).
+func (s *Service) catalogGift(ctx context.Context, id string) (Gift, error) {
+	s.mu.Lock()
+	fresh := time.Since(s.catalogAt) < catalogTTL
+	g, ok := s.catalog[id]
+	s.mu.Unlock()
+	if !fresh {
+		list, err := s.Catalog(ctx)
+		if err != nil {
+			return Gift{}, err
+		}
+		m := make(map[string]Gift, len(list))
+		for _, c := range list {
+			m[c.ID] = c
+		}
+		s.mu.Lock()
+		s.catalog, s.catalogAt = m, time.Now()
+		s.mu.Unlock()
+		g, ok = m[id]
+	}
+	if !ok {
+		return Gift{}, ErrNoGift
+	}
+	return g, nil
+}
+
+// sendGiftTx commits one gift in its own transaction (the path without a
+// group-commit writer, and its fallback).
+func (s *Service) sendGiftTx(ctx context.Context, r *giftReq) (SentGift, error) {
+	senderID, senderName, channelID, room, g, count, key := r.senderID, r.senderName, r.channelID, r.room, r.gift, r.count, r.key
+	amount, platformCut, sender, channelAcct, platform := r.amount, r.cut, r.sender, r.channelAcct, r.platform
+	giftID := g.ID
 	var out SentGift
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		now := store.Now()
 		// The conditional debit is the only row a gift locks: the sender's.
 		err := tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
@@ -330,6 +379,7 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 	if err != nil {
 		return SentGift{}, err
 	}
+	s.kickRelay()
 	return out, nil
 }
 

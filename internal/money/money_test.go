@@ -21,9 +21,21 @@ func newService(db *store.DB) *Service {
 // retrying with the same key; every gift is charged exactly once and the
 // ledger balances.
 func TestGiftStormOnOneStreamer(t *testing.T) {
+	for _, grouped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one transaction per gift", true: "group commit"}[grouped], func(t *testing.T) {
+			testGiftStorm(t, grouped)
+		})
+	}
+}
+
+func testGiftStorm(t *testing.T, grouped bool) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s := newService(db)
+		if grouped {
+			s.StartGroupCommit()
+			defer s.StopGroupCommit()
+		}
 		const senders, giftsEach = 60, 8
 		for u := int64(1); u <= senders; u++ {
 			if _, err := s.Grant(ctx, u, 1000, "test funds", 0); err != nil {
@@ -134,4 +146,64 @@ func TestGiftInputErrors(t *testing.T) {
 	if bal, _, _ := s.Wallet(ctx, 1, 1); bal != 100 {
 		t.Fatalf("balance %d after refused input", bal)
 	}
+}
+
+// TestGroupWithSomeWhoCannotPay: in one group some senders lack funds; they
+// are refused and charged nothing while the others' gifts go through.
+func TestGroupWithSomeWhoCannotPay(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(db)
+		s.StartGroupCommit()
+		defer s.StopGroupCommit()
+		const n = 30
+		for u := int64(1); u <= n; u++ {
+			coins := int64(100)
+			if u%2 == 0 {
+				coins = 10 // enough for one heart
+			}
+			if _, err := s.Grant(ctx, u, coins, "funds", 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok, refused := map[int64]int{}, map[int64]int{}
+		for u := int64(1); u <= n; u++ {
+			for k := 0; k < 2; k++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := s.SendGift(ctx, u, "u", 9, "r", "heart", 1, fmt.Sprintf("%d-%d", u, k))
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ok[u]++
+					case errors.Is(err, ErrInsufficientFunds):
+						refused[u]++
+					default:
+						t.Errorf("sender %d: %v", u, err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		for u := int64(1); u <= n; u++ {
+			want := 2
+			if u%2 == 0 {
+				want = 1
+			}
+			if ok[u] != want || ok[u]+refused[u] != 2 {
+				t.Errorf("sender %d: %d sent, %d refused; want %d sent", u, ok[u], refused[u], want)
+			}
+			bal, _, _ := s.Wallet(ctx, u, 1)
+			if bal < 0 || (u%2 == 0 && bal != 0) || (u%2 == 1 && bal != 80) {
+				t.Errorf("sender %d balance %d", u, bal)
+			}
+		}
+		if r, err := s.Verify(ctx); err != nil || len(r.Problems) > 0 {
+			t.Fatalf("verify: %+v %v", r, err)
+		}
+	}, Migrations())
 }

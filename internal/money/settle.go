@@ -158,6 +158,7 @@ type Relay struct {
 // StartRelay runs the outbox relay and the settler until Stop.
 func (s *Service) StartRelay(nc *nats.Conn) *Relay {
 	r := &Relay{db: s.db, nc: nc, svc: s, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.nc, s.relay = nc, r
 	r.wg.Add(1)
 	go r.run()
 	return r
@@ -186,12 +187,12 @@ func (r *Relay) run() {
 	for {
 		select {
 		case <-r.stop:
-			r.publishPending()
+			r.publishPending(true)
 			return
 		case <-r.kick:
-			r.publishPending()
+			r.publishPending(true)
 		case <-poll.C:
-			r.publishPending()
+			r.publishPending(false)
 		case <-settle.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := r.svc.Settle(ctx); err != nil {
@@ -202,11 +203,43 @@ func (r *Relay) run() {
 	}
 }
 
-func (r *Relay) publishPending() {
+// staleOutbox is when the relay takes over an unpublished outbox row.
+const staleOutbox = 5 * time.Second
+
+func markPublished(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		var q strings.Builder
+		args := make([]any, 0, n+1)
+		args = append(args, store.Now())
+		q.WriteString(`UPDATE outbox SET published_at = $1 WHERE id IN (`)
+		for i, id := range ids[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			args = append(args, id)
+			fmt.Fprintf(&q, "$%d", i+2)
+		}
+		q.WriteByte(')')
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func (r *Relay) publishPending(kicked bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		rows, err := r.db.QueryContext(ctx, `SELECT id, subject, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500`)
+		// With a group-commit writer, fresh rows are its to publish; the
+		// relay takes rows older than a few seconds (left by a crash).
+		cutoff := store.Now()
+		if r.svc.writer != nil && !kicked {
+			cutoff -= staleOutbox.Milliseconds()
+		}
+		rows, err := r.db.QueryContext(ctx, `SELECT id, subject, payload FROM outbox WHERE published_at IS NULL AND created_at <= $1 ORDER BY id LIMIT 500`, cutoff)
 		if err != nil {
 			r.svc.log.Error("read outbox", "err", err)
 			return
@@ -230,19 +263,7 @@ func (r *Relay) publishPending() {
 		}
 		// Mark exactly the rows published (ids may interleave with rows
 		// whose transactions commit late), in one statement.
-		var q strings.Builder
-		args := make([]any, 0, len(ids)+1)
-		args = append(args, store.Now())
-		q.WriteString(`UPDATE outbox SET published_at = $1 WHERE id IN (`)
-		for i, id := range ids {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			args = append(args, id)
-			fmt.Fprintf(&q, "$%d", i+2)
-		}
-		q.WriteByte(')')
-		if _, err := r.db.ExecContext(ctx, q.String(), args...); err != nil {
+		if err := r.db.InTx(ctx, func(tx *sql.Tx) error { return markPublished(ctx, tx, ids) }); err != nil {
 			r.svc.log.Error("mark outbox published", "err", err)
 			return
 		}

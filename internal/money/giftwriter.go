@@ -1,0 +1,459 @@
+package money
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// giftWriter commits gifts in groups: one goroutine takes every gift that
+// arrived while the previous group was committing and commits them in one
+// transaction with multi-row statements. Each sender is answered only
+// after the commit that holds its gift, so an acknowledged gift is durable
+// exactly as before; the database sees one commit per group instead of one
+// per gift.
+type giftWriter struct {
+	s    *Service
+	in   chan *giftReq
+	done chan struct{}
+
+	mu     sync.RWMutex // senders hold it shared; stopping takes it to close in
+	closed bool
+}
+
+type giftReq struct {
+	senderID    int64
+	senderName  string
+	channelID   int64
+	room        string
+	gift        Gift
+	count       int
+	key         string
+	amount, cut int64
+
+	sender, channelAcct, platform int64
+
+	result chan giftResult
+}
+
+type giftResult struct {
+	out SentGift
+	err error
+}
+
+const maxGroup = 256
+
+// StartGroupCommit makes SendGift commit in groups until StopGroupCommit.
+func (s *Service) StartGroupCommit() {
+	s.writer = &giftWriter{s: s, in: make(chan *giftReq, 4*maxGroup), done: make(chan struct{})}
+	go s.writer.run()
+}
+
+// StopGroupCommit finishes the queued gifts and stops the writer.
+func (s *Service) StopGroupCommit() {
+	w := s.writer
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.in)
+	}
+	w.mu.Unlock()
+	<-w.done
+}
+
+func (w *giftWriter) submit(ctx context.Context, r *giftReq) (SentGift, error) {
+	r.result = make(chan giftResult, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return SentGift{}, errors.New("shutting down: gift not sent")
+	}
+	select {
+	case w.in <- r:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return SentGift{}, ctx.Err()
+	}
+	// Once queued, the gift is committed or refused even if the caller
+	// gives up; waiting for the answer keeps "acknowledged" meaning "stored".
+	res := <-r.result
+	return res.out, res.err
+}
+
+func (w *giftWriter) run() {
+	defer close(w.done)
+	for first := range w.in {
+		group := []*giftReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-w.in:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		w.commit(group)
+	}
+}
+
+type senderKey struct {
+	sender int64
+	key    string
+}
+
+// commit stores a group. Repeats of one key inside the group are answered
+// from the first after the commit. If the group fails as a whole (another
+// node raced on a key), each gift is retried on its own.
+func (w *giftWriter) commit(group []*giftReq) {
+	s := w.s
+	ctx := context.Background()
+	first := map[senderKey]*giftReq{}
+	var unique, repeats []*giftReq
+	for _, r := range group {
+		k := senderKey{r.senderID, r.key}
+		if first[k] != nil {
+			repeats = append(repeats, r)
+			continue
+		}
+		first[k] = r
+		unique = append(unique, r)
+	}
+	// Retries of gifts already stored: one query for the group.
+	done, err := w.existingKeys(ctx, unique)
+	if err != nil {
+		for _, r := range group {
+			r.result <- giftResult{err: err}
+		}
+		return
+	}
+	if len(done) > 0 {
+		fresh := unique[:0]
+		for _, r := range unique {
+			if _, ok := done[senderKey{r.senderID, r.key}]; ok {
+				// A retry (rare): answer it as the first gift, with today's balance.
+				out, _, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count)
+				r.result <- giftResult{out: out, err: err}
+				continue
+			}
+			fresh = append(fresh, r)
+		}
+		unique = fresh
+	}
+	results := map[*giftReq]giftResult{}
+	var events []outboxEvent
+	var outboxIDs []int64
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		clear(results)
+		now := store.Now()
+		charged, err := w.debitGroup(ctx, tx, unique, results)
+		if err != nil {
+			return err
+		}
+		if len(charged) == 0 {
+			return nil
+		}
+		txID, err := newTx(ctx, tx, "gift", fmt.Sprintf("%d gifts", len(charged)), 0, now)
+		if err != nil {
+			return err
+		}
+		// Entries: sender −amount (settled), channel and platform shares (hot, unsettled).
+		var rows [][]any
+		for _, r := range charged {
+			rows = append(rows, []any{txID, r.sender, -r.amount, true, now}, []any{txID, r.channelAcct, r.amount - r.cut, false, now})
+			if r.cut > 0 {
+				rows = append(rows, []any{txID, r.platform, r.cut, false, now})
+			}
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO ledger_entries (tx_id, account_id, amount, settled, created_at) VALUES `, rows, ""); err != nil {
+			return err
+		}
+		// Gifts, matched back by (sender, key) rather than by row order.
+		rows = rows[:0]
+		for _, r := range charged {
+			rows = append(rows, []any{r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, txID, now})
+		}
+		ids := map[senderKey]int64{}
+		if err := insertReturning(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, tx_id, created_at) VALUES `,
+			rows, ` RETURNING id, sender_id, idempotency_key`, func(sc func(...any) error) error {
+				var id, sender int64
+				var key string
+				if err := sc(&id, &sender, &key); err != nil {
+					return err
+				}
+				ids[senderKey{sender, key}] = id
+				return nil
+			}); err != nil {
+			return err
+		}
+		rows = rows[:0]
+		events = events[:0]
+		for _, r := range charged {
+			id := ids[senderKey{r.senderID, r.key}]
+			res := results[r]
+			res.out.ID = id
+			results[r] = res
+			payload, _ := jsonMarshal(GiftEvent{Type: "gift", GiftID: fmt.Sprint(id), SenderID: r.senderID, Sender: r.senderName, Gift: r.gift.ID,
+				Name: r.gift.Name, Icon: r.gift.Icon, Tier: r.gift.Tier, Count: r.count, Amount: r.amount, At: now})
+			rows = append(rows, []any{"room." + r.room, string(payload), now})
+			events = append(events, outboxEvent{subject: "room." + r.room, payload: payload})
+		}
+		outboxIDs = outboxIDs[:0]
+		return insertReturning(ctx, tx, `INSERT INTO outbox (subject, payload, created_at) VALUES `, rows, ` RETURNING id`,
+			func(sc func(...any) error) error {
+				var id int64
+				if err := sc(&id); err != nil {
+					return err
+				}
+				outboxIDs = append(outboxIDs, id)
+				return nil
+			})
+	})
+	if err != nil {
+		// The whole group failed: fall back to one transaction per gift,
+		// which answers each on its own (including key races).
+		if !store.IsUniqueViolation(err) {
+			s.log.Error("group commit failed; retrying gifts one by one", "gifts", len(unique), "err", err)
+		}
+		for _, r := range unique {
+			out, err := s.sendGiftTx(ctx, r)
+			r.result <- giftResult{out: out, err: err}
+		}
+		s.kickRelay()
+	} else {
+		for _, r := range unique {
+			r.result <- results[r]
+		}
+		// The writer publishes its own group at once (the relay would add a
+		// hop and a competing writer); the relay only catches rows a crash
+		// left unpublished.
+		s.publishGroup(ctx, events, outboxIDs)
+	}
+	for _, r := range repeats {
+		out, ok, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count)
+		if err == nil && !ok {
+			err = ErrInsufficientFunds // its first copy was refused for funds
+		}
+		r.result <- giftResult{out: out, err: err}
+	}
+}
+
+// debitGroup charges every sender of a group. Fast path: one UPDATE for
+// all senders, under a savepoint; the balance CHECK makes it fail as a
+// whole if anyone lacks funds, and then each gift is charged on its own
+// with a conditional debit, refusing exactly those that cannot pay.
+func (w *giftWriter) debitGroup(ctx context.Context, tx *sql.Tx, group []*giftReq, results map[*giftReq]giftResult) ([]*giftReq, error) {
+	totals := map[int64]int64{}
+	var order []int64
+	for _, r := range group {
+		if _, ok := totals[r.sender]; !ok {
+			order = append(order, r.sender)
+		}
+		totals[r.sender] += r.amount
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT group_debit`); err != nil {
+		return nil, err
+	}
+	var q strings.Builder
+	args := make([]any, 0, 3*len(order))
+	q.WriteString(`UPDATE ledger_accounts SET balance = balance - CASE id`)
+	for _, acct := range order {
+		args = append(args, acct, totals[acct])
+		fmt.Fprintf(&q, " WHEN $%d THEN $%d", len(args)-1, len(args))
+	}
+	q.WriteString(` END WHERE id IN (`)
+	for i, acct := range order {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		args = append(args, acct)
+		fmt.Fprintf(&q, "$%d", len(args))
+	}
+	q.WriteString(`) RETURNING id, balance`)
+	balances := map[int64]int64{}
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err == nil {
+		for rows.Next() {
+			var id, bal int64
+			if err = rows.Scan(&id, &bal); err != nil {
+				break
+			}
+			balances[id] = bal
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err == nil && len(balances) == len(order) {
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT group_debit`); err != nil {
+			return nil, err
+		}
+		for _, r := range group {
+			results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: balances[r.sender]}}
+		}
+		return group, nil
+	}
+	// Someone cannot pay (or the statement failed): undo it, go one by one.
+	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT group_debit`); err != nil {
+		return nil, err
+	}
+	var charged []*giftReq
+	for _, r := range group {
+		var bal int64
+		err := tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
+			r.amount, r.sender).Scan(&bal)
+		if errors.Is(err, sql.ErrNoRows) {
+			results[r] = giftResult{err: ErrInsufficientFunds}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: bal}}
+		charged = append(charged, r)
+	}
+	return charged, nil
+}
+
+type outboxEvent struct {
+	subject string
+	payload []byte
+}
+
+func (s *Service) kickRelay() {
+	if s.relay != nil {
+		s.relay.Kick()
+	}
+}
+
+// publishGroup sends a committed group's events and marks their outbox rows
+// in one statement. A crash in between republishes them (at least once).
+func (s *Service) publishGroup(ctx context.Context, events []outboxEvent, ids []int64) {
+	if s.nc == nil || len(events) == 0 {
+		return
+	}
+	for _, e := range events {
+		if err := s.nc.Publish(e.subject, e.payload); err != nil {
+			s.log.Error("publish gift", "err", err)
+			return // the relay will retry the unmarked rows
+		}
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return markPublished(ctx, tx, ids)
+	})
+	if err != nil {
+		s.log.Error("mark gifts published", "err", err)
+	}
+}
+
+type storedGift struct {
+	id, channelID, amount int64
+	giftID                string
+	count                 int
+}
+
+// existingKeys finds which (sender, key) pairs of a group are already gifts.
+func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[senderKey]storedGift, error) {
+	if len(group) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT sender_id, idempotency_key, id, channel_id, gift_id, count, amount FROM gifts WHERE idempotency_key IN (`)
+	args := make([]any, 0, len(group))
+	for i, r := range group {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		args = append(args, r.key)
+		fmt.Fprintf(&q, "$%d", len(args))
+	}
+	q.WriteByte(')')
+	rows, err := w.s.db.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up idempotency keys: %w", err)
+	}
+	defer rows.Close()
+	want := map[senderKey]bool{}
+	for _, r := range group {
+		want[senderKey{r.senderID, r.key}] = true
+	}
+	out := map[senderKey]storedGift{}
+	for rows.Next() {
+		var sender int64
+		var key string
+		var g storedGift
+		if err := rows.Scan(&sender, &key, &g.id, &g.channelID, &g.giftID, &g.count, &g.amount); err != nil {
+			return nil, err
+		}
+		if k := (senderKey{sender, key}); want[k] {
+			out[k] = g
+		}
+	}
+	return out, rows.Err()
+}
+
+// insertRows runs one multi-row INSERT per chunk of rows.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
+	return insertReturning(ctx, tx, head, rows, tail, nil)
+}
+
+func insertReturning(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string, scan func(func(...any) error) error) error {
+	const chunk = 200
+	for len(rows) > 0 {
+		n := min(chunk, len(rows))
+		part := rows[:n]
+		rows = rows[n:]
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, n*len(part[0]))
+		for i, row := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for j := range row {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "$%d", len(args)+j+1)
+			}
+			q.WriteByte(')')
+			args = append(args, row...)
+		}
+		q.WriteString(tail)
+		if scan == nil {
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		for res.Next() {
+			if err := scan(res.Scan); err != nil {
+				res.Close()
+				return err
+			}
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
