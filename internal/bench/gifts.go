@@ -51,7 +51,7 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	if err := db.Migrate(ctx, o.Migrations...); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, err := bus.Open("", log)
 	if err != nil {
 		return err
@@ -97,6 +97,10 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 		return err
 	}
 	defer sub.Unsubscribe()
+	// Measure the server, not this subscriber's buffer: never drop here.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return err
+	}
 
 	var done atomic.Int64
 	var lmu sync.Mutex

@@ -42,7 +42,7 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 			srv.Shutdown()
 			return nil, errors.New("embedded NATS did not start within 10 s")
 		}
-		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("livehouse"))
+		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("livehouse"), errorHandler(log))
 		if err != nil {
 			srv.Shutdown()
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
@@ -59,11 +59,23 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }), errorHandler(log))
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", u.Redacted(), err)
 	}
 	return &Bus{Conn: nc, Location: u.Redacted()}, nil
+}
+
+// errorHandler logs asynchronous errors, above all a subscriber that fell
+// behind and lost messages (NATS "slow consumer"): never silent.
+func errorHandler(log *slog.Logger) nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		subject := ""
+		if sub != nil {
+			subject = sub.Subject
+		}
+		log.Error("NATS asynchronous error", "subject", subject, "err", err)
+	})
 }
 
 // Close drains the connection (pending messages go out) and stops the
