@@ -115,7 +115,9 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 			defer wg.Done()
 			for k := 0; time.Now().Before(deadline); k++ {
 				t0 := time.Now()
-				g, err := m.SendGift(ctx, int64(i), "sender", channelID, room, "heart", 1, fmt.Sprintf("%d-%d", i, k))
+				// Keys are unique per run: a database reused between runs must
+				// not turn new gifts into retries of old ones.
+				g, err := m.SendGift(ctx, int64(i), "sender", channelID, room, "heart", 1, fmt.Sprintf("%s-%d-%d", room, i, k))
 				if err != nil {
 					errs <- err
 					return
