@@ -84,14 +84,7 @@ func TestFFmpegPublishFFprobeReads(t *testing.T) {
 }
 
 func TestChromiumWatchPagePlays(t *testing.T) {
-	node := needTool(t, "node")
-	chromium := needTool(t, "chromium")
-	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
-		}
-		t.Skip("playwright-core not installed; run make test")
-	}
+	node, chromium := needPlaywright(t)
 	n := startNode(t, "")
 	key := n.createChannel("browser")
 
@@ -268,14 +261,7 @@ func freePort(t *testing.T) string {
 // TestChromiumSignupLoginTokenLogout: a new user signs up through the page
 // (the browser solves the challenge), makes a token, logs out and back in.
 func TestChromiumSignupLoginTokenLogout(t *testing.T) {
-	node := needTool(t, "node")
-	chromium := needTool(t, "chromium")
-	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
-		}
-		t.Skip("playwright-core not installed; run make test")
-	}
+	node, chromium := needPlaywright(t)
 	n := startNode(t, "")
 	// localhost, not 127.0.0.1: the session cookie is Secure, which
 	// browsers honour over plain HTTP only for localhost.
@@ -306,14 +292,7 @@ func TestChromiumSignupLoginTokenLogout(t *testing.T) {
 // viewer's danmaku reaches another browser's overlay and panel within a
 // second, and an HTML payload stays text.
 func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
-	node := needTool(t, "node")
-	chromium := needTool(t, "chromium")
-	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
-		}
-		t.Skip("playwright-core not installed; run make test")
-	}
+	node, chromium := needPlaywright(t)
 	n := startNode(t, "")
 	key := n.createChannel("party")
 	newUser(t, n, "chatter", false)
@@ -354,4 +333,18 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	if seen != 2 {
 		t.Fatalf("%d of 2 danmaku seen", seen)
 	}
+}
+
+// needPlaywright finds node, Debian's chromium and playwright-core; in CI a
+// missing one fails the test.
+func needPlaywright(t *testing.T) (node, chromium string) {
+	t.Helper()
+	node, chromium = needTool(t, "node"), needTool(t, "chromium")
+	if _, err := os.Stat("../../node_modules/playwright-core"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
+		}
+		t.Skip("playwright-core not installed; run make test")
+	}
+	return node, chromium
 }

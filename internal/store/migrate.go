@@ -14,7 +14,9 @@ import (
 // MigrationSet is one domain's embedded migrations. Files are named
 // NNNN_description.sql (shared by both engines) or
 // NNNN_description.sqlite.sql / NNNN_description.postgres.sql when the
-// engines need different text for the same version.
+// engines need different text for the same version. In shared files the
+// word AUTO_ID stands for the engine's auto-increment primary key, the one
+// column type the two spell differently.
 type MigrationSet struct {
 	Domain string
 	FS     fs.FS
@@ -24,6 +26,16 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+}
+
+var autoID = regexp.MustCompile(`\bAUTO_ID\b`)
+
+// autoIDType is the dialect's auto-increment primary key column type.
+func (d Dialect) autoIDType() string {
+	if d == Postgres {
+		return "BIGSERIAL PRIMARY KEY"
+	}
+	return "INTEGER PRIMARY KEY AUTOINCREMENT"
 }
 
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+?)(?:\.(sqlite|postgres))?\.sql$`)
@@ -58,7 +70,7 @@ func (s MigrationSet) load(d Dialect) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s migration %q: %w", s.Domain, e.Name(), err)
 		}
-		byVersion[v] = migration{version: v, name: m[2], sql: string(body)}
+		byVersion[v] = migration{version: v, name: m[2], sql: autoID.ReplaceAllString(string(body), d.autoIDType())}
 	}
 	out := make([]migration, 0, len(byVersion))
 	for _, m := range byVersion {

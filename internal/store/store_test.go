@@ -23,8 +23,15 @@ func TestMigrateAndQueryOnBothEngines(t *testing.T) {
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE domain = $1`, "test").Scan(&applied); err != nil {
 			t.Fatal(err)
 		}
-		if applied != 2 {
-			t.Fatalf("applied migrations = %d, want 2", applied)
+		if applied != 3 {
+			t.Fatalf("applied migrations = %d, want 3", applied)
+		}
+		var engine string
+		if _, err := db.ExecContext(ctx, `INSERT INTO only_here DEFAULT VALUES`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT engine FROM only_here`).Scan(&engine); err != nil || engine != string(db.Dialect) {
+			t.Fatalf("dialect file: %q %v", engine, err)
 		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO notes (slug, body) VALUES ($1, $2)`, "a", "hello"); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,7 @@
 -- Double-entry ledger. Every movement is a ledger_txs row with entries that
 -- sum to zero. Amounts are integer coins.
 CREATE TABLE ledger_accounts (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	kind TEXT NOT NULL CHECK (kind IN ('user', 'channel', 'platform', 'provider')),
 	owner_id BIGINT NOT NULL,
 	-- Hot accounts (channels, the platform) are credited by appended entries
@@ -13,7 +13,7 @@ CREATE TABLE ledger_accounts (
 );
 
 CREATE TABLE ledger_txs (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	kind TEXT NOT NULL,
 	memo TEXT NOT NULL DEFAULT '',
 	actor_id BIGINT NOT NULL DEFAULT 0,
@@ -21,7 +21,7 @@ CREATE TABLE ledger_txs (
 );
 
 CREATE TABLE ledger_entries (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	tx_id BIGINT NOT NULL REFERENCES ledger_txs (id),
 	account_id BIGINT NOT NULL REFERENCES ledger_accounts (id),
 	amount BIGINT NOT NULL,
@@ -48,7 +48,7 @@ INSERT INTO gift_catalog (id, name, price, tier, icon) VALUES
 	('castle', 'Castle', 10000, 4, '🏰');
 
 CREATE TABLE gifts (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	sender_id BIGINT NOT NULL,
 	idempotency_key TEXT NOT NULL,
 	channel_id BIGINT NOT NULL,
@@ -64,7 +64,7 @@ CREATE INDEX gifts_by_channel ON gifts (channel_id, id);
 -- Transactional outbox: rows written in the gift's transaction, published
 -- to the bus after commit by the relay (at least once).
 CREATE TABLE outbox (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	subject TEXT NOT NULL,
 	payload TEXT NOT NULL,
 	created_at BIGINT NOT NULL,

@@ -1,5 +1,5 @@
 CREATE TABLE channels (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id AUTO_ID,
 	slug TEXT NOT NULL UNIQUE,
 	title TEXT NOT NULL,
 	category TEXT NOT NULL DEFAULT '',
@@ -10,7 +10,7 @@ CREATE TABLE channels (
 );
 
 CREATE TABLE live_sessions (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id AUTO_ID,
 	channel_id BIGINT NOT NULL REFERENCES channels (id),
 	started_at BIGINT NOT NULL,
 	ended_at BIGINT,

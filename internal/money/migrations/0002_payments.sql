@@ -15,7 +15,7 @@ INSERT INTO topup_packages (id, coins, price_cents, currency) VALUES
 -- Confirmed payments, one per provider transaction: a webhook delivered
 -- twice credits once.
 CREATE TABLE payments (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	provider TEXT NOT NULL,
 	provider_tx TEXT NOT NULL,
 	user_id BIGINT NOT NULL,

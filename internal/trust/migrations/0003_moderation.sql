@@ -23,7 +23,7 @@ CREATE TABLE channel_rules (
 );
 
 CREATE TABLE sanctions (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id AUTO_ID,
 	kind TEXT NOT NULL CHECK (kind IN ('mute', 'ban')),
 	channel_id BIGINT NOT NULL,
 	user_id BIGINT NOT NULL REFERENCES users (id),
@@ -36,7 +36,7 @@ CREATE TABLE sanctions (
 CREATE INDEX sanctions_by_user ON sanctions (user_id, channel_id, kind);
 
 CREATE TABLE moderation_log (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id AUTO_ID,
 	channel_id BIGINT NOT NULL,
 	actor_id BIGINT NOT NULL,
 	action TEXT NOT NULL,
@@ -47,7 +47,7 @@ CREATE TABLE moderation_log (
 CREATE INDEX moderation_log_by_channel ON moderation_log (channel_id, id);
 
 CREATE TABLE reports (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id AUTO_ID,
 	reporter_id BIGINT NOT NULL REFERENCES users (id),
 	target_user_id BIGINT NOT NULL REFERENCES users (id),
 	channel_id BIGINT NOT NULL,

@@ -1,5 +1,5 @@
 CREATE TABLE users (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	username TEXT NOT NULL,
 	-- NFKC, case-folded, confusable skeleton: two names that look alike collide here.
 	username_key TEXT NOT NULL UNIQUE,
@@ -22,7 +22,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 
 CREATE TABLE api_tokens (
-	id BIGSERIAL PRIMARY KEY,
+	id AUTO_ID,
 	user_id BIGINT NOT NULL REFERENCES users (id),
 	name TEXT NOT NULL,
 	token_hash TEXT NOT NULL UNIQUE,

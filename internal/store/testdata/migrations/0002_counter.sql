@@ -1,0 +1,1 @@
+CREATE TABLE counters (id AUTO_ID, n BIGINT NOT NULL);

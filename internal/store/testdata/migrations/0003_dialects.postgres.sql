@@ -1,0 +1,1 @@
+CREATE TABLE only_here (engine TEXT NOT NULL DEFAULT 'postgres');
