@@ -22,6 +22,8 @@ type wsViewer struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
 	closed chan websocket.CloseError
+	// readErr is why reading stopped (set before frames is closed).
+	readErr error
 }
 
 func (n *testNode) dialWS(b *browser) *wsViewer {
@@ -45,6 +47,7 @@ func (n *testNode) dialWS(b *browser) *wsViewer {
 		for {
 			_, data, err := conn.Read(context.Background())
 			if err != nil {
+				v.readErr = err
 				var ce websocket.CloseError
 				if asClose(err, &ce) {
 					v.closed <- ce
@@ -293,24 +296,10 @@ func TestDanmakuRoom(t *testing.T) {
 	// Bad frames close the connection with the documented code.
 	bad := n.dialWS(nil)
 	bad.write(map[string]any{"type": "join", "room": "room1", "evil": true})
-	select {
-	case ce := <-bad.closed:
-		if ce.Code != 4400 {
-			t.Fatalf("bad frame closed with %d, want 4400", ce.Code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("bad frame did not close the connection")
-	}
+	expectCloseCode(t, bad, 4400)
 	missing := n.dialWS(nil)
 	missing.write(map[string]any{"type": "join", "room": "no-such-room"})
-	select {
-	case ce := <-missing.closed:
-		if ce.Code != 4404 {
-			t.Fatalf("unknown room closed with %d, want 4404", ce.Code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("unknown room did not close the connection")
-	}
+	expectCloseCode(t, missing, 4404)
 }
 
 // TestLikesSharesAndJoinNotices: taps are summed per room per second,
@@ -421,4 +410,33 @@ func TestRoomHearsLiveStartAndEnd(t *testing.T) {
 	stop()
 	<-done
 	waitLive("ended")
+}
+
+// expectCloseCode waits for the server to close v with code.
+func expectCloseCode(t *testing.T, v *wsViewer, code websocket.StatusCode) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ce := <-v.closed:
+			if ce.Code != code {
+				t.Fatalf("closed with %d, want %d", ce.Code, code)
+			}
+			return
+		case _, ok := <-v.frames:
+			if !ok {
+				select {
+				case ce := <-v.closed:
+					if ce.Code != code {
+						t.Fatalf("closed with %d, want %d", ce.Code, code)
+					}
+					return
+				default:
+					t.Fatalf("connection ended without a close frame: %v", v.readErr)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("the server did not close the connection with %d", code)
+		}
+	}
 }
