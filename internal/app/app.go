@@ -131,6 +131,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
 	a.Money.StartGroupCommit()
+	a.Rooms.SetGiftReplayer(a.Money)
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	a.Gateway = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws"))

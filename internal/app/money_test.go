@@ -77,6 +77,20 @@ func TestGiftsOverHTTP(t *testing.T) {
 		t.Errorf("gift took %v to reach the room", seenAt.Sub(committed))
 	}
 
+	// A viewer joining later (or coming back) catches up on the gift.
+	late := n.dialWS(nil)
+	late.write(map[string]any{"type": "join", "room": "stage"})
+	joined := late.expect("joined")
+	var caught bool
+	for _, e := range joined["gifts"].([]any) {
+		if ev := e.(map[string]any); ev["gift_id"] == giftID && ev["type"] == "gift" {
+			caught = true
+		}
+	}
+	if !caught {
+		t.Fatalf("a joining viewer did not get the recent gift: %v", joined["gifts"])
+	}
+
 	if r := send("rocket", "gift-1"); r.code != 200 || r.body["duplicate"] != true || jsonNum(r.body["gift_id"]) != giftID || r.body["balance"] != float64(500) {
 		t.Fatalf("same key again: %d %s", r.code, r.raw)
 	}

@@ -272,3 +272,25 @@ func (r *Relay) publishPending(kicked bool) {
 		}
 	}
 }
+
+// RoomEventsSince returns the gift events of a room created after sinceMs
+// (Unix ms), oldest first, as they were published: a viewer that was away
+// (NATS delivers at most once) catches up on join. Clients de-duplicate by
+// gift_id.
+func (s *Service) RoomEventsSince(ctx context.Context, room string, sinceMs int64, limit int) ([]json.RawMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT payload FROM outbox WHERE subject = $1 AND created_at > $2 ORDER BY id LIMIT $3`,
+		"room."+room, sinceMs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read room gift events: %w", err)
+	}
+	defer rows.Close()
+	out := []json.RawMessage{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, json.RawMessage(p))
+	}
+	return out, rows.Err()
+}

@@ -33,6 +33,8 @@ const (
 	recentOnJoin  = 50
 	idleTimeout   = 90 * time.Second // clients ping every 30 s
 	heldFramesMax = 64
+	// giftReplayWindow is how far back a joining viewer sees gifts.
+	giftReplayWindow = time.Minute
 )
 
 // Gateway is the /ws endpoint. It owns every connection it accepted, so
@@ -367,8 +369,19 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	if err != nil {
 		g.log.Error("room counters", "room", f.Room, "err", err)
 	}
+	gifts := []json.RawMessage{}
+	if g.svc.gifts != nil {
+		since := time.Now().Add(-giftReplayWindow).UnixMilli()
+		if after > 0 {
+			since = max(since, idTime(after)-1000) // a second of overlap; clients de-duplicate
+		}
+		if gifts, err = g.svc.gifts.RoomEventsSince(ctx, f.Room, since, replayLimit); err != nil {
+			g.log.Error("replay gifts", "room", f.Room, "err", err)
+			gifts = []json.RawMessage{}
+		}
+	}
 	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
-		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares})
+		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts})
 	for _, frame := range held {
 		if frame = withoutReplayed(frame, last); frame != nil {
 			c.deliver(frame)

@@ -119,6 +119,9 @@ func newIDSource() *idSource {
 	return &idSource{node: int64(binary.BigEndian.Uint16(b[:]) & 0x3ff)}
 }
 
+// idTime is when a message id was made (Unix ms).
+func idTime(id int64) int64 { return id>>22 + idEpoch }
+
 func (s *idSource) next(now time.Time) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -42,7 +42,18 @@ type Service struct {
 	swep time.Time
 
 	tally tally
+
+	// gifts replays a room's recent gift events on join (the money domain).
+	gifts GiftReplayer
 }
+
+// GiftReplayer gives the gift events a room had since a time.
+type GiftReplayer interface {
+	RoomEventsSince(ctx context.Context, room string, sinceMs int64, limit int) ([]json.RawMessage, error)
+}
+
+// SetGiftReplayer lets joining viewers catch up on gifts they missed.
+func (s *Service) SetGiftReplayer(g GiftReplayer) { s.gifts = g }
 
 type senderKey struct {
 	user int64

@@ -156,6 +156,7 @@
         likeCount.textContent = f.likes;
         shareCount.textContent = f.shares;
         f.replay.forEach((e) => onEvent(e, false));
+        (f.gifts || []).forEach((e) => onEvent(e, false));
       } else if (f.type === 'batch') {
         f.events.forEach((e) => onEvent(e, true));
       } else if (f.type === 'error') {
