@@ -2,7 +2,6 @@ package channel
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,7 +21,6 @@ type Handlers struct {
 	Service *Service
 	Live    LiveStreams
 	Trust   *trust.Service
-	Log     *slog.Logger
 }
 
 // Register adds the channel routes to mux.

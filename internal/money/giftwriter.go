@@ -142,7 +142,7 @@ func (w *giftWriter) commit(group []*giftReq) {
 	if len(done) > 0 {
 		fresh := unique[:0]
 		for _, r := range unique {
-			if _, ok := done[senderKey{r.senderID, r.key}]; ok {
+			if done[senderKey{r.senderID, r.key}] {
 				// A retry (rare): answer it as the first gift, with today's balance.
 				out, _, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count)
 				r.result <- giftResult{out: out, err: err}
@@ -359,19 +359,13 @@ func (s *Service) publishGroup(ctx context.Context, events []outboxEvent, ids []
 	}
 }
 
-type storedGift struct {
-	id, channelID, amount int64
-	giftID                string
-	count                 int
-}
-
 // existingKeys finds which (sender, key) pairs of a group are already gifts.
-func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[senderKey]storedGift, error) {
+func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[senderKey]bool, error) {
 	if len(group) == 0 {
 		return nil, nil
 	}
 	var q strings.Builder
-	q.WriteString(`SELECT sender_id, idempotency_key, id, channel_id, gift_id, count, amount FROM gifts WHERE idempotency_key IN (`)
+	q.WriteString(`SELECT sender_id, idempotency_key FROM gifts WHERE idempotency_key IN (`)
 	args := make([]any, 0, len(group))
 	for i, r := range group {
 		if i > 0 {
@@ -390,16 +384,15 @@ func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[se
 	for _, r := range group {
 		want[senderKey{r.senderID, r.key}] = true
 	}
-	out := map[senderKey]storedGift{}
+	out := map[senderKey]bool{}
 	for rows.Next() {
 		var sender int64
 		var key string
-		var g storedGift
-		if err := rows.Scan(&sender, &key, &g.id, &g.channelID, &g.giftID, &g.count, &g.amount); err != nil {
+		if err := rows.Scan(&sender, &key); err != nil {
 			return nil, err
 		}
 		if k := (senderKey{sender, key}); want[k] {
-			out[k] = g
+			out[k] = true
 		}
 	}
 	return out, rows.Err()

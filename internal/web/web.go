@@ -103,7 +103,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, Log: s.o.Log}).Register(mux)
+	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust}).Register(mux)
 	s.o.Trust.Register(mux)
 	s.o.Rooms.Register(mux)
 	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay, WebhookSecret: []byte(s.o.PaymentWebhookSecret)}).Register(mux)
