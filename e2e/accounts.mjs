@@ -1,16 +1,11 @@
 // Drives Chromium through the account pages: sign up (the browser solves
 // the proof-of-work puzzle), create an API token, log out, log in again.
 // Usage: node e2e/accounts.mjs BASE_URL USERNAME PASSWORD
-import { chromium } from 'playwright-core';
+import { launch, say } from './browser.mjs';
 
 const [base, username, password] = process.argv.slice(2);
-const say = (msg) => console.log(msg);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));

@@ -1,17 +1,11 @@
 // Two viewers in one room: A (logged in) sends danmaku, B (anonymous) sees
 // each on the overlay and in the chat panel. A hostile payload must stay
 // text. Usage: node e2e/danmaku.mjs BASE_URL SLUG USERNAME PASSWORD [SHOT_DIR]
-import { chromium } from 'playwright-core';
+import { launch, say } from './browser.mjs';
 
 const [base, slug, username, password, shots] = process.argv.slice(2);
-const say = (msg) => console.log(msg);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 try {
   const a = await (await browser.newContext()).newPage();
   const b = await (await browser.newContext()).newPage();

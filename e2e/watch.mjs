@@ -3,17 +3,11 @@
 // Usage: node e2e/watch.mjs WATCH_URL SCREENSHOT_DIR
 // It prints one line per step; the Go test reads them to know when to
 // start and stop the publisher.
-import { chromium } from 'playwright-core';
+import { launch, say } from './browser.mjs';
 
 const [url, shots] = process.argv.slice(2);
-const say = (msg) => console.log(msg);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));

@@ -106,17 +106,7 @@ func (b *browser) login(username, password string) reply {
 }
 
 func TestAccountsOverHTTP(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			var n *testNode
-			if engine == "postgres" {
-				n = startPostgresNode(t)
-			} else {
-				n = startNode(t, "")
-			}
-			testAccounts(t, n)
-		})
-	}
+	eachEngine(t, testAccounts)
 }
 
 func testAccounts(t *testing.T, n *testNode) {

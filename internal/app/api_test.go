@@ -7,17 +7,7 @@ import (
 )
 
 func TestChannelAPI(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			var n *testNode
-			if engine == "postgres" {
-				n = startPostgresNode(t)
-			} else {
-				n = startNode(t, "")
-			}
-			testChannelAPI(t, n)
-		})
-	}
+	eachEngine(t, testChannelAPI)
 }
 
 func testChannelAPI(t *testing.T, n *testNode) {

@@ -90,6 +90,12 @@ func startPostgresNode(t *testing.T, opts ...Option) *testNode {
 	return startNode(t, storetest.NewPostgresSchema(t), opts...)
 }
 
+// eachEngine runs fn against a node on SQLite and one on PostgreSQL.
+func eachEngine(t *testing.T, fn func(*testing.T, *testNode)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, startNode(t, "")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, startPostgresNode(t)) })
+}
+
 // api sends a JSON request and decodes the JSON answer into out (if non-nil).
 func (n *testNode) api(method, path, token string, body any, out any) int {
 	n.t.Helper()

@@ -252,8 +252,7 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if _, err := s.Users.Authenticate(r.Context(), p.User.Username, in.Current); err != nil {
-		s.WriteError(w, err)
+	if !s.confirmPassword(w, r, p, in.Current) {
 		return
 	}
 	if err := s.Users.SetPassword(r.Context(), p.User.ID, in.New, p.Session.TokenHash); err != nil {
@@ -275,8 +274,7 @@ func (s *Service) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if _, err := s.Users.Authenticate(r.Context(), p.User.Username, in.Password); err != nil {
-		s.WriteError(w, err)
+	if !s.confirmPassword(w, r, p, in.Password) {
 		return
 	}
 	if err := s.Users.Delete(r.Context(), p.User.ID); err != nil {
@@ -285,6 +283,16 @@ func (s *Service) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	setSessionCookies(w, "", "", -1)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"deleted": true})
+}
+
+// confirmPassword asks for the current password again before an account
+// change a stolen session alone must not make.
+func (s *Service) confirmPassword(w http.ResponseWriter, r *http.Request, p Principal, password string) bool {
+	if _, err := s.Users.Authenticate(r.Context(), p.User.Username, password); err != nil {
+		s.WriteError(w, err)
+		return false
+	}
+	return true
 }
 
 func (s *Service) listTokens(w http.ResponseWriter, r *http.Request) {
