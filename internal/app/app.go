@@ -130,6 +130,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
+	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
 	a.Money.StartGroupCommit()
 	a.Rooms.SetGiftReplayer(a.Money)
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)

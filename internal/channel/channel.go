@@ -321,6 +321,16 @@ func (s *Service) OwnerByID(ctx context.Context, id int64) (int64, error) {
 	return owner, err
 }
 
+// ChannelSlug returns a channel's slug by id.
+func (s *Service) ChannelSlug(ctx context.Context, id int64) (string, error) {
+	var slug string
+	err := s.db.QueryRowContext(ctx, `SELECT slug FROM channels WHERE id = $1`, id).Scan(&slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", trust.ErrNoChannel
+	}
+	return slug, err
+}
+
 // ChannelForKey resolves a stream key (media.Channels).
 func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelRef, error) {
 	var ref media.ChannelRef

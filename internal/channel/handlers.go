@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,11 +17,18 @@ type LiveStreams interface {
 	Stream(slug string) (*media.Stream, bool)
 }
 
+// WatchRewards hears each counted minute a viewer watches a live channel
+// (the money domain grows fan medals with it).
+type WatchRewards interface {
+	WatchMinute(ctx context.Context, userID, channelID int64, now time.Time) error
+}
+
 // Handlers serves /api/channels.
 type Handlers struct {
 	Service *Service
 	Live    LiveStreams
 	Trust   *trust.Service
+	Watch   WatchRewards // optional
 }
 
 // Register adds the channel routes to mux.
@@ -264,10 +272,19 @@ func (h *Handlers) heartbeat(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusConflict, "channel is not live")
 		return
 	}
-	earned, err := h.Trust.Users.AwardWatchXP(r.Context(), p.User.ID, time.Now())
+	now := time.Now()
+	earned, err := h.Trust.Users.AwardWatchXP(r.Context(), p.User.ID, now)
 	if err != nil {
 		h.fail(w, err)
 		return
+	}
+	// Only a counted minute counts for the medal too, so two tabs or two
+	// nodes do not double it.
+	if earned && h.Watch != nil {
+		if err := h.Watch.WatchMinute(r.Context(), p.User.ID, c.ID, now); err != nil {
+			h.fail(w, err)
+			return
+		}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]bool{"earned": earned})
 }

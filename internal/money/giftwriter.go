@@ -41,6 +41,12 @@ type giftReq struct {
 	result chan giftResult
 }
 
+// event is the room event of a stored gift.
+func (r *giftReq) event(id, now int64) GiftEvent {
+	return GiftEvent{Type: "gift", GiftID: fmt.Sprint(id), SenderID: r.senderID, Sender: r.senderName, Gift: r.gift.ID,
+		Name: r.gift.Name, Icon: r.gift.Icon, Tier: r.gift.Tier, Count: r.count, Amount: r.amount, At: now}
+}
+
 type giftResult struct {
 	out SentGift
 	err error
@@ -198,6 +204,14 @@ func (w *giftWriter) commit(group []*giftReq) {
 			}); err != nil {
 			return err
 		}
+		// Fan medals grow by the coins spent, one upsert per (channel, sender).
+		intimacy := map[fanKey]int64{}
+		for _, r := range charged {
+			intimacy[fanKey{r.channelID, r.senderID}] += r.amount
+		}
+		if err := addIntimacy(ctx, tx, intimacy); err != nil {
+			return err
+		}
 		rows = rows[:0]
 		events = events[:0]
 		for _, r := range charged {
@@ -205,8 +219,7 @@ func (w *giftWriter) commit(group []*giftReq) {
 			res := results[r]
 			res.out.ID = id
 			results[r] = res
-			payload, _ := jsonMarshal(GiftEvent{Type: "gift", GiftID: fmt.Sprint(id), SenderID: r.senderID, Sender: r.senderName, Gift: r.gift.ID,
-				Name: r.gift.Name, Icon: r.gift.Icon, Tier: r.gift.Tier, Count: r.count, Amount: r.amount, At: now})
+			payload, _ := jsonMarshal(r.event(id, now))
 			rows = append(rows, []any{"room." + r.room, string(payload), now})
 			events = append(events, outboxEvent{subject: "room." + r.room, payload: payload})
 		}

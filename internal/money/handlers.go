@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,14 +25,41 @@ type Handlers struct {
 
 // Register adds the money routes.
 func (h *Handlers) Register(mux *http.ServeMux) {
+	// Wallet and coins in.
 	mux.HandleFunc("GET /api/wallet", h.wallet)
+	mux.HandleFunc("GET /api/wallet/packages", h.packages)
+	mux.HandleFunc("GET /api/wallet/topups", h.myTopups)
+	mux.HandleFunc("POST /api/wallet/topups", h.requestTopup)
+	mux.HandleFunc("POST /api/payments/webhook", h.webhook)
+	// Gifts.
 	mux.HandleFunc("GET /api/gifts/catalog", h.catalog)
 	mux.HandleFunc("POST /api/gifts", h.sendGift)
+	mux.HandleFunc("GET /api/channels/{slug}/gifts", h.channelGifts)
+	mux.HandleFunc("POST /api/channels/{slug}/gifts", h.createChannelGift)
+	mux.HandleFunc("PUT /api/channels/{slug}/gifts/{id}", h.updateChannelGift)
+	mux.HandleFunc("DELETE /api/channels/{slug}/gifts/{id}", h.retireChannelGift)
+	// Memberships and fan medals.
+	mux.HandleFunc("GET /api/channels/{slug}/fans", h.fans)
+	mux.HandleFunc("POST /api/channels/{slug}/membership", h.buyMembership)
+	mux.HandleFunc("PUT /api/channels/{slug}/membership-tiers", h.setTiers)
+	mux.HandleFunc("PUT /api/channels/{slug}/medal", h.setMedal)
+	// Earnings out.
 	mux.HandleFunc("GET /api/channels/{slug}/earnings", h.earnings)
+	mux.HandleFunc("GET /api/channels/{slug}/withdrawals", h.channelWithdrawals)
+	mux.HandleFunc("POST /api/channels/{slug}/withdrawals", h.requestWithdrawal)
+	mux.HandleFunc("GET /api/channels/{slug}/statement.csv", h.statement)
+	// Platform admin.
 	mux.HandleFunc("POST /api/admin/wallets/grant", h.grant)
 	mux.HandleFunc("GET /api/admin/ledger/verify", h.verify)
-	mux.HandleFunc("GET /api/wallet/packages", h.packages)
-	mux.HandleFunc("POST /api/payments/webhook", h.webhook)
+	mux.HandleFunc("GET /api/admin/gifts", h.adminGifts)
+	mux.HandleFunc("POST /api/admin/gifts", h.adminCreateGift)
+	mux.HandleFunc("PUT /api/admin/gifts/{id}", h.adminUpdateGift)
+	mux.HandleFunc("DELETE /api/admin/gifts/{id}", h.adminRetireGift)
+	mux.HandleFunc("PUT /api/admin/channels/{slug}/platform-share", h.setShare)
+	mux.HandleFunc("GET /api/admin/topups", h.adminTopups)
+	mux.HandleFunc("POST /api/admin/topups/{id}/{decision}", h.decideTopup)
+	mux.HandleFunc("GET /api/admin/withdrawals", h.adminWithdrawals)
+	mux.HandleFunc("POST /api/admin/withdrawals/{id}/{decision}", h.decideWithdrawal)
 }
 
 func (h *Handlers) packages(w http.ResponseWriter, r *http.Request) {
@@ -87,30 +115,115 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) fail(w http.ResponseWriter, err error) {
 	var ie *InputError
+	code := func(status int, code, msg string) {
+		httpjson.Write(w, status, map[string]string{"error": msg, "code": code})
+	}
 	switch {
 	case errors.As(err, &ie):
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": ie.Msg, "code": "invalid"})
+		code(http.StatusBadRequest, "invalid", ie.Msg)
 	case errors.Is(err, ErrInsufficientFunds):
-		httpjson.Write(w, http.StatusPaymentRequired, map[string]string{"error": "your balance is too low for this gift; nothing was charged", "code": "insufficient_funds"})
+		code(http.StatusPaymentRequired, "insufficient_funds", "your balance is too low for this; nothing was charged")
+	case errors.Is(err, ErrLowEarnings):
+		code(http.StatusConflict, "low_earnings", err.Error())
 	case errors.Is(err, ErrNoGift):
-		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": err.Error(), "code": "gift_not_found"})
+		code(http.StatusNotFound, "gift_not_found", err.Error())
+	case errors.Is(err, ErrGiftNotOnSale):
+		code(http.StatusConflict, "gift_not_on_sale", err.Error())
+	case errors.Is(err, ErrTrialUsed):
+		code(http.StatusConflict, "trial_used", err.Error())
+	case errors.Is(err, ErrTrialNotYet):
+		code(http.StatusForbidden, "trial_not_eligible", err.Error())
+	case errors.Is(err, ErrGiftExists):
+		code(http.StatusConflict, "gift_exists", err.Error())
 	case errors.Is(err, ErrKeyReused):
-		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": "idempotency_key_reused"})
+		code(http.StatusConflict, "idempotency_key_reused", err.Error())
+	case errors.Is(err, ErrHigherTier):
+		code(http.StatusConflict, "higher_tier_active", err.Error())
+	case errors.Is(err, ErrNotPending):
+		code(http.StatusConflict, "already_decided", err.Error())
+	case errors.Is(err, ErrNoRequest):
+		code(http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrTooManyPending):
+		code(http.StatusTooManyRequests, "too_many_pending", err.Error())
 	default:
 		h.Trust.WriteError(w, err)
 	}
 }
 
-func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Trust.Authorize(r, trust.ActAccountRead, 0, 0)
+// decode reads a JSON body, answering 400 itself when it cannot.
+func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := httpjson.Decode(w, r, v); err != nil {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		return false
+	}
+	return true
+}
+
+// user authorizes a for the signed-in account (the admin token has no
+// wallet, memberships or gifts of its own).
+func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a trust.Action, chID, owner int64) (*trust.User, bool) {
+	p, err := h.Trust.Authorize(r, a, chID, owner)
 	if err == nil && p.User == nil {
-		err = &trust.Denied{Reason: "the admin token has no wallet"}
+		err = &trust.Denied{Reason: "the admin token has no account of its own; use a user's session or token"}
 	}
 	if err != nil {
 		h.fail(w, err)
+		return nil, false
+	}
+	return p.User, true
+}
+
+// channel resolves {slug} and authorizes a on it.
+func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a trust.Action) (chID int64, p trust.Principal, ok bool) {
+	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+	if err == nil {
+		p, err = h.Trust.Authorize(r, a, chID, owner)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return 0, p, false
+	}
+	return chID, p, true
+}
+
+// admin authorizes a platform admin.
+func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) (trust.Principal, bool) {
+	p, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0)
+	if err != nil {
+		h.fail(w, err)
+		return p, false
+	}
+	return p, true
+}
+
+// pathID reads a positive integer path value.
+func (h *Handlers) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "no such request", "code": "not_found"})
+		return 0, false
+	}
+	return id, true
+}
+
+// decision reads {decision}: approve or reject.
+func (h *Handlers) decision(w http.ResponseWriter, r *http.Request) (approve, ok bool) {
+	switch r.PathValue("decision") {
+	case "approve":
+		return true, true
+	case "reject":
+		return false, true
+	}
+	httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "decision must be approve or reject", "code": "not_found"})
+	return false, false
+}
+
+func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	if !ok {
 		return
 	}
-	bal, moves, err := h.Money.Wallet(r.Context(), p.User.ID, 50)
+	bal, moves, err := h.Money.Wallet(r.Context(), u.ID, 50)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -118,13 +231,38 @@ func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"balance": bal, "movements": moves})
 }
 
+// catalog lists the gifts on sale (?room=SLUG adds that channel's own);
+// for a signed-in viewer it says which trial gifts they may still send.
 func (h *Handlers) catalog(w http.ResponseWriter, r *http.Request) {
-	gifts, err := h.Money.Catalog(r.Context())
+	var chID int64
+	if slug := r.URL.Query().Get("room"); slug != "" {
+		var err error
+		if chID, _, err = h.Trust.Channels.ChannelOwner(r.Context(), slug); err != nil {
+			h.fail(w, err)
+			return
+		}
+	}
+	gifts, err := h.Money.Catalog(r.Context(), chID)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"gifts": gifts})
+	out := map[string]any{"gifts": gifts}
+	if u := trust.PrincipalFrom(r.Context()).User; u != nil {
+		used, eligible, err := h.Money.TrialsUsed(r.Context(), u.ID)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		avail := []string{}
+		for _, g := range gifts {
+			if g.Trial && eligible && !used[g.ID] {
+				avail = append(avail, g.ID)
+			}
+		}
+		out["trials_available"] = avail
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
@@ -165,28 +303,9 @@ func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, code, g)
 }
 
-func (h *Handlers) earnings(w http.ResponseWriter, r *http.Request) {
-	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	if _, err := h.Trust.Authorize(r, trust.ActChannelManage, chID, owner); err != nil {
-		h.fail(w, err)
-		return
-	}
-	e, err := h.Money.Earnings(r.Context(), chID)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"earnings": e})
-}
-
 func (h *Handlers) grant(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0)
-	if err != nil {
-		h.fail(w, err)
+	p, ok := h.admin(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -194,8 +313,7 @@ func (h *Handlers) grant(w http.ResponseWriter, r *http.Request) {
 		Coins    int64  `json:"coins"`
 		Reason   string `json:"reason"`
 	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+	if !h.decode(w, r, &in) {
 		return
 	}
 	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
@@ -212,8 +330,7 @@ func (h *Handlers) grant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) verify(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0); err != nil {
-		h.fail(w, err)
+	if _, ok := h.admin(w, r); !ok {
 		return
 	}
 	rep, err := h.Money.Verify(r.Context())

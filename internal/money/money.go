@@ -64,6 +64,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	accounts map[acctKey]int64 // account ids are permanent: cache them
+	shares   map[int64]cachedShare
 
 	writer *giftWriter // group commit; nil sends each gift in its own transaction
 
@@ -81,7 +82,7 @@ type acctKey struct {
 
 // NewService returns the money domain on db.
 func NewService(db *store.DB, platformShareBP int64, log *slog.Logger) *Service {
-	return &Service{db: db, platformShareBP: platformShareBP, log: log, accounts: map[acctKey]int64{}}
+	return &Service{db: db, platformShareBP: platformShareBP, log: log, accounts: map[acctKey]int64{}, shares: map[int64]cachedShare{}}
 }
 
 // account returns the id of an account, creating it on first use.
@@ -200,33 +201,6 @@ func (s *Service) Wallet(ctx context.Context, userID int64, limit int) (int64, [
 	return balance, out, rows.Err()
 }
 
-// Gift is a catalog entry.
-type Gift struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Price int64  `json:"price"`
-	Tier  int    `json:"tier"`
-	Icon  string `json:"icon"`
-}
-
-// Catalog lists the gifts on sale, cheapest first.
-func (s *Service) Catalog(ctx context.Context) ([]Gift, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, price, tier, icon FROM gift_catalog WHERE active ORDER BY price, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Gift{}
-	for rows.Next() {
-		var g Gift
-		if err := rows.Scan(&g.ID, &g.Name, &g.Price, &g.Tier, &g.Icon); err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
-}
-
 // SentGift is the result of a gift.
 type SentGift struct {
 	ID        int64 `json:"gift_id"`
@@ -266,11 +240,14 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 	if err != nil {
 		return SentGift{}, err
 	}
+	if err := g.onSale(channelID, time.Now()); err != nil {
+		return SentGift{}, err
+	}
 	if g.Price > math.MaxInt64/int64(count) {
 		return SentGift{}, &InputError{"amount too large"}
 	}
 	amount := g.Price * int64(count)
-	platformCut := amount * s.platformShareBP / 10000
+	platformCut := amount * s.platformShare(ctx, channelID) / 10000
 	sender, err := s.account(ctx, KindUser, senderID)
 	if err != nil {
 		return SentGift{}, err
@@ -286,6 +263,9 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 
 	req := &giftReq{senderID: senderID, senderName: senderName, channelID: channelID, room: room, gift: g, count: count, key: key,
 		amount: amount, cut: platformCut, sender: sender, channelAcct: channelAcct, platform: platform}
+	if g.Trial {
+		return s.sendTrialGift(ctx, req)
+	}
 	if w := s.writer; w != nil {
 		return w.submit(ctx, req) // the writer looks keys up for the whole group
 	}
@@ -295,40 +275,10 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 	return s.sendGiftTx(ctx, req)
 }
 
-// catalogTTL is how long a read of the catalog is trusted.
-const catalogTTL = 10 * time.Second
-
-// catalogGift returns an active gift, from a catalog read at most
-// catalogTTL ago (a gift is priced on every send; the catalog rarely changes).
-func (s *Service) catalogGift(ctx context.Context, id string) (Gift, error) {
-	s.mu.Lock()
-	fresh := time.Since(s.catalogAt) < catalogTTL
-	g, ok := s.catalog[id]
-	s.mu.Unlock()
-	if !fresh {
-		list, err := s.Catalog(ctx)
-		if err != nil {
-			return Gift{}, err
-		}
-		m := make(map[string]Gift, len(list))
-		for _, c := range list {
-			m[c.ID] = c
-		}
-		s.mu.Lock()
-		s.catalog, s.catalogAt = m, time.Now()
-		s.mu.Unlock()
-		g, ok = m[id]
-	}
-	if !ok {
-		return Gift{}, ErrNoGift
-	}
-	return g, nil
-}
-
 // sendGiftTx commits one gift in its own transaction (the path without a
 // group-commit writer, and its fallback).
 func (s *Service) sendGiftTx(ctx context.Context, r *giftReq) (SentGift, error) {
-	senderID, senderName, channelID, room, g, count, key := r.senderID, r.senderName, r.channelID, r.room, r.gift, r.count, r.key
+	senderID, channelID, room, g, count, key := r.senderID, r.channelID, r.room, r.gift, r.count, r.key
 	amount, platformCut, sender, channelAcct, platform := r.amount, r.cut, r.sender, r.channelAcct, r.platform
 	giftID := g.ID
 	var out SentGift
@@ -364,9 +314,10 @@ func (s *Service) sendGiftTx(ctx context.Context, r *giftReq) (SentGift, error) 
 			return err
 		}
 		out.Amount = amount
-		ev := GiftEvent{Type: "gift", GiftID: fmt.Sprint(out.ID), SenderID: senderID, Sender: senderName, Gift: g.ID, Name: g.Name,
-			Icon: g.Icon, Tier: g.Tier, Count: count, Amount: amount, At: now}
-		payload, _ := jsonMarshal(ev)
+		if err := addIntimacy(ctx, tx, map[fanKey]int64{{channelID, senderID}: amount}); err != nil {
+			return err
+		}
+		payload, _ := jsonMarshal(r.event(out.ID, now))
 		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (subject, payload, created_at) VALUES ($1, $2, $3)`, "room."+room, string(payload), now)
 		return err
 	})

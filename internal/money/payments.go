@@ -89,42 +89,13 @@ func (s *Service) ConfirmPayment(ctx context.Context, provider string, providerT
 	if providerTx == "" || len(providerTx) > 128 {
 		return 0, false, &InputError{"provider_tx is required (up to 128 characters)"}
 	}
-	var coins int64
-	err = s.db.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&coins)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, &InputError{"unknown package " + strconv.Quote(packageID)}
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	user, err := s.account(ctx, KindUser, userID)
-	if err != nil {
-		return 0, false, err
-	}
-	prov, err := s.account(ctx, KindProvider, ProviderWebhook)
+	user, prov, err := s.paymentAccounts(ctx, provider, userID)
 	if err != nil {
 		return 0, false, err
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		now := store.Now()
-		txID, err := newTx(ctx, tx, "topup", fmt.Sprintf("%s %s: %s", provider, providerTx, packageID), 0, now)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (provider, provider_tx, user_id, package_id, coins, tx_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, provider, providerTx, userID, packageID, coins, txID, now); err != nil {
-			return err
-		}
-		if err := entry(ctx, tx, txID, prov, -coins, true, now); err != nil {
-			return err
-		}
-		if err := entry(ctx, tx, txID, user, coins, true, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, coins, prov); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 RETURNING balance`, coins, user).Scan(&balance)
+		balance, err = creditPayment(ctx, tx, provider, providerTx, userID, packageID, user, prov)
+		return err
 	})
 	if store.IsUniqueViolation(err) {
 		// Delivered before: the first delivery credited it.
@@ -132,4 +103,51 @@ func (s *Service) ConfirmPayment(ctx context.Context, provider string, providerT
 		return balance, true, err
 	}
 	return balance, false, err
+}
+
+// paymentAccounts returns the ledger accounts a payment moves coins
+// between (created outside any transaction: SQLite has one writer).
+func (s *Service) paymentAccounts(ctx context.Context, provider string, userID int64) (user, prov int64, err error) {
+	if user, err = s.account(ctx, KindUser, userID); err != nil {
+		return 0, 0, err
+	}
+	providerOwner := ProviderWebhook
+	if provider == "manual" {
+		providerOwner = ProviderManual
+	}
+	prov, err = s.account(ctx, KindProvider, providerOwner)
+	return user, prov, err
+}
+
+// creditPayment records a payment and credits its coins inside tx. A
+// payment recorded before fails with a unique violation.
+func creditPayment(ctx context.Context, tx *sql.Tx, provider, providerTx string, userID int64, packageID string, user, prov int64) (balance int64, err error) {
+	var coins int64
+	err = tx.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&coins)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, &InputError{"unknown package " + strconv.Quote(packageID)}
+	}
+	if err != nil {
+		return 0, err
+	}
+	now := store.Now()
+	txID, err := newTx(ctx, tx, "topup", fmt.Sprintf("%s %s: %s", provider, providerTx, packageID), 0, now)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (provider, provider_tx, user_id, package_id, coins, tx_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, provider, providerTx, userID, packageID, coins, txID, now); err != nil {
+		return 0, err
+	}
+	if err := entry(ctx, tx, txID, prov, -coins, true, now); err != nil {
+		return 0, err
+	}
+	if err := entry(ctx, tx, txID, user, coins, true, now); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, coins, prov); err != nil {
+		return 0, err
+	}
+	err = tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 RETURNING balance`, coins, user).Scan(&balance)
+	return balance, err
 }

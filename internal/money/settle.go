@@ -35,35 +35,40 @@ func (s *Service) Settle(ctx context.Context) error {
 	}
 	rows.Close()
 	for _, id := range ids {
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			// Sum exactly the rows this statement marks, so an entry that
-			// commits meanwhile is either marked and counted, or neither.
-			marked, err := tx.QueryContext(ctx, `UPDATE ledger_entries SET settled = TRUE
-				WHERE account_id = $1 AND settled = FALSE RETURNING amount`, id)
-			if err != nil {
-				return err
-			}
-			var total int64
-			for marked.Next() {
-				var a int64
-				if err := marked.Scan(&a); err != nil {
-					marked.Close()
-					return err
-				}
-				total += a
-			}
-			marked.Close()
-			if err := marked.Err(); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2`, total, id)
-			return err
-		})
-		if err != nil {
+		if err := s.db.InTx(ctx, func(tx *sql.Tx) error { return settleAccount(ctx, tx, id) }); err != nil {
 			return fmt.Errorf("settle account %d: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// settleAccount folds one account's unsettled entries into its balance.
+// It sums exactly the rows its statement marks, so an entry that commits
+// meanwhile is either marked and counted, or neither.
+func settleAccount(ctx context.Context, tx *sql.Tx, id int64) error {
+	marked, err := tx.QueryContext(ctx, `UPDATE ledger_entries SET settled = TRUE
+		WHERE account_id = $1 AND settled = FALSE RETURNING amount`, id)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for marked.Next() {
+		var a int64
+		if err := marked.Scan(&a); err != nil {
+			marked.Close()
+			return err
+		}
+		total += a
+	}
+	marked.Close()
+	if err := marked.Err(); err != nil {
+		return err
+	}
+	if total == 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2`, total, id)
+	return err
 }
 
 // Earnings is a channel's balance including entries not settled yet.

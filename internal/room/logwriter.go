@@ -99,16 +99,25 @@ func (w *logWriter) run() {
 
 func (w *logWriter) insert(batch []*pendingRow) error {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms) VALUES `)
-	args := make([]any, 0, len(batch)*10)
+	q.WriteString(`INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms,
+		member_tier, medal_name, medal_level) VALUES `)
+	const cols = 13
+	args := make([]any, 0, len(batch)*cols)
 	for i, p := range batch {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+		q.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "$%d", len(args)+c+1)
+		}
+		q.WriteByte(')')
 		m := p.msg
-		args = append(args, m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS)
+		args = append(args, m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS,
+			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

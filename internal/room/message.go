@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/trust"
 )
 
 //go:embed migrations/*.sql
@@ -38,6 +39,8 @@ type Message struct {
 	Mode     string `json:"mode"`
 	At       int64  `json:"at"`        // server time, Unix ms
 	OffsetMS int64  `json:"offset_ms"` // into the live stream; -1 when offline
+	// Fan is the sender's membership and medal in this channel when sent.
+	Fan trust.FanBadge `json:"fan"`
 }
 
 // Modes a danmaku can fly in.

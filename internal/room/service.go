@@ -123,12 +123,12 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 			return Message{}, &HygieneError{"repeated", "you just sent that"}
 		}
 	}
-	chID, err := s.trust.CheckSpeaker(ctx, slug, text, prev.at)
+	chID, fan, err := s.trust.CheckSpeaker(ctx, slug, text, prev.at)
 	if err != nil {
 		return Message{}, err
 	}
 	m := Message{
-		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(),
+		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(), Fan: fan,
 		Text: text, Color: color, Mode: mode, At: now.UnixMilli(), OffsetMS: -1,
 	}
 	if st, ok := s.live.Stream(slug); ok {
@@ -225,7 +225,7 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	return nil
 }
 
-const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms`
+const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms, member_tier, medal_name, medal_level`
 
 // History returns up to limit messages before the id `before` (0: the
 // newest), oldest first.
@@ -272,7 +272,8 @@ func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
 	out := []Message{}
 	for rows.Next() {
 		m := Message{Room: slug}
-		if err := rows.Scan(&m.ID, &m.UserID, &m.User, &m.Level, &m.Text, &m.Color, &m.Mode, &m.At, &m.OffsetMS); err != nil {
+		if err := rows.Scan(&m.ID, &m.UserID, &m.User, &m.Level, &m.Text, &m.Color, &m.Mode, &m.At, &m.OffsetMS,
+			&m.Fan.MemberTier, &m.Fan.MedalName, &m.Fan.MedalLevel); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

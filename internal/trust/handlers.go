@@ -398,21 +398,20 @@ func (s *Service) putRules(w http.ResponseWriter, r *http.Request) {
 }
 
 // CheckSpeaker runs every check a chat message goes through in a channel:
-// the policy (banned, muted, platform ban) and the channel's rules. The
-// principal comes from ctx; lastSent is the sender's previous message in
-// the channel (slow mode). It returns the channel's id.
-func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent time.Time) (int64, error) {
+// the policy (login, bans, mutes) and the channel's rules. It returns the
+// channel and the sender's fan badge there (shown with the message).
+func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent time.Time) (int64, FanBadge, error) {
 	chID, owner, err := s.Channels.ChannelOwner(ctx, slug)
 	if err != nil {
-		return 0, err
+		return 0, FanBadge{}, err
 	}
 	p, err := s.AuthorizeContext(ctx, ActChatSend, chID, owner)
 	if err != nil {
-		return chID, err
+		return chID, FanBadge{}, err
 	}
 	rules, err := s.Mod.Rules(ctx, chID)
 	if err != nil {
-		return chID, err
+		return chID, FanBadge{}, err
 	}
 	sp := Speaker{LastSent: lastSent}
 	if p.User != nil {
@@ -420,14 +419,19 @@ func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent 
 		sp.AccountAge = p.User.AccountAge(time.Now())
 		mod, err := s.Mod.IsModerator(ctx, chID, p.User.ID)
 		if err != nil {
-			return chID, err
+			return chID, FanBadge{}, err
 		}
 		sp.Privileged = p.User.IsAdmin || p.User.ID == owner || mod
 		if sp.Follows, err = s.Mod.Follows(ctx, p.User.ID, chID); err != nil {
-			return chID, err
+			return chID, FanBadge{}, err
+		}
+		if s.Fans != nil {
+			if sp.Fan, err = s.Fans.Standing(ctx, p.User.ID, chID, slug); err != nil {
+				return chID, FanBadge{}, err
+			}
 		}
 	}
-	return chID, CheckMessage(rules, sp, text, time.Now())
+	return chID, sp.Fan, CheckMessage(rules, sp, text, time.Now())
 }
 
 func (s *Service) checkMessage(w http.ResponseWriter, r *http.Request) {
@@ -437,7 +441,7 @@ func (s *Service) checkMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if _, err := s.CheckSpeaker(r.Context(), r.PathValue("slug"), in.Text, time.Time{}); err != nil {
+	if _, _, err := s.CheckSpeaker(r.Context(), r.PathValue("slug"), in.Text, time.Time{}); err != nil {
 		s.WriteError(w, err)
 		return
 	}

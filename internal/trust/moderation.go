@@ -83,8 +83,8 @@ func (m *Moderation) Moderators(ctx context.Context, channelID int64) ([]User, e
 func (m *Moderation) Rules(ctx context.Context, channelID int64) (Rules, error) {
 	r := DefaultRules()
 	err := m.db.QueryRowContext(ctx, `SELECT min_level, min_account_age_seconds, links_min_level, slow_mode_seconds,
-		followers_only, members_only, medal_only, max_length FROM channel_rules WHERE channel_id = $1`, channelID).
-		Scan(&r.MinLevel, &r.MinAccountAgeSecs, &r.LinksMinLevel, &r.SlowModeSecs, &r.FollowersOnly, &r.MembersOnly, &r.MedalOnly, &r.MaxLength)
+		followers_only, members_only, medal_only, medal_min_level, max_length FROM channel_rules WHERE channel_id = $1`, channelID).
+		Scan(&r.MinLevel, &r.MinAccountAgeSecs, &r.LinksMinLevel, &r.SlowModeSecs, &r.FollowersOnly, &r.MembersOnly, &r.MedalOnly, &r.MedalMinLevel, &r.MaxLength)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultRules(), nil
 	}
@@ -98,19 +98,19 @@ func (m *Moderation) SetRules(ctx context.Context, channelID, actorID int64, r R
 	}
 	return m.db.InTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO channel_rules (channel_id, min_level, min_account_age_seconds, links_min_level, slow_mode_seconds,
-			followers_only, members_only, medal_only, max_length, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			followers_only, members_only, medal_only, medal_min_level, max_length, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (channel_id) DO UPDATE SET min_level = excluded.min_level, min_account_age_seconds = excluded.min_account_age_seconds,
 			links_min_level = excluded.links_min_level, slow_mode_seconds = excluded.slow_mode_seconds, followers_only = excluded.followers_only,
-			members_only = excluded.members_only, medal_only = excluded.medal_only, max_length = excluded.max_length,
+			members_only = excluded.members_only, medal_only = excluded.medal_only, medal_min_level = excluded.medal_min_level, max_length = excluded.max_length,
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-			channelID, r.MinLevel, r.MinAccountAgeSecs, r.LinksMinLevel, r.SlowModeSecs, r.FollowersOnly, r.MembersOnly, r.MedalOnly, r.MaxLength,
+			channelID, r.MinLevel, r.MinAccountAgeSecs, r.LinksMinLevel, r.SlowModeSecs, r.FollowersOnly, r.MembersOnly, r.MedalOnly, r.MedalMinLevel, r.MaxLength,
 			store.Now(), actorID)
 		if err != nil {
 			return fmt.Errorf("save rules: %w", err)
 		}
 		return logAct(ctx, tx, channelID, actorID, "rules.update",
-			0, fmt.Sprintf("level>=%d age>=%ds links>=%d slow=%ds followers=%v members=%v medal=%v max=%d",
-				r.MinLevel, r.MinAccountAgeSecs, r.LinksMinLevel, r.SlowModeSecs, r.FollowersOnly, r.MembersOnly, r.MedalOnly, r.MaxLength))
+			0, fmt.Sprintf("level>=%d age>=%ds links>=%d slow=%ds followers=%v members=%v medal=%v(>=%d) max=%d",
+				r.MinLevel, r.MinAccountAgeSecs, r.LinksMinLevel, r.SlowModeSecs, r.FollowersOnly, r.MembersOnly, r.MedalOnly, r.MedalMinLevel, r.MaxLength))
 	})
 }
 

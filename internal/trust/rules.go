@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,7 +18,10 @@ type Rules struct {
 	FollowersOnly     bool `json:"followers_only"`
 	MembersOnly       bool `json:"members_only"`
 	MedalOnly         bool `json:"medal_only"`
-	MaxLength         int  `json:"max_length"`
+	// MedalMinLevel is the fan-medal level medal-only mode asks for (0 and
+	// 1: any medal).
+	MedalMinLevel int `json:"medal_min_level"`
+	MaxLength     int `json:"max_length"`
 }
 
 // DefaultRules apply to a channel that set none.
@@ -34,6 +38,8 @@ func (r Rules) Validate() error {
 		return invalid("min_account_age_seconds must be 0 to a year")
 	case r.SlowModeSecs < 0 || r.SlowModeSecs > 3600:
 		return invalid("slow_mode_seconds must be 0 to 3600")
+	case r.MedalMinLevel < 0 || r.MedalMinLevel > 40:
+		return invalid("medal_min_level must be 0 to 40")
 	case r.MaxLength < 1 || r.MaxLength > 500:
 		return invalid("max_length must be 1 to 500")
 	}
@@ -45,11 +51,23 @@ type Speaker struct {
 	Level      int
 	AccountAge time.Duration
 	Follows    bool
-	Member     bool // becomes real when memberships land
-	HasMedal   bool // becomes real when fan medals land
+	Fan        FanBadge
 	Privileged bool // owner, moderator or admin: rules do not bind them
 	// LastSent is when they last sent in this channel (zero if never).
 	LastSent time.Time
+}
+
+// FanBadge is what a viewer's support of a channel shows next to their
+// name there; the money domain computes it (see FanStanding).
+type FanBadge struct {
+	MemberTier int    `json:"member_tier,omitempty"` // 0: not an active member
+	MedalName  string `json:"medal,omitempty"`
+	MedalLevel int    `json:"medal_level,omitempty"` // 0: no medal
+}
+
+// FanStanding reads a viewer's badge in a channel.
+type FanStanding interface {
+	Standing(ctx context.Context, userID, channelID int64, slug string) (FanBadge, error)
 }
 
 // RuleViolation is a refused message, with a code clients can act on.
@@ -85,11 +103,15 @@ func CheckMessage(r Rules, s Speaker, text string, now time.Time) error {
 	if r.FollowersOnly && !s.Follows {
 		return &RuleViolation{Code: "followers_only", Msg: "followers-only mode: follow the channel to chat"}
 	}
-	if r.MembersOnly && !s.Member {
-		return &RuleViolation{Code: "members_only", Msg: "members-only mode"}
+	if r.MembersOnly && s.Fan.MemberTier == 0 {
+		return &RuleViolation{Code: "members_only", Msg: "members-only mode: become a member of this channel to chat"}
 	}
-	if r.MedalOnly && !s.HasMedal {
-		return &RuleViolation{Code: "medal_only", Msg: "fan-medal-only mode"}
+	if need := max(r.MedalMinLevel, 1); r.MedalOnly && s.Fan.MedalLevel < need {
+		msg := "fan-medal-only mode: send this channel a gift to earn its medal"
+		if need > 1 {
+			msg = fmt.Sprintf("fan-medal-only mode: this channel needs its medal at level %d; yours is %d", need, s.Fan.MedalLevel)
+		}
+		return &RuleViolation{Code: "medal_only", Msg: msg}
 	}
 	if s.Level < r.LinksMinLevel && linkPattern.MatchString(text) {
 		return &RuleViolation{Code: "links", Msg: fmt.Sprintf("links need level %d in this channel", r.LinksMinLevel)}

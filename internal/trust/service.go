@@ -25,6 +25,7 @@ import (
 type ChannelDirectory interface {
 	ChannelOwner(ctx context.Context, slug string) (channelID, ownerID int64, err error)
 	OwnerByID(ctx context.Context, channelID int64) (ownerID int64, err error)
+	ChannelSlug(ctx context.Context, channelID int64) (string, error)
 }
 
 // ErrNoChannel is what a ChannelDirectory returns for an unknown slug.
@@ -63,7 +64,9 @@ type Service struct {
 	Throttle   *LoginThrottle
 	Limits     Limits
 	Channels   ChannelDirectory
-	Log        *slog.Logger
+	// Fans tells members and medal holders apart (nil: nobody is either).
+	Fans FanStanding
+	Log  *slog.Logger
 
 	crawl crawlTracker
 }

@@ -99,6 +99,22 @@ func TestMessageRules(t *testing.T) {
 	if err := CheckMessage(Rules{MedalOnly: true, MaxLength: 9}, Speaker{}, "hi", now); err == nil {
 		t.Error("medal-only let a speaker without a medal speak")
 	}
+	if err := CheckMessage(Rules{MembersOnly: true, MaxLength: 9}, Speaker{Fan: FanBadge{MemberTier: 1}}, "hi", now); err != nil {
+		t.Errorf("member refused in members-only mode: %v", err)
+	}
+	medal := Rules{MedalOnly: true, MedalMinLevel: 3, MaxLength: 9}
+	for level, ok := range map[int]bool{0: false, 2: false, 3: true, 9: true} {
+		err := CheckMessage(medal, Speaker{Fan: FanBadge{MedalName: "X", MedalLevel: level}}, "hi", now)
+		if (err == nil) != ok {
+			t.Errorf("medal level %d in a level-3 medal room: %v", level, err)
+		}
+	}
+	if err := CheckMessage(Rules{MedalOnly: true, MaxLength: 9}, Speaker{Fan: FanBadge{MedalLevel: 1}}, "hi", now); err != nil {
+		t.Errorf("any medal refused in medal-only mode: %v", err)
+	}
+	if (Rules{MaxLength: 9, MedalMinLevel: 41}).Validate() == nil {
+		t.Error("medal level 41 accepted")
+	}
 	if (Rules{MaxLength: 0}).Validate() == nil || (Rules{MaxLength: 10, SlowModeSecs: -1}).Validate() == nil {
 		t.Error("invalid rules accepted")
 	}

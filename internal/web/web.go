@@ -103,7 +103,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	(&channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust}).Register(mux)
+	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust}
+	if s.o.Money != nil {
+		ch.Watch = s.o.Money
+	}
+	ch.Register(mux)
 	s.o.Trust.Register(mux)
 	s.o.Rooms.Register(mux)
 	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay, WebhookSecret: []byte(s.o.PaymentWebhookSecret)}).Register(mux)

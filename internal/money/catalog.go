@@ -1,0 +1,312 @@
+package money
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// The gift catalog: the platform's gifts (channel 0) and each channel's
+// custom gifts, optionally on sale only within a time window; trial gifts
+// are free once for a viewer who has paid for coins at least once.
+
+// ProviderPromo owns the promotion account that pays for trial gifts.
+const ProviderPromo int64 = 3
+
+// Catalog errors.
+var (
+	ErrGiftNotOnSale = errors.New("this gift is not on sale now")
+	ErrTrialUsed     = errors.New("you have already sent this trial gift")
+	ErrTrialNotYet   = errors.New("trial gifts are for viewers who have topped up at least once")
+	ErrGiftExists    = errors.New("a gift with this id already exists")
+)
+
+// Gift is a catalog entry.
+type Gift struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Price          int64      `json:"price"`
+	Tier           int        `json:"tier"`
+	Icon           string     `json:"icon"`
+	ChannelID      int64      `json:"channel_id,omitempty"`
+	AvailableFrom  *time.Time `json:"available_from,omitempty"`
+	AvailableUntil *time.Time `json:"available_until,omitempty"`
+	Trial          bool       `json:"trial,omitempty"`
+}
+
+// onSale tells whether g can be sent in a channel at now.
+func (g Gift) onSale(channelID int64, now time.Time) error {
+	if g.ChannelID != 0 && g.ChannelID != channelID {
+		return ErrNoGift
+	}
+	if (g.AvailableFrom != nil && now.Before(*g.AvailableFrom)) || (g.AvailableUntil != nil && !now.Before(*g.AvailableUntil)) {
+		return ErrGiftNotOnSale
+	}
+	return nil
+}
+
+const giftColumns = `id, name, price, tier, icon, channel_id, available_from, available_until, trial`
+
+func scanGift(sc func(...any) error) (Gift, error) {
+	var g Gift
+	var from, until sql.NullInt64
+	if err := sc(&g.ID, &g.Name, &g.Price, &g.Tier, &g.Icon, &g.ChannelID, &from, &until, &g.Trial); err != nil {
+		return Gift{}, err
+	}
+	if from.Valid {
+		t := time.UnixMilli(from.Int64)
+		g.AvailableFrom = &t
+	}
+	if until.Valid {
+		t := time.UnixMilli(until.Int64)
+		g.AvailableUntil = &t
+	}
+	return g, nil
+}
+
+func (s *Service) queryGifts(ctx context.Context, where string, args ...any) ([]Gift, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+giftColumns+` FROM gift_catalog WHERE active AND `+where+` ORDER BY price, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read gift catalog: %w", err)
+	}
+	defer rows.Close()
+	out := []Gift{}
+	for rows.Next() {
+		g, err := scanGift(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// Catalog lists the gifts on sale now in a channel (the platform's and the
+// channel's own; channel 0 lists only the platform's), cheapest first.
+func (s *Service) Catalog(ctx context.Context, channelID int64) ([]Gift, error) {
+	now := store.Now()
+	return s.queryGifts(ctx, `(channel_id = 0 OR channel_id = $1)
+		AND (available_from IS NULL OR available_from <= $2) AND (available_until IS NULL OR available_until > $2)`, channelID, now)
+}
+
+// ChannelGifts lists a channel's own gifts (channel 0: the platform's),
+// including those whose sale window has not opened or has closed.
+func (s *Service) ChannelGifts(ctx context.Context, channelID int64) ([]Gift, error) {
+	return s.queryGifts(ctx, `channel_id = $1`, channelID)
+}
+
+// catalogTTL is how long a read of the catalog is trusted.
+const catalogTTL = 10 * time.Second
+
+// catalogGift returns an active gift, from a catalog read at most
+// catalogTTL ago (a gift is priced on every send; the catalog rarely changes).
+func (s *Service) catalogGift(ctx context.Context, id string) (Gift, error) {
+	s.mu.Lock()
+	fresh := time.Since(s.catalogAt) < catalogTTL
+	g, ok := s.catalog[id]
+	s.mu.Unlock()
+	if !fresh {
+		list, err := s.queryGifts(ctx, `TRUE`)
+		if err != nil {
+			return Gift{}, err
+		}
+		m := make(map[string]Gift, len(list))
+		for _, c := range list {
+			m[c.ID] = c
+		}
+		s.mu.Lock()
+		s.catalog, s.catalogAt = m, time.Now()
+		s.mu.Unlock()
+		g, ok = m[id]
+	}
+	if !ok {
+		return Gift{}, ErrNoGift
+	}
+	return g, nil
+}
+
+func (s *Service) forgetCatalog() {
+	s.mu.Lock()
+	s.catalogAt = time.Time{}
+	s.mu.Unlock()
+}
+
+var giftIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,31}$`)
+
+func validateGift(g *Gift, scope int64) error {
+	g.Name, g.Icon = strings.TrimSpace(g.Name), strings.TrimSpace(g.Icon)
+	switch {
+	case !giftIDPattern.MatchString(g.ID):
+		return &InputError{"id must be 2 to 32 lowercase letters, digits or '-'"}
+	case g.Name == "" || utf8.RuneCountInString(g.Name) > 24:
+		return &InputError{"name must be 1 to 24 characters"}
+	case g.Price < 1 || g.Price > 10_000_000:
+		return &InputError{"price must be 1 to 10,000,000 coins"}
+	case g.Tier < 1 || g.Tier > 4:
+		return &InputError{"tier must be 1 to 4"}
+	case g.Icon == "" || utf8.RuneCountInString(g.Icon) > 8 || strings.IndexFunc(g.Icon, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return &InputError{"icon must be 1 to 8 characters (an emoji), without spaces"}
+	case g.AvailableFrom != nil && g.AvailableUntil != nil && !g.AvailableUntil.After(*g.AvailableFrom):
+		return &InputError{"available_until must be after available_from"}
+	case g.Trial && scope != 0:
+		// The promotion account pays for trial gifts; only the platform may.
+		return &InputError{"only the platform catalog has trial gifts"}
+	}
+	return nil
+}
+
+func msOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// CreateGift adds a gift to a channel's catalog (scope 0: the platform's).
+func (s *Service) CreateGift(ctx context.Context, scope int64, g Gift) (Gift, error) {
+	if err := validateGift(&g, scope); err != nil {
+		return Gift{}, err
+	}
+	g.ChannelID = scope
+	_, err := s.db.ExecContext(ctx, `INSERT INTO gift_catalog (id, name, price, tier, icon, channel_id, available_from, available_until, trial)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, g.ID, g.Name, g.Price, g.Tier, g.Icon, scope, msOrNil(g.AvailableFrom), msOrNil(g.AvailableUntil), g.Trial)
+	if store.IsUniqueViolation(err) {
+		return Gift{}, ErrGiftExists
+	}
+	if err != nil {
+		return Gift{}, fmt.Errorf("create gift: %w", err)
+	}
+	s.forgetCatalog()
+	return g, nil
+}
+
+// UpdateGift changes a gift of a channel's catalog (scope 0: the
+// platform's). Gifts already sent keep the price they were sent at.
+func (s *Service) UpdateGift(ctx context.Context, scope int64, g Gift) (Gift, error) {
+	if err := validateGift(&g, scope); err != nil {
+		return Gift{}, err
+	}
+	g.ChannelID = scope
+	res, err := s.db.ExecContext(ctx, `UPDATE gift_catalog SET name = $1, price = $2, tier = $3, icon = $4, available_from = $5, available_until = $6, trial = $7
+		WHERE id = $8 AND channel_id = $9 AND active`, g.Name, g.Price, g.Tier, g.Icon, msOrNil(g.AvailableFrom), msOrNil(g.AvailableUntil), g.Trial, g.ID, scope)
+	if err != nil {
+		return Gift{}, fmt.Errorf("update gift: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Gift{}, ErrNoGift
+	}
+	s.forgetCatalog()
+	return g, nil
+}
+
+// RetireGift takes a gift off sale for good (sent gifts keep referring to it).
+func (s *Service) RetireGift(ctx context.Context, scope int64, id string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE gift_catalog SET active = FALSE WHERE id = $1 AND channel_id = $2 AND active`, id, scope)
+	if err != nil {
+		return fmt.Errorf("retire gift: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNoGift
+	}
+	s.forgetCatalog()
+	return nil
+}
+
+// TrialsUsed lists the trial gifts a viewer has already sent, and whether
+// they may send trial gifts at all (they have paid for coins once).
+func (s *Service) TrialsUsed(ctx context.Context, userID int64) (used map[string]bool, eligible bool, err error) {
+	used = map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT gift_id FROM trial_gifts_used WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, false, err
+		}
+		used[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM payments WHERE user_id = $1)`, userID).Scan(&eligible)
+	return used, eligible, err
+}
+
+// sendTrialGift sends a trial gift for free, once per viewer: the
+// promotion account pays the channel and the platform as a buyer would.
+// It earns no medal intimacy (a free gift must not open medal-only chat).
+func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, error) {
+	if prev, ok, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count); err != nil || ok {
+		return prev, err
+	}
+	if r.count != 1 {
+		return SentGift{}, &InputError{"a trial gift is sent one at a time"}
+	}
+	_, eligible, err := s.TrialsUsed(ctx, r.senderID)
+	if err != nil {
+		return SentGift{}, err
+	}
+	if !eligible {
+		return SentGift{}, ErrTrialNotYet
+	}
+	promo, err := s.account(ctx, KindProvider, ProviderPromo)
+	if err != nil {
+		return SentGift{}, err
+	}
+	var out SentGift
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := store.Now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO trial_gifts_used (user_id, gift_id, gift_row_id) VALUES ($1, $2, 0) ON CONFLICT (user_id, gift_id) DO NOTHING`,
+			r.senderID, r.gift.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrTrialUsed
+		}
+		txID, err := newTx(ctx, tx, "gift", fmt.Sprintf("trial %s in %s", r.gift.ID, r.room), r.senderID, now)
+		if err != nil {
+			return err
+		}
+		if err := s.splitEntries(ctx, tx, txID, promo, r.channelAcct, r.platform, r.amount, r.cut, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, r.amount, promo); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, tx_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, txID, now).Scan(&out.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE trial_gifts_used SET gift_row_id = $1 WHERE user_id = $2 AND gift_id = $3`, out.ID, r.senderID, r.gift.ID); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT balance FROM ledger_accounts WHERE id = $1`, r.sender).Scan(&out.Balance); err != nil {
+			return err
+		}
+		payload, _ := jsonMarshal(r.event(out.ID, now))
+		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (subject, payload, created_at) VALUES ($1, $2, $3)`, "room."+r.room, string(payload), now)
+		return err
+	})
+	if store.IsUniqueViolation(err) {
+		if prev, ok, err2 := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count); err2 != nil || ok {
+			return prev, err2
+		}
+	}
+	if err != nil {
+		return SentGift{}, err
+	}
+	s.kickRelay()
+	return out, nil
+}

@@ -1,0 +1,211 @@
+package money
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+// Catalog editors (a channel's own gifts, the platform's catalog) and
+// memberships and fan medals.
+
+func (h *Handlers) channelGifts(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	h.listGifts(w, r, chID)
+}
+
+func (h *Handlers) createChannelGift(w http.ResponseWriter, r *http.Request) {
+	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+		h.saveGift(w, r, chID, true)
+	}
+}
+
+func (h *Handlers) updateChannelGift(w http.ResponseWriter, r *http.Request) {
+	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+		h.saveGift(w, r, chID, false)
+	}
+}
+
+func (h *Handlers) retireChannelGift(w http.ResponseWriter, r *http.Request) {
+	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+		h.retireGift(w, r, chID)
+	}
+}
+
+func (h *Handlers) adminGifts(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); ok {
+		h.listGifts(w, r, 0)
+	}
+}
+
+func (h *Handlers) adminCreateGift(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); ok {
+		h.saveGift(w, r, 0, true)
+	}
+}
+
+func (h *Handlers) adminUpdateGift(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); ok {
+		h.saveGift(w, r, 0, false)
+	}
+}
+
+func (h *Handlers) adminRetireGift(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); ok {
+		h.retireGift(w, r, 0)
+	}
+}
+
+func (h *Handlers) listGifts(w http.ResponseWriter, r *http.Request, scope int64) {
+	gifts, err := h.Money.ChannelGifts(r.Context(), scope)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"gifts": gifts})
+}
+
+// saveGift creates (POST, id in the body) or updates (PUT, id in the path)
+// a gift in scope (a channel, or 0 for the platform).
+func (h *Handlers) saveGift(w http.ResponseWriter, r *http.Request, scope int64, create bool) {
+	var g Gift
+	if !h.decode(w, r, &g) {
+		return
+	}
+	var err error
+	if create {
+		g, err = h.Money.CreateGift(r.Context(), scope, g)
+	} else {
+		g.ID = r.PathValue("id")
+		g, err = h.Money.UpdateGift(r.Context(), scope, g)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	code := http.StatusOK
+	if create {
+		code = http.StatusCreated
+	}
+	httpjson.Write(w, code, g)
+}
+
+func (h *Handlers) retireGift(w http.ResponseWriter, r *http.Request, scope int64) {
+	if err := h.Money.RetireGift(r.Context(), scope, r.PathValue("id")); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fans answers what supporting a channel offers (tiers, medal name) and,
+// for a signed-in viewer, their membership and medal there.
+func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
+	chID, p, ok := h.channel(w, r, trust.ActWatch)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	slug := r.PathValue("slug")
+	tiers, err := h.Money.Tiers(ctx, chID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := map[string]any{"tiers": tiers, "medal_levels": map[string]any{"max": MaxMedalLevel,
+		"rule": "level n needs 100*(n-1)^2 intimacy; 1 coin spent is 1 intimacy; the 5th minute watched each day adds 50 to a medal you hold"}}
+	if p.User != nil {
+		mem, err := h.Money.MembershipOf(ctx, p.User.ID, chID)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		medal, err := h.Money.MedalOf(ctx, p.User.ID, chID, slug)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		out["membership"], out["medal"] = mem, medal
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
+	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	// Buying is an interaction like gifting: banned viewers cannot.
+	u, ok := h.user(w, r, trust.ActFollow, chID, owner)
+	if !ok {
+		return
+	}
+	var in struct {
+		Tier           int    `json:"tier"`
+		Months         int    `json:"months"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if in.Months == 0 {
+		in.Months = 1
+	}
+	p, err := h.Money.BuyMembership(r.Context(), u.ID, u.Username, chID, r.PathValue("slug"), in.Tier, in.Months, strings.TrimSpace(in.IdempotencyKey))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	code := http.StatusCreated
+	if p.Duplicate {
+		code = http.StatusOK
+	}
+	httpjson.Write(w, code, p)
+}
+
+func (h *Handlers) setTiers(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	var in struct {
+		Tiers []Tier `json:"tiers"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if err := h.Money.SetTiers(r.Context(), chID, in.Tiers); err != nil {
+		h.fail(w, err)
+		return
+	}
+	tiers, err := h.Money.Tiers(r.Context(), chID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"tiers": tiers})
+}
+
+func (h *Handlers) setMedal(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if err := h.Money.SetMedalName(r.Context(), chID, in.Name); err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"name": strings.TrimSpace(in.Name)})
+}

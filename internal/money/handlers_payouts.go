@@ -1,0 +1,277 @@
+package money
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+// Earnings, withdrawals and statements for channel owners; top-up orders
+// for viewers; their review and the platform share for admins.
+
+func (h *Handlers) earnings(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	sum, err := h.Money.Summary(r.Context(), chID, time.Now())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"earnings": sum.Available, "available": sum.Available, "today": sum.Today,
+		"pending_withdrawals": sum.PendingWithdrawals, "paid_out": sum.PaidOut,
+		"platform_share_bp": sum.PlatformShareBP, "min_withdrawal": MinWithdrawal,
+	})
+}
+
+func (h *Handlers) channelWithdrawals(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	list, err := h.Money.Withdrawals(r.Context(), chID, "", 100)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"withdrawals": list})
+}
+
+func (h *Handlers) requestWithdrawal(w http.ResponseWriter, r *http.Request) {
+	chID, p, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	var in struct {
+		Amount int64 `json:"amount"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	wd, err := h.Money.RequestWithdrawal(r.Context(), chID, p.UserID(), in.Amount)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, wd)
+}
+
+// statement sends ?from=YYYY-MM-DD&to=YYYY-MM-DD (to exclusive; default:
+// this month so far) as CSV.
+func (h *Handlers) statement(w http.ResponseWriter, r *http.Request) {
+	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	if !ok {
+		return
+	}
+	now := time.Now().UTC()
+	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	to := now.Add(time.Second)
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if v := r.URL.Query().Get(name); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				h.fail(w, &InputError{name + " must be a date like 2026-11-01"})
+				return
+			}
+			*dst = t
+		}
+	}
+	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
+		h.fail(w, &InputError{"to must be after from, at most a year later"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.csv"`,
+		r.PathValue("slug"), from.Format("20060102"), to.Format("20060102")))
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.Money.WriteStatement(r.Context(), w, chID, from, to); err != nil {
+		// Headers are gone; the cut-off body is all the client can see.
+		h.Money.log.Error("write statement", "channel", chID, "err", err)
+	}
+}
+
+func (h *Handlers) requestTopup(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.user(w, r, trust.ActAccountManage, 0, 0)
+	if !ok {
+		return
+	}
+	var in struct {
+		Package string `json:"package"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	o, err := h.Money.RequestTopup(r.Context(), u.ID, in.Package)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, o)
+}
+
+func (h *Handlers) myTopups(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	if !ok {
+		return
+	}
+	list, err := h.Money.Topups(r.Context(), u.ID, "", 50)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"topups": list})
+}
+
+// reviewStatus reads ?status= for the admin queues (default pending).
+func (h *Handlers) reviewStatus(w http.ResponseWriter, r *http.Request) (string, bool) {
+	switch s := r.URL.Query().Get("status"); s {
+	case "":
+		return StatusPending, true
+	case "all":
+		return "", true
+	case StatusPending, StatusApproved, StatusRejected:
+		return s, true
+	}
+	h.fail(w, &InputError{"status must be pending, approved, rejected or all"})
+	return "", false
+}
+
+// topupView is an order with its buyer's name, for the review queue.
+type topupView struct {
+	TopupOrder
+	Username string `json:"username"`
+}
+
+func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); !ok {
+		return
+	}
+	status, ok := h.reviewStatus(w, r)
+	if !ok {
+		return
+	}
+	list, err := h.Money.Topups(r.Context(), 0, status, 200)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := make([]topupView, 0, len(list))
+	for _, o := range list {
+		v := topupView{TopupOrder: o}
+		if u, err := h.Trust.Users.Get(r.Context(), o.UserID); err == nil {
+			v.Username = u.Username
+		}
+		out = append(out, v)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"topups": out})
+}
+
+func (h *Handlers) decideTopup(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.admin(w, r)
+	if !ok {
+		return
+	}
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	approve, ok := h.decision(w, r)
+	if !ok {
+		return
+	}
+	o, err := h.Money.DecideTopup(r.Context(), id, approve, p.UserID())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, o)
+}
+
+// withdrawalView is a request with its channel's slug, for the review queue.
+type withdrawalView struct {
+	Withdrawal
+	Channel string `json:"channel"`
+}
+
+func (h *Handlers) adminWithdrawals(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); !ok {
+		return
+	}
+	status, ok := h.reviewStatus(w, r)
+	if !ok {
+		return
+	}
+	list, err := h.Money.Withdrawals(r.Context(), 0, status, 200)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := make([]withdrawalView, 0, len(list))
+	for _, wd := range list {
+		v := withdrawalView{Withdrawal: wd}
+		if slug, err := h.Trust.Channels.ChannelSlug(r.Context(), wd.ChannelID); err == nil {
+			v.Channel = slug
+		}
+		out = append(out, v)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"withdrawals": out})
+}
+
+func (h *Handlers) decideWithdrawal(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.admin(w, r)
+	if !ok {
+		return
+	}
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	approve, ok := h.decision(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Note string `json:"note"`
+	}
+	if r.ContentLength != 0 && !h.decode(w, r, &in) {
+		return
+	}
+	wd, err := h.Money.DecideWithdrawal(r.Context(), id, approve, in.Note, p.UserID())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, wd)
+}
+
+func (h *Handlers) setShare(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); !ok {
+		return
+	}
+	chID, _, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	var in struct {
+		PlatformShareBP *int64 `json:"platform_share_bp"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if err := h.Money.SetShare(r.Context(), chID, in.PlatformShareBP); err != nil {
+		h.fail(w, err)
+		return
+	}
+	bp, override, err := h.Money.ShareOf(r.Context(), chID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"platform_share_bp": bp, "override": override})
+}

@@ -1,0 +1,423 @@
+package money
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// Streamer earnings going out (withdrawals, statements) and viewers' coins
+// coming in through the manual provider (top-up orders an admin confirms).
+
+// ProviderPayout owns the account withdrawn earnings move to.
+const ProviderPayout int64 = 4
+
+// MinWithdrawal is the smallest withdrawal, in coins.
+const MinWithdrawal = 100
+
+// Review errors.
+var (
+	ErrNotPending     = errors.New("this request was already decided")
+	ErrNoRequest      = errors.New("no such request")
+	ErrLowEarnings    = errors.New("the channel's earnings are lower than the amount asked for")
+	ErrTooManyPending = errors.New("too many requests waiting for review; wait for an admin to decide them")
+)
+
+// Review states.
+const (
+	StatusPending  = "pending"
+	StatusApproved = "approved"
+	StatusRejected = "rejected"
+)
+
+// Withdrawal is a streamer's request to be paid their earnings.
+type Withdrawal struct {
+	ID          int64      `json:"id"`
+	ChannelID   int64      `json:"channel_id"`
+	RequestedBy int64      `json:"requested_by"`
+	Amount      int64      `json:"amount"`
+	Status      string     `json:"status"`
+	Note        string     `json:"note,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	DecidedAt   *time.Time `json:"decided_at,omitempty"`
+}
+
+// RequestWithdrawal moves amount out of a channel's earnings at once, into
+// the payout account, pending an admin's decision.
+func (s *Service) RequestWithdrawal(ctx context.Context, channelID, userID, amount int64) (Withdrawal, error) {
+	if amount < MinWithdrawal || amount > 1_000_000_000_000 {
+		return Withdrawal{}, &InputError{fmt.Sprintf("amount must be at least %d coins", MinWithdrawal)}
+	}
+	channelAcct, err := s.account(ctx, KindChannel, channelID)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	payout, err := s.account(ctx, KindProvider, ProviderPayout)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	w := Withdrawal{ChannelID: channelID, RequestedBy: userID, Amount: amount, Status: StatusPending}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM withdrawals WHERE channel_id = $1 AND status = 'pending'`, channelID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending >= 5 {
+			return ErrTooManyPending
+		}
+		// Fold the hot account's appended credits in first, so the
+		// conditional debit sees everything earned so far.
+		if err := settleAccount(ctx, tx, channelAcct); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1`, amount, channelAcct)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLowEarnings
+		}
+		now := store.Now()
+		txID, err := newTx(ctx, tx, "withdrawal", "requested", userID, now)
+		if err != nil {
+			return err
+		}
+		if err := moveSettled(ctx, tx, txID, channelAcct, payout, amount, now, false); err != nil {
+			return err
+		}
+		w.CreatedAt = time.UnixMilli(now)
+		return tx.QueryRowContext(ctx, `INSERT INTO withdrawals (channel_id, requested_by, amount, status, request_tx_id, created_at)
+			VALUES ($1, $2, $3, 'pending', $4, $5) RETURNING id`, channelID, userID, amount, txID, now).Scan(&w.ID)
+	})
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	return w, nil
+}
+
+// moveSettled writes a settled two-entry movement from → to and updates
+// both balances (debitFrom: also take it from the source's balance here;
+// false when the caller already did with a conditional debit).
+func moveSettled(ctx context.Context, tx *sql.Tx, txID, from, to, amount, now int64, debitFrom bool) error {
+	if err := entry(ctx, tx, txID, from, -amount, true, now); err != nil {
+		return err
+	}
+	if err := entry(ctx, tx, txID, to, amount, true, now); err != nil {
+		return err
+	}
+	if debitFrom {
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, amount, from); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2`, amount, to)
+	return err
+}
+
+// DecideWithdrawal approves (the payout is made outside Livehouse) or
+// rejects (the coins return to the channel's earnings) a pending request.
+func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, note string, actorID int64) (Withdrawal, error) {
+	note = strings.TrimSpace(note)
+	if len(note) > 200 {
+		return Withdrawal{}, &InputError{"note must be up to 200 characters"}
+	}
+	payout, err := s.account(ctx, KindProvider, ProviderPayout)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	var w Withdrawal
+	if w, err = s.withdrawal(ctx, id); err != nil {
+		return Withdrawal{}, err
+	}
+	channelAcct, err := s.account(ctx, KindChannel, w.ChannelID)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	status := StatusApproved
+	if !approve {
+		status = StatusRejected
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		now := store.Now()
+		res, err := tx.ExecContext(ctx, `UPDATE withdrawals SET status = $1, note = $2, decided_at = $3, decided_by = $4 WHERE id = $5 AND status = 'pending'`,
+			status, note, now, actorID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotPending
+		}
+		if approve {
+			return nil
+		}
+		txID, err := newTx(ctx, tx, "withdrawal", "rejected: "+note, actorID, now)
+		if err != nil {
+			return err
+		}
+		if err := moveSettled(ctx, tx, txID, payout, channelAcct, w.Amount, now, true); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE withdrawals SET return_tx_id = $1 WHERE id = $2`, txID, id)
+		return err
+	})
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	return s.withdrawal(ctx, id)
+}
+
+const withdrawalColumns = `id, channel_id, requested_by, amount, status, note, created_at, decided_at`
+
+func scanWithdrawal(sc func(...any) error) (Withdrawal, error) {
+	var w Withdrawal
+	var created int64
+	var decided sql.NullInt64
+	if err := sc(&w.ID, &w.ChannelID, &w.RequestedBy, &w.Amount, &w.Status, &w.Note, &created, &decided); err != nil {
+		return Withdrawal{}, err
+	}
+	w.CreatedAt = time.UnixMilli(created)
+	if decided.Valid {
+		t := time.UnixMilli(decided.Int64)
+		w.DecidedAt = &t
+	}
+	return w, nil
+}
+
+func (s *Service) withdrawal(ctx context.Context, id int64) (Withdrawal, error) {
+	w, err := scanWithdrawal(s.db.QueryRowContext(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Withdrawal{}, ErrNoRequest
+	}
+	return w, err
+}
+
+// Withdrawals lists requests, newest first: of one channel (channelID >
+// 0) and/or in one status (status != "").
+func (s *Service) Withdrawals(ctx context.Context, channelID int64, status string, limit int) ([]Withdrawal, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals
+		WHERE ($1 = 0 OR channel_id = $1) AND ($2 = '' OR status = $2) ORDER BY id DESC LIMIT $3`, channelID, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list withdrawals: %w", err)
+	}
+	defer rows.Close()
+	out := []Withdrawal{}
+	for rows.Next() {
+		w, err := scanWithdrawal(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// EarningsSummary is what a streamer sees of their money.
+type EarningsSummary struct {
+	// Available is what can be withdrawn now (settled and not yet settled).
+	Available int64 `json:"available"`
+	// Today is what gifts and memberships earned since 00:00 UTC.
+	Today              int64 `json:"today"`
+	PendingWithdrawals int64 `json:"pending_withdrawals"`
+	PaidOut            int64 `json:"paid_out"`
+	PlatformShareBP    int64 `json:"platform_share_bp"`
+}
+
+// Summary reads a channel's earnings.
+func (s *Service) Summary(ctx context.Context, channelID int64, now time.Time) (EarningsSummary, error) {
+	var out EarningsSummary
+	var err error
+	if out.Available, err = s.Earnings(ctx, channelID); err != nil {
+		return out, err
+	}
+	acct, err := s.account(ctx, KindChannel, channelID)
+	if err != nil {
+		return out, err
+	}
+	midnight := now.UTC().Truncate(24 * time.Hour).UnixMilli()
+	err = s.db.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id
+			WHERE e.account_id = $1 AND e.created_at >= $2 AND t.kind IN ('gift', 'membership')), 0),
+		COALESCE((SELECT SUM(amount) FROM withdrawals WHERE channel_id = $3 AND status = 'pending'), 0),
+		COALESCE((SELECT SUM(amount) FROM withdrawals WHERE channel_id = $3 AND status = 'approved'), 0)`,
+		acct, midnight, channelID).Scan(&out.Today, &out.PendingWithdrawals, &out.PaidOut)
+	if err != nil {
+		return out, fmt.Errorf("read earnings summary: %w", err)
+	}
+	out.PlatformShareBP, _, err = s.ShareOf(ctx, channelID)
+	return out, err
+}
+
+// WriteStatement writes a channel's ledger movements in [from, to) as CSV:
+// time (UTC, RFC 3339), transaction, kind, memo, amount, balance after.
+func (s *Service) WriteStatement(ctx context.Context, w io.Writer, channelID int64, from, to time.Time) error {
+	acct, err := s.account(ctx, KindChannel, channelID)
+	if err != nil {
+		return err
+	}
+	var balance int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account_id = $1 AND created_at < $2`,
+		acct, from.UnixMilli()).Scan(&balance); err != nil {
+		return fmt.Errorf("read opening balance: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT e.created_at, e.tx_id, t.kind, t.memo, e.amount FROM ledger_entries e
+		JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account_id = $1 AND e.created_at >= $2 AND e.created_at < $3 ORDER BY e.id`,
+		acct, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("read statement: %w", err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"time", "transaction", "kind", "memo", "amount", "balance"})
+	_ = cw.Write([]string{from.UTC().Format(time.RFC3339), "", "opening", "", "", strconv.FormatInt(balance, 10)})
+	for rows.Next() {
+		var at, txID, amount int64
+		var kind, memo string
+		if err := rows.Scan(&at, &txID, &kind, &memo, &amount); err != nil {
+			return err
+		}
+		balance += amount
+		if err := cw.Write([]string{time.UnixMilli(at).UTC().Format(time.RFC3339Nano), strconv.FormatInt(txID, 10), kind,
+			csvText(memo), strconv.FormatInt(amount, 10), strconv.FormatInt(balance, 10)}); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvText keeps spreadsheet programs from running a text cell as a formula.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// TopupOrder is a viewer's request to buy a package through the manual
+// provider (paid outside Livehouse, confirmed by an admin).
+type TopupOrder struct {
+	ID        int64      `json:"id"`
+	UserID    int64      `json:"user_id"`
+	Package   string     `json:"package"`
+	Coins     int64      `json:"coins"`
+	Status    string     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+}
+
+// RequestTopup opens a top-up order for a package.
+func (s *Service) RequestTopup(ctx context.Context, userID int64, packageID string) (TopupOrder, error) {
+	o := TopupOrder{UserID: userID, Package: packageID, Status: StatusPending}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&o.Coins)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &InputError{"unknown package " + strconv.Quote(packageID)}
+		}
+		if err != nil {
+			return err
+		}
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM topup_orders WHERE user_id = $1 AND status = 'pending'`, userID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending >= 5 {
+			return ErrTooManyPending
+		}
+		now := store.Now()
+		o.CreatedAt = time.UnixMilli(now)
+		return tx.QueryRowContext(ctx, `INSERT INTO topup_orders (user_id, package_id, status, created_at) VALUES ($1, $2, 'pending', $3) RETURNING id`,
+			userID, packageID, now).Scan(&o.ID)
+	})
+	return o, err
+}
+
+// DecideTopup confirms (credits the package, once) or rejects an order.
+func (s *Service) DecideTopup(ctx context.Context, id int64, approve bool, actorID int64) (TopupOrder, error) {
+	o, err := s.topup(ctx, id)
+	if err != nil {
+		return TopupOrder{}, err
+	}
+	user, prov, err := s.paymentAccounts(ctx, "manual", o.UserID)
+	if err != nil {
+		return TopupOrder{}, err
+	}
+	status := StatusApproved
+	if !approve {
+		status = StatusRejected
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE topup_orders SET status = $1, decided_at = $2, decided_by = $3 WHERE id = $4 AND status = 'pending'`,
+			status, store.Now(), actorID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotPending
+		}
+		if !approve {
+			return nil
+		}
+		_, err = creditPayment(ctx, tx, "manual", fmt.Sprintf("order-%d", id), o.UserID, o.Package, user, prov)
+		return err
+	})
+	if err != nil {
+		return TopupOrder{}, err
+	}
+	return s.topup(ctx, id)
+}
+
+const topupColumns = `o.id, o.user_id, o.package_id, p.coins, o.status, o.created_at, o.decided_at`
+
+func scanTopup(sc func(...any) error) (TopupOrder, error) {
+	var o TopupOrder
+	var created int64
+	var decided sql.NullInt64
+	if err := sc(&o.ID, &o.UserID, &o.Package, &o.Coins, &o.Status, &created, &decided); err != nil {
+		return TopupOrder{}, err
+	}
+	o.CreatedAt = time.UnixMilli(created)
+	if decided.Valid {
+		t := time.UnixMilli(decided.Int64)
+		o.DecidedAt = &t
+	}
+	return o, nil
+}
+
+func (s *Service) topup(ctx context.Context, id int64) (TopupOrder, error) {
+	o, err := scanTopup(s.db.QueryRowContext(ctx, `SELECT `+topupColumns+` FROM topup_orders o JOIN topup_packages p ON p.id = o.package_id WHERE o.id = $1`, id).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TopupOrder{}, ErrNoRequest
+	}
+	return o, err
+}
+
+// Topups lists orders, newest first: of one user (userID > 0) and/or in
+// one status (status != "").
+func (s *Service) Topups(ctx context.Context, userID int64, status string, limit int) ([]TopupOrder, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+topupColumns+` FROM topup_orders o JOIN topup_packages p ON p.id = o.package_id
+		WHERE ($1 = 0 OR o.user_id = $1) AND ($2 = '' OR o.status = $2) ORDER BY o.id DESC LIMIT $3`, userID, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list top-ups: %w", err)
+	}
+	defer rows.Close()
+	out := []TopupOrder{}
+	for rows.Next() {
+		o, err := scanTopup(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
