@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // startFFmpeg publishes a live-encoded test pattern with tone, as a
@@ -347,4 +349,57 @@ func needPlaywright(t *testing.T) (node, chromium string) {
 		t.Skip("playwright-core not installed; run make test")
 	}
 	return node, chromium
+}
+
+// TestChromiumMoneyJourney: top-up, trial gift, gift, membership, badges,
+// earnings and payout, all through the pages (e2e/money.mjs).
+func TestChromiumMoneyJourney(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	n := startNode(t, "")
+	ctx := context.Background()
+	for _, u := range []trust.NewUser{
+		{Username: "patron", Password: "patron-password"},
+		{Username: "singer", Password: "singer-password", CanStream: true},
+		{Username: "boss", Password: "boss-password", IsAdmin: true},
+	} {
+		if _, err := n.app.Trust.Users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	singer := n.browser("127.0.0.1")
+	if r := singer.login("singer", "singer-password"); r.code != 200 {
+		t.Fatalf("login: %d", r.code)
+	}
+	created := singer.do("POST", "/api/channels", map[string]any{"slug": "songs", "title": "Songs"})
+	if created.code != 201 {
+		t.Fatalf("create channel: %d %s", created.code, created.raw)
+	}
+	startFFmpeg(t, n.rtmp+"/"+created.str("stream_key"), "640x360")
+	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("songs").Live })
+
+	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
+	cmd := exec.Command(node, "../../e2e/money.mjs", base, "songs", "patron", "singer", "boss", os.Getenv("LIVEHOUSE_SCREENSHOTS"))
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script: %v", err)
+	}
+	// 3000 topped up; the trial gift is free; rocket 1000; Captain 198.
+	// The channel earns 70 % (platform rounds its cut down): 14 + 700 + 139.
+	for _, want := range []string{
+		"TOPPED_UP balance=3000",
+		"GIFTED trial_balance=3000 balance=2000",
+		"balance=1802",
+		"BADGES member=Captain medal=SONG 4",
+		"EARNINGS available=853 after=353 paid=500",
+		"LEDGER Ledger is consistent",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("browser output lacks %q", want)
+		}
+	}
+	if strings.Contains(string(out), "PAGE_ERROR") {
+		t.Error("a page threw an error")
+	}
 }

@@ -375,6 +375,16 @@ func (s *Service) MedalOf(ctx context.Context, userID, channelID int64, slug str
 	return &m, nil
 }
 
+// MedalName is the name of a channel's fan medal.
+func (s *Service) MedalName(ctx context.Context, channelID int64, slug string) (string, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, `SELECT medal_name FROM channel_money WHERE channel_id = $1`, channelID).Scan(&name)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read medal name: %w", err)
+	}
+	return medalName(name, slug), nil
+}
+
 // medalName is the channel's chosen medal name, or its slug's first letters.
 func medalName(name, slug string) string {
 	if name != "" {

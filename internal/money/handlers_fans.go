@@ -117,7 +117,12 @@ func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	out := map[string]any{"tiers": tiers, "medal_levels": map[string]any{"max": MaxMedalLevel,
+	name, err := h.Money.MedalName(ctx, chID, slug)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := map[string]any{"tiers": tiers, "medal_name": name, "medal_levels": map[string]any{"max": MaxMedalLevel,
 		"rule": "level n needs 100*(n-1)^2 intimacy; 1 coin spent is 1 intimacy; the 5th minute watched each day adds 50 to a medal you hold"}}
 	if p.User != nil {
 		mem, err := h.Money.MembershipOf(ctx, p.User.ID, chID)

@@ -127,7 +127,11 @@ func (s *Service) flushTally() {
 			}
 		}
 		if len(t.names) > 0 || t.others > 0 {
-			s.publishRaw(slug, map[string]any{"type": "joins", "names": t.names, "others": t.others})
+			names := t.names
+			if names == nil {
+				names = []string{} // only anonymous viewers joined: [] not null
+			}
+			s.publishRaw(slug, map[string]any{"type": "joins", "names": names, "others": t.others})
 		}
 	}
 }

@@ -114,9 +114,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
-	mux.HandleFunc("GET /c/{slug}", s.watchPage)
+	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html"))
+	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html"))
 	mux.HandleFunc("GET /{$}", s.homePage)
-	for path, page := range map[string]string{"/signup": "signup.html", "/login": "login.html", "/account": "account.html", "/admin/users": "admin_users.html"} {
+	for path, page := range map[string]string{"/signup": "signup.html", "/login": "login.html", "/account": "account.html", "/admin/users": "admin_users.html",
+		"/wallet": "wallet.html", "/admin/money": "admin_money.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, page, nil) })
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -172,18 +174,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "db": string(s.o.DB.Dialect)})
 }
 
-func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) {
-	c, err := s.o.Channels.Get(r.Context(), r.PathValue("slug"))
-	if errors.Is(err, channel.ErrNotFound) {
-		http.Error(w, "No channel here.", http.StatusNotFound)
-		return
+// channelPage renders a page about the channel in the path (the watch
+// page, the studio's earnings page); the API calls check who may see what.
+func (s *Server) channelPage(page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.o.Channels.Get(r.Context(), r.PathValue("slug"))
+		if errors.Is(err, channel.ErrNotFound) {
+			http.Error(w, "No channel here.", http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			s.o.Log.Error("channel page", "page", page, "err", err)
+			http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+			return
+		}
+		s.render(w, page, c)
 	}
-	if err != nil {
-		s.o.Log.Error("watch page", "err", err)
-		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
-		return
-	}
-	s.render(w, "watch.html", c)
 }
 
 type homeEntry struct {

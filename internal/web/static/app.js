@@ -55,11 +55,13 @@
       a.href = '/account';
       a.textContent = me.username + ' · Lv ' + me.level;
       nav.appendChild(a);
-      if (me.roles.includes('admin')) {
-        const admin = document.createElement('a');
-        admin.href = '/admin/users';
-        admin.textContent = 'Users';
-        nav.appendChild(admin);
+      const links = [['/wallet', 'Wallet']];
+      if (me.roles.includes('admin')) links.push(['/admin/users', 'Users'], ['/admin/money', 'Money']);
+      for (const [href, text] of links) {
+        const l = document.createElement('a');
+        l.href = href;
+        l.textContent = text;
+        nav.appendChild(l);
       }
       return me;
     } catch (e) {
@@ -202,8 +204,11 @@
     load();
   }
 
+  // Shared with the other page scripts (money.js), which run after this.
+  window.Livehouse = { $, api, say, navUser };
+
   const page = document.querySelector('[data-page]');
   if (page && page.dataset.page === 'account') accountPage();
   else if (page && page.dataset.page === 'admin-users') adminUsersPage();
-  else navUser();
+  else if (!page || !page.dataset.script) navUser(); // page scripts call it themselves
 })();

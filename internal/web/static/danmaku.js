@@ -95,13 +95,27 @@
     const lv = document.createElement('span');
     lv.className = 'lv';
     lv.textContent = 'Lv' + m.level;
+    const badges = [lv];
+    const fan = m.fan || {};
+    if (fan.member_tier) {
+      const b = document.createElement('span');
+      b.className = 'member tier' + fan.member_tier;
+      b.textContent = tierNames[fan.member_tier] || ('member ' + fan.member_tier);
+      badges.push(b);
+    }
+    if (fan.medal_level) {
+      const b = document.createElement('span');
+      b.className = 'medal';
+      b.textContent = fan.medal + ' ' + fan.medal_level;
+      badges.push(b);
+    }
     const name = document.createElement('span');
     name.className = 'name';
     name.textContent = m.user + ':';
     const text = document.createElement('span');
     text.className = 'text';
     text.textContent = m.text;
-    li.append(lv, name, text);
+    li.append(...badges, name, text);
     list.appendChild(li);
     while (list.children.length > 300) list.firstChild.remove();
     list.scrollTop = list.scrollHeight;
@@ -129,11 +143,12 @@
   function onEvent(e, live) {
     if (e.type === 'danmaku') onDanmaku(e, live);
     else if (e.type === 'gift') onGift(e, live);
+    else if (e.type === 'membership') onMembership(e, live);
     else if (e.type === 'likes') likeCount.textContent = e.total;
     else if (e.type === 'live') document.dispatchEvent(new CustomEvent('livehouse:live', { detail: e.state }));
     else if (e.type === 'shares') shareCount.textContent = e.total;
     else if (e.type === 'joins') {
-      const names = e.names.slice();
+      const names = (e.names || []).slice();
       if (e.others > 0) names.push(e.others + (e.others === 1 ? ' other' : ' others'));
       notice((names.length > 1 ? names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1] : names[0]) + ' joined');
     }
@@ -237,38 +252,105 @@
     }
   }
 
+  function csrfHeaders() {
+    const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
+    return { 'Content-Type': 'application/json', 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' };
+  }
+  const newKey = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
+  const balance = document.getElementById('balance');
+  const gstatus = document.getElementById('gift-status');
+  function showError(msg) { gstatus.textContent = msg; gstatus.className = 'error'; }
+
   async function loadGifts() {
     const bar = document.getElementById('gift-bar');
-    const balance = document.getElementById('balance');
-    const gstatus = document.getElementById('gift-status');
     try {
       const [cat, wallet] = await Promise.all([
-        fetch('/api/gifts/catalog').then((r) => r.json()),
+        fetch('/api/gifts/catalog?room=' + encodeURIComponent(slug), { credentials: 'same-origin' }).then((r) => r.json()),
         fetch('/api/wallet', { credentials: 'same-origin' }).then((r) => r.json()),
       ]);
       balance.textContent = wallet.balance;
+      const trials = new Set(cat.trials_available || []);
       const listEl = document.getElementById('gift-list');
       for (const g of cat.gifts) {
+        if (g.trial && !trials.has(g.id)) continue; // free once, for viewers who have topped up
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.gift = g.id;
-        b.textContent = g.icon + ' ' + g.name + ' · ' + g.price;
+        b.textContent = g.icon + ' ' + g.name + ' · ' + (g.trial ? 'free' : g.price);
+        if (g.trial) b.className = 'trial';
         b.addEventListener('click', async () => {
-          const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
-          const key = Date.now().toString(36) + Math.random().toString(36).slice(2);
           const res = await fetch('/api/gifts', {
-            method: 'POST', credentials: 'same-origin',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' },
-            body: JSON.stringify({ room: slug, gift: g.id, count: 1, idempotency_key: key }),
+            method: 'POST', credentials: 'same-origin', headers: csrfHeaders(),
+            body: JSON.stringify({ room: slug, gift: g.id, count: 1, idempotency_key: newKey() }),
           });
           const data = await res.json();
-          if (res.ok) { balance.textContent = data.balance; gstatus.textContent = ''; }
-          else { gstatus.textContent = data.error; gstatus.className = 'error'; }
+          if (res.ok) {
+            balance.textContent = data.balance;
+            gstatus.textContent = '';
+            if (g.trial) b.remove();
+            loadFans();
+          } else showError(data.error);
         });
         listEl.appendChild(b);
       }
       bar.hidden = false;
+      loadFans();
     } catch (e) { /* no wallet: stay hidden */ }
+  }
+
+  // Memberships and the viewer's fan medal in this channel.
+  const tierNames = {};
+  async function loadFans() {
+    const res = await fetch('/api/channels/' + encodeURIComponent(slug) + '/fans', { credentials: 'same-origin' });
+    if (!res.ok) return;
+    const f = await res.json();
+    for (const t of f.tiers) tierNames[t.tier] = t.name;
+    const medal = document.getElementById('my-medal');
+    medal.textContent = f.medal
+      ? 'Your medal: ' + f.medal.name + ' ' + f.medal.level + ' (' + f.medal.intimacy + (f.medal.next_level_at ? ' / ' + f.medal.next_level_at : '') + ' intimacy)'
+      : 'Send a gift to earn the ' + f.medal_name + ' medal.';
+    const mem = document.getElementById('my-membership');
+    mem.textContent = f.membership && f.membership.active
+      ? f.membership.name + ' until ' + new Date(f.membership.expires_at).toLocaleDateString()
+      : '';
+    const buttons = document.getElementById('tier-buttons');
+    buttons.innerHTML = '';
+    for (const t of f.tiers) {
+      if (f.membership && f.membership.active && f.membership.tier > t.tier) continue;
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.tier = t.tier;
+      const renew = f.membership && f.membership.active && f.membership.tier === t.tier;
+      b.textContent = (renew ? 'Renew ' : 'Join as ') + t.name + ' · ' + t.monthly_price + '/month';
+      b.addEventListener('click', async () => {
+        const r = await fetch('/api/channels/' + encodeURIComponent(slug) + '/membership', {
+          method: 'POST', credentials: 'same-origin', headers: csrfHeaders(),
+          body: JSON.stringify({ tier: t.tier, months: 1, idempotency_key: newKey() }),
+        });
+        const data = await r.json();
+        if (r.ok) { balance.textContent = data.balance; gstatus.textContent = ''; loadFans(); } else showError(data.error);
+      });
+      buttons.appendChild(b);
+    }
+  }
+
+  const seenMemberships = new Set();
+  function onMembership(e, live) {
+    if (seenMemberships.has(e.purchase_id)) return;
+    seenMemberships.add(e.purchase_id);
+    tierNames[e.tier] = e.tier_name;
+    const li = document.createElement('li');
+    li.className = 'notice membership';
+    li.textContent = e.user + ' became ' + e.tier_name + (e.months > 1 ? ' for ' + e.months + ' months' : '');
+    list.appendChild(li);
+    list.scrollTop = list.scrollHeight;
+    if (live) {
+      const banner = document.createElement('div');
+      banner.className = 'gift-banner';
+      banner.textContent = '⚓ ' + li.textContent;
+      giftLayer.appendChild(banner);
+      setTimeout(() => banner.remove(), 4100);
+    }
   }
 
   // Taps are summed locally and reported at most once a second.

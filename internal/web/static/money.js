@@ -1,0 +1,191 @@
+// Money pages: the wallet (balance, top-up orders, history), a channel's
+// earnings studio (earnings, withdrawals, statement, tiers, medal) and the
+// admin money console (top-up and withdrawal review, grants, shares,
+// ledger check). Uses the shared helpers from app.js.
+(function () {
+  'use strict';
+  const { $, api, say, navUser } = window.Livehouse;
+  const when = (t) => new Date(t).toLocaleString();
+
+  function row(tbody, cells, actions) {
+    const tr = document.createElement('tr');
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.appendChild(td);
+    }
+    if (actions) {
+      const td = document.createElement('td');
+      for (const [label, fn, cls] of actions) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = label;
+        if (cls) b.className = cls;
+        b.addEventListener('click', fn);
+        td.appendChild(b);
+      }
+      tr.appendChild(td);
+    }
+    tbody.appendChild(tr);
+    return tr;
+  }
+
+  async function walletPage() {
+    const me = await navUser();
+    if (!me) { location.href = '/login'; return; }
+    async function load() {
+      const [w, orders] = await Promise.all([api('GET', '/api/wallet'), api('GET', '/api/wallet/topups')]);
+      $('wallet-balance').textContent = w.balance;
+      const rows = $('topup-rows');
+      rows.innerHTML = '';
+      for (const o of orders.topups) row(rows, ['#' + o.id, o.package, String(o.coins), o.status, when(o.created_at)]);
+      const moves = $('movement-rows');
+      moves.innerHTML = '';
+      for (const m of w.movements) row(moves, [when(m.at), m.kind + (m.memo ? ' · ' + m.memo : ''), (m.amount > 0 ? '+' : '') + m.amount]);
+    }
+    const pk = await api('GET', '/api/wallet/packages');
+    for (const p of pk.packages) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.package = p.id;
+      b.textContent = p.coins + ' coins · ' + (p.price_cents / 100).toFixed(2) + ' ' + p.currency;
+      b.addEventListener('click', async () => {
+        try {
+          const o = await api('POST', '/api/wallet/topups', { package: p.id });
+          say($('topup-status'), 'Order #' + o.id + ' placed: ' + o.coins + ' coins once the payment is confirmed.');
+          load();
+        } catch (e) { say($('topup-status'), e.message, true); }
+      });
+      $('packages').appendChild(b);
+    }
+    await load();
+    setInterval(load, 5000); // an approval shows up by itself
+  }
+
+  async function studioMoneyPage(slug) {
+    const me = await navUser();
+    if (!me) { location.href = '/login'; return; }
+    const base = '/api/channels/' + encodeURIComponent(slug);
+    async function load() {
+      try {
+        const [e, w] = await Promise.all([api('GET', base + '/earnings'), api('GET', base + '/withdrawals')]);
+        $('earn-available').textContent = e.available;
+        $('earn-today').textContent = e.today;
+        $('earn-pending').textContent = e.pending_withdrawals;
+        $('earn-paid').textContent = e.paid_out;
+        $('earn-share').textContent = (e.platform_share_bp / 100) + ' %';
+        $('withdraw-amount').min = e.min_withdrawal;
+        const rows = $('withdrawal-rows');
+        rows.innerHTML = '';
+        for (const x of w.withdrawals) row(rows, ['#' + x.id, String(x.amount), x.status, x.note || '', when(x.created_at)]);
+      } catch (err) { say($('withdraw-status'), err.message, true); }
+    }
+    $('withdraw-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const x = await api('POST', base + '/withdrawals', { amount: Number($('withdraw-amount').value) });
+        say($('withdraw-status'), 'Withdrawal #' + x.id + ' of ' + x.amount + ' coins requested.');
+        load();
+      } catch (err) { say($('withdraw-status'), err.message, true); }
+    });
+    const link = $('statement-link');
+    const updateLink = () => {
+      const q = new URLSearchParams();
+      if ($('statement-from').value) q.set('from', $('statement-from').value);
+      if ($('statement-to').value) q.set('to', $('statement-to').value);
+      link.href = base + '/statement.csv' + (q.toString() ? '?' + q : '');
+    };
+    $('statement-from').addEventListener('change', updateLink);
+    $('statement-to').addEventListener('change', updateLink);
+
+    const fans = await api('GET', base + '/fans');
+    const tbody = $('tier-rows');
+    for (const t of fans.tiers) {
+      const tr = row(tbody, [String(t.tier)]);
+      for (const [field, type] of [['name', 'text'], ['monthly_price', 'number']]) {
+        const td = document.createElement('td');
+        const input = document.createElement('input');
+        input.type = type;
+        input.value = t[field];
+        input.dataset.field = field;
+        input.setAttribute('aria-label', 'tier ' + t.tier + ' ' + field.replace('_', ' '));
+        td.appendChild(input);
+        tr.appendChild(td);
+      }
+    }
+    $('tiers-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const tiers = [...tbody.children].map((tr, i) => ({
+        tier: i + 1, name: tr.querySelector('[data-field=name]').value, monthly_price: Number(tr.querySelector('[data-field=monthly_price]').value),
+      }));
+      try { await api('PUT', base + '/membership-tiers', { tiers }); say($('tiers-status'), 'Saved.'); } catch (err) { say($('tiers-status'), err.message, true); }
+    });
+    $('medal-name').value = fans.medal_name;
+    $('medal-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try { await api('PUT', base + '/medal', { name: $('medal-name').value }); say($('medal-status'), 'Saved.'); } catch (err) { say($('medal-status'), err.message, true); }
+    });
+    await load();
+    setInterval(load, 3000);
+  }
+
+  async function adminMoneyPage() {
+    await navUser();
+    const status = $('status');
+    const act = (fn) => async () => { try { await fn(); } catch (e) { say(status, e.message, true); } load(); };
+    async function load() {
+      try {
+        const [t, w] = await Promise.all([api('GET', '/api/admin/topups'), api('GET', '/api/admin/withdrawals')]);
+        const trows = $('topup-rows');
+        trows.innerHTML = '';
+        for (const o of t.topups) {
+          row(trows, ['#' + o.id, o.username, o.package, String(o.coins), when(o.created_at)], [
+            ['Approve', act(() => api('POST', '/api/admin/topups/' + o.id + '/approve'))],
+            ['Reject', act(() => api('POST', '/api/admin/topups/' + o.id + '/reject')), 'danger'],
+          ]);
+        }
+        const wrows = $('withdrawal-rows');
+        wrows.innerHTML = '';
+        for (const x of w.withdrawals) {
+          row(wrows, ['#' + x.id, x.channel, String(x.amount), when(x.created_at)], [
+            ['Approve', act(() => api('POST', '/api/admin/withdrawals/' + x.id + '/approve', { note: 'paid' }))],
+            ['Reject', act(async () => {
+              const note = prompt('Why is it rejected?');
+              if (note !== null) await api('POST', '/api/admin/withdrawals/' + x.id + '/reject', { note });
+            }), 'danger'],
+          ]);
+        }
+      } catch (e) { say(status, e.message, true); }
+    }
+    $('grant-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await api('POST', '/api/admin/wallets/grant', { username: $('grant-user').value, coins: Number($('grant-coins').value), reason: $('grant-reason').value });
+        say(status, r.username + ' now has ' + r.balance + ' coins.');
+      } catch (e) { say(status, e.message, true); }
+    });
+    $('share-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const v = $('share-percent').value;
+      try {
+        const r = await api('PUT', '/api/admin/channels/' + encodeURIComponent($('share-channel').value) + '/platform-share',
+          { platform_share_bp: v === '' ? null : Math.round(Number(v) * 100) });
+        say(status, 'Platform share of ' + $('share-channel').value + ': ' + (r.platform_share_bp / 100) + ' %' + (r.override ? '' : ' (platform default)'));
+      } catch (e) { say(status, e.message, true); }
+    });
+    $('verify-button').addEventListener('click', async () => {
+      const res = await fetch('/api/admin/ledger/verify', { credentials: 'same-origin' });
+      const r = await res.json();
+      $('verify-result').textContent = r.error ? r.error : (r.problems.length === 0
+        ? 'Ledger is consistent: ' + r.accounts + ' accounts, ' + r.transactions + ' transactions.'
+        : r.problems.join('\n'));
+    });
+    await load();
+    setInterval(load, 5000);
+  }
+
+  const page = document.querySelector('[data-page]');
+  if (page.dataset.page === 'wallet') walletPage();
+  else if (page.dataset.page === 'studio-money') studioMoneyPage(page.dataset.slug);
+  else if (page.dataset.page === 'admin-money') adminMoneyPage();
+})();
