@@ -23,13 +23,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		senders := fs.Int("senders", 50, "concurrent senders gifting one streamer")
 		duration := fs.Duration("duration", 10*time.Second, "how long to send")
 		db := fs.String("db", "", "database URL (empty: a fresh SQLite file; postgres://… to bench PostgreSQL)")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if *senders < 1 || *senders > 10000 {
 			return fmt.Errorf("--senders must be 1 to 10000")
 		}
-		return bench.RunGifts(ctx, bench.GiftOptions{DBURL: *db, Senders: *senders, Duration: *duration, Migrations: Migrations(), Out: stdout})
+		return bench.RunGifts(ctx, bench.GiftOptions{DBURL: *db, Senders: *senders, Duration: *duration, Migrations: Migrations(),
+			Out: stdout, CPUProfile: *cpuProfile})
 	}
 	fs := flag.NewFlagSet("livehouse bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

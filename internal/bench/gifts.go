@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -28,6 +29,7 @@ type GiftOptions struct {
 	Duration   time.Duration
 	Migrations []store.MigrationSet
 	Out        io.Writer
+	CPUProfile string // file for a CPU profile of the sending phase; empty: none
 }
 
 // RunGifts measures the gift path itself (money.Service.SendGift on the
@@ -108,6 +110,17 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	deadline := time.Now().Add(o.Duration)
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Senders)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	for i := 1; i <= o.Senders; i++ {
 		wg.Add(1)
@@ -123,7 +136,6 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 					return
 				}
 				t1 := time.Now()
-				relay.Kick()
 				id := strconv.FormatInt(g.ID, 10)
 				mu.Lock()
 				if at, ok := arrivedAt[id]; ok {

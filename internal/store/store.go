@@ -65,10 +65,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// writers queue on busy_timeout instead of failing with SQLITE_BUSY mid-way.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
-	}
+	db := sql.OpenDB(&paramConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
