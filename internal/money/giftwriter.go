@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/livehouse/livehouse/internal/store"
 )
@@ -24,6 +25,10 @@ type giftWriter struct {
 
 	mu     sync.RWMutex // senders hold it shared; stopping takes it to close in
 	closed bool
+
+	// slowDebits counts gifts charged one by one because their sender
+	// could not pay for the whole group (tests check the fast path is taken).
+	slowDebits atomic.Int64
 }
 
 type giftReq struct {
@@ -175,13 +180,29 @@ func (w *giftWriter) commit(group []*giftReq) {
 		if err != nil {
 			return err
 		}
-		// Entries: sender −amount (settled), channel and platform shares (hot, unsettled).
+		// Entries: each sender −amount (settled); the hot accounts (channels,
+		// the platform) get one appended credit per group, unsettled: a
+		// group of n gifts writes n+2 entries, not 3n. Each gift row keeps
+		// its own amount for per-gift detail.
 		var rows [][]any
-		for _, r := range charged {
-			rows = append(rows, []any{txID, r.sender, -r.amount, true, now}, []any{txID, r.channelAcct, r.amount - r.cut, false, now})
-			if r.cut > 0 {
-				rows = append(rows, []any{txID, r.platform, r.cut, false, now})
+		credits := map[int64]int64{}
+		var creditOrder []int64
+		credit := func(acct, amount int64) {
+			if amount == 0 {
+				return
 			}
+			if _, ok := credits[acct]; !ok {
+				creditOrder = append(creditOrder, acct)
+			}
+			credits[acct] += amount
+		}
+		for _, r := range charged {
+			rows = append(rows, []any{txID, r.sender, -r.amount, true, now})
+			credit(r.channelAcct, r.amount-r.cut)
+			credit(r.platform, r.cut)
+		}
+		for _, acct := range creditOrder {
+			rows = append(rows, []any{txID, acct, credits[acct], false, now})
 		}
 		if err := insertRows(ctx, tx, `INSERT INTO ledger_entries (tx_id, account_id, amount, settled, created_at) VALUES `, rows, ""); err != nil {
 			return err
@@ -263,10 +284,10 @@ func (w *giftWriter) commit(group []*giftReq) {
 	}
 }
 
-// debitGroup charges every sender of a group. Fast path: one UPDATE for
-// all senders, under a savepoint; the balance CHECK makes it fail as a
-// whole if anyone lacks funds, and then each gift is charged on its own
-// with a conditional debit, refusing exactly those that cannot pay.
+// debitGroup charges every sender of a group. One conditional UPDATE
+// debits each sender who can pay for all their gifts in the group; a sender
+// who cannot (rare) is charged gift by gift, refusing exactly the gifts
+// their balance does not cover.
 func (w *giftWriter) debitGroup(ctx context.Context, tx *sql.Tx, group []*giftReq, results map[*giftReq]giftResult) ([]*giftReq, error) {
 	totals := map[int64]int64{}
 	var order []int64
@@ -276,55 +297,51 @@ func (w *giftWriter) debitGroup(ctx context.Context, tx *sql.Tx, group []*giftRe
 		}
 		totals[r.sender] += r.amount
 	}
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT group_debit`); err != nil {
-		return nil, err
-	}
-	var q strings.Builder
-	args := make([]any, 0, 3*len(order))
-	q.WriteString(`UPDATE ledger_accounts SET balance = balance - CASE id`)
+	// CASE id WHEN $1 THEN CAST($2 AS BIGINT) …: PostgreSQL needs the cast
+	// to type the amounts; both CASEs share the same parameters.
+	var cases strings.Builder
+	args := make([]any, 0, 2*len(order))
+	cases.WriteString(`CASE id`)
 	for _, acct := range order {
 		args = append(args, acct, totals[acct])
-		fmt.Fprintf(&q, " WHEN $%d THEN $%d", len(args)-1, len(args))
+		fmt.Fprintf(&cases, " WHEN $%d THEN CAST($%d AS BIGINT)", len(args)-1, len(args))
 	}
-	q.WriteString(` END WHERE id IN (`)
-	for i, acct := range order {
+	cases.WriteString(` END`)
+	var q strings.Builder
+	q.WriteString(`UPDATE ledger_accounts SET balance = balance - ` + cases.String() + ` WHERE id IN (`)
+	for i := range order {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		args = append(args, acct)
-		fmt.Fprintf(&q, "$%d", len(args))
+		fmt.Fprintf(&q, "$%d", 2*i+1)
 	}
-	q.WriteString(`) RETURNING id, balance`)
+	q.WriteString(`) AND balance >= ` + cases.String() + ` RETURNING id, balance`)
 	balances := map[int64]int64{}
 	rows, err := tx.QueryContext(ctx, q.String(), args...)
-	if err == nil {
-		for rows.Next() {
-			var id, bal int64
-			if err = rows.Scan(&id, &bal); err != nil {
-				break
-			}
-			balances[id] = bal
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
+	if err != nil {
+		return nil, fmt.Errorf("debit group: %w", err)
 	}
-	if err == nil && len(balances) == len(order) {
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT group_debit`); err != nil {
+	for rows.Next() {
+		var id, bal int64
+		if err := rows.Scan(&id, &bal); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		for _, r := range group {
-			results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: balances[r.sender]}}
-		}
-		return group, nil
+		balances[id] = bal
 	}
-	// Someone cannot pay (or the statement failed): undo it, go one by one.
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT group_debit`); err != nil {
-		return nil, err
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("debit group: %w", err)
 	}
 	var charged []*giftReq
 	for _, r := range group {
+		if bal, ok := balances[r.sender]; ok {
+			results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: bal}}
+			charged = append(charged, r)
+			continue
+		}
+		// This sender cannot pay for everything: one gift at a time.
+		w.slowDebits.Add(1)
 		var bal int64
 		err := tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
 			r.amount, r.sender).Scan(&bal)
@@ -377,17 +394,18 @@ func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[se
 	if len(group) == 0 {
 		return nil, nil
 	}
+	// One (sender, key) pair per OR term: each is a probe of the unique
+	// index. (key IN (…) alone cannot use it and scanned every gift ever sent.)
 	var q strings.Builder
-	q.WriteString(`SELECT sender_id, idempotency_key FROM gifts WHERE idempotency_key IN (`)
-	args := make([]any, 0, len(group))
+	q.WriteString(`SELECT sender_id, idempotency_key FROM gifts WHERE `)
+	args := make([]any, 0, 2*len(group))
 	for i, r := range group {
 		if i > 0 {
-			q.WriteByte(',')
+			q.WriteString(" OR ")
 		}
-		args = append(args, r.key)
-		fmt.Fprintf(&q, "$%d", len(args))
+		args = append(args, r.senderID, r.key)
+		fmt.Fprintf(&q, "(sender_id = $%d AND idempotency_key = $%d)", len(args)-1, len(args))
 	}
-	q.WriteByte(')')
 	rows, err := w.s.db.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up idempotency keys: %w", err)

@@ -68,6 +68,9 @@ func testGiftStorm(t *testing.T, grouped bool) {
 			}()
 		}
 		wg.Wait()
+		if grouped && s.writer.slowDebits.Load() != 0 {
+			t.Fatalf("%d gifts were debited one by one though every sender could pay", s.writer.slowDebits.Load())
+		}
 		if len(ids) != senders*giftsEach {
 			t.Fatalf("%d distinct gifts, want %d", len(ids), senders*giftsEach)
 		}
@@ -189,6 +192,9 @@ func TestGroupWithSomeWhoCannotPay(t *testing.T) {
 			}
 		}
 		wg.Wait()
+		if s.writer.slowDebits.Load() == 0 {
+			t.Fatal("senders short of funds never took the one-by-one path")
+		}
 		for u := int64(1); u <= n; u++ {
 			want := 2
 			if u%2 == 0 {
