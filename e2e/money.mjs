@@ -35,7 +35,7 @@ try {
   await viewer.waitForFunction(() => [...document.querySelectorAll('#topup-rows td')].some((td) => td.textContent === 'pending'));
   await admin.goto(base + '/admin/money');
   const order = admin.locator('#topup-rows tr', { hasText: viewerName });
-  await order.getByRole('button', { name: 'Approve' }).click();
+  await order.locator('button.approve').click();
   await admin.waitForFunction(() => document.querySelectorAll('#topup-rows tr').length === 0);
   await viewer.waitForFunction(() => document.getElementById('wallet-balance').textContent === '3000', null, { timeout: 10000 });
   say('TOPPED_UP balance=' + (await viewer.textContent('#wallet-balance')));
@@ -78,7 +78,7 @@ try {
   await streamer.click('#withdraw-form button[type=submit]');
   await streamer.waitForFunction(() => [...document.querySelectorAll('#withdrawal-rows td')].some((td) => td.textContent === 'pending'));
   await admin.reload();
-  await admin.locator('#withdrawal-rows tr', { hasText: slug }).getByRole('button', { name: 'Approve' }).click();
+  await admin.locator('#withdrawal-rows tr', { hasText: slug }).locator('button.approve').click();
   await streamer.waitForFunction(() => document.getElementById('earn-paid').textContent === '500', null, { timeout: 10000 });
   say(`EARNINGS available=${available} after=${await streamer.textContent('#earn-available')} paid=${await streamer.textContent('#earn-paid')}`);
   await shot(streamer, 'studio-earnings');

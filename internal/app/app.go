@@ -145,6 +145,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
 		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
+		DataDir: cfg.DataDir, Online: roomHub.Online,
+		IngestURL: "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
 	})
 	if err != nil {
 		return a, err

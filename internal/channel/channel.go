@@ -45,6 +45,8 @@ type Channel struct {
 	Tags      []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	CoverAt   int64 // Unix ms of the cover upload; 0: no cover
+	Disabled  bool  // switched off by a platform admin
 }
 
 // Input is what a caller may set on a channel. Nil fields are left alone on update.
@@ -206,15 +208,17 @@ func (s *Service) Create(ctx context.Context, in Input, ownerID int64) (Channel,
 	return c, key, nil
 }
 
-const channelColumns = `id, owner_id, slug, title, category, tags, created_at, updated_at`
+const channelColumns = `id, owner_id, slug, title, category, tags, created_at, updated_at, cover_at, disabled_at`
 
 func scanChannel(row interface{ Scan(...any) error }) (Channel, error) {
 	var c Channel
 	var tags string
 	var created, updated int64
-	if err := row.Scan(&c.ID, &c.OwnerID, &c.Slug, &c.Title, &c.Category, &tags, &created, &updated); err != nil {
+	var cover, disabled sql.NullInt64
+	if err := row.Scan(&c.ID, &c.OwnerID, &c.Slug, &c.Title, &c.Category, &tags, &created, &updated, &cover, &disabled); err != nil {
 		return Channel{}, err
 	}
+	c.CoverAt, c.Disabled = cover.Int64, disabled.Valid
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
 		return Channel{}, fmt.Errorf("channel %d has unreadable tags: %w", c.ID, err)
 	}
@@ -334,12 +338,16 @@ func (s *Service) ChannelSlug(ctx context.Context, id int64) (string, error) {
 // ChannelForKey resolves a stream key (media.Channels).
 func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelRef, error) {
 	var ref media.ChannelRef
-	err := s.db.QueryRowContext(ctx, `SELECT id, slug FROM channels WHERE stream_key_hash = $1`, HashKey(key)).Scan(&ref.ID, &ref.Slug)
+	var disabled sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, slug, disabled_at FROM channels WHERE stream_key_hash = $1`, HashKey(key)).Scan(&ref.ID, &ref.Slug, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ref, media.ErrUnknownKey
 	}
 	if err != nil {
 		return ref, fmt.Errorf("look up stream key: %w", err)
+	}
+	if disabled.Valid {
+		return ref, fmt.Errorf("channel %q is disabled by the platform", ref.Slug)
 	}
 	return ref, nil
 }

@@ -29,6 +29,9 @@ type Handlers struct {
 	Live    LiveStreams
 	Trust   *trust.Service
 	Watch   WatchRewards // optional
+	People  People       // names and follows for the directory; optional
+	// Files is the data directory (covers, recent frames); empty: none.
+	Files string
 }
 
 // Register adds the channel routes to mux.
@@ -41,6 +44,13 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/live", h.Trust.GuardChannelReads(h.live))
 	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Trust.ThrottleBrowsing(h.sessions))
 	mux.HandleFunc("POST /api/channels/{slug}/heartbeat", h.heartbeat)
+	mux.HandleFunc("GET /api/me/channels", h.mine)
+	mux.HandleFunc("GET /api/directory", h.Trust.ThrottleBrowsing(h.directory))
+	mux.HandleFunc("PUT /api/channels/{slug}/cover", h.putCover)
+	mux.HandleFunc("GET /covers/{slug}", h.serveCover)
+	mux.HandleFunc("GET /frames/{file}", h.serveFrame)
+	mux.HandleFunc("GET /api/admin/channels", h.adminChannels)
+	mux.HandleFunc("POST /api/admin/channels/{slug}", h.adminChannel)
 }
 
 // channelJSON is a channel as API clients see it, with its live state.
@@ -54,6 +64,8 @@ type channelJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	StreamKey string    `json:"stream_key,omitempty"`
+	CoverURL  string    `json:"cover_url,omitempty"`
+	Owner     string    `json:"owner,omitempty"` // the owner's name (single-channel reads)
 	liveJSON
 }
 
@@ -89,7 +101,7 @@ func (h *Handlers) liveState(slug string) liveJSON {
 func (h *Handlers) toJSON(c Channel) channelJSON {
 	return channelJSON{
 		ID: c.ID, OwnerID: c.OwnerID, Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, liveJSON: h.liveState(c.Slug),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, CoverURL: coverURL(c), liveJSON: h.liveState(c.Slug),
 	}
 }
 
@@ -173,13 +185,45 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
+// mine lists the signed-in account's channels (the studio's start page).
+func (h *Handlers) mine(w http.ResponseWriter, r *http.Request) {
+	p, err := h.Trust.Authorize(r, trust.ActAccountRead, 0, 0)
+	if err == nil && p.User == nil {
+		err = &trust.Denied{Reason: "the admin token owns no channels; use an account"}
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	chans, err := h.Service.ByOwner(r.Context(), p.User.ID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := make([]channelJSON, 0, len(chans))
+	for _, c := range chans {
+		out = append(out, h.toJSON(c))
+	}
+	_, denied := h.Trust.Authorize(r, trust.ActChannelCreate, 0, 0)
+	httpjson.Write(w, http.StatusOK, map[string]any{"channels": out, "can_create": denied == nil})
+}
+
 func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, h.toJSON(c))
+	out := h.toJSON(c)
+	if h.People != nil && c.OwnerID != 0 {
+		names, err := h.People.Usernames(r.Context(), []int64{c.OwnerID})
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		out.Owner = names[c.OwnerID]
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // authorizeManage lets the owner (or an admin) change the channel.

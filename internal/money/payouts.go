@@ -421,3 +421,13 @@ func (s *Service) Topups(ctx context.Context, userID int64, status string, limit
 	}
 	return out, rows.Err()
 }
+
+// GiftsSince counts a channel's gifts since a time and the coins they cost.
+func (s *Service) GiftsSince(ctx context.Context, channelID int64, since time.Time) (gifts, coins int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM gifts WHERE channel_id = $1 AND created_at >= $2`,
+		channelID, since.UnixMilli()).Scan(&gifts, &coins)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count gifts: %w", err)
+	}
+	return gifts, coins, nil
+}

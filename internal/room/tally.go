@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -147,4 +148,19 @@ func (s *Service) Counters(ctx context.Context, slug string) (likes, shares int6
 		return 0, 0, nil
 	}
 	return likes, shares, err
+}
+
+// DanmakuSince counts a room's messages since a time (deleted ones too:
+// they were sent).
+func (s *Service) DanmakuSince(ctx context.Context, slug string, since time.Time) (int, error) {
+	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM danmaku WHERE channel_id = $1 AND created_at >= $2`, chID, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count danmaku: %w", err)
+	}
+	return n, nil
 }

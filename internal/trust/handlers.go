@@ -38,6 +38,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/sanctions", s.listSanctions)
 	mux.HandleFunc("GET /api/channels/{slug}/modlog", s.modLog)
 	mux.HandleFunc("GET /api/channels/{slug}/reports", s.channelReports)
+	mux.HandleFunc("GET /api/channels/{slug}/follow", s.followState)
 	mux.HandleFunc("POST /api/channels/{slug}/follow", s.follow)
 	mux.HandleFunc("DELETE /api/channels/{slug}/follow", s.unfollow)
 	mux.HandleFunc("POST /api/reports", s.fileReport)
@@ -719,6 +720,27 @@ func (s *Service) follow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]bool{"following": true})
+}
+
+// followState answers whether the caller follows the channel and how many do.
+func (s *Service) followState(w http.ResponseWriter, r *http.Request) {
+	p, chID, _, ok := s.inChannel(w, r, ActWatch)
+	if !ok {
+		return
+	}
+	n, err := s.Mod.Followers(r.Context(), chID)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	following := false
+	if p.User != nil {
+		if following, err = s.Mod.Follows(r.Context(), p.User.ID, chID); err != nil {
+			s.internal(w, err)
+			return
+		}
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"following": following, "followers": n})
 }
 
 func (s *Service) unfollow(w http.ResponseWriter, r *http.Request) {

@@ -381,3 +381,28 @@ func (m *Moderation) Follows(ctx context.Context, userID, channelID int64) (bool
 	err := m.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM follows WHERE user_id = $1 AND channel_id = $2`, userID, channelID).Scan(&n)
 	return n > 0, err
 }
+
+// FollowedChannels lists the channels a user follows.
+func (m *Moderation) FollowedChannels(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := m.db.QueryContext(ctx, `SELECT channel_id FROM follows WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read follows: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Followers counts a channel's followers.
+func (m *Moderation) Followers(ctx context.Context, channelID int64) (int, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM follows WHERE channel_id = $1`, channelID).Scan(&n)
+	return n, err
+}

@@ -404,3 +404,19 @@ func (s *Service) WriteError(w http.ResponseWriter, err error) {
 		s.internal(w, err)
 	}
 }
+
+// Usernames, IDsByNamePrefix and FollowedChannels serve the channel
+// directory (channel.People).
+func (s *Service) Usernames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	return s.Users.Usernames(ctx, ids)
+}
+
+// IDsByNamePrefix finds accounts by the start of their name.
+func (s *Service) IDsByNamePrefix(ctx context.Context, prefix string, limit int) ([]int64, error) {
+	return s.Users.IDsByNamePrefix(ctx, prefix, limit)
+}
+
+// FollowedChannels lists the channels a user follows.
+func (s *Service) FollowedChannels(ctx context.Context, userID int64) ([]int64, error) {
+	return s.Mod.FollowedChannels(ctx, userID)
+}

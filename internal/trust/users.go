@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -319,4 +320,51 @@ func likePrefix(prefix string) string {
 		out = append(out, r)
 	}
 	return string(out) + "%"
+}
+
+// Usernames maps account ids to display names (deleted accounts and id 0
+// are left out).
+func (s *Users) Usernames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	uniq := map[int64]bool{}
+	var args []any
+	var marks []string
+	for _, id := range ids {
+		if id == 0 || uniq[id] {
+			continue
+		}
+		uniq[id] = true
+		args = append(args, id)
+		marks = append(marks, fmt.Sprintf("$%d", len(args)))
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, username FROM users WHERE deleted_at IS NULL AND id IN (`+strings.Join(marks, ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read usernames: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
+}
+
+// IDsByNamePrefix finds accounts whose (folded) name starts with prefix.
+func (s *Users) IDsByNamePrefix(ctx context.Context, prefix string, limit int) ([]int64, error) {
+	users, err := s.Search(ctx, prefix, limit)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(users))
+	for _, u := range users {
+		ids = append(ids, u.ID)
+	}
+	return ids, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/insight"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/room"
@@ -29,7 +30,7 @@ import (
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
-//go:embed static templates
+//go:embed static templates i18n
 var assets embed.FS
 
 // Options are the parts the web server serves.
@@ -46,6 +47,12 @@ type Options struct {
 	Relay    *money.Relay
 	// PaymentWebhookSecret enables POST /api/payments/webhook.
 	PaymentWebhookSecret string
+	// DataDir holds channel covers and recent frames.
+	DataDir string
+	// Online counts a room's chat viewers on every node.
+	Online func(slug string) int
+	// IngestURL is the RTMP server URL streamers put in OBS.
+	IngestURL string
 }
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
@@ -53,18 +60,22 @@ type Server struct {
 	o    Options
 	http *http.Server
 	ln   net.Listener
-	tmpl *template.Template
+	pages map[string]*template.Template // by language
 
 	wg sync.WaitGroup
 }
 
 // Listen binds addr and starts serving.
 func Listen(addr string, o Options) (*Server, error) {
-	tmpl, err := template.ParseFS(assets, "templates/*.html")
+	cats, err := loadCatalogs(assets)
 	if err != nil {
-		return nil, fmt.Errorf("parse page templates: %w", err)
+		return nil, err
 	}
-	s := &Server{o: o, tmpl: tmpl}
+	pages, err := pageTemplates(assets, cats)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, pages: pages}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -103,7 +114,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust}
+	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir}
 	if s.o.Money != nil {
 		ch.Watch = s.o.Money
 	}
@@ -111,19 +122,24 @@ func (s *Server) routes() http.Handler {
 	s.o.Trust.Register(mux)
 	s.o.Rooms.Register(mux)
 	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay, WebhookSecret: []byte(s.o.PaymentWebhookSecret)}).Register(mux)
+	(&insight.Handlers{Sources: insight.Sources{Trust: s.o.Trust, Live: s.o.Hub, Rooms: s.o.Rooms, Online: s.o.Online, Money: s.o.Money}}).Register(mux)
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
 	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html"))
+	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html"))
 	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html"))
-	mux.HandleFunc("GET /{$}", s.homePage)
-	for path, page := range map[string]string{"/signup": "signup.html", "/login": "login.html", "/account": "account.html", "/admin/users": "admin_users.html",
-		"/wallet": "wallet.html", "/admin/money": "admin_money.html"} {
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, page, nil) })
+	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
+		"/wallet": "wallet.html", "/studio": "studio_list.html", "/admin/users": "admin_users.html", "/admin/money": "admin_money.html",
+		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/settings": "admin_settings.html"} {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
 	}
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/ingest", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"rtmp_url": s.o.IngestURL})
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
@@ -188,34 +204,15 @@ func (s *Server) channelPage(page string) http.HandlerFunc {
 			http.Error(w, "Something went wrong.", http.StatusInternalServerError)
 			return
 		}
-		s.render(w, page, c)
+		s.render(w, r, page, c)
 	}
 }
 
-type homeEntry struct {
-	Slug, Title string
-	Live        bool
-}
-
-func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
-	chans, err := s.o.Channels.List(r.Context(), "", 100)
-	if err != nil {
-		s.o.Log.Error("home page", "err", err)
-		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
-		return
-	}
-	var entries []homeEntry
-	for _, c := range chans {
-		_, live := s.o.Hub.Stream(c.Slug)
-		entries = append(entries, homeEntry{Slug: c.Slug, Title: c.Title, Live: live})
-	}
-	s.render(w, "home.html", entries)
-}
-
-func (s *Server) render(w http.ResponseWriter, name string, data any) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
+	w.Header().Set("Vary", "Accept-Language, Cookie")
+	if err := s.pages[langOf(r)].ExecuteTemplate(w, name, data); err != nil {
 		s.o.Log.Error("render page", "page", name, "err", err)
 	}
 }

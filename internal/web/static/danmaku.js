@@ -3,7 +3,8 @@
 // chat panel. Text is always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const root = document.getElementById('watch');
+  const { t, api, me: whoami, newKey, room } = window.Livehouse;
+  const root = document.querySelector('main.watch');
   if (!root) return;
   const slug = root.dataset.slug;
   const layer = document.getElementById('danmaku-layer');
@@ -12,10 +13,8 @@
   const form = document.getElementById('chat-form');
   const status = document.getElementById('chat-status');
   const seen = new Set();
-  let lastId = '';
   let me = null;
-  let ws = null;
-  let retry = 1000;
+  let conn = null;
 
   // Overlay settings live in this browser only.
   const settings = Object.assign({ on: true, opacity: 0.9, density: 1, size: 22, block: '' },
@@ -38,8 +37,8 @@
 
   function blocked(text) {
     const words = settings.block.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
-    const t = text.toLowerCase();
-    return words.some((w) => t.includes(w));
+    const lower = text.toLowerCase();
+    return words.some((w) => lower.includes(w));
   }
 
   // Lanes: a scrolling message takes the first lane whose previous message
@@ -94,13 +93,13 @@
     if (mine) li.className = 'mine';
     const lv = document.createElement('span');
     lv.className = 'lv';
-    lv.textContent = 'Lv' + m.level;
+    lv.textContent = t('chat.level', { n: m.level });
     const badges = [lv];
     const fan = m.fan || {};
     if (fan.member_tier) {
       const b = document.createElement('span');
       b.className = 'member tier' + fan.member_tier;
-      b.textContent = tierNames[fan.member_tier] || ('member ' + fan.member_tier);
+      b.textContent = tierNames[fan.member_tier] || t('chat.member', { n: fan.member_tier });
       badges.push(b);
     }
     if (fan.medal_level) {
@@ -111,7 +110,7 @@
     }
     const name = document.createElement('span');
     name.className = 'name';
-    name.textContent = m.user + ':';
+    name.textContent = t('chat.name', { name: m.user });
     const text = document.createElement('span');
     text.className = 'text';
     text.textContent = m.text;
@@ -124,7 +123,6 @@
   function onDanmaku(m, live) {
     if (seen.has(m.id)) return;
     seen.add(m.id);
-    if (BigInt(m.id) > BigInt(lastId || '0')) lastId = m.id;
     const mine = me && m.user_id === me.id;
     addToPanel(m, mine);
     if (live) fly(m, mine);
@@ -149,8 +147,10 @@
     else if (e.type === 'shares') shareCount.textContent = e.total;
     else if (e.type === 'joins') {
       const names = (e.names || []).slice();
-      if (e.others > 0) names.push(e.others + (e.others === 1 ? ' other' : ' others'));
-      notice((names.length > 1 ? names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1] : names[0]) + ' joined');
+      if (e.others > 0) names.push(t(e.others === 1 ? 'chat.one_other' : 'chat.others', { n: e.others }));
+      notice(names.length > 1
+        ? t('chat.joined_many', { names: names.slice(0, -1).join(t('chat.list_sep')), last: names[names.length - 1] })
+        : t('chat.joined_one', { name: names[0] }));
     }
     else if (e.type === 'delete') {
       document.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
@@ -158,42 +158,23 @@
   }
 
   function connect() {
-    ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
-    let pinger = null;
-    ws.onmessage = (ev) => {
-      const f = JSON.parse(ev.data);
-      if (f.type === 'welcome') {
-        ws.send(JSON.stringify(lastId ? { type: 'join', room: slug, after: lastId } : { type: 'join', room: slug }));
-        pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 30000);
-      } else if (f.type === 'joined') {
-        retry = 1000;
+    conn = room(slug, {
+      onEvent: onEvent,
+      onJoined(f) {
         online.textContent = f.online;
         likeCount.textContent = f.likes;
         shareCount.textContent = f.shares;
-        f.replay.forEach((e) => onEvent(e, false));
-        (f.gifts || []).forEach((e) => onEvent(e, false));
-      } else if (f.type === 'batch') {
-        f.events.forEach((e) => onEvent(e, true));
-      } else if (f.type === 'error') {
-        status.textContent = f.message;
+      },
+      onError(f) {
+        status.textContent = f.code && t('err.' + f.code) !== 'err.' + f.code ? t('err.' + f.code) : f.message;
         status.className = 'error';
-      } else if (f.type === 'sent') {
-        status.textContent = '';
-      }
-    };
-    ws.onclose = (ev) => {
-      clearInterval(pinger);
-      if (ev.code === 4400 || ev.code === 4404) return; // the protocol says: do not retry
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 15000);
-    };
+      },
+      onSent() { status.textContent = ''; },
+    });
   }
 
   async function loadMe() {
-    try {
-      const res = await fetch('/api/me', { credentials: 'same-origin' });
-      if (res.ok) me = await res.json();
-    } catch (e) { /* anonymous */ }
+    me = await whoami();
     if (me && me.via === 'session') {
       form.hidden = false;
       document.getElementById('chat-login').hidden = true;
@@ -206,12 +187,12 @@
     ev.preventDefault();
     const input = document.getElementById('chat-text');
     const text = input.value.trim();
-    if (!text || !ws || ws.readyState !== 1) return;
-    ws.send(JSON.stringify({
+    if (!text) return;
+    const sent = conn && conn.send({
       type: 'send', text: text, nonce: String(++nonce),
       color: document.getElementById('chat-color').value, mode: document.getElementById('chat-mode').value,
-    }));
-    input.value = '';
+    });
+    if (sent) input.value = '';
   });
 
   // Gifts: one panel line per sender and gift, growing "×N" while the same
@@ -235,7 +216,7 @@
     c.n += g.count;
     c.at = now;
     c.li.dataset.giftId = g.gift_id;
-    c.li.textContent = g.sender + ' sent ' + g.name + ' ' + g.icon + ' ×' + c.n;
+    c.li.textContent = t('chat.gift', { name: g.sender, gift: g.name, icon: g.icon, n: c.n });
     list.scrollTop = list.scrollHeight;
     if (!live || document.hidden) return;
     const pop = document.createElement('div');
@@ -246,17 +227,12 @@
     if (g.tier >= 3) {
       const banner = document.createElement('div');
       banner.className = 'gift-banner';
-      banner.textContent = g.sender + ' sent ' + g.name + ' ×' + c.n + '!';
+      banner.textContent = t('chat.gift_banner', { name: g.sender, gift: g.name, n: c.n });
       giftLayer.appendChild(banner);
       setTimeout(() => banner.remove(), 4100);
     }
   }
 
-  function csrfHeaders() {
-    const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
-    return { 'Content-Type': 'application/json', 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' };
-  }
-  const newKey = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
   const balance = document.getElementById('balance');
   const gstatus = document.getElementById('gift-status');
   function showError(msg) { gstatus.textContent = msg; gstatus.className = 'error'; }
@@ -265,8 +241,8 @@
     const bar = document.getElementById('gift-bar');
     try {
       const [cat, wallet] = await Promise.all([
-        fetch('/api/gifts/catalog?room=' + encodeURIComponent(slug), { credentials: 'same-origin' }).then((r) => r.json()),
-        fetch('/api/wallet', { credentials: 'same-origin' }).then((r) => r.json()),
+        api('GET', '/api/gifts/catalog?room=' + encodeURIComponent(slug)),
+        api('GET', '/api/wallet'),
       ]);
       balance.textContent = wallet.balance;
       const trials = new Set(cat.trials_available || []);
@@ -276,20 +252,16 @@
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.gift = g.id;
-        b.textContent = g.icon + ' ' + g.name + ' · ' + (g.trial ? 'free' : g.price);
+        b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: g.name, price: g.price });
         if (g.trial) b.className = 'trial';
         b.addEventListener('click', async () => {
-          const res = await fetch('/api/gifts', {
-            method: 'POST', credentials: 'same-origin', headers: csrfHeaders(),
-            body: JSON.stringify({ room: slug, gift: g.id, count: 1, idempotency_key: newKey() }),
-          });
-          const data = await res.json();
-          if (res.ok) {
+          try {
+            const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: 1, idempotency_key: newKey() });
             balance.textContent = data.balance;
             gstatus.textContent = '';
             if (g.trial) b.remove();
             loadFans();
-          } else showError(data.error);
+          } catch (e) { showError(e.message); }
         });
         listEl.appendChild(b);
       }
@@ -301,34 +273,33 @@
   // Memberships and the viewer's fan medal in this channel.
   const tierNames = {};
   async function loadFans() {
-    const res = await fetch('/api/channels/' + encodeURIComponent(slug) + '/fans', { credentials: 'same-origin' });
-    if (!res.ok) return;
-    const f = await res.json();
-    for (const t of f.tiers) tierNames[t.tier] = t.name;
+    let f;
+    try { f = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/fans'); } catch (e) { return; }
+    for (const tier of f.tiers) tierNames[tier.tier] = tier.name;
     const medal = document.getElementById('my-medal');
     medal.textContent = f.medal
-      ? 'Your medal: ' + f.medal.name + ' ' + f.medal.level + ' (' + f.medal.intimacy + (f.medal.next_level_at ? ' / ' + f.medal.next_level_at : '') + ' intimacy)'
-      : 'Send a gift to earn the ' + f.medal_name + ' medal.';
+      ? t('fan.medal', { name: f.medal.name, level: f.medal.level, intimacy: f.medal.intimacy, next: f.medal.next_level_at || f.medal.intimacy })
+      : t('fan.no_medal', { name: f.medal_name });
     const mem = document.getElementById('my-membership');
     mem.textContent = f.membership && f.membership.active
-      ? f.membership.name + ' until ' + new Date(f.membership.expires_at).toLocaleDateString()
+      ? t('fan.member_until', { tier: f.membership.name, date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
       : '';
     const buttons = document.getElementById('tier-buttons');
     buttons.innerHTML = '';
-    for (const t of f.tiers) {
-      if (f.membership && f.membership.active && f.membership.tier > t.tier) continue;
+    for (const tier of f.tiers) {
+      if (f.membership && f.membership.active && f.membership.tier > tier.tier) continue;
       const b = document.createElement('button');
       b.type = 'button';
-      b.dataset.tier = t.tier;
-      const renew = f.membership && f.membership.active && f.membership.tier === t.tier;
-      b.textContent = (renew ? 'Renew ' : 'Join as ') + t.name + ' · ' + t.monthly_price + '/month';
+      b.dataset.tier = tier.tier;
+      const renew = f.membership && f.membership.active && f.membership.tier === tier.tier;
+      b.textContent = t(renew ? 'fan.renew' : 'fan.join', { tier: tier.name, price: tier.monthly_price });
       b.addEventListener('click', async () => {
-        const r = await fetch('/api/channels/' + encodeURIComponent(slug) + '/membership', {
-          method: 'POST', credentials: 'same-origin', headers: csrfHeaders(),
-          body: JSON.stringify({ tier: t.tier, months: 1, idempotency_key: newKey() }),
-        });
-        const data = await r.json();
-        if (r.ok) { balance.textContent = data.balance; gstatus.textContent = ''; loadFans(); } else showError(data.error);
+        try {
+          const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership', { tier: tier.tier, months: 1, idempotency_key: newKey() });
+          balance.textContent = data.balance;
+          gstatus.textContent = '';
+          loadFans();
+        } catch (e) { showError(e.message); }
       });
       buttons.appendChild(b);
     }
@@ -341,7 +312,7 @@
     tierNames[e.tier] = e.tier_name;
     const li = document.createElement('li');
     li.className = 'notice membership';
-    li.textContent = e.user + ' became ' + e.tier_name + (e.months > 1 ? ' for ' + e.months + ' months' : '');
+    li.textContent = t(e.months > 1 ? 'chat.membership_months' : 'chat.membership', { name: e.user, tier: e.tier_name, n: e.months });
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
     if (live) {
@@ -356,15 +327,12 @@
   // Taps are summed locally and reported at most once a second.
   let taps = 0;
   document.getElementById('like-button').addEventListener('click', () => {
-    if (!me) { location.href = '/login'; return; }
+    if (!me) { location.href = '/login?next=' + encodeURIComponent(location.pathname); return; }
     taps++;
     likeCount.textContent = Number(likeCount.textContent) + 1;
   });
   setInterval(() => {
-    if (taps > 0 && ws && ws.readyState === 1) {
-      ws.send(JSON.stringify({ type: 'like', count: Math.min(taps, 50) }));
-      taps = 0;
-    }
+    if (taps > 0 && conn && conn.send({ type: 'like', count: Math.min(taps, 50) })) taps = 0;
   }, 1000);
   document.getElementById('share-button').addEventListener('click', async () => {
     const url = location.href;
@@ -372,12 +340,7 @@
       if (navigator.share) await navigator.share({ url: url, title: document.title });
       else await navigator.clipboard.writeText(url);
     } catch (e) { return; } // cancelled
-    if (me) {
-      const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
-      fetch('/api/rooms/' + encodeURIComponent(slug) + '/shares', {
-        method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': m ? decodeURIComponent(m[1]) : '' },
-      }).catch(() => {});
-    }
+    if (me) api('POST', '/api/rooms/' + encodeURIComponent(slug) + '/shares').catch(() => {});
   });
 
   loadMe().then(connect);

@@ -4,8 +4,9 @@
 // ledger check). Uses the shared helpers from app.js.
 (function () {
   'use strict';
-  const { $, api, say, navUser } = window.Livehouse;
-  const when = (t) => new Date(t).toLocaleString();
+  const { $, t, api, say, navUser, fmtTime } = window.Livehouse;
+  const when = fmtTime;
+  const pct = (bp) => t('money.percent', { n: bp / 100 });
 
   function row(tbody, cells, actions) {
     const tr = document.createElement('tr');
@@ -38,21 +39,21 @@
       $('wallet-balance').textContent = w.balance;
       const rows = $('topup-rows');
       rows.innerHTML = '';
-      for (const o of orders.topups) row(rows, ['#' + o.id, o.package, String(o.coins), o.status, when(o.created_at)]);
+      for (const o of orders.topups) row(rows, ['#' + o.id, o.package, String(o.coins), t('status.' + o.status), when(o.created_at)]);
       const moves = $('movement-rows');
       moves.innerHTML = '';
-      for (const m of w.movements) row(moves, [when(m.at), m.kind + (m.memo ? ' · ' + m.memo : ''), (m.amount > 0 ? '+' : '') + m.amount]);
+      for (const m of w.movements) row(moves, [when(m.at), t('kind.' + m.kind) + (m.memo ? ' · ' + m.memo : ''), (m.amount > 0 ? '+' : '') + m.amount]);
     }
     const pk = await api('GET', '/api/wallet/packages');
     for (const p of pk.packages) {
       const b = document.createElement('button');
       b.type = 'button';
       b.dataset.package = p.id;
-      b.textContent = p.coins + ' coins · ' + (p.price_cents / 100).toFixed(2) + ' ' + p.currency;
+      b.textContent = t('wallet.package_label', { coins: p.coins, price: (p.price_cents / 100).toFixed(2), currency: p.currency });
       b.addEventListener('click', async () => {
         try {
           const o = await api('POST', '/api/wallet/topups', { package: p.id });
-          say($('topup-status'), 'Order #' + o.id + ' placed: ' + o.coins + ' coins once the payment is confirmed.');
+          say($('topup-status'), t('wallet.order_placed', { id: o.id, coins: o.coins }));
           load();
         } catch (e) { say($('topup-status'), e.message, true); }
       });
@@ -73,18 +74,18 @@
         $('earn-today').textContent = e.today;
         $('earn-pending').textContent = e.pending_withdrawals;
         $('earn-paid').textContent = e.paid_out;
-        $('earn-share').textContent = (e.platform_share_bp / 100) + ' %';
+        $('earn-share').textContent = pct(e.platform_share_bp);
         $('withdraw-amount').min = e.min_withdrawal;
         const rows = $('withdrawal-rows');
         rows.innerHTML = '';
-        for (const x of w.withdrawals) row(rows, ['#' + x.id, String(x.amount), x.status, x.note || '', when(x.created_at)]);
+        for (const x of w.withdrawals) row(rows, ['#' + x.id, String(x.amount), t('status.' + x.status), x.note || '', when(x.created_at)]);
       } catch (err) { say($('withdraw-status'), err.message, true); }
     }
     $('withdraw-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       try {
         const x = await api('POST', base + '/withdrawals', { amount: Number($('withdraw-amount').value) });
-        say($('withdraw-status'), 'Withdrawal #' + x.id + ' of ' + x.amount + ' coins requested.');
+        say($('withdraw-status'), t('studio.money.requested_ok', { id: x.id, amount: x.amount }));
         load();
       } catch (err) { say($('withdraw-status'), err.message, true); }
     });
@@ -100,15 +101,15 @@
 
     const fans = await api('GET', base + '/fans');
     const tbody = $('tier-rows');
-    for (const t of fans.tiers) {
-      const tr = row(tbody, [String(t.tier)]);
+    for (const tier of fans.tiers) {
+      const tr = row(tbody, [String(tier.tier)]);
       for (const [field, type] of [['name', 'text'], ['monthly_price', 'number']]) {
         const td = document.createElement('td');
         const input = document.createElement('input');
         input.type = type;
-        input.value = t[field];
+        input.value = tier[field];
         input.dataset.field = field;
-        input.setAttribute('aria-label', 'tier ' + t.tier + ' ' + field.replace('_', ' '));
+        input.setAttribute('aria-label', t('studio.money.tier_field_' + field, { tier: tier.tier }));
         td.appendChild(input);
         tr.appendChild(td);
       }
@@ -118,12 +119,12 @@
       const tiers = [...tbody.children].map((tr, i) => ({
         tier: i + 1, name: tr.querySelector('[data-field=name]').value, monthly_price: Number(tr.querySelector('[data-field=monthly_price]').value),
       }));
-      try { await api('PUT', base + '/membership-tiers', { tiers }); say($('tiers-status'), 'Saved.'); } catch (err) { say($('tiers-status'), err.message, true); }
+      try { await api('PUT', base + '/membership-tiers', { tiers }); say($('tiers-status'), t('form.saved')); } catch (err) { say($('tiers-status'), err.message, true); }
     });
     $('medal-name').value = fans.medal_name;
     $('medal-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      try { await api('PUT', base + '/medal', { name: $('medal-name').value }); say($('medal-status'), 'Saved.'); } catch (err) { say($('medal-status'), err.message, true); }
+      try { await api('PUT', base + '/medal', { name: $('medal-name').value }); say($('medal-status'), t('form.saved')); } catch (err) { say($('medal-status'), err.message, true); }
     });
     await load();
     setInterval(load, 3000);
@@ -135,24 +136,24 @@
     const act = (fn) => async () => { try { await fn(); } catch (e) { say(status, e.message, true); } load(); };
     async function load() {
       try {
-        const [t, w] = await Promise.all([api('GET', '/api/admin/topups'), api('GET', '/api/admin/withdrawals')]);
+        const [tops, w] = await Promise.all([api('GET', '/api/admin/topups'), api('GET', '/api/admin/withdrawals')]);
         const trows = $('topup-rows');
         trows.innerHTML = '';
-        for (const o of t.topups) {
+        for (const o of tops.topups) {
           row(trows, ['#' + o.id, o.username, o.package, String(o.coins), when(o.created_at)], [
-            ['Approve', act(() => api('POST', '/api/admin/topups/' + o.id + '/approve'))],
-            ['Reject', act(() => api('POST', '/api/admin/topups/' + o.id + '/reject')), 'danger'],
+            [t('admin.approve'), act(() => api('POST', '/api/admin/topups/' + o.id + '/approve')), 'approve'],
+            [t('admin.reject'), act(() => api('POST', '/api/admin/topups/' + o.id + '/reject')), 'reject danger'],
           ]);
         }
         const wrows = $('withdrawal-rows');
         wrows.innerHTML = '';
         for (const x of w.withdrawals) {
           row(wrows, ['#' + x.id, x.channel, String(x.amount), when(x.created_at)], [
-            ['Approve', act(() => api('POST', '/api/admin/withdrawals/' + x.id + '/approve', { note: 'paid' }))],
-            ['Reject', act(async () => {
-              const note = prompt('Why is it rejected?');
+            [t('admin.approve'), act(() => api('POST', '/api/admin/withdrawals/' + x.id + '/approve', { note: t('admin.money.paid_note') })), 'approve'],
+            [t('admin.reject'), act(async () => {
+              const note = prompt(t('admin.money.reject_reason'));
               if (note !== null) await api('POST', '/api/admin/withdrawals/' + x.id + '/reject', { note });
-            }), 'danger'],
+            }), 'reject danger'],
           ]);
         }
       } catch (e) { say(status, e.message, true); }
@@ -161,7 +162,7 @@
       ev.preventDefault();
       try {
         const r = await api('POST', '/api/admin/wallets/grant', { username: $('grant-user').value, coins: Number($('grant-coins').value), reason: $('grant-reason').value });
-        say(status, r.username + ' now has ' + r.balance + ' coins.');
+        say(status, t('admin.money.granted', { user: r.username, balance: r.balance }));
       } catch (e) { say(status, e.message, true); }
     });
     $('share-form').addEventListener('submit', async (ev) => {
@@ -170,14 +171,14 @@
       try {
         const r = await api('PUT', '/api/admin/channels/' + encodeURIComponent($('share-channel').value) + '/platform-share',
           { platform_share_bp: v === '' ? null : Math.round(Number(v) * 100) });
-        say(status, 'Platform share of ' + $('share-channel').value + ': ' + (r.platform_share_bp / 100) + ' %' + (r.override ? '' : ' (platform default)'));
+        say(status, t(r.override ? 'admin.money.share_saved' : 'admin.money.share_default_saved', { channel: $('share-channel').value, share: pct(r.platform_share_bp) }));
       } catch (e) { say(status, e.message, true); }
     });
     $('verify-button').addEventListener('click', async () => {
       const res = await fetch('/api/admin/ledger/verify', { credentials: 'same-origin' });
       const r = await res.json();
       $('verify-result').textContent = r.error ? r.error : (r.problems.length === 0
-        ? 'Ledger is consistent: ' + r.accounts + ' accounts, ' + r.transactions + ' transactions.'
+        ? t('admin.money.ledger_ok', { accounts: r.accounts, transactions: r.transactions })
         : r.problems.join('\n'));
     });
     await load();

@@ -2,7 +2,8 @@
 // natively on Safari), and shows an offline / ended card otherwise.
 (function () {
   'use strict';
-  const root = document.getElementById('watch');
+  const { t, api, me, navUser, fmtDuration, fmtNumber } = window.Livehouse;
+  const root = document.querySelector('main.watch');
   const slug = root.dataset.slug;
   const video = document.getElementById('video');
   const badge = document.getElementById('badge');
@@ -11,6 +12,7 @@
   const cardTitle = document.getElementById('card-title');
   const cardText = document.getElementById('card-text');
   const titleEl = document.getElementById('title');
+  const streamerEl = document.getElementById('streamer');
   const unmute = document.getElementById('unmute');
   const src = '/hls/' + encodeURIComponent(slug) + '/index.m3u8';
 
@@ -52,18 +54,14 @@
     unmute.hidden = true;
   }
 
-  function fmtUptime(sec) {
-    const h = Math.floor(sec / 3600), m = Math.floor(sec % 3600 / 60), s = Math.floor(sec % 60);
-    return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(s).padStart(2, '0');
-  }
-
   function render(ch) {
     titleEl.textContent = ch.title;
     document.title = ch.title + ' · Livehouse';
-    viewersEl.textContent = ch.viewers + ' watching';
+    viewersEl.textContent = t('watch.viewers', { n: fmtNumber(ch.viewers) });
+    if (ch.owner) streamerEl.textContent = t('watch.by', { name: ch.owner });
     if (ch.live) {
       startedAt = new Date(ch.started_at);
-      badge.textContent = 'LIVE';
+      badge.textContent = t('watch.live_badge');
       badge.className = 'badge live';
       setState('live');
       wasLive = true;
@@ -71,16 +69,16 @@
     } else {
       startedAt = null;
       uptimeEl.textContent = '';
-      badge.textContent = 'OFFLINE';
+      badge.textContent = t('watch.offline_badge');
       badge.className = 'badge offline';
       if (playing) stopPlayer();
       if (wasLive) {
         setState('ended');
-        cardTitle.textContent = 'The stream has ended';
-        cardText.textContent = 'Thanks for watching. This page plays again by itself when ' + ch.title + ' goes live.';
+        cardTitle.textContent = t('watch.ended');
+        cardText.textContent = t('watch.ended_text', { title: ch.title });
       } else {
         setState('offline');
-        cardTitle.textContent = ch.title + ' is offline';
+        cardTitle.textContent = t('watch.offline', { title: ch.title });
       }
     }
   }
@@ -98,21 +96,32 @@
   document.addEventListener('livehouse:live', function () { poll(); });
 
   setInterval(function () {
-    if (startedAt) uptimeEl.textContent = 'live for ' + fmtUptime((Date.now() - startedAt.getTime()) / 1000);
+    if (startedAt) uptimeEl.textContent = t('watch.uptime', { d: fmtDuration((Date.now() - startedAt.getTime()) / 1000) });
   }, 1000);
 
   // A logged-in viewer earns experience for each minute watched.
-  function csrfToken() {
-    const m = document.cookie.match('(?:^|; )lh_csrf=([^;]*)');
-    return m ? decodeURIComponent(m[1]) : '';
-  }
-  setInterval(function () {
-    const csrf = csrfToken();
-    if (!csrf || !playing || video.paused) return;
-    fetch('/api/channels/' + encodeURIComponent(slug) + '/heartbeat', {
-      method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin',
-    }).catch(function () {});
+  setInterval(async function () {
+    if (!(await me()) || !playing || video.paused) return;
+    api('POST', '/api/channels/' + encodeURIComponent(slug) + '/heartbeat').catch(function () {});
   }, 60000);
+
+  // Follow: a followed channel going live comes first on the home page.
+  const followBtn = document.getElementById('follow-button');
+  async function loadFollow() {
+    const f = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/follow');
+    followBtn.textContent = (f.following ? t('watch.following') : t('watch.follow')) + ' · ' + fmtNumber(f.followers);
+    followBtn.setAttribute('aria-pressed', String(f.following));
+    followBtn.hidden = false;
+    return f;
+  }
+  followBtn.addEventListener('click', async function () {
+    if (!(await me())) { location.href = '/login?next=' + encodeURIComponent(location.pathname); return; }
+    const following = followBtn.getAttribute('aria-pressed') === 'true';
+    await api(following ? 'DELETE' : 'POST', '/api/channels/' + encodeURIComponent(slug) + '/follow');
+    loadFollow();
+  });
+  navUser();
+  loadFollow().catch(function () {});
 
   unmute.addEventListener('click', function () { video.muted = false; unmute.hidden = true; video.play().catch(function () {}); });
   poll();

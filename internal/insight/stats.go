@@ -1,0 +1,107 @@
+// Package insight answers what is happening on the platform: a channel's
+// live numbers for its studio now; dashboards (watch time, retention,
+// revenue by room) later.
+package insight
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/trust"
+)
+
+// Sources are the domains the numbers come from.
+type Sources struct {
+	Trust *trust.Service
+	Live  interface {
+		Stream(slug string) (*media.Stream, bool)
+	}
+	Rooms interface {
+		Counters(ctx context.Context, slug string) (likes, shares int64, err error)
+		DanmakuSince(ctx context.Context, slug string, since time.Time) (int, error)
+	}
+	// Online is how many are in the room's chat on every node.
+	Online func(slug string) int
+	Money  interface {
+		GiftsSince(ctx context.Context, channelID int64, since time.Time) (gifts, coins int64, err error)
+		Earnings(ctx context.Context, channelID int64) (int64, error)
+	}
+}
+
+// Handlers serves the insight API.
+type Handlers struct{ Sources }
+
+// Register adds the routes.
+func (h *Handlers) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/channels/{slug}/stats", h.channelStats)
+}
+
+// ChannelStats is a channel's numbers right now.
+type ChannelStats struct {
+	Live              bool    `json:"live"`
+	Viewers           int     `json:"viewers"`
+	Online            int     `json:"online"`
+	UptimeSeconds     int64   `json:"uptime_seconds"`
+	BitrateKbps       int     `json:"bitrate_kbps"`
+	FPS               float64 `json:"fps"`
+	DanmakuLastMinute int     `json:"danmaku_last_minute"`
+	DanmakuToday      int     `json:"danmaku_today"`
+	Likes             int64   `json:"likes"`
+	Shares            int64   `json:"shares"`
+	GiftsToday        int64   `json:"gifts_today"`
+	GiftCoinsToday    int64   `json:"gift_coins_today"`
+	Earnings          int64   `json:"earnings"`
+}
+
+// channelStats answers GET /api/channels/{slug}/stats for the channel's
+// owner, its moderators and admins ("today" is since 00:00 UTC).
+func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	slug := r.PathValue("slug")
+	chID, owner, err := h.Trust.Channels.ChannelOwner(ctx, slug)
+	if err == nil {
+		_, err = h.Trust.Authorize(r, trust.ActChannelModerate, chID, owner)
+	}
+	if err != nil {
+		h.Trust.WriteError(w, err)
+		return
+	}
+	now := time.Now()
+	midnight := now.UTC().Truncate(24 * time.Hour)
+	var st ChannelStats
+	if s, ok := h.Live.Stream(slug); ok {
+		status := s.Status()
+		st.Live, st.Viewers = true, status.Viewers
+		st.UptimeSeconds = int64(status.Uptime / time.Second)
+		st.BitrateKbps, st.FPS = status.BitrateKbps, status.FPS
+	}
+	if h.Online != nil {
+		st.Online = h.Online(slug)
+	}
+	fail := func(err error) bool {
+		if err != nil {
+			h.Trust.WriteError(w, err)
+			return true
+		}
+		return false
+	}
+	if st.Likes, st.Shares, err = h.Rooms.Counters(ctx, slug); fail(err) {
+		return
+	}
+	if st.DanmakuLastMinute, err = h.Rooms.DanmakuSince(ctx, slug, now.Add(-time.Minute)); fail(err) {
+		return
+	}
+	if st.DanmakuToday, err = h.Rooms.DanmakuSince(ctx, slug, midnight); fail(err) {
+		return
+	}
+	if st.GiftsToday, st.GiftCoinsToday, err = h.Money.GiftsSince(ctx, chID, midnight); fail(err) {
+		return
+	}
+	if st.Earnings, err = h.Money.Earnings(ctx, chID); fail(err) {
+		return
+	}
+	httpjson.Write(w, http.StatusOK, st)
+}

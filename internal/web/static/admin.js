@@ -1,0 +1,128 @@
+// Admin console pages: channels (disable, transfer), the platform's gift
+// catalog, platform settings. (Users and money have their own scripts.)
+(function () {
+  'use strict';
+  const { $, t, api, say, navUser, fmtTime } = window.Livehouse;
+
+  function cell(tr, text) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+  function button(label, cls, fn) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = cls;
+    b.textContent = label;
+    b.addEventListener('click', fn);
+    return b;
+  }
+
+  async function channelsPage() {
+    await navUser();
+    const status = $('status');
+    async function load() {
+      try {
+        const data = await api('GET', '/api/admin/channels?q=' + encodeURIComponent($('q').value));
+        const rows = $('channel-rows');
+        rows.replaceChildren();
+        for (const c of data.channels) {
+          const tr = document.createElement('tr');
+          tr.dataset.slug = c.slug;
+          cell(tr, c.slug);
+          cell(tr, c.title);
+          cell(tr, c.owner || t('admin.channels.platform'));
+          cell(tr, c.disabled ? t('admin.channels.disabled') : (c.live ? t('watch.live_badge') : t('admin.users.ok')));
+          const td = document.createElement('td');
+          td.append(
+            button(c.disabled ? t('admin.channels.enable') : t('admin.channels.disable'), 'toggle' + (c.disabled ? '' : ' danger'), async () => {
+              try { await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { disabled: !c.disabled }); load(); } catch (e) { say(status, e.message, true); }
+            }),
+            button(t('admin.channels.transfer'), 'transfer', async () => {
+              const owner = prompt(t('admin.channels.transfer_to'));
+              if (!owner) return;
+              try {
+                await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { owner });
+                say(status, t('admin.channels.transferred', { slug: c.slug, owner }));
+                load();
+              } catch (e) { say(status, e.message, true); }
+            }));
+          tr.appendChild(td);
+          rows.appendChild(tr);
+        }
+      } catch (e) { say(status, e.message, true); }
+    }
+    $('channel-search').addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+    load();
+  }
+
+  async function giftsPage() {
+    await navUser();
+    const status = $('status');
+    const local = (v) => (v ? new Date(v).toISOString() : undefined);
+    async function load() {
+      const data = await api('GET', '/api/admin/gifts');
+      const rows = $('gift-rows');
+      rows.replaceChildren();
+      for (const g of data.gifts) {
+        const tr = document.createElement('tr');
+        tr.dataset.gift = g.id;
+        cell(tr, g.id);
+        cell(tr, g.icon);
+        cell(tr, g.name + (g.trial ? ' · ' + t('admin.gifts.trial') : ''));
+        cell(tr, String(g.price));
+        cell(tr, String(g.tier));
+        cell(tr, [g.available_from && fmtTime(g.available_from), g.available_until && fmtTime(g.available_until)].filter(Boolean).join(' – ') || t('admin.gifts.always'));
+        const td = document.createElement('td');
+        td.append(
+          button(t('admin.gifts.edit'), 'edit', () => {
+            $('g-id').value = g.id; $('g-icon').value = g.icon; $('g-name').value = g.name;
+            $('g-price').value = g.price; $('g-tier').value = g.tier; $('g-trial').checked = !!g.trial;
+            $('g-id').readOnly = true;
+          }),
+          button(t('admin.gifts.retire'), 'retire danger', async () => {
+            if (!confirm(t('admin.gifts.retire_confirm', { name: g.name }))) return;
+            try { await api('DELETE', '/api/admin/gifts/' + encodeURIComponent(g.id)); load(); } catch (e) { say(status, e.message, true); }
+          }));
+        tr.appendChild(td);
+        rows.appendChild(tr);
+      }
+    }
+    $('gift-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const g = {
+        id: $('g-id').value.trim(), icon: $('g-icon').value.trim(), name: $('g-name').value.trim(),
+        price: Number($('g-price').value), tier: Number($('g-tier').value), trial: $('g-trial').checked,
+        available_from: local($('g-from').value), available_until: local($('g-until').value),
+      };
+      const editing = $('g-id').readOnly;
+      try {
+        if (editing) await api('PUT', '/api/admin/gifts/' + encodeURIComponent(g.id), g);
+        else await api('POST', '/api/admin/gifts', g);
+        say(status, t('form.saved'));
+        $('gift-form').reset();
+        $('g-id').readOnly = false;
+        load();
+      } catch (e) { say(status, e.message, true); }
+    });
+    load().catch((e) => say(status, e.message, true));
+  }
+
+  async function settingsPage() {
+    await navUser();
+    const s = await api('GET', '/api/admin/settings');
+    $('open-streaming').checked = s.open_streaming;
+    $('settings-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await api('PUT', '/api/admin/settings', { open_streaming: $('open-streaming').checked });
+        say($('status'), t('form.saved'));
+      } catch (e) { say($('status'), e.message, true); }
+    });
+  }
+
+  const pages = { 'admin-channels': channelsPage, 'admin-gifts': giftsPage, 'admin-settings': settingsPage };
+  const page = document.querySelector('[data-page]');
+  if (page && pages[page.dataset.page]) pages[page.dataset.page]();
+})();

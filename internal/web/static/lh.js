@@ -1,0 +1,156 @@
+// The small client library every page loads first: the JSON API (with the
+// session's CSRF token on writes), translated messages, the nav bar with
+// the language switcher, and the room WebSocket (docs/protocol.md).
+// Pages use window.Livehouse; none re-implements these.
+(function () {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+
+  const catalogEl = $('lh-messages');
+  const messages = catalogEl ? JSON.parse(catalogEl.textContent) : {};
+  const lang = document.documentElement.lang || 'en';
+
+  // t('key', {name: value}) fills {name} placeholders; an unknown key shows as itself.
+  function t(key, vars) {
+    const msg = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    if (!vars) return msg;
+    return msg.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  }
+
+  function cookie(name) {
+    const m = document.cookie.match('(?:^|; )' + name + '=([^;]*)');
+    return m ? decodeURIComponent(m[1]) : '';
+  }
+
+  // An API error: message in the page's language when the server gave a
+  // known code (err.CODE in the catalog), else the server's own words.
+  class APIError extends Error {
+    constructor(status, data) {
+      const code = data && data.code;
+      super(code && messages['err.' + code] ? t('err.' + code) : (data && data.error) || ('HTTP ' + status));
+      this.status = status;
+      this.code = code || '';
+      this.data = data || {};
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const csrf = cookie('lh_csrf');
+    if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
+    const res = await fetch(path, {
+      method, headers, credentials: 'same-origin', cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty body */ }
+    if (!res.ok) throw new APIError(res.status, data);
+    return data;
+  }
+
+  function say(el, msg, bad) {
+    if (!el) return;
+    el.textContent = msg;
+    el.className = bad ? 'error' : 'ok';
+  }
+
+  const newKey = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
+
+  function fmtDuration(sec) {
+    sec = Math.max(0, Math.floor(sec));
+    const h = Math.floor(sec / 3600), m = Math.floor(sec % 3600 / 60), s = sec % 60;
+    return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(s).padStart(2, '0');
+  }
+  const fmtTime = (t) => new Date(t).toLocaleString(lang);
+  const fmtNumber = (n) => Number(n).toLocaleString(lang);
+
+  function link(href, text) {
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  // The nav bar: who is logged in and where they can go.
+  let meOnce = null;
+  function me() {
+    if (!meOnce) meOnce = api('GET', '/api/me').catch(() => null);
+    return meOnce;
+  }
+  async function navUser() {
+    const nav = $('nav-user');
+    const user = await me();
+    if (!nav) return user;
+    nav.innerHTML = '';
+    if (!user) {
+      nav.append(link('/login', t('nav.login')), link('/signup', t('nav.signup')));
+      return null;
+    }
+    nav.append(link('/account', t('nav.account', { name: user.username, level: user.level })), link('/wallet', t('nav.wallet')));
+    nav.append(link('/studio', t('nav.studio')));
+    if (user.roles.includes('admin')) nav.append(link('/admin/users', t('nav.admin')));
+    return user;
+  }
+
+  const picker = $('lang-select');
+  if (picker) picker.addEventListener('change', () => {
+    document.cookie = 'lh_lang=' + encodeURIComponent(picker.value) + '; path=/; max-age=31536000; samesite=lax';
+    location.reload();
+  });
+
+  // room joins a room over the WebSocket and reconnects with resume:
+  // handlers.onEvent(event, live) for each event (live: false in the join
+  // replay), onJoined(frame), onError(frame), onSent(frame). Returns
+  // {send(frame), close()}.
+  function room(slug, handlers) {
+    let ws = null;
+    let lastId = '';
+    let retry = 1000;
+    let closed = false;
+    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {} }, handlers);
+    function event(e, live) {
+      if (e.type === 'danmaku' && (!lastId || BigInt(e.id) > BigInt(lastId))) lastId = e.id;
+      h.onEvent(e, live);
+    }
+    function connect() {
+      ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+      let pinger = null;
+      ws.onmessage = (ev) => {
+        const f = JSON.parse(ev.data);
+        if (f.type === 'welcome') {
+          ws.send(JSON.stringify(lastId ? { type: 'join', room: slug, after: lastId } : { type: 'join', room: slug }));
+          pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 30000);
+        } else if (f.type === 'joined') {
+          retry = 1000;
+          h.onJoined(f);
+          f.replay.forEach((e) => event(e, false));
+          (f.gifts || []).forEach((e) => event(e, false));
+        } else if (f.type === 'batch') {
+          f.events.forEach((e) => event(e, true));
+        } else if (f.type === 'error') {
+          h.onError(f);
+        } else if (f.type === 'sent') {
+          h.onSent(f);
+        }
+      };
+      ws.onclose = (ev) => {
+        clearInterval(pinger);
+        if (closed || ev.code === 4400 || ev.code === 4404) return; // the protocol says: do not retry
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 15000);
+      };
+    }
+    connect();
+    return {
+      send(frame) {
+        if (!ws || ws.readyState !== 1) return false;
+        ws.send(JSON.stringify(frame));
+        return true;
+      },
+      close() { closed = true; if (ws) ws.close(); },
+    };
+  }
+
+  window.Livehouse = { $, t, lang, cookie, api, APIError, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
+})();
