@@ -57,9 +57,9 @@ type Options struct {
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
 type Server struct {
-	o    Options
-	http *http.Server
-	ln   net.Listener
+	o     Options
+	http  *http.Server
+	ln    net.Listener
 	pages map[string]*template.Template // by language
 
 	wg sync.WaitGroup
