@@ -45,6 +45,7 @@ type App struct {
 	Rooms    *room.Service
 	Money    *money.Service
 	Relay    *money.Relay
+	Frames   *media.FrameGrabber // nil without ffmpeg
 	Gateway  *room.Gateway
 	RTMP     *rtmp.Server
 	Web      *web.Server
@@ -151,8 +152,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, "http://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
 	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
 	return a, nil
+}
+
+// loopback is addr with an unspecified host replaced by 127.0.0.1, for
+// the node to reach itself.
+func loopback(addr net.Addr) string {
+	host, p, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, p)
 }
 
 // ensureDemoChannel creates the demo channel on a first start (no channels yet).
@@ -183,6 +198,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.RTMP != nil {
 		errs = append(errs, a.RTMP.Close(ctx))
 	}
+	a.Frames.Stop()
 	if a.Gateway != nil {
 		errs = append(errs, a.Gateway.Close(ctx))
 	}

@@ -403,3 +403,61 @@ func TestChromiumMoneyJourney(t *testing.T) {
 		t.Error("a page threw an error")
 	}
 }
+
+// TestChromiumPlatformInBothLanguages runs e2e/platform.mjs once in English
+// and once in Chinese: sign-up, streaming grant, studio, going live with
+// ffmpeg, home page, watching, live numbers, a moderator's mute, an
+// admin's ban, and the narrow (375 px) layout. Screenshots go to
+// test-artifacts/ (ignored by git).
+func TestChromiumPlatformInBothLanguages(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	needTool(t, "ffmpeg")
+	n := startNode(t, "")
+	ctx := context.Background()
+	users := []trust.NewUser{{Username: "boss", Password: "boss-password", IsAdmin: true}, {Username: "keeper", Password: "keeper-password"}}
+	for _, lang := range []string{"en", "zh"} {
+		users = append(users, trust.NewUser{Username: "fan_" + lang, Password: "fan_" + lang + "-password"})
+	}
+	for _, u := range users {
+		if _, err := n.app.Trust.Users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shots, err := filepath.Abs("../../test-artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
+	for _, c := range []struct {
+		lang, chatter, heading, muted, banned string
+	}{
+		{"en", "fan_en", "Create an account", "You are muted in this channel.", "banned"},
+		{"zh-CN", "fan_zh", "创建账号", "你在本频道已被禁言。", "已封禁"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			cmd := exec.Command(node, "../../e2e/platform.mjs", base, c.lang, "boss", "keeper", c.chatter, shots)
+			cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+			out, err := cmd.CombinedOutput()
+			t.Logf("browser:\n%s", out)
+			if err != nil {
+				t.Fatalf("browser script: %v", err)
+			}
+			for _, want := range []string{
+				"LANG html=" + c.lang + " signup_heading=" + c.heading,
+				"PREVIEW playing", "WATCHING from_home", "STATS danmaku_per_min=1",
+				"MUTED chatter_sees=\"" + c.muted, "BANNED status=" + c.banned,
+				"NARROW home scroll_width=375", "NARROW watch scroll_width=375 player-above-chat", "NARROW studio scroll_width=375",
+			} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("browser output lacks %q", want)
+				}
+			}
+			if strings.Contains(string(out), "PAGE_ERROR") {
+				t.Error("a page threw an error")
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
 )
@@ -127,8 +128,8 @@ func (s *Service) Transfer(ctx context.Context, slug string, ownerID int64) erro
 	return nil
 }
 
-// Covers and frames live in the data directory as covers/ID and
-// frames/SLUG.jpg.
+// Covers live in the data directory as covers/ID, recent frames as
+// frames/SLUG.jpg (media.FrameGrabber).
 
 // MaxCoverBytes bounds a cover upload.
 const MaxCoverBytes = 2 << 20
@@ -136,9 +137,6 @@ const MaxCoverBytes = 2 << 20
 func (h *Handlers) coverPath(c Channel) string {
 	return filepath.Join(h.Files, "covers", strconv.FormatInt(c.ID, 10))
 }
-
-// FramePath is where the thumbnailer keeps a live channel's recent frame.
-func FramePath(dir, slug string) string { return filepath.Join(dir, "frames", slug+".jpg") }
 
 // putCover stores a JPEG or PNG cover (at most 2 MiB and 4096×4096).
 func (h *Handlers) putCover(w http.ResponseWriter, r *http.Request) {
@@ -219,14 +217,14 @@ func (h *Handlers) serveFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeFile(w, r, FramePath(h.Files, slug))
+	http.ServeFile(w, r, media.FramePath(h.Files, slug))
 }
 
 // picture is what the directory shows for a channel: a recent frame when
 // live and one exists, else the cover, else nothing.
 func (h *Handlers) picture(c Channel, live bool) string {
 	if live && h.Files != "" {
-		if fi, err := os.Stat(FramePath(h.Files, c.Slug)); err == nil {
+		if fi, err := os.Stat(media.FramePath(h.Files, c.Slug)); err == nil {
 			return "/frames/" + c.Slug + ".jpg?v=" + strconv.FormatInt(fi.ModTime().Unix(), 36)
 		}
 	}

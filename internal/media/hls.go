@@ -321,6 +321,9 @@ type viewerSet struct {
 }
 
 func (v *viewerSet) touch(r *http.Request, now time.Time) {
+	if r.UserAgent() == frameGrabberAgent {
+		return // the node's own frame grabber is not a viewer
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

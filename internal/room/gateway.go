@@ -280,8 +280,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 			}
 			m, err := g.svc.Post(ctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode})
 			if err != nil {
-				code, msg := ErrorCode(err)
-				g.fail(c, f.Nonce, code, msg)
+				g.refuse(c, f.Nonce, err)
 				continue
 			}
 			g.send(c, map[string]string{"type": "sent", "nonce": f.Nonce, "id": strconv.FormatInt(m.ID, 10)})
@@ -291,8 +290,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				continue
 			}
 			if err := g.svc.Like(ctx, joined.slug, f.Count); err != nil {
-				code, msg := ErrorCode(err)
-				g.fail(c, f.Nonce, code, msg)
+				g.refuse(c, f.Nonce, err)
 			}
 		case "delete":
 			id, err := strconv.ParseInt(f.ID, 10, 64)
@@ -301,8 +299,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				continue
 			}
 			if err := g.svc.Delete(ctx, joined.slug, id); err != nil {
-				code, msg := ErrorCode(err)
-				g.fail(c, f.Nonce, code, msg)
+				g.refuse(c, f.Nonce, err)
 				continue
 			}
 			g.send(c, map[string]string{"type": "deleted", "nonce": f.Nonce, "id": f.ID})
@@ -312,6 +309,17 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 
 func (g *Gateway) fail(c *client, nonce, code, msg string) {
 	g.send(c, map[string]string{"type": "error", "nonce": nonce, "code": code, "message": msg})
+}
+
+// refuse answers a refused frame; a refusal by the policy also says why
+// ("reason": muted, channel_banned, platform_banned) when it is one of those.
+func (g *Gateway) refuse(c *client, nonce string, err error) {
+	code, msg := ErrorCode(err)
+	frame := map[string]string{"type": "error", "nonce": nonce, "code": code, "message": msg}
+	if kind := trust.DenialKind(err); kind != "" {
+		frame["reason"] = kind
+	}
+	g.send(c, frame)
 }
 
 // join enters the room: live frames are held while the replay (missed or

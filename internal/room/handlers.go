@@ -74,7 +74,11 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 		s.log.Error("room", "err", err)
 		status = http.StatusInternalServerError
 	}
-	httpjson.Write(w, status, map[string]string{"error": msg, "code": code})
+	out := map[string]string{"error": msg, "code": code}
+	if kind := trust.DenialKind(err); kind != "" {
+		out["reason"] = kind
+	}
+	httpjson.Write(w, status, out)
 }
 
 func (s *Service) postHTTP(w http.ResponseWriter, r *http.Request) {

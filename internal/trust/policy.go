@@ -89,6 +89,17 @@ type ChannelRoles struct {
 type Denied struct {
 	Reason    string
 	Anonymous bool
+	// Kind names the common refusals for clients to explain in their own
+	// language: muted, channel_banned, platform_banned ("" for others).
+	Kind string
+}
+
+// DenialKind is the Kind of a refusal, or "".
+func DenialKind(err error) string {
+	if d, ok := IsDenied(err); ok {
+		return d.Kind
+	}
+	return ""
 }
 
 func (d *Denied) Error() string { return d.Reason }
@@ -125,7 +136,7 @@ func Decide(p Principal, a Action, ch ChannelRoles, s Settings) error {
 		return nil
 	}
 	if p.PlatformBanned && a != ActAccountRead && a != ActAccountManage {
-		return deny("your account is banned from the platform")
+		return &Denied{Reason: "your account is banned from the platform", Kind: "platform_banned"}
 	}
 	isOwner := ch.OwnerID != 0 && ch.OwnerID == p.UserID()
 	switch a {
@@ -138,10 +149,10 @@ func Decide(p Principal, a Action, ch ChannelRoles, s Settings) error {
 		return nil
 	case ActChatSend, ActReport, ActFollow:
 		if ch.Banned && !isOwner {
-			return deny("you are banned from this channel")
+			return &Denied{Reason: "you are banned from this channel", Kind: "channel_banned"}
 		}
 		if a == ActChatSend && ch.Muted && !isOwner {
-			return deny("you are muted in this channel")
+			return &Denied{Reason: "you are muted in this channel", Kind: "muted"}
 		}
 		return nil
 	case ActChannelCreate:

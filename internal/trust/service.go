@@ -382,6 +382,8 @@ func (s *Service) WriteError(w http.ResponseWriter, err error) {
 	switch d, denied := IsDenied(err); {
 	case denied && d.Anonymous:
 		httpjson.Error(w, http.StatusUnauthorized, d.Reason)
+	case denied && d.Kind != "":
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": d.Reason, "code": "forbidden", "reason": d.Kind})
 	case denied:
 		httpjson.Error(w, http.StatusForbidden, d.Reason)
 	case errors.As(err, &ve):

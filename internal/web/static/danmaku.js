@@ -3,7 +3,7 @@
 // chat panel. Text is always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const { t, api, me: whoami, newKey, room } = window.Livehouse;
+  const { t, api, explain, me: whoami, newKey, room } = window.Livehouse;
   const root = document.querySelector('main.watch');
   if (!root) return;
   const slug = root.dataset.slug;
@@ -166,7 +166,7 @@
         shareCount.textContent = f.shares;
       },
       onError(f) {
-        status.textContent = f.code && t('err.' + f.code) !== 'err.' + f.code ? t('err.' + f.code) : f.message;
+        status.textContent = explain(f);
         status.className = 'error';
       },
       onSent() { status.textContent = ''; },

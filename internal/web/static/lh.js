@@ -24,10 +24,18 @@
 
   // An API error: message in the page's language when the server gave a
   // known code (err.CODE in the catalog), else the server's own words.
+  // explain turns a refusal ({code, reason, error|message}) into words.
+  function explain(data, status) {
+    const reason = data && data.reason, code = data && data.code;
+    if (reason && messages['err.reason.' + reason]) return t('err.reason.' + reason);
+    if (code && messages['err.' + code]) return t('err.' + code);
+    return (data && (data.error || data.message)) || ('HTTP ' + status);
+  }
+
   class APIError extends Error {
     constructor(status, data) {
       const code = data && data.code;
-      super(code && messages['err.' + code] ? t('err.' + code) : (data && data.error) || ('HTTP ' + status));
+      super(explain(data, status));
       this.status = status;
       this.code = code || '';
       this.data = data || {};
@@ -152,5 +160,5 @@
     };
   }
 
-  window.Livehouse = { $, t, lang, cookie, api, APIError, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
+  window.Livehouse = { $, t, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
 })();
