@@ -232,6 +232,7 @@ func (a *App) PrintWelcome(w io.Writer) {
 	if a.DemoKey != "" {
 		fmt.Fprintf(w, "  Stream key:   %s   (demo channel; shown once, stored hashed)\n", a.DemoKey)
 	}
+	fmt.Fprintf(w, "  Home:         %s/   (English and 简体中文; the first account to sign up runs the platform)\n", httpURL)
 	fmt.Fprintf(w, "  Watch:        %s/c/demo\n", httpURL)
 	fmt.Fprintf(w, "  API:          %s/api/channels\n", httpURL)
 	if a.AdminToken != "" {

@@ -198,3 +198,25 @@ func TestRecentFrameOnTheHomePage(t *testing.T) {
 		t.Fatalf("the frame grabber counted as %d viewers", v)
 	}
 }
+
+// TestFirstAccountRunsTheInstall: on a fresh install the first sign-up is
+// the platform admin (so the pages alone can set it up); nobody after.
+func TestFirstAccountRunsTheInstall(t *testing.T) {
+	n := startNode(t, "")
+	first, second := n.browser("127.0.0.1"), n.browser("127.0.0.2")
+	if r := first.signup("founder", "founder-password"); r.code != 201 {
+		t.Fatalf("first signup: %d %s", r.code, r.raw)
+	}
+	if r := second.signup("latecomer", "latecomer-password"); r.code != 201 {
+		t.Fatalf("second signup: %d %s", r.code, r.raw)
+	}
+	if r := first.do("GET", "/api/me", nil); !strings.Contains(r.raw, `"admin"`) || !strings.Contains(r.raw, `"streamer"`) {
+		t.Fatalf("first account: %s", r.raw)
+	}
+	if r := second.do("GET", "/api/me", nil); strings.Contains(r.raw, `"admin"`) {
+		t.Fatalf("second account: %s", r.raw)
+	}
+	if r := second.do("GET", "/api/admin/users", nil); r.code != 403 {
+		t.Fatalf("second account reached the admin API: %d", r.code)
+	}
+}

@@ -165,6 +165,15 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Log.Info("account created", "user", u.Username, "id", u.ID)
+	// The first account ever made on an install runs it, so a newcomer can
+	// set the platform up from the pages alone.
+	if first, err := s.Users.MakeFirstAccountAdmin(r.Context(), u.ID); err != nil {
+		s.internal(w, err)
+		return
+	} else if first {
+		s.Log.Warn("the first account on this install is now the platform admin", "user", u.Username)
+		u.IsAdmin, u.CanStream = true, true
+	}
 	s.startSession(w, r, u, http.StatusCreated)
 }
 

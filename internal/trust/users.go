@@ -368,3 +368,16 @@ func (s *Users) IDsByNamePrefix(ctx context.Context, prefix string, limit int) (
 	}
 	return ids, nil
 }
+
+// MakeFirstAccountAdmin makes id an admin and streamer if it is the first
+// account ever created (deleted ones count, so it happens once per
+// install). One conditional UPDATE: two racing sign-ups cannot both win.
+func (s *Users) MakeFirstAccountAdmin(ctx context.Context, id int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET is_admin = TRUE, can_stream = TRUE
+		WHERE id = $1 AND id = (SELECT MIN(id) FROM users)`, id)
+	if err != nil {
+		return false, fmt.Errorf("first account: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
