@@ -167,6 +167,19 @@ try {
       return v && c ? (v.getBoundingClientRect().top < c.getBoundingClientRect().top ? 'player-above-chat' : 'chat-above-player') : 'n/a';
     });
     say(`NARROW ${name} scroll_width=${wide} ${order}`);
+    // Every visible control has a name a screen reader can say, and the
+    // first Tab stop skips to the content.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+      .filter((el) => el.getClientRects().length > 0)
+      .filter((el) => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('title') ||
+        (el.tagName === 'BUTTON' && el.textContent.trim())))
+      .map((el) => el.id || el.outerHTML.slice(0, 60)));
+    await page.reload();
+    await page.waitForLoadState('domcontentloaded');
+    await page.keyboard.press('Tab');
+    const firstStop = await page.evaluate(() => document.activeElement.className);
+    say(`A11Y ${name} unnamed=${JSON.stringify(unnamed)} first_tab=${firstStop}`);
   }
 } finally {
   if (ffmpeg) ffmpeg.kill('SIGKILL');

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -251,13 +253,18 @@ func TestBinaryLifecycle(t *testing.T) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
+	// Below the kernel's ephemeral range (32768+), so an outgoing connection
+	// of another test cannot take the port between this check and the
+	// child process binding it.
+	for range 100 {
+		p := strconv.Itoa(20000 + mathrand.IntN(10000))
+		if l, err := net.Listen("tcp", "127.0.0.1:"+p); err == nil {
+			l.Close()
+			return p
+		}
 	}
-	defer l.Close()
-	_, p, _ := strings.Cut(l.Addr().String(), "127.0.0.1:")
-	return p
+	t.Fatal("no free port in 20000-29999")
+	return ""
 }
 
 // TestChromiumSignupLoginTokenLogout: a new user signs up through the page
@@ -450,6 +457,7 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 				"PREVIEW playing", "WATCHING from_home", "STATS danmaku_per_min=1",
 				"MUTED chatter_sees=\"" + c.muted, "BANNED status=" + c.banned,
 				"NARROW home scroll_width=375", "NARROW watch scroll_width=375 player-above-chat", "NARROW studio scroll_width=375",
+				"A11Y home unnamed=[] first_tab=skip", "A11Y watch unnamed=[] first_tab=skip", "A11Y studio unnamed=[] first_tab=skip",
 			} {
 				if !strings.Contains(string(out), want) {
 					t.Errorf("browser output lacks %q", want)

@@ -110,11 +110,24 @@ func (c *client) kill(code websocket.StatusCode, why string) {
 		c.mu.Unlock()
 		c.code, c.why = code, why
 		close(c.done)
-		if c.writeCancel != nil {
+		if c.writeCancel == nil {
+			return
+		}
+		// A slow consumer's blocked write is abandoned at once. Otherwise a
+		// write in flight may finish (cancelling it would drop the TCP
+		// connection without the close frame the protocol promises); the
+		// grace period bounds a peer that stopped reading.
+		if code == CloseSlowConsumer || code == websocket.StatusGoingAway {
 			c.writeCancel()
+		} else {
+			time.AfterFunc(closeGrace, c.writeCancel)
 		}
 	})
 }
+
+// closeGrace is how long a write in flight may take once a connection is
+// being closed.
+const closeGrace = 2 * time.Second
 
 // Frame is a client-to-server message (docs/protocol.md).
 type Frame struct {

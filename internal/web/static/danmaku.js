@@ -3,7 +3,7 @@
 // chat panel. Text is always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const { t, api, explain, me: whoami, newKey, room } = window.Livehouse;
+  const { t, giftName, tierName, api, explain, me: whoami, newKey, room } = window.Livehouse;
   const root = document.querySelector('main.watch');
   if (!root) return;
   const slug = root.dataset.slug;
@@ -216,7 +216,7 @@
     c.n += g.count;
     c.at = now;
     c.li.dataset.giftId = g.gift_id;
-    c.li.textContent = t('chat.gift', { name: g.sender, gift: g.name, icon: g.icon, n: c.n });
+    c.li.textContent = t('chat.gift', { name: g.sender, gift: giftName(g.gift, g.name), icon: g.icon, n: c.n });
     list.scrollTop = list.scrollHeight;
     if (!live || document.hidden) return;
     const pop = document.createElement('div');
@@ -227,7 +227,7 @@
     if (g.tier >= 3) {
       const banner = document.createElement('div');
       banner.className = 'gift-banner';
-      banner.textContent = t('chat.gift_banner', { name: g.sender, gift: g.name, n: c.n });
+      banner.textContent = t('chat.gift_banner', { name: g.sender, gift: giftName(g.gift, g.name), n: c.n });
       giftLayer.appendChild(banner);
       setTimeout(() => banner.remove(), 4100);
     }
@@ -252,7 +252,7 @@
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.gift = g.id;
-        b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: g.name, price: g.price });
+        b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: giftName(g.id, g.name), price: g.price });
         if (g.trial) b.className = 'trial';
         b.addEventListener('click', async () => {
           try {
@@ -275,14 +275,14 @@
   async function loadFans() {
     let f;
     try { f = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/fans'); } catch (e) { return; }
-    for (const tier of f.tiers) tierNames[tier.tier] = tier.name;
+    for (const tier of f.tiers) tierNames[tier.tier] = tierName(tier.name);
     const medal = document.getElementById('my-medal');
     medal.textContent = f.medal
       ? t('fan.medal', { name: f.medal.name, level: f.medal.level, intimacy: f.medal.intimacy, next: f.medal.next_level_at || f.medal.intimacy })
       : t('fan.no_medal', { name: f.medal_name });
     const mem = document.getElementById('my-membership');
     mem.textContent = f.membership && f.membership.active
-      ? t('fan.member_until', { tier: f.membership.name, date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
+      ? t('fan.member_until', { tier: tierName(f.membership.name), date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
       : '';
     const buttons = document.getElementById('tier-buttons');
     buttons.innerHTML = '';
@@ -292,7 +292,7 @@
       b.type = 'button';
       b.dataset.tier = tier.tier;
       const renew = f.membership && f.membership.active && f.membership.tier === tier.tier;
-      b.textContent = t(renew ? 'fan.renew' : 'fan.join', { tier: tier.name, price: tier.monthly_price });
+      b.textContent = t(renew ? 'fan.renew' : 'fan.join', { tier: tierName(tier.name), price: tier.monthly_price });
       b.addEventListener('click', async () => {
         try {
           const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership', { tier: tier.tier, months: 1, idempotency_key: newKey() });
@@ -309,10 +309,10 @@
   function onMembership(e, live) {
     if (seenMemberships.has(e.purchase_id)) return;
     seenMemberships.add(e.purchase_id);
-    tierNames[e.tier] = e.tier_name;
+    tierNames[e.tier] = tierName(e.tier_name);
     const li = document.createElement('li');
     li.className = 'notice membership';
-    li.textContent = t(e.months > 1 ? 'chat.membership_months' : 'chat.membership', { name: e.user, tier: e.tier_name, n: e.months });
+    li.textContent = t(e.months > 1 ? 'chat.membership_months' : 'chat.membership', { name: e.user, tier: tierName(e.tier_name), n: e.months });
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
     if (live) {

@@ -17,6 +17,11 @@
     return msg.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   }
 
+  // The platform's built-in gifts and membership tiers have names in the
+  // catalogs (data.gift.ID, data.tier.NAME); names owners chose stay as written.
+  const giftName = (id, name) => messages['data.gift.' + id] || name;
+  const tierName = (name) => messages['data.tier.' + name] || name;
+
   function cookie(name) {
     const m = document.cookie.match('(?:^|; )' + name + '=([^;]*)');
     return m ? decodeURIComponent(m[1]) : '';
@@ -160,5 +165,5 @@
     };
   }
 
-  window.Livehouse = { $, t, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
+  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
 })();
