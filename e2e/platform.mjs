@@ -153,6 +153,11 @@ try {
   }, chatterName);
   say('BANNED status=' + (await crow.locator('td').nth(3).textContent()));
   await shot(admin, 'admin-users');
+  await admin.goto(base + '/admin/settings');
+  await admin.waitForFunction(() => document.getElementById('lim-writes-account').placeholder !== '');
+  say('SETTINGS writes_per_account=' + (await admin.getAttribute('#lim-writes-account', 'placeholder')) +
+    ' share=' + (await admin.getAttribute('#default-share', 'placeholder')));
+  await shot(admin, 'admin-settings');
 
   // 9. Everything is usable at 375 px: nothing wider than the screen.
   await visitor.goto(base + '/');

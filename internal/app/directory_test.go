@@ -220,3 +220,35 @@ func TestFirstAccountRunsTheInstall(t *testing.T) {
 		t.Fatalf("second account reached the admin API: %d", r.code)
 	}
 }
+
+// TestPlatformSettings: an admin changes who may stream, a rate limit and
+// the default platform share through the API; the limit applies at once.
+func TestPlatformSettings(t *testing.T) {
+	n := startNode(t, "")
+	admin := n.browser("127.0.0.1")
+	admin.bearer = testAdminToken
+	u := newUser(t, n, "chatty", false)
+	if r := admin.do("PUT", "/api/admin/settings", map[string]any{"open_streaming": true, "rate_limits": map[string]int{"writes_per_account_per_minute": -1}}); r.code != 400 {
+		t.Fatalf("negative limit: %d %s", r.code, r.raw)
+	}
+	r := admin.do("PUT", "/api/admin/settings", map[string]any{"open_streaming": true, "rate_limits": map[string]int{"writes_per_account_per_minute": 2}})
+	if r.code != 200 || r.body["open_streaming"] != true || !strings.Contains(r.raw, `"rate_limits_in_force":{"writes_per_account_per_minute":2`) {
+		t.Fatalf("settings: %d %s", r.code, r.raw)
+	}
+	codes := []int{}
+	for i := range 3 {
+		codes = append(codes, u.do("POST", "/api/channels", map[string]any{"slug": "try-" + strings.Repeat("x", i+2), "title": "t"}).code)
+	}
+	if codes[0] != 201 || codes[1] != 201 || codes[2] != 429 {
+		t.Fatalf("with 2 writes a minute: %v", codes)
+	}
+	if r := admin.do("PUT", "/api/admin/settings", map[string]any{"open_streaming": false, "rate_limits": map[string]int{}}); !strings.Contains(r.raw, `"writes_per_account_per_minute":60`) {
+		t.Fatalf("back to the default: %s", r.raw)
+	}
+	if r := admin.do("PUT", "/api/admin/platform-share", map[string]any{"platform_share_bp": 2500}); r.code != 200 || r.body["platform_share_bp"] != float64(2500) || r.body["set_by_admin"] != true {
+		t.Fatalf("default share: %d %s", r.code, r.raw)
+	}
+	if r := u.do("GET", "/api/admin/platform-share", nil); r.code != 403 {
+		t.Fatalf("a viewer read the admin share: %d", r.code)
+	}
+}

@@ -439,10 +439,10 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 	}
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
 	for _, c := range []struct {
-		lang, chatter, heading, muted, banned string
+		lang, chatter, heading, muted, banned, settings string
 	}{
-		{"en", "fan_en", "Create an account", "You are muted in this channel.", "banned"},
-		{"zh-CN", "fan_zh", "创建账号", "你在本频道已被禁言。", "已封禁"},
+		{"en", "fan_en", "Create an account", "You are muted in this channel.", "banned", "SETTINGS writes_per_account=now 60 share=empty: 30 %"},
+		{"zh-CN", "fan_zh", "创建账号", "你在本频道已被禁言。", "已封禁", "SETTINGS writes_per_account=当前 60 share=留空：30%"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
 			cmd := exec.Command(node, "../../e2e/platform.mjs", base, c.lang, "boss", "keeper", c.chatter, shots)
@@ -455,7 +455,7 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 			for _, want := range []string{
 				"LANG html=" + c.lang + " signup_heading=" + c.heading,
 				"PREVIEW playing", "WATCHING from_home", "STATS danmaku_per_min=1",
-				"MUTED chatter_sees=\"" + c.muted, "BANNED status=" + c.banned,
+				"MUTED chatter_sees=\"" + c.muted, "BANNED status=" + c.banned, c.settings,
 				"NARROW home scroll_width=375", "NARROW watch scroll_width=375 player-above-chat", "NARROW studio scroll_width=375",
 				"A11Y home unnamed=[] first_tab=skip", "A11Y watch unnamed=[] first_tab=skip", "A11Y studio unnamed=[] first_tab=skip",
 			} {

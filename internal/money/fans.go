@@ -434,7 +434,8 @@ type cachedShare struct {
 }
 
 // platformShare is the platform's cut for a channel in basis points: the
-// channel's override, or the platform default.
+// channel's override, else the platform default set by an admin (row 0),
+// else the start-up flag. Cached per channel for shareTTL.
 func (s *Service) platformShare(ctx context.Context, channelID int64) int64 {
 	s.mu.Lock()
 	c, ok := s.shares[channelID]
@@ -442,18 +443,14 @@ func (s *Service) platformShare(ctx context.Context, channelID int64) int64 {
 	if ok && time.Since(c.at) < shareTTL {
 		return c.bp
 	}
-	bp := s.platformShareBP
-	var override sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT platform_share_bp FROM channel_money WHERE channel_id = $1`, channelID).Scan(&override)
-	switch {
-	case err == nil && override.Valid:
-		bp = override.Int64
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
+	bp, _, err := s.ShareOf(ctx, channelID)
+	if err != nil {
 		// Keep selling at the last known share rather than refusing gifts.
 		s.log.Warn("read channel platform share; using the last known", "channel", channelID, "err", err)
 		if ok {
 			return c.bp
 		}
+		bp = s.platformShareBP
 	}
 	s.mu.Lock()
 	s.shares[channelID] = cachedShare{bp: bp, at: time.Now()}
@@ -461,17 +458,27 @@ func (s *Service) platformShare(ctx context.Context, channelID int64) int64 {
 	return bp
 }
 
-// ShareOf reports a channel's platform share and whether it is an override.
+// ShareOf reports a channel's platform share and whether it is the
+// channel's own (channel 0: the platform default and whether an admin set it).
 func (s *Service) ShareOf(ctx context.Context, channelID int64) (bp int64, override bool, err error) {
-	var v sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT platform_share_bp FROM channel_money WHERE channel_id = $1`, channelID).Scan(&v)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, err
+	rows, err := s.db.QueryContext(ctx, `SELECT channel_id, platform_share_bp FROM channel_money
+		WHERE channel_id IN ($1, 0) AND platform_share_bp IS NOT NULL`, channelID)
+	if err != nil {
+		return 0, false, fmt.Errorf("read platform share: %w", err)
 	}
-	if v.Valid {
-		return v.Int64, true, nil
+	defer rows.Close()
+	bp = s.platformShareBP
+	for rows.Next() {
+		var ch, v int64
+		if err := rows.Scan(&ch, &v); err != nil {
+			return 0, false, err
+		}
+		if ch == channelID {
+			return v, true, nil
+		}
+		bp = v // the admin's default; a channel row wins if it comes later
 	}
-	return s.platformShareBP, false, nil
+	return bp, false, rows.Err()
 }
 
 // SetShare overrides a channel's platform share (basis points, 0–10000);
@@ -490,7 +497,11 @@ func (s *Service) SetShare(ctx context.Context, channelID int64, bp *int64) erro
 		return err
 	}
 	s.mu.Lock()
-	delete(s.shares, channelID)
+	if channelID == 0 {
+		clear(s.shares) // the default changed for every channel without its own
+	} else {
+		delete(s.shares, channelID)
+	}
 	s.mu.Unlock()
 	return nil
 }

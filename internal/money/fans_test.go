@@ -140,6 +140,26 @@ func TestPlatformShareOverride(t *testing.T) {
 		if bp, override, _ := s.ShareOf(ctx, 50); bp != 3000 || override {
 			t.Fatalf("after clearing: %d %v", bp, override)
 		}
+		// An admin's platform default replaces the flag for channels without their own.
+		twenty := int64(2000)
+		if err := s.SetShare(ctx, 0, &twenty); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetShare(ctx, 52, &ten); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SendGift(ctx, 1, "a", 51, "other", "rocket", 1, "g3"); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := s.Earnings(ctx, 51); e != 700+800 {
+			t.Fatalf("after the default became 20 %%: %d", e)
+		}
+		if bp, override, _ := s.ShareOf(ctx, 52); bp != 1000 || !override {
+			t.Fatalf("a channel's own share lost to the default: %d %v", bp, override)
+		}
+		if bp, set, _ := s.ShareOf(ctx, 0); bp != 2000 || !set {
+			t.Fatalf("default: %d %v", bp, set)
+		}
 		mustVerify(t, s)
 	}, Migrations())
 }

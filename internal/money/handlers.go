@@ -56,6 +56,8 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/admin/gifts/{id}", h.adminUpdateGift)
 	mux.HandleFunc("DELETE /api/admin/gifts/{id}", h.adminRetireGift)
 	mux.HandleFunc("PUT /api/admin/channels/{slug}/platform-share", h.setShare)
+	mux.HandleFunc("GET /api/admin/platform-share", h.defaultShare)
+	mux.HandleFunc("PUT /api/admin/platform-share", h.setDefaultShare)
 	mux.HandleFunc("GET /api/admin/topups", h.adminTopups)
 	mux.HandleFunc("POST /api/admin/topups/{id}/{decision}", h.decideTopup)
 	mux.HandleFunc("GET /api/admin/withdrawals", h.adminWithdrawals)

@@ -275,3 +275,37 @@ func (h *Handlers) setShare(w http.ResponseWriter, r *http.Request) {
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"platform_share_bp": bp, "override": override})
 }
+
+// defaultShare answers the platform's default share (basis points) and
+// whether an admin set it (else it is the --platform-share flag).
+func (h *Handlers) defaultShare(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); !ok {
+		return
+	}
+	bp, set, err := h.Money.ShareOf(r.Context(), 0)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"platform_share_bp": bp, "set_by_admin": set})
+}
+
+// setDefaultShare sets the default share for channels without their own;
+// null returns to the start-up flag. Applies to gifts and memberships from
+// now on (within 10 s on every node).
+func (h *Handlers) setDefaultShare(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.admin(w, r); !ok {
+		return
+	}
+	var in struct {
+		PlatformShareBP *int64 `json:"platform_share_bp"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if err := h.Money.SetShare(r.Context(), 0, in.PlatformShareBP); err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.defaultShare(w, r)
+}

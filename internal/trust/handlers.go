@@ -886,7 +886,14 @@ func (s *Service) getSettings(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]bool{"open_streaming": st.OpenStreaming})
+	s.writeSettings(w, st)
+}
+
+// writeSettings answers with the switches, the stored limit overrides (0:
+// default) and the limits in force.
+func (s *Service) writeSettings(w http.ResponseWriter, st Settings) {
+	httpjson.Write(w, http.StatusOK, map[string]any{"open_streaming": st.OpenStreaming, "rate_limits": st.Limits,
+		"rate_limits_in_force": s.EffectiveLimits()})
 }
 
 func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) {
@@ -895,14 +902,24 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		OpenStreaming bool `json:"open_streaming"`
+		OpenStreaming bool          `json:"open_streaming"`
+		RateLimits    *RateSettings `json:"rate_limits"`
 	}
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if err := s.SetSettings(r.Context(), Settings{OpenStreaming: in.OpenStreaming}); err != nil {
+	st, err := s.Settings(r.Context())
+	if err != nil {
 		s.internal(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]bool{"open_streaming": in.OpenStreaming})
+	st.OpenStreaming = in.OpenStreaming
+	if in.RateLimits != nil {
+		st.Limits = *in.RateLimits
+	}
+	if err := s.SetSettings(r.Context(), st); err != nil {
+		s.WriteError(w, err)
+		return
+	}
+	s.writeSettings(w, st)
 }

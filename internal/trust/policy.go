@@ -110,6 +110,26 @@ func deny(reason string) error { return &Denied{Reason: reason} }
 type Settings struct {
 	// OpenStreaming lets every account create channels; otherwise an admin grants it.
 	OpenStreaming bool
+	// Limits overrides the abuse-defence allowances (0: the start-up value).
+	Limits RateSettings
+}
+
+// RateSettings are the adjustable rate limits, each per its limiter's period.
+type RateSettings struct {
+	WritesPerAccount int `json:"writes_per_account_per_minute"`
+	WritesPerIP      int `json:"writes_per_ip_per_minute"`
+	SignupsPerIP     int `json:"signups_per_ip_per_hour"`
+	LoginsPerIP      int `json:"logins_per_ip_per_minute"`
+}
+
+// Validate bounds each limit (0 means the default).
+func (r RateSettings) Validate() error {
+	for _, v := range []int{r.WritesPerAccount, r.WritesPerIP, r.SignupsPerIP, r.LoginsPerIP} {
+		if v < 0 || v > 100000 {
+			return invalid("each rate limit must be 0 (the default) to 100000")
+		}
+	}
+	return nil
 }
 
 // Decide is the one place that says whether p may do a in a channel.

@@ -17,6 +17,8 @@ import (
 type Limiter struct {
 	limit rate.Limit
 	burst int
+	per   time.Duration // burst events per per: the configured rate
+	base  int           // the burst it was made with (the default)
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -30,7 +32,32 @@ type bucket struct {
 
 // NewLimiter allows n events per period with bursts of n.
 func NewLimiter(n int, per time.Duration) *Limiter {
-	return &Limiter{limit: rate.Limit(float64(n) / per.Seconds()), burst: n, buckets: map[string]*bucket{}}
+	return &Limiter{limit: rate.Limit(float64(n) / per.Seconds()), burst: n, per: per, base: n, buckets: map[string]*bucket{}}
+}
+
+// SetRate changes the allowance to n events per the limiter's period (0:
+// back to the one it was made with), for existing buckets too.
+func (l *Limiter) SetRate(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n <= 0 {
+		n = l.base
+	}
+	if n == l.burst {
+		return
+	}
+	l.burst, l.limit = n, rate.Limit(float64(n)/l.per.Seconds())
+	for _, b := range l.buckets {
+		b.lim.SetLimit(l.limit)
+		b.lim.SetBurst(n)
+	}
+}
+
+// Rate reports the allowance: n events per period.
+func (l *Limiter) Rate() (n int, per time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.burst, l.per
 }
 
 // Allow takes one token for key; when none is left it says how long to wait.

@@ -101,19 +101,84 @@ func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, li
 
 // Settings reads the platform switches.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
-	var v string
-	err := s.DB.QueryRowContext(ctx, `SELECT value FROM platform_settings WHERE name = 'open_streaming'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Settings{}, nil
+	rows, err := s.DB.QueryContext(ctx, `SELECT name, value FROM platform_settings`)
+	if err != nil {
+		return Settings{}, fmt.Errorf("read platform settings: %w", err)
 	}
-	return Settings{OpenStreaming: v == "true"}, err
+	defer rows.Close()
+	var st Settings
+	limits := map[string]*int{
+		"limit.writes_per_account": &st.Limits.WritesPerAccount, "limit.writes_per_ip": &st.Limits.WritesPerIP,
+		"limit.signups_per_ip": &st.Limits.SignupsPerIP, "limit.logins_per_ip": &st.Limits.LoginsPerIP,
+	}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return Settings{}, err
+		}
+		if name == "open_streaming" {
+			st.OpenStreaming = value == "true"
+		} else if p, ok := limits[name]; ok {
+			*p, _ = strconv.Atoi(value)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Settings{}, err
+	}
+	// Every node reads the settings on each authorised request, so a
+	// change made on one node reaches the others' limiters on their next.
+	s.applyLimits(st.Limits)
+	return st, nil
+}
+
+func (s *Service) applyLimits(r RateSettings) {
+	for l, n := range map[*Limiter]int{s.Limits.WritePerAccount: r.WritesPerAccount, s.Limits.WritePerIP: r.WritesPerIP,
+		s.Limits.SignupPerIP: r.SignupsPerIP, s.Limits.LoginPerIP: r.LoginsPerIP} {
+		if l != nil {
+			l.SetRate(n)
+		}
+	}
+}
+
+// EffectiveLimits are the allowances in force on this node.
+func (s *Service) EffectiveLimits() RateSettings {
+	n := func(l *Limiter) int {
+		if l == nil {
+			return 0
+		}
+		v, _ := l.Rate()
+		return v
+	}
+	return RateSettings{WritesPerAccount: n(s.Limits.WritePerAccount), WritesPerIP: n(s.Limits.WritePerIP),
+		SignupsPerIP: n(s.Limits.SignupPerIP), LoginsPerIP: n(s.Limits.LoginPerIP)}
 }
 
 // SetSettings stores the platform switches.
 func (s *Service) SetSettings(ctx context.Context, st Settings) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO platform_settings (name, value) VALUES ('open_streaming', $1)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, strconv.FormatBool(st.OpenStreaming))
-	return err
+	if err := st.Limits.Validate(); err != nil {
+		return err
+	}
+	values := map[string]string{
+		"open_streaming":           strconv.FormatBool(st.OpenStreaming),
+		"limit.writes_per_account": strconv.Itoa(st.Limits.WritesPerAccount),
+		"limit.writes_per_ip":      strconv.Itoa(st.Limits.WritesPerIP),
+		"limit.signups_per_ip":     strconv.Itoa(st.Limits.SignupsPerIP),
+		"limit.logins_per_ip":      strconv.Itoa(st.Limits.LoginsPerIP),
+	}
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		for name, value := range values {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO platform_settings (name, value) VALUES ($1, $2)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save platform settings: %w", err)
+	}
+	s.applyLimits(st.Limits)
+	return nil
 }
 
 // Authorize decides whether the request's principal may do a, in the

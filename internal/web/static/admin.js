@@ -111,14 +111,36 @@
 
   async function settingsPage() {
     await navUser();
-    const s = await api('GET', '/api/admin/settings');
-    $('open-streaming').checked = s.open_streaming;
+    const status = $('status');
+    const fields = { 'lim-writes-account': 'writes_per_account_per_minute', 'lim-writes-ip': 'writes_per_ip_per_minute',
+      'lim-signups': 'signups_per_ip_per_hour', 'lim-logins': 'logins_per_ip_per_minute' };
+    function show(s) {
+      $('open-streaming').checked = s.open_streaming;
+      for (const [id, key] of Object.entries(fields)) {
+        $(id).value = s.rate_limits[key] || '';
+        $(id).placeholder = t('admin.settings.in_force', { n: s.rate_limits_in_force[key] });
+      }
+    }
+    show(await api('GET', '/api/admin/settings'));
     $('settings-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      const limits = {};
+      for (const [id, key] of Object.entries(fields)) limits[key] = Number($(id).value) || 0;
       try {
-        await api('PUT', '/api/admin/settings', { open_streaming: $('open-streaming').checked });
-        say($('status'), t('form.saved'));
-      } catch (e) { say($('status'), e.message, true); }
+        show(await api('PUT', '/api/admin/settings', { open_streaming: $('open-streaming').checked, rate_limits: limits }));
+        say(status, t('form.saved'));
+      } catch (e) { say(status, e.message, true); }
+    });
+    const share = await api('GET', '/api/admin/platform-share');
+    $('default-share').value = share.set_by_admin ? share.platform_share_bp / 100 : '';
+    $('default-share').placeholder = t('admin.settings.share_flag_value', { n: share.platform_share_bp / 100 });
+    $('share-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const v = $('default-share').value;
+      try {
+        await api('PUT', '/api/admin/platform-share', { platform_share_bp: v === '' ? null : Math.round(Number(v) * 100) });
+        say(status, t('form.saved'));
+      } catch (e) { say(status, e.message, true); }
     });
   }
 
