@@ -197,6 +197,23 @@ func TestRecentFrameOnTheHomePage(t *testing.T) {
 	if v := n.channel("framed").Viewers; v != 0 {
 		t.Fatalf("the frame grabber counted as %d viewers", v)
 	}
+
+	// Disabling a live channel ends its stream at once.
+	admin := n.browser("127.0.0.1")
+	admin.bearer = testAdminToken
+	if r := admin.do("POST", "/api/admin/channels/framed", map[string]any{"disabled": true}); r.code != 200 {
+		t.Fatalf("disable: %d %s", r.code, r.raw)
+	}
+	waitFor(t, 5*time.Second, "the stream of the disabled channel to end", func() bool { return !n.channel("framed").Live })
+	var sessions struct {
+		Sessions []struct {
+			EndReason string `json:"end_reason"`
+		} `json:"sessions"`
+	}
+	n.api("GET", "/api/channels/framed/sessions", testAdminToken, nil, &sessions)
+	if len(sessions.Sessions) == 0 || sessions.Sessions[0].EndReason != "stopped by the platform" {
+		t.Fatalf("sessions: %+v", sessions)
+	}
 }
 
 // TestFirstAccountRunsTheInstall: on a fresh install the first sign-up is

@@ -10,6 +10,7 @@ import (
 	_ "image/jpeg" // cover uploads
 	_ "image/png"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -390,6 +391,11 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 		if err := h.Service.SetDisabled(r.Context(), slug, *in.Disabled); err != nil {
 			h.fail(w, err)
 			return
+		}
+		// A live stream of a disabled channel ends now (on this node; the
+		// key is refused everywhere, so a reconnect fails).
+		if *in.Disabled && h.Live.Kick(slug) {
+			slog.Info("ended the stream of a disabled channel", "channel", slug)
 		}
 	}
 	c, err := h.Service.Get(r.Context(), slug)

@@ -15,6 +15,8 @@ import (
 // LiveStreams tells which channels are live (the media hub).
 type LiveStreams interface {
 	Stream(slug string) (*media.Stream, bool)
+	// Kick ends a channel's publish on this node.
+	Kick(slug string) bool
 }
 
 // WatchRewards hears each counted minute a viewer watches a live channel

@@ -103,6 +103,42 @@ type Claim struct {
 	Channel ChannelRef
 	stream  *Stream
 	done    bool
+	kick    func() // set by the ingest: drops the publisher's connection
+	kicked  bool
+}
+
+// OnKick registers how the ingest drops this publisher (Hub.Kick).
+func (c *Claim) OnKick(fn func()) {
+	c.hub.mu.Lock()
+	c.kick = fn
+	c.hub.mu.Unlock()
+}
+
+// Kicked reports whether the platform ended this publish.
+func (c *Claim) Kicked() bool {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	return c.kicked
+}
+
+// Kick ends a channel's publish (its channel was disabled, say): the
+// ingest drops the connection and the stream ends as usual. It reports
+// whether a publisher was there.
+func (h *Hub) Kick(slug string) bool {
+	h.mu.Lock()
+	var kick func()
+	for _, c := range h.claims {
+		if c.Channel.Slug == slug && !c.done {
+			c.kicked = true
+			kick = c.kick
+		}
+	}
+	h.mu.Unlock()
+	if kick == nil {
+		return false
+	}
+	kick()
+	return true
 }
 
 // Claim resolves key and reserves its channel for one publisher.

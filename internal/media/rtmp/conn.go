@@ -72,6 +72,7 @@ func (c *conn) serve() error {
 	c.log = c.log.With("channel", claim.Channel.Slug)
 	reason := "publisher disconnected"
 	defer func() { claim.Release(reason) }()
+	claim.OnKick(func() { _ = c.nc.Close() })
 
 	r := &gortmplib.Reader{Conn: sc}
 	if err := r.Initialize(); err != nil {
@@ -119,6 +120,10 @@ func (c *conn) serve() error {
 		if err := r.Read(); err != nil {
 			if c.srv.ctx.Err() != nil {
 				reason = "server shutting down"
+				return nil
+			}
+			if claim.Kicked() {
+				reason = "stopped by the platform"
 				return nil
 			}
 			if isClosed(err) {
