@@ -275,18 +275,8 @@ func TestChromiumSignupLoginTokenLogout(t *testing.T) {
 	// localhost, not 127.0.0.1: the session cookie is Secure, which
 	// browsers honour over plain HTTP only for localhost.
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
-	cmd := exec.Command(node, "../../e2e/accounts.mjs", base, "小明_viewer", "a-long-enough-password")
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	t.Logf("browser:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser script: %v", err)
-	}
-	for _, want := range []string{"SIGNED_UP", "ACCOUNT 小明_viewer — level 0", "TOKEN lh_pat_", "LOGGED_OUT me=401", "LOGGED_IN 小明_viewer"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("browser output lacks %q", want)
-		}
-	}
+	runBrowser(t, node, chromium, "accounts.mjs", []string{base, "小明_viewer", "a-long-enough-password"},
+		"SIGNED_UP", "ACCOUNT 小明_viewer — level 0", "TOKEN lh_pat_", "LOGGED_OUT me=401", "LOGGED_IN 小明_viewer")
 	u, err := n.app.Trust.Users.ByName(context.Background(), "小明_viewer")
 	if err != nil {
 		t.Fatalf("account not stored: %v", err)
@@ -316,18 +306,8 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("party").Live })
 
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
-	cmd := exec.Command(node, "../../e2e/danmaku.mjs", base, "party", "chatter", "chatter-password", os.Getenv("LIVEHOUSE_SCREENSHOTS"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	t.Logf("browser:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser script: %v", err)
-	}
-	for _, want := range []string{"BOTH_LIVE", "SAFE pwned=no imgs=0", "OWN_HIGHLIGHTED 2", "GIFTED balance 5000 -> 2000 combo ×3"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("browser output lacks %q", want)
-		}
-	}
+	out := runBrowser(t, node, chromium, "danmaku.mjs", []string{base, "party", "chatter", "chatter-password", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
+		"BOTH_LIVE", "SAFE pwned=no imgs=0", "OWN_HIGHLIGHTED 2", "GIFTED balance 5000 -> 2000 combo ×3")
 	seen := 0
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "SEEN overlay_ms=") {
@@ -342,6 +322,28 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	if seen != 2 {
 		t.Fatalf("%d of 2 danmaku seen", seen)
 	}
+}
+
+// runBrowser runs an e2e script with Debian's Chromium to its end, logs its
+// output, and checks that it has every wanted piece and no page error.
+func runBrowser(t *testing.T, node, chromium, script string, args []string, want ...string) string {
+	t.Helper()
+	cmd := exec.Command(node, append([]string{"../../e2e/" + script}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script %s: %v", script, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("browser output lacks %q", w)
+		}
+	}
+	if strings.Contains(string(out), "PAGE_ERROR") {
+		t.Error("a page threw an error")
+	}
+	return string(out)
 }
 
 // needPlaywright finds node, Debian's chromium and playwright-core; in CI a
@@ -385,30 +387,15 @@ func TestChromiumMoneyJourney(t *testing.T) {
 	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("songs").Live })
 
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
-	cmd := exec.Command(node, "../../e2e/money.mjs", base, "songs", "patron", "singer", "boss", os.Getenv("LIVEHOUSE_SCREENSHOTS"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	t.Logf("browser:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser script: %v", err)
-	}
 	// 3000 topped up; the trial gift is free; rocket 1000; Captain 198.
 	// The channel earns 70 % (platform rounds its cut down): 14 + 700 + 139.
-	for _, want := range []string{
+	runBrowser(t, node, chromium, "money.mjs", []string{base, "songs", "patron", "singer", "boss", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
 		"TOPPED_UP balance=3000",
 		"GIFTED trial_balance=3000 balance=2000",
 		"balance=1802",
 		"BADGES member=Captain medal=SONG 4",
 		"EARNINGS available=853 after=353 paid=500",
-		"LEDGER Ledger is consistent",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("browser output lacks %q", want)
-		}
-	}
-	if strings.Contains(string(out), "PAGE_ERROR") {
-		t.Error("a page threw an error")
-	}
+		"LEDGER Ledger is consistent")
 }
 
 // TestChromiumPlatformInBothLanguages runs e2e/platform.mjs once in English
@@ -445,27 +432,12 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 		{"zh-CN", "fan_zh", "创建账号", "你在本频道已被禁言。", "已封禁", "SETTINGS writes_per_account=当前 60 share=留空：30%"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
-			cmd := exec.Command(node, "../../e2e/platform.mjs", base, c.lang, "boss", "keeper", c.chatter, shots)
-			cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-			out, err := cmd.CombinedOutput()
-			t.Logf("browser:\n%s", out)
-			if err != nil {
-				t.Fatalf("browser script: %v", err)
-			}
-			for _, want := range []string{
-				"LANG html=" + c.lang + " signup_heading=" + c.heading,
+			runBrowser(t, node, chromium, "platform.mjs", []string{base, c.lang, "boss", "keeper", c.chatter, shots},
+				"LANG html="+c.lang+" signup_heading="+c.heading,
 				"PREVIEW playing", "WATCHING from_home", "STATS danmaku_per_min=1",
-				"MUTED chatter_sees=\"" + c.muted, "BANNED status=" + c.banned, c.settings,
+				"MUTED chatter_sees=\""+c.muted, "BANNED status="+c.banned, c.settings,
 				"NARROW home scroll_width=375", "NARROW watch scroll_width=375 player-above-chat", "NARROW studio scroll_width=375",
-				"A11Y home unnamed=[] first_tab=skip", "A11Y watch unnamed=[] first_tab=skip", "A11Y studio unnamed=[] first_tab=skip",
-			} {
-				if !strings.Contains(string(out), want) {
-					t.Errorf("browser output lacks %q", want)
-				}
-			}
-			if strings.Contains(string(out), "PAGE_ERROR") {
-				t.Error("a page threw an error")
-			}
+				"A11Y home unnamed=[] first_tab=skip", "A11Y watch unnamed=[] first_tab=skip", "A11Y studio unnamed=[] first_tab=skip")
 		})
 	}
 }

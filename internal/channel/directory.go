@@ -3,8 +3,6 @@ package channel
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg" // cover uploads
@@ -62,10 +60,14 @@ func (s *Service) Search(ctx context.Context, q, category string, owners []int64
 	if category != "" {
 		where = append(where, "category = "+arg(category))
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY updated_at DESC LIMIT `+arg(limit), args...)
+	return s.queryChannels(ctx, `WHERE `+strings.Join(where, " AND ")+` ORDER BY updated_at DESC LIMIT `+arg(limit), args...)
+}
+
+// queryChannels reads the channels a WHERE/ORDER clause selects.
+func (s *Service) queryChannels(ctx context.Context, clause string, args ...any) ([]Channel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels `+clause, args...)
 	if err != nil {
-		return nil, fmt.Errorf("search channels: %w", err)
+		return nil, fmt.Errorf("list channels: %w", err)
 	}
 	defer rows.Close()
 	out := []Channel{}
@@ -85,20 +87,7 @@ func escapeLike(s string) string {
 
 // ByOwner lists an account's channels.
 func (s *Service) ByOwner(ctx context.Context, ownerID int64) ([]Channel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE owner_id = $1 ORDER BY slug`, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("list own channels: %w", err)
-	}
-	defer rows.Close()
-	out := []Channel{}
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return s.queryChannels(ctx, `WHERE owner_id = $1 ORDER BY slug`, ownerID)
 }
 
 // SetDisabled switches a channel off (or back on).
@@ -430,25 +419,15 @@ func (h *Handlers) adminChannels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	rows, err := h.Service.db.QueryContext(r.Context(), `SELECT `+channelColumns+` FROM channels
-		WHERE $1 = '' OR LOWER(slug) LIKE $2 ESCAPE '\' OR LOWER(title) LIKE $2 ESCAPE '\' ORDER BY slug LIMIT 200`, q, "%"+escapeLike(q)+"%")
+	chans, err := h.Service.queryChannels(r.Context(), `WHERE $1 = '' OR LOWER(slug) LIKE $2 ESCAPE '\' OR LOWER(title) LIKE $2 ESCAPE '\'
+		ORDER BY slug LIMIT 200`, q, "%"+escapeLike(q)+"%")
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	defer rows.Close()
-	out := []adminChannelJSON{}
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
+	out := make([]adminChannelJSON, 0, len(chans))
+	for _, c := range chans {
 		out = append(out, h.adminJSON(r.Context(), c))
-	}
-	if err := rows.Err(); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		h.fail(w, err)
-		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"channels": out})
 }

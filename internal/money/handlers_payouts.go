@@ -1,6 +1,7 @@
 package money
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -147,11 +148,45 @@ type topupView struct {
 	Username string `json:"username"`
 }
 
-func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
+// reviewQueue authorizes an admin and reads ?status= for a review list.
+func (h *Handlers) reviewQueue(w http.ResponseWriter, r *http.Request) (status string, ok bool) {
 	if _, ok := h.admin(w, r); !ok {
+		return "", false
+	}
+	return h.reviewStatus(w, r)
+}
+
+// decide authorizes an admin, reads {id} and {decision} (and an optional
+// {"note"}) and hands them to fn.
+func (h *Handlers) decide(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, id int64, approve bool, note string, actor int64) (any, error)) {
+	p, ok := h.admin(w, r)
+	if !ok {
 		return
 	}
-	status, ok := h.reviewStatus(w, r)
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	approve, ok := h.decision(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Note string `json:"note"`
+	}
+	if r.ContentLength != 0 && !h.decode(w, r, &in) {
+		return
+	}
+	out, err := fn(r.Context(), id, approve, in.Note, p.UserID())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
+	status, ok := h.reviewQueue(w, r)
 	if !ok {
 		return
 	}
@@ -172,24 +207,9 @@ func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) decideTopup(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.admin(w, r)
-	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r)
-	if !ok {
-		return
-	}
-	approve, ok := h.decision(w, r)
-	if !ok {
-		return
-	}
-	o, err := h.Money.DecideTopup(r.Context(), id, approve, p.UserID())
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, o)
+	h.decide(w, r, func(ctx context.Context, id int64, approve bool, _ string, actor int64) (any, error) {
+		return h.Money.DecideTopup(ctx, id, approve, actor)
+	})
 }
 
 // withdrawalView is a request with its channel's slug, for the review queue.
@@ -199,10 +219,7 @@ type withdrawalView struct {
 }
 
 func (h *Handlers) adminWithdrawals(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.admin(w, r); !ok {
-		return
-	}
-	status, ok := h.reviewStatus(w, r)
+	status, ok := h.reviewQueue(w, r)
 	if !ok {
 		return
 	}
@@ -223,30 +240,9 @@ func (h *Handlers) adminWithdrawals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) decideWithdrawal(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.admin(w, r)
-	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r)
-	if !ok {
-		return
-	}
-	approve, ok := h.decision(w, r)
-	if !ok {
-		return
-	}
-	var in struct {
-		Note string `json:"note"`
-	}
-	if r.ContentLength != 0 && !h.decode(w, r, &in) {
-		return
-	}
-	wd, err := h.Money.DecideWithdrawal(r.Context(), id, approve, in.Note, p.UserID())
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, wd)
+	h.decide(w, r, func(ctx context.Context, id int64, approve bool, note string, actor int64) (any, error) {
+		return h.Money.DecideWithdrawal(ctx, id, approve, note, actor)
+	})
 }
 
 func (h *Handlers) setShare(w http.ResponseWriter, r *http.Request) {

@@ -2,22 +2,7 @@
 // catalog, platform settings. (Users and money have their own scripts.)
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, fmtTime } = window.Livehouse;
-
-  function cell(tr, text) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    tr.appendChild(td);
-    return td;
-  }
-  function button(label, cls, fn) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = cls;
-    b.textContent = label;
-    b.addEventListener('click', fn);
-    return b;
-  }
+  const { $, t, api, say, navUser, fmtTime, row } = window.Livehouse;
 
   async function channelsPage() {
     await navUser();
@@ -28,28 +13,23 @@
         const rows = $('channel-rows');
         rows.replaceChildren();
         for (const c of data.channels) {
-          const tr = document.createElement('tr');
-          tr.dataset.slug = c.slug;
-          cell(tr, c.slug);
-          cell(tr, c.title);
-          cell(tr, c.owner || t('admin.channels.platform'));
-          cell(tr, c.disabled ? t('admin.channels.disabled') : (c.live ? t('watch.live_badge') : t('admin.users.ok')));
-          const td = document.createElement('td');
-          td.append(
-            button(c.disabled ? t('admin.channels.enable') : t('admin.channels.disable'), 'toggle' + (c.disabled ? '' : ' danger'), async () => {
-              try { await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { disabled: !c.disabled }); load(); } catch (e) { say(status, e.message, true); }
-            }),
-            button(t('admin.channels.transfer'), 'transfer', async () => {
-              const owner = prompt(t('admin.channels.transfer_to'));
-              if (!owner) return;
-              try {
-                await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { owner });
-                say(status, t('admin.channels.transferred', { slug: c.slug, owner }));
-                load();
-              } catch (e) { say(status, e.message, true); }
-            }));
-          tr.appendChild(td);
-          rows.appendChild(tr);
+          const toggle = async () => {
+            try { await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { disabled: !c.disabled }); load(); } catch (e) { say(status, e.message, true); }
+          };
+          const transfer = async () => {
+            const owner = prompt(t('admin.channels.transfer_to'));
+            if (!owner) return;
+            try {
+              await api('POST', '/api/admin/channels/' + encodeURIComponent(c.slug), { owner });
+              say(status, t('admin.channels.transferred', { slug: c.slug, owner }));
+              load();
+            } catch (e) { say(status, e.message, true); }
+          };
+          const state = c.disabled ? t('admin.channels.disabled') : (c.live ? t('watch.live_badge') : t('admin.users.ok'));
+          row(rows, [c.slug, c.title, c.owner || t('admin.channels.platform'), state], [
+            [c.disabled ? t('admin.channels.enable') : t('admin.channels.disable'), toggle, 'toggle' + (c.disabled ? '' : ' danger')],
+            [t('admin.channels.transfer'), transfer, 'transfer'],
+          ]).dataset.slug = c.slug;
         }
       } catch (e) { say(status, e.message, true); }
     }
@@ -66,27 +46,20 @@
       const rows = $('gift-rows');
       rows.replaceChildren();
       for (const g of data.gifts) {
-        const tr = document.createElement('tr');
-        tr.dataset.gift = g.id;
-        cell(tr, g.id);
-        cell(tr, g.icon);
-        cell(tr, g.name + (g.trial ? ' · ' + t('admin.gifts.trial') : ''));
-        cell(tr, String(g.price));
-        cell(tr, String(g.tier));
-        cell(tr, [g.available_from && fmtTime(g.available_from), g.available_until && fmtTime(g.available_until)].filter(Boolean).join(' – ') || t('admin.gifts.always'));
-        const td = document.createElement('td');
-        td.append(
-          button(t('admin.gifts.edit'), 'edit', () => {
-            $('g-id').value = g.id; $('g-icon').value = g.icon; $('g-name').value = g.name;
-            $('g-price').value = g.price; $('g-tier').value = g.tier; $('g-trial').checked = !!g.trial;
-            $('g-id').readOnly = true;
-          }),
-          button(t('admin.gifts.retire'), 'retire danger', async () => {
-            if (!confirm(t('admin.gifts.retire_confirm', { name: g.name }))) return;
-            try { await api('DELETE', '/api/admin/gifts/' + encodeURIComponent(g.id)); load(); } catch (e) { say(status, e.message, true); }
-          }));
-        tr.appendChild(td);
-        rows.appendChild(tr);
+        const edit = () => {
+          $('g-id').value = g.id; $('g-icon').value = g.icon; $('g-name').value = g.name;
+          $('g-price').value = g.price; $('g-tier').value = g.tier; $('g-trial').checked = !!g.trial;
+          $('g-id').readOnly = true;
+        };
+        const retire = async () => {
+          if (!confirm(t('admin.gifts.retire_confirm', { name: g.name }))) return;
+          try { await api('DELETE', '/api/admin/gifts/' + encodeURIComponent(g.id)); load(); } catch (e) { say(status, e.message, true); }
+        };
+        const window_ = [g.available_from && fmtTime(g.available_from), g.available_until && fmtTime(g.available_until)].filter(Boolean).join(' – ');
+        row(rows, [g.id, g.icon, g.name + (g.trial ? ' · ' + t('admin.gifts.trial') : ''), String(g.price), String(g.tier), window_ || t('admin.gifts.always')], [
+          [t('admin.gifts.edit'), edit, 'edit'],
+          [t('admin.gifts.retire'), retire, 'retire danger'],
+        ]).dataset.gift = g.id;
       }
     }
     $('gift-form').addEventListener('submit', async (ev) => {

@@ -78,6 +78,33 @@
   const fmtTime = (t) => new Date(t).toLocaleString(lang);
   const fmtNumber = (n) => Number(n).toLocaleString(lang);
 
+  function button(label, cls, fn) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    if (cls) b.className = cls;
+    b.textContent = label;
+    b.addEventListener('click', fn);
+    return b;
+  }
+
+  // row appends a table row of text cells, then a cell of buttons made
+  // from actions ([label, onClick, className]); it returns the row.
+  function row(tbody, cells, actions) {
+    const tr = document.createElement('tr');
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.appendChild(td);
+    }
+    if (actions) {
+      const td = document.createElement('td');
+      for (const [label, fn, cls] of actions) td.appendChild(button(label, cls, fn));
+      tr.appendChild(td);
+    }
+    tbody.appendChild(tr);
+    return tr;
+  }
+
   function link(href, text) {
     const a = document.createElement('a');
     a.href = href;
@@ -165,5 +192,5 @@
     };
   }
 
-  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, link, me, navUser, room };
+  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room };
 })();

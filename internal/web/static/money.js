@@ -4,32 +4,9 @@
 // ledger check). Uses the shared helpers from app.js.
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, fmtTime } = window.Livehouse;
+  const { $, t, api, say, navUser, fmtTime, row } = window.Livehouse;
   const when = fmtTime;
   const pct = (bp) => t('money.percent', { n: bp / 100 });
-
-  function row(tbody, cells, actions) {
-    const tr = document.createElement('tr');
-    for (const c of cells) {
-      const td = document.createElement('td');
-      td.textContent = c;
-      tr.appendChild(td);
-    }
-    if (actions) {
-      const td = document.createElement('td');
-      for (const [label, fn, cls] of actions) {
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.textContent = label;
-        if (cls) b.className = cls;
-        b.addEventListener('click', fn);
-        td.appendChild(b);
-      }
-      tr.appendChild(td);
-    }
-    tbody.appendChild(tr);
-    return tr;
-  }
 
   async function walletPage() {
     const me = await navUser();

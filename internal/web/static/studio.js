@@ -3,7 +3,7 @@
 // the room's moderation (messages, mutes, bans, rules, moderators).
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, room, fmtDuration, fmtNumber } = window.Livehouse;
+  const { $, t, api, say, navUser, room, button, fmtDuration, fmtNumber } = window.Livehouse;
   const keyStore = (slug) => 'lh-key-' + slug; // a key is shown once by the server; this tab keeps it
 
   async function listPage() {
@@ -139,14 +139,6 @@
     const msgs = $('mod-messages');
     async function act(fn, done) {
       try { await fn(); say($('mod-status'), done); } catch (e) { say($('mod-status'), e.message, true); }
-    }
-    function button(label, cls, fn) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = cls;
-      b.textContent = label;
-      b.addEventListener('click', fn);
-      return b;
     }
     function addMessage(m) {
       const li = document.createElement('li');
