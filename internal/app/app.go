@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -129,6 +130,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	// A channel disabled on any node ends its stream on whichever node ingests it.
+	if _, err := a.Bus.Conn.Subscribe(kickSubject, func(m *nats.Msg) {
+		if a.Hub.Kick(string(m.Data)) {
+			log.Info("ended the stream of a disabled channel", "channel", string(m.Data))
+		}
+	}); err != nil {
+		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
+	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
 	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
@@ -147,6 +156,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
 		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
 		DataDir: cfg.DataDir, Online: roomHub.Online,
+		KickStream: func(slug string) {
+			if err := a.Bus.Conn.Publish(kickSubject, []byte(slug)); err != nil {
+				log.Error("ask the nodes to end a stream", "channel", slug, "err", err)
+			}
+		},
 		IngestURL: "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
 	})
 	if err != nil {
@@ -156,6 +170,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
 	return a, nil
 }
+
+// kickSubject carries the slug of a channel whose stream must end.
+const kickSubject = "platform.kick"
 
 // loopback is addr with an unspecified host replaced by 127.0.0.1, for
 // the node to reach itself.

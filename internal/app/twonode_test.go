@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -54,7 +55,7 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 			}
 		}()
 		t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-		n := &testNode{t: t, http: "http://127.0.0.1:" + hp}
+		n := &testNode{t: t, http: "http://127.0.0.1:" + hp, rtmp: "rtmp://127.0.0.1:" + rp + "/live"}
 		waitFor(t, 20*time.Second, name+" healthy", func() bool {
 			res, err := http.Get(n.http + "/healthz")
 			if err == nil {
@@ -121,5 +122,20 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 	}
 	if !strings.Contains(b.browser("127.0.0.1").do("GET", "/api/rooms/shared/danmaku", nil).raw, "hello from node A") {
 		t.Fatal("B's history lacks A's message")
+	}
+
+	// An admin on B disables a channel streaming into A: A ends the stream.
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		created := admin.do("POST", "/api/channels", map[string]any{"slug": "onair", "title": "On air"})
+		startFFmpeg(t, a.rtmp+"/"+created.str("stream_key"), "320x180")
+		waitFor(t, 20*time.Second, "onair live on A", func() bool { return a.channel("onair").Live })
+		adminB := b.browser("127.0.0.1")
+		adminB.bearer = testAdminToken
+		if r := adminB.do("POST", "/api/admin/channels/onair", map[string]any{"disabled": true}); r.code != 200 {
+			t.Fatalf("disable on B: %d %s", r.code, r.raw)
+		}
+		waitFor(t, 5*time.Second, "A to end the stream B's admin disabled", func() bool { return !a.channel("onair").Live })
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("ffmpeg missing: make test installs it")
 	}
 }

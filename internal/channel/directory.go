@@ -8,7 +8,6 @@ import (
 	_ "image/jpeg" // cover uploads
 	_ "image/png"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -381,10 +380,14 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, err)
 			return
 		}
-		// A live stream of a disabled channel ends now (on this node; the
-		// key is refused everywhere, so a reconnect fails).
-		if *in.Disabled && h.Live.Kick(slug) {
-			slog.Info("ended the stream of a disabled channel", "channel", slug)
+		// A live stream of a disabled channel ends now, wherever it is
+		// ingested; the key is refused everywhere, so it cannot come back.
+		if *in.Disabled {
+			if h.Kick != nil {
+				h.Kick(slug)
+			} else {
+				h.Live.Kick(slug)
+			}
 		}
 	}
 	c, err := h.Service.Get(r.Context(), slug)

@@ -34,6 +34,8 @@ type Handlers struct {
 	People  People       // names and follows for the directory; optional
 	// Files is the data directory (covers, recent frames); empty: none.
 	Files string
+	// Kick ends a channel's stream on every node; nil: Live.Kick (this node).
+	Kick func(slug string)
 }
 
 // Register adds the channel routes to mux.

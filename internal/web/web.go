@@ -53,6 +53,8 @@ type Options struct {
 	Online func(slug string) int
 	// IngestURL is the RTMP server URL streamers put in OBS.
 	IngestURL string
+	// KickStream ends a channel's stream on every node (nil: this node's hub).
+	KickStream func(slug string)
 }
 
 // Server is the HTTP server. It owns its listener and serving goroutine.
@@ -114,7 +116,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir}
+	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir, Kick: s.o.KickStream}
 	if s.o.Money != nil {
 		ch.Watch = s.o.Money
 	}
