@@ -236,6 +236,32 @@ func TestFirstAccountRunsTheInstall(t *testing.T) {
 	if r := second.do("GET", "/api/admin/users", nil); r.code != 403 {
 		t.Fatalf("second account reached the admin API: %d", r.code)
 	}
+
+	// Refusals people meet often carry a code pages translate.
+	third := n.browser("127.0.0.3")
+	for _, c := range []struct{ name, password, code string }{
+		{"FOUNDER", "another-password", "username_taken"},
+		{"x", "another-password", "username_invalid"},
+		{"newbie", "short", "password_too_short"},
+	} {
+		if r := third.signup(c.name, c.password); r.str("code") != c.code {
+			t.Errorf("signup %q/%q: %d %s, want code %s", c.name, c.password, r.code, r.raw, c.code)
+		}
+	}
+	if r := third.login("founder", "wrong-password"); r.code != 401 || r.str("code") != "bad_login" {
+		t.Errorf("bad login: %d %s", r.code, r.raw)
+	}
+	for body, code := range map[string]string{`{"slug":"Bad Slug","title":"t"}`: "slug_invalid", `{"slug":"fine-slug","title":"  "}`: "title_required"} {
+		var in map[string]any
+		_ = json.Unmarshal([]byte(body), &in)
+		if r := first.do("POST", "/api/channels", in); r.str("code") != code {
+			t.Errorf("create %s: %d %s, want %s", body, r.code, r.raw, code)
+		}
+	}
+	first.do("POST", "/api/channels", map[string]any{"slug": "taken", "title": "t"})
+	if r := first.do("POST", "/api/channels", map[string]any{"slug": "taken", "title": "t"}); r.code != 409 || r.str("code") != "slug_taken" {
+		t.Errorf("slug taken: %d %s", r.code, r.raw)
+	}
 }
 
 // TestPlatformSettings: an admin changes who may stream, a rate limit and

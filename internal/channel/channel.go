@@ -67,7 +67,10 @@ var (
 )
 
 // ValidationError explains why input was refused.
-type ValidationError struct{ Msg string }
+type ValidationError struct {
+	Msg  string
+	Code string // stable code for clients to translate ("" for the rest)
+}
 
 func (e *ValidationError) Error() string { return e.Msg }
 
@@ -89,7 +92,7 @@ func (in Input) applyTo(c *Channel) error {
 	if in.Slug != nil {
 		s := strings.TrimSpace(*in.Slug)
 		if !slugPattern.MatchString(s) || strings.Contains(s, "--") {
-			return invalid("slug %q: use 3 to 32 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", clip(s, 40))
+			return &ValidationError{Code: "slug_invalid", Msg: fmt.Sprintf("slug %q: use 3 to 32 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", clip(s, 40))}
 		}
 		c.Slug = s
 	}
@@ -99,7 +102,7 @@ func (in Input) applyTo(c *Channel) error {
 			return err
 		}
 		if t == "" {
-			return invalid("title must not be empty")
+			return &ValidationError{Code: "title_required", Msg: "title must not be empty"}
 		}
 		c.Title = t
 	}

@@ -112,11 +112,15 @@ func (h *Handlers) toJSON(c Channel) channelJSON {
 func (h *Handlers) fail(w http.ResponseWriter, err error) {
 	var ve *ValidationError
 	switch {
+	case errors.As(err, &ve) && ve.Code != "":
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": ve.Msg, "code": ve.Code})
 	case errors.As(err, &ve):
 		httpjson.Error(w, http.StatusBadRequest, ve.Msg)
 	case errors.Is(err, ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "channel not found")
-	case errors.Is(err, ErrSlugTaken), errors.Is(err, ErrLive):
+	case errors.Is(err, ErrSlugTaken):
+		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": "slug_taken"})
+	case errors.Is(err, ErrLive):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	default:
 		h.Trust.WriteError(w, err)

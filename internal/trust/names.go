@@ -24,31 +24,31 @@ const (
 func NormalizeUsername(raw string) (display, key string, err error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
-		return "", "", invalid("username is empty")
+		return "", "", invalidCode("username_invalid", "username is empty")
 	}
 	if !utf8.ValidString(s) {
-		return "", "", invalid("username is not valid UTF-8")
+		return "", "", invalidCode("username_invalid", "username is not valid UTF-8")
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return "", "", invalid("username must not contain spaces or control characters")
+			return "", "", invalidCode("username_invalid", "username must not contain spaces or control characters")
 		}
 	}
 	display, err = precis.UsernameCasePreserved.String(s)
 	if err != nil {
-		return "", "", invalid("username %q has characters that are not allowed in names", clip(s, 32))
+		return "", "", invalidCode("username_invalid", "username %q has characters that are not allowed in names", clip(s, 32))
 	}
 	if n := utf8.RuneCountInString(display); n < minUsername || n > maxUsername {
-		return "", "", invalid("username must be %d to %d characters", minUsername, maxUsername)
+		return "", "", invalidCode("username_invalid", "username must be %d to %d characters", minUsername, maxUsername)
 	}
 	for _, r := range display {
 		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-' || r == '.') {
-			return "", "", invalid("username may use letters, digits, '_', '-' and '.' only")
+			return "", "", invalidCode("username_invalid", "username may use letters, digits, '_', '-' and '.' only")
 		}
 	}
 	folded, err := precis.UsernameCaseMapped.String(display)
 	if err != nil {
-		return "", "", invalid("username %q cannot be case-folded", clip(s, 32))
+		return "", "", invalidCode("username_invalid", "username %q cannot be case-folded", clip(s, 32))
 	}
 	return display, confusables.Skeleton(folded), nil
 }
@@ -58,24 +58,31 @@ func NormalizeUsername(raw string) (display, key string, err error) {
 func checkPassword(password, username string) error {
 	n := utf8.RuneCountInString(password)
 	if n < minPassword {
-		return invalid("password must be at least %d characters", minPassword)
+		return invalidCode("password_too_short", "password must be at least %d characters", minPassword)
 	}
 	if len(password) > maxPassword {
-		return invalid("password must be at most %d bytes", maxPassword)
+		return invalidCode("password_too_long", "password must be at most %d bytes", maxPassword)
 	}
 	if strings.EqualFold(password, username) {
-		return invalid("password must not be the username")
+		return invalidCode("password_is_username", "password must not be the username")
 	}
 	return nil
 }
 
 // ValidationError explains why input was refused; its text is safe to show.
-type ValidationError struct{ Msg string }
+type ValidationError struct {
+	Msg  string
+	Code string // stable code for clients to translate ("" for the rest)
+}
 
 func (e *ValidationError) Error() string { return e.Msg }
 
 func invalid(format string, args ...any) error {
 	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func invalidCode(code, format string, args ...any) error {
+	return &ValidationError{Msg: fmt.Sprintf(format, args...), Code: code}
 }
 
 func clip(s string, n int) string {

@@ -451,6 +451,8 @@ func (s *Service) WriteError(w http.ResponseWriter, err error) {
 		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": d.Reason, "code": "forbidden", "reason": d.Kind})
 	case denied:
 		httpjson.Error(w, http.StatusForbidden, d.Reason)
+	case errors.As(err, &ve) && ve.Code != "":
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": ve.Msg, "code": ve.Code})
 	case errors.As(err, &ve):
 		httpjson.Error(w, http.StatusBadRequest, ve.Msg)
 	case errors.As(err, &ce):
@@ -461,9 +463,9 @@ func (s *Service) WriteError(w http.ResponseWriter, err error) {
 		}
 		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": rv.Msg, "code": rv.Code})
 	case errors.Is(err, ErrUsernameTaken):
-		httpjson.Error(w, http.StatusConflict, err.Error())
+		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": "username_taken"})
 	case errors.Is(err, ErrBadLogin):
-		httpjson.Error(w, http.StatusUnauthorized, err.Error())
+		httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": err.Error(), "code": "bad_login"})
 	case errors.Is(err, ErrNoUser), errors.Is(err, ErrNoChannel), errors.Is(err, ErrNoToken),
 		errors.Is(err, ErrNoSanction), errors.Is(err, ErrNoReport):
 		httpjson.Error(w, http.StatusNotFound, err.Error())

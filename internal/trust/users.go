@@ -100,7 +100,7 @@ func (s *Users) Create(ctx context.Context, in NewUser) (User, error) {
 		return User{}, err
 	}
 	if len(in.Email) > 254 || (in.Email != "" && !looksLikeEmail(in.Email)) {
-		return User{}, invalid("email address is not valid")
+		return User{}, invalidCode("email_invalid", "email address is not valid")
 	}
 	hash, err := argon2id.CreateHash(in.Password, argonParams)
 	if err != nil {
