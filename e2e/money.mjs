@@ -57,6 +57,7 @@ try {
   say(`GIFTED trial_balance=${afterTrial} balance=${await viewer.textContent('#balance')} other_animations=${pops}`);
 
   // 3. Membership: the viewer joins as tier 1; the room hears it.
+  await viewer.check('#auto-renew');
   await viewer.click('#tier-buttons button[data-tier="1"]');
   await viewer.waitForFunction(() => document.getElementById('my-membership').textContent !== '');
   await other.waitForFunction(() => [...document.querySelectorAll('#chat-list li.membership')].some((e) => e.textContent.includes('became')), null, { timeout: 5000 });

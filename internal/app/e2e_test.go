@@ -392,7 +392,7 @@ func TestChromiumMoneyJourney(t *testing.T) {
 	runBrowser(t, node, chromium, "money.mjs", []string{base, "songs", "patron", "singer", "boss", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
 		"TOPPED_UP balance=3000",
 		"GIFTED trial_balance=3000 balance=2000",
-		"balance=1802",
+		"balance=1802", "Captain, renews on",
 		"BADGES member=Captain medal=SONG 4",
 		"EARNINGS available=853 after=353 paid=500",
 		"LEDGER Ledger is consistent")

@@ -21,6 +21,9 @@ import (
 // MembershipMonth is how long one month of membership lasts.
 const MembershipMonth = 30 * 24 * time.Hour
 
+// ErrNoMembership is a change to a membership that does not exist.
+var ErrNoMembership = errors.New("you have no membership in this channel")
+
 // ErrHigherTier refuses buying a lower tier while a higher one runs.
 var ErrHigherTier = errors.New("you already hold a higher membership tier in this channel; it must run out before a lower one can be bought")
 
@@ -91,6 +94,7 @@ type Membership struct {
 	StartedAt time.Time `json:"started_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Active    bool      `json:"active"`
+	AutoRenew bool      `json:"auto_renew"`
 }
 
 // Purchase is the answer to buying a membership.
@@ -117,7 +121,7 @@ type MembershipEvent struct {
 // BuyMembership charges months of a tier and starts or extends the
 // membership: renewing adds to the time left, upgrading lifts the tier for
 // the time left too. The same key twice is one purchase.
-func (s *Service) BuyMembership(ctx context.Context, userID int64, userName string, channelID int64, room string, tier, months int, key string) (Purchase, error) {
+func (s *Service) BuyMembership(ctx context.Context, userID int64, userName string, channelID int64, room string, tier, months int, key string, autoRenew bool) (Purchase, error) {
 	if months < 1 || months > 12 {
 		return Purchase{}, &InputError{"months must be 1 to 12"}
 	}
@@ -180,9 +184,11 @@ func (s *Service) BuyMembership(ctx context.Context, userID int64, userName stri
 			from, started = curExpiry, curStart
 		}
 		expires := from + int64(months)*MembershipMonth.Milliseconds()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (channel_id, user_id, tier, started_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (channel_id, user_id) DO UPDATE SET tier = excluded.tier, started_at = excluded.started_at, expires_at = excluded.expires_at`,
-			channelID, userID, tier, started, expires); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (channel_id, user_id, tier, started_at, expires_at, auto_renew, username, room)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (channel_id, user_id) DO UPDATE SET tier = excluded.tier, started_at = excluded.started_at, expires_at = excluded.expires_at,
+			auto_renew = excluded.auto_renew, username = excluded.username, room = excluded.room`,
+			channelID, userID, tier, started, expires, autoRenew, userName, room); err != nil {
 			return err
 		}
 		txID, err := newTx(ctx, tx, "membership", fmt.Sprintf("%s ×%d month(s) in %s", t.Name, months, room), userID, now)
@@ -205,7 +211,7 @@ func (s *Service) BuyMembership(ctx context.Context, userID int64, userName stri
 			return err
 		}
 		out.Amount = amount
-		out.Membership = Membership{Tier: tier, Name: t.Name, StartedAt: time.UnixMilli(started), ExpiresAt: time.UnixMilli(expires), Active: true}
+		out.Membership = Membership{Tier: tier, Name: t.Name, StartedAt: time.UnixMilli(started), ExpiresAt: time.UnixMilli(expires), Active: true, AutoRenew: autoRenew}
 		return nil
 	})
 	if store.IsUniqueViolation(err) {
@@ -218,6 +224,72 @@ func (s *Service) BuyMembership(ctx context.Context, userID int64, userName stri
 	}
 	s.kickRelay()
 	return out, nil
+}
+
+// SetAutoRenew switches a membership's monthly renewal on or off.
+func (s *Service) SetAutoRenew(ctx context.Context, userID, channelID int64, on bool) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE memberships SET auto_renew = $1 WHERE channel_id = $2 AND user_id = $3`, on, channelID, userID)
+	if err != nil {
+		return fmt.Errorf("set auto-renew: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNoMembership
+	}
+	return nil
+}
+
+// RenewWindow is how long before expiry an auto-renewing membership is
+// charged for its next month; RenewGrace how long after expiry a renewal
+// is still tried (a member topping up late keeps their streak).
+const (
+	RenewWindow = time.Hour
+	RenewGrace  = 3 * 24 * time.Hour
+)
+
+// RenewDue charges every auto-renewing membership that expires within
+// RenewWindow for one more month at its tier's current price. The key is
+// made from the expiry being renewed, so two nodes (or a retry) renew a
+// period once. A member who cannot pay is tried again until RenewGrace has
+// passed. It returns how many were renewed.
+func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT channel_id, user_id, tier, expires_at, username, room FROM memberships
+		WHERE auto_renew AND expires_at <= $1 AND expires_at > $2 ORDER BY expires_at LIMIT 500`,
+		now.Add(RenewWindow).UnixMilli(), now.Add(-RenewGrace).UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("read memberships due: %w", err)
+	}
+	type due struct {
+		channel, user, expires int64
+		tier                   int
+		name, room             string
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.channel, &d.user, &d.tier, &d.expires, &d.name, &d.room); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	renewed := 0
+	for _, d := range list {
+		key := fmt.Sprintf("renew-%d-%d", d.channel, d.expires)
+		p, err := s.BuyMembership(ctx, d.user, d.name, d.channel, d.room, d.tier, 1, key, true)
+		switch {
+		case errors.Is(err, ErrInsufficientFunds):
+			s.log.Info("membership not renewed: balance too low", "user", d.user, "channel", d.channel)
+		case err != nil:
+			s.log.Error("renew membership", "user", d.user, "channel", d.channel, "err", err)
+		case !p.Duplicate:
+			renewed++
+		}
+	}
+	return renewed, nil
 }
 
 // splitEntries writes a purchase's entries: the buyer pays (settled), the
@@ -268,8 +340,8 @@ func (s *Service) existingPurchase(ctx context.Context, userID int64, key string
 func (s *Service) MembershipOf(ctx context.Context, userID, channelID int64) (*Membership, error) {
 	var m Membership
 	var started, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT tier, started_at, expires_at FROM memberships WHERE channel_id = $1 AND user_id = $2`,
-		channelID, userID).Scan(&m.Tier, &started, &expires)
+	err := s.db.QueryRowContext(ctx, `SELECT tier, started_at, expires_at, auto_renew FROM memberships WHERE channel_id = $1 AND user_id = $2`,
+		channelID, userID).Scan(&m.Tier, &started, &expires, &m.AutoRenew)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -52,7 +52,7 @@ func TestMemberships(t *testing.T) {
 		const viewer, ch = 7, 42
 		mustGrant(t, s, viewer, 30_000)
 
-		p, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m1")
+		p, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m1", false)
 		if err != nil || p.Duplicate || p.Amount != 198 || p.Balance != 30_000-198 {
 			t.Fatalf("join: %+v %v", p, err)
 		}
@@ -60,25 +60,25 @@ func TestMemberships(t *testing.T) {
 		if d := time.Until(first); d < MembershipMonth-time.Minute || d > MembershipMonth {
 			t.Fatalf("a month of membership expires in %v", d)
 		}
-		again, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m1")
+		again, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m1", false)
 		if err != nil || !again.Duplicate || again.ID != p.ID || again.Balance != p.Balance {
 			t.Fatalf("retry: %+v %v", again, err)
 		}
-		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 2, 1, "m1"); !errors.Is(err, ErrKeyReused) {
+		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 2, 1, "m1", false); !errors.Is(err, ErrKeyReused) {
 			t.Fatalf("key reused for another tier: %v", err)
 		}
-		renew, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 2, "m2")
+		renew, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 2, "m2", false)
 		if err != nil || !renew.Membership.ExpiresAt.Equal(first.Add(2*MembershipMonth)) {
 			t.Fatalf("renew: %+v %v (first expiry %v)", renew, err, first)
 		}
-		up, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 2, 1, "m3")
+		up, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 2, 1, "m3", false)
 		if err != nil || up.Membership.Tier != 2 || !up.Membership.ExpiresAt.Equal(first.Add(3*MembershipMonth)) {
 			t.Fatalf("upgrade: %+v %v", up, err)
 		}
-		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m4"); !errors.Is(err, ErrHigherTier) {
+		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m4", false); !errors.Is(err, ErrHigherTier) {
 			t.Fatalf("lower tier while higher runs: %v", err)
 		}
-		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 3, 12, "m5"); !errors.Is(err, ErrInsufficientFunds) {
+		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 3, 12, "m5", false); !errors.Is(err, ErrInsufficientFunds) {
 			t.Fatalf("12 months of governor: %v", err)
 		}
 		bal, _, _ := s.Wallet(ctx, viewer, 1)
@@ -102,7 +102,7 @@ func TestMemberships(t *testing.T) {
 		if err := s.SetTiers(ctx, 43, []Tier{{1, "Fan", 10}, {2, "Friend", 100}, {3, "Family", 1000}}); err != nil {
 			t.Fatal(err)
 		}
-		if p, err := s.BuyMembership(ctx, viewer, "v", 43, "moon", 1, 1, "m6"); err != nil || p.Amount != 10 {
+		if p, err := s.BuyMembership(ctx, viewer, "v", 43, "moon", 1, 1, "m6", false); err != nil || p.Amount != 10 {
 			t.Fatalf("custom tier: %+v %v", p, err)
 		}
 	}, Migrations())
@@ -407,6 +407,59 @@ func TestTopupOrders(t *testing.T) {
 		list, _ := s.Topups(ctx, 3, "", 10)
 		if len(list) != 2 || list[0].Status != StatusRejected || list[1].Status != StatusApproved {
 			t.Fatalf("orders %+v", list)
+		}
+		mustVerify(t, s)
+	}, Migrations())
+}
+
+// TestMembershipAutoRenew: a membership set to renew is charged for its next
+// month shortly before it runs out, once per period even when the renewer
+// runs twice (two nodes); a member who cannot pay is not renewed and keeps
+// being tried until the grace period; switching it off stops it.
+func TestMembershipAutoRenew(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(db)
+		const ch = 42
+		mustGrant(t, s, 1, 1000)
+		mustGrant(t, s, 2, 200)
+		p, err := s.BuyMembership(ctx, 1, "rich", ch, "star", 1, 1, "a", true)
+		if err != nil || !p.Membership.AutoRenew {
+			t.Fatalf("buy: %+v %v", p, err)
+		}
+		if _, err := s.BuyMembership(ctx, 2, "poor", ch, "star", 1, 1, "b", true); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing is due a month ahead of expiry.
+		if n, err := s.RenewDue(ctx, time.Now()); err != nil || n != 0 {
+			t.Fatalf("renewed %d early (%v)", n, err)
+		}
+		soon := p.Membership.ExpiresAt.Add(-30 * time.Minute)
+		for range 2 {
+			if _, err := s.RenewDue(ctx, soon); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, _ := s.MembershipOf(ctx, 1, ch)
+		if want := p.Membership.ExpiresAt.Add(MembershipMonth); !m.ExpiresAt.Equal(want) || !m.AutoRenew {
+			t.Fatalf("rich member's expiry %v, want %v", m.ExpiresAt, want)
+		}
+		if bal, _, _ := s.Wallet(ctx, 1, 1); bal != 1000-2*198 {
+			t.Fatalf("rich member charged to %d, want two months", bal)
+		}
+		// The poor member had 2 coins left: not renewed, not charged.
+		if bal, _, _ := s.Wallet(ctx, 2, 1); bal != 2 {
+			t.Fatalf("poor member's balance %d", bal)
+		}
+		// Switched off: the next period is not renewed.
+		if err := s.SetAutoRenew(ctx, 1, ch, false); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.RenewDue(ctx, m.ExpiresAt.Add(-time.Minute)); n != 0 {
+			t.Fatalf("renewed %d after switching off", n)
+		}
+		if err := s.SetAutoRenew(ctx, 3, ch, true); !errors.Is(err, ErrNoMembership) {
+			t.Fatalf("auto-renew without a membership: %v", err)
 		}
 		mustVerify(t, s)
 	}, Migrations())

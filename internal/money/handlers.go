@@ -41,6 +41,7 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	// Memberships and fan medals.
 	mux.HandleFunc("GET /api/channels/{slug}/fans", h.fans)
 	mux.HandleFunc("POST /api/channels/{slug}/membership", h.buyMembership)
+	mux.HandleFunc("PUT /api/channels/{slug}/membership", h.setAutoRenew)
 	mux.HandleFunc("PUT /api/channels/{slug}/membership-tiers", h.setTiers)
 	mux.HandleFunc("PUT /api/channels/{slug}/medal", h.setMedal)
 	// Earnings out.
@@ -141,6 +142,8 @@ func (h *Handlers) fail(w http.ResponseWriter, err error) {
 		code(http.StatusConflict, "idempotency_key_reused", err.Error())
 	case errors.Is(err, ErrHigherTier):
 		code(http.StatusConflict, "higher_tier_active", err.Error())
+	case errors.Is(err, ErrNoMembership):
+		code(http.StatusNotFound, "no_membership", err.Error())
 	case errors.Is(err, ErrNotPending):
 		code(http.StatusConflict, "already_decided", err.Error())
 	case errors.Is(err, ErrNoRequest):

@@ -155,6 +155,7 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 		Tier           int    `json:"tier"`
 		Months         int    `json:"months"`
 		IdempotencyKey string `json:"idempotency_key"`
+		AutoRenew      bool   `json:"auto_renew"`
 	}
 	if !h.decode(w, r, &in) {
 		return
@@ -162,7 +163,7 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 	if in.Months == 0 {
 		in.Months = 1
 	}
-	p, err := h.Money.BuyMembership(r.Context(), u.ID, u.Username, chID, r.PathValue("slug"), in.Tier, in.Months, strings.TrimSpace(in.IdempotencyKey))
+	p, err := h.Money.BuyMembership(r.Context(), u.ID, u.Username, chID, r.PathValue("slug"), in.Tier, in.Months, strings.TrimSpace(in.IdempotencyKey), in.AutoRenew)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -172,6 +173,35 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	httpjson.Write(w, code, p)
+}
+
+// setAutoRenew answers PUT /api/channels/{slug}/membership {"auto_renew"}.
+func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
+	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	u, ok := h.user(w, r, trust.ActFollow, chID, owner)
+	if !ok {
+		return
+	}
+	var in struct {
+		AutoRenew bool `json:"auto_renew"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if err := h.Money.SetAutoRenew(r.Context(), u.ID, chID, in.AutoRenew); err != nil {
+		h.fail(w, err)
+		return
+	}
+	m, err := h.Money.MembershipOf(r.Context(), u.ID, chID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, m)
 }
 
 func (h *Handlers) setTiers(w http.ResponseWriter, r *http.Request) {

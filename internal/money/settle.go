@@ -160,7 +160,8 @@ type Relay struct {
 	wg   sync.WaitGroup
 }
 
-// StartRelay runs the outbox relay and the settler until Stop.
+// StartRelay runs the outbox relay, the settler and the membership
+// renewer until Stop.
 func (s *Service) StartRelay(nc *nats.Conn) *Relay {
 	r := &Relay{db: s.db, nc: nc, svc: s, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.nc, s.relay = nc, r
@@ -189,6 +190,8 @@ func (r *Relay) run() {
 	defer poll.Stop()
 	settle := time.NewTicker(2 * time.Second)
 	defer settle.Stop()
+	renew := time.NewTicker(time.Minute)
+	defer renew.Stop()
 	for {
 		select {
 		case <-r.stop:
@@ -198,6 +201,12 @@ func (r *Relay) run() {
 			r.publishPending(true)
 		case <-poll.C:
 			r.publishPending(false)
+		case <-renew.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := r.svc.RenewDue(ctx, time.Now()); err != nil {
+				r.svc.log.Error("renew memberships", "err", err)
+			}
+			cancel()
 		case <-settle.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := r.svc.Settle(ctx); err != nil {

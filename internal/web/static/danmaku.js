@@ -282,8 +282,9 @@
       : t('fan.no_medal', { name: f.medal_name });
     const mem = document.getElementById('my-membership');
     mem.textContent = f.membership && f.membership.active
-      ? t('fan.member_until', { tier: tierName(f.membership.name), date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
+      ? t(f.membership.auto_renew ? 'fan.member_renews' : 'fan.member_until', { tier: tierName(f.membership.name), date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
       : '';
+    autoRenew.checked = !!(f.membership && f.membership.auto_renew);
     const buttons = document.getElementById('tier-buttons');
     buttons.innerHTML = '';
     for (const tier of f.tiers) {
@@ -295,7 +296,8 @@
       b.textContent = t(renew ? 'fan.renew' : 'fan.join', { tier: tierName(tier.name), price: tier.monthly_price });
       b.addEventListener('click', async () => {
         try {
-          const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership', { tier: tier.tier, months: 1, idempotency_key: newKey() });
+          const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership',
+            { tier: tier.tier, months: 1, idempotency_key: newKey(), auto_renew: autoRenew.checked });
           balance.textContent = data.balance;
           gstatus.textContent = '';
           loadFans();
@@ -304,6 +306,18 @@
       buttons.appendChild(b);
     }
   }
+
+  // Renewal: for an active membership the box switches it at once; before
+  // joining it says how the membership will be bought.
+  const autoRenew = document.getElementById('auto-renew');
+  autoRenew.addEventListener('change', async () => {
+    try {
+      await api('PUT', '/api/channels/' + encodeURIComponent(slug) + '/membership', { auto_renew: autoRenew.checked });
+      gstatus.textContent = '';
+    } catch (e) {
+      if (e.code !== 'no_membership') showError(e.message);
+    }
+  });
 
   const seenMemberships = new Set();
   function onMembership(e, live) {
