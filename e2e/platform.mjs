@@ -126,6 +126,19 @@ try {
   await shot(streamer, 'studio');
   await shot(chatter, 'watch');
 
+  // 6b. The admin, watching, reports the chatter's message; the studio handles it.
+  await admin.goto(base + '/c/' + slug);
+  const line = admin.locator('#chat-list li', { hasText: lang === 'en' ? 'hello stage' : '晚上好' }).first();
+  await line.waitFor({ timeout: 10000 });
+  await line.locator('button.report').click();
+  await admin.waitForFunction(() => document.getElementById('chat-status').className === 'ok');
+  const report = streamer.locator(`#report-rows tr[data-target="${chatterName}"]`);
+  await report.waitFor({ timeout: 10000 });
+  await report.locator('button.report-done').click();
+  await report.waitFor({ state: 'detached', timeout: 10000 });
+  say('REPORT filed_from_watch_page handled_in_studio');
+  await admin.goto(base + '/admin/users');
+
   // 7. The streamer appoints a moderator; the moderator mutes the chatter from the studio.
   await streamer.fill('#mod-name', modName);
   await streamer.click('#mod-form button[type=submit]');
@@ -141,6 +154,9 @@ try {
   await chatter.click('#chat-send');
   await chatter.waitForFunction(() => document.getElementById('chat-status').textContent !== '', null, { timeout: 5000 });
   say('MUTED chatter_sees=' + JSON.stringify(await chatter.textContent('#chat-status')));
+  const sanction = streamer.locator(`#sanction-rows tr[data-user="${chatterName}"]`);
+  await sanction.waitFor({ timeout: 10000 });
+  say('SANCTION listed_in_studio ' + (await sanction.locator('td').nth(1).textContent()));
 
   // 8. The admin bans the chatter from the platform.
   await admin.fill('#q', chatterName);

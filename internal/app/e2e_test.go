@@ -435,6 +435,7 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 			runBrowser(t, node, chromium, "platform.mjs", []string{base, c.lang, "boss", "keeper", c.chatter, shots},
 				"LANG html="+c.lang+" signup_heading="+c.heading,
 				"PREVIEW playing", "WATCHING from_home", "STATS danmaku_per_min=1",
+				"REPORT filed_from_watch_page handled_in_studio", "SANCTION listed_in_studio",
 				"MUTED chatter_sees=\""+c.muted, "BANNED status="+c.banned, c.settings,
 				"NARROW home scroll_width=375", "NARROW watch scroll_width=375 player-above-chat", "NARROW studio scroll_width=375",
 				"A11Y home unnamed=[] first_tab=skip", "A11Y watch unnamed=[] first_tab=skip", "A11Y studio unnamed=[] first_tab=skip")

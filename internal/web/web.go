@@ -133,7 +133,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html"))
 	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
 		"/wallet": "wallet.html", "/studio": "studio_list.html", "/admin/users": "admin_users.html", "/admin/money": "admin_money.html",
-		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/settings": "admin_settings.html"} {
+		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/reports": "admin_reports.html", "/admin/settings": "admin_settings.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
 	}
 	static, _ := fs.Sub(assets, "static")

@@ -117,7 +117,28 @@
     });
   }
 
-  const pages = { 'admin-channels': channelsPage, 'admin-gifts': giftsPage, 'admin-settings': settingsPage };
+  async function reportsPage() {
+    await navUser();
+    const status = $('status');
+    async function load() {
+      const data = await api('GET', '/api/admin/reports?status=open');
+      const rows = $('report-rows');
+      rows.replaceChildren();
+      for (const rep of data.reports) {
+        const resolve = (st) => async () => {
+          try { await api('POST', '/api/reports/' + rep.id, { status: st }); say(status, t('form.saved')); load(); } catch (e) { say(status, e.message, true); }
+        };
+        row(rows, [rep.target, rep.reason, rep.reporter, fmtTime(rep.created_at)], [
+          [t('studio.report_done'), resolve('actioned'), 'report-done'],
+          [t('studio.report_dismiss'), resolve('dismissed'), 'report-dismiss'],
+        ]);
+      }
+    }
+    load().catch((e) => say(status, e.message, true));
+    setInterval(() => load().catch(() => {}), 10000);
+  }
+
+  const pages = { 'admin-channels': channelsPage, 'admin-gifts': giftsPage, 'admin-settings': settingsPage, 'admin-reports': reportsPage };
   const page = document.querySelector('[data-page]');
   if (page && pages[page.dataset.page]) pages[page.dataset.page]();
 })();

@@ -115,6 +115,23 @@
     text.className = 'text';
     text.textContent = m.text;
     li.append(...badges, name, text);
+    if (me && me.via === 'session' && !mine) {
+      const rep = document.createElement('button');
+      rep.type = 'button';
+      rep.className = 'report';
+      rep.textContent = '⚑';
+      rep.setAttribute('aria-label', t('chat.report', { name: m.user }));
+      rep.addEventListener('click', async () => {
+        const reason = prompt(t('chat.report_reason'));
+        if (!reason) return;
+        try {
+          await api('POST', '/api/reports', { username: m.user, channel: slug, message_id: m.id, reason });
+          status.textContent = t('chat.reported');
+          status.className = 'ok';
+        } catch (e) { status.textContent = e.message; status.className = 'error'; }
+      });
+      li.appendChild(rep);
+    }
     list.appendChild(li);
     while (list.children.length > 300) list.firstChild.remove();
     list.scrollTop = list.scrollHeight;

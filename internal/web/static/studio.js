@@ -3,7 +3,7 @@
 // the room's moderation (messages, mutes, bans, rules, moderators).
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, room, button, fmtDuration, fmtNumber } = window.Livehouse;
+  const { $, t, api, say, navUser, room, button, row, fmtTime, fmtDuration, fmtNumber } = window.Livehouse;
   const keyStore = (slug) => 'lh-key-' + slug; // a key is shown once by the server; this tab keeps it
 
   async function listPage() {
@@ -169,6 +169,37 @@
         else if (e.type === 'delete') msgs.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
       },
     });
+
+    // Reports from viewers, and the mutes and bans in force.
+    async function loadQueues() {
+      const [reports, sanctions] = await Promise.all([api('GET', base + '/reports?status=open'), api('GET', base + '/sanctions')]);
+      const rrows = $('report-rows');
+      rrows.replaceChildren();
+      for (const rep of reports.reports) {
+        const resolve = (status) => act(async () => { await api('POST', '/api/reports/' + rep.id, { status }); loadQueues(); }, t('form.saved'));
+        row(rrows, [rep.target, rep.reason, rep.reporter], [
+          [t('studio.mute'), () => act(async () => {
+            await api('POST', base + '/mutes', { username: rep.target, minutes: 10, reason: rep.reason });
+            await api('POST', '/api/reports/' + rep.id, { status: 'actioned' });
+            loadQueues();
+          }, t('studio.muted', { name: rep.target })), 'report-mute'],
+          [t('studio.report_done'), () => resolve('actioned'), 'report-done'],
+          [t('studio.report_dismiss'), () => resolve('dismissed'), 'report-dismiss'],
+        ]).dataset.target = rep.target;
+      }
+      const srows = $('sanction-rows');
+      srows.replaceChildren();
+      for (const sc of sanctions.sanctions) {
+        row(srows, [sc.username, t('studio.kind_' + sc.kind), sc.expires_at ? fmtTime(sc.expires_at) : t('studio.forever')], [
+          [t('studio.lift'), () => act(async () => {
+            await api('DELETE', base + '/' + (sc.kind === 'ban' ? 'bans' : 'mutes') + '/' + encodeURIComponent(sc.username));
+            loadQueues();
+          }, t('studio.lifted', { name: sc.username })), 'lift'],
+        ]).dataset.user = sc.username;
+      }
+    }
+    loadQueues().catch((e) => say($('mod-status'), e.message, true));
+    setInterval(() => loadQueues().catch(() => {}), 5000);
 
     // Rules.
     const rules = await api('GET', base + '/rules');
