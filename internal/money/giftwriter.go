@@ -440,31 +440,15 @@ func insertReturning(ctx context.Context, tx *sql.Tx, head string, rows [][]any,
 		n := min(chunk, len(rows))
 		part := rows[:n]
 		rows = rows[n:]
-		var q strings.Builder
-		q.WriteString(head)
-		args := make([]any, 0, n*len(part[0]))
-		for i, row := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for j := range row {
-				if j > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, "$%d", len(args)+j+1)
-			}
-			q.WriteByte(')')
-			args = append(args, row...)
-		}
-		q.WriteString(tail)
+		values, args := store.Values(part)
+		q := head + values + tail
 		if scan == nil {
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 			continue
 		}
-		res, err := tx.QueryContext(ctx, q.String(), args...)
+		res, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}

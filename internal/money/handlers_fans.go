@@ -140,14 +140,20 @@ func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
+// supporter resolves {slug} for an account's own support of the channel
+// (memberships): an interaction like gifting, so banned viewers cannot.
+func (h *Handlers) supporter(w http.ResponseWriter, r *http.Request) (chID int64, u *trust.User, ok bool) {
 	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		h.fail(w, err)
-		return
+		return 0, nil, false
 	}
-	// Buying is an interaction like gifting: banned viewers cannot.
-	u, ok := h.user(w, r, trust.ActFollow, chID, owner)
+	u, ok = h.user(w, r, trust.ActFollow, chID, owner)
+	return chID, u, ok
+}
+
+func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
+	chID, u, ok := h.supporter(w, r)
 	if !ok {
 		return
 	}
@@ -177,12 +183,7 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 
 // setAutoRenew answers PUT /api/channels/{slug}/membership {"auto_renew"}.
 func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
-	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	u, ok := h.user(w, r, trust.ActFollow, chID, owner)
+	chID, u, ok := h.supporter(w, r)
 	if !ok {
 		return
 	}

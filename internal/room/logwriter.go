@@ -3,7 +3,6 @@ package room
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -98,30 +97,18 @@ func (w *logWriter) run() {
 }
 
 func (w *logWriter) insert(batch []*pendingRow) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms,
-		member_tier, medal_name, medal_level) VALUES `)
-	const cols = 13
-	args := make([]any, 0, len(batch)*cols)
-	for i, p := range batch {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "$%d", len(args)+c+1)
-		}
-		q.WriteByte(')')
+	rows := make([][]any, 0, len(batch))
+	for _, p := range batch {
 		m := p.msg
-		args = append(args, m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS,
-			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel)
+		rows = append(rows, []any{m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS,
+			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel})
 	}
+	values, args := store.Values(rows)
+	q := `INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms,
+		member_tier, medal_name, medal_level) VALUES ` + values
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := w.db.ExecContext(ctx, q.String(), args...); err != nil {
+	if _, err := w.db.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("write room log: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,3 +136,30 @@ func IsUniqueViolation(err error) bool {
 
 // Now is the store's clock format: Unix milliseconds, portable across engines.
 func Now() int64 { return time.Now().UnixMilli() }
+
+// Values renders rows for a multi-row INSERT — "($1, $2), ($3, $4)" — and
+// flattens their arguments in the same order.
+func Values(rows [][]any) (string, []any) {
+	var q strings.Builder
+	n := 0
+	if len(rows) > 0 {
+		n = len(rows) * len(rows[0])
+	}
+	args := make([]any, 0, n)
+	for i, row := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for j := range row {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('$')
+			q.WriteString(strconv.Itoa(len(args) + j + 1))
+		}
+		q.WriteByte(')')
+		args = append(args, row...)
+	}
+	return q.String(), args
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"testing/fstest"
@@ -72,5 +73,15 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql://root@localhost/x", t.TempDir())
 	if err == nil {
 		t.Fatal("Open accepted a mysql URL")
+	}
+}
+
+func TestValues(t *testing.T) {
+	q, args := store.Values([][]any{{1, "a"}, {2, "b"}, {3, "c"}})
+	if q != "($1, $2), ($3, $4), ($5, $6)" || fmt.Sprint(args) != "[1 a 2 b 3 c]" {
+		t.Fatalf("Values: %q %v", q, args)
+	}
+	if q, args := store.Values(nil); q != "" || len(args) != 0 {
+		t.Fatalf("no rows: %q %v", q, args)
 	}
 }
