@@ -318,6 +318,21 @@ func (s *Service) ChannelOwner(ctx context.Context, slug string) (int64, int64, 
 	return id, owner, err
 }
 
+// OpenChannel resolves a slug for chat and money, which a disabled channel
+// no longer takes (trust.ErrChannelDisabled); one query, like ChannelOwner.
+func (s *Service) OpenChannel(ctx context.Context, slug string) (int64, int64, error) {
+	var id, owner int64
+	var disabled sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, owner_id, disabled_at FROM channels WHERE slug = $1`, slug).Scan(&id, &owner, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, trust.ErrNoChannel
+	}
+	if err == nil && disabled.Valid {
+		return id, owner, trust.ErrChannelDisabled
+	}
+	return id, owner, err
+}
+
 // OwnerByID returns the owner of a channel by id.
 func (s *Service) OwnerByID(ctx context.Context, id int64) (int64, error) {
 	var owner int64

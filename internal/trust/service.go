@@ -24,12 +24,20 @@ import (
 // channel domain implements it.
 type ChannelDirectory interface {
 	ChannelOwner(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	// OpenChannel is ChannelOwner for interactions (chat, likes, gifts,
+	// memberships): a disabled channel answers ErrChannelDisabled.
+	OpenChannel(ctx context.Context, slug string) (channelID, ownerID int64, err error)
 	OwnerByID(ctx context.Context, channelID int64) (ownerID int64, err error)
 	ChannelSlug(ctx context.Context, channelID int64) (string, error)
 }
 
 // ErrNoChannel is what a ChannelDirectory returns for an unknown slug.
 var ErrNoChannel = errors.New("channel not found")
+
+// ErrChannelDisabled refuses chat and money in a channel a platform admin
+// switched off (403 channel_disabled); earnings already made can still be
+// withdrawn.
+var ErrChannelDisabled = errors.New("this channel has been disabled by the platform")
 
 // Limits are the abuse-defence rate limits. Zero fields get defaults.
 type Limits struct {
@@ -462,6 +470,8 @@ func (s *Service) WriteError(w http.ResponseWriter, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(rv.RetryAfter)))
 		}
 		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": rv.Msg, "code": rv.Code})
+	case errors.Is(err, ErrChannelDisabled):
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": err.Error(), "code": "channel_disabled"})
 	case errors.Is(err, ErrUsernameTaken):
 		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": "username_taken"})
 	case errors.Is(err, ErrBadLogin):
