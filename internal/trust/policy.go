@@ -23,12 +23,16 @@ const (
 	ActPlatformAdmin    Action = "platform.admin"
 	ActAccountManage    Action = "account.manage"
 	ActAccountRead      Action = "account.read"
+	// ActSpend spends the caller's coins in a channel (gifts, memberships).
+	ActSpend Action = "wallet.spend"
+	// ActPayout moves a channel's earnings out (withdrawals).
+	ActPayout Action = "channel.payout"
 )
 
 // AllActions lists every action, for the permission matrix.
 func AllActions() []Action {
 	return []Action{ActWatch, ActChatSend, ActReport, ActFollow, ActChannelCreate, ActChannelManage,
-		ActChannelModerate, ActAppointModerator, ActPlatformAdmin, ActAccountManage, ActAccountRead}
+		ActChannelModerate, ActAppointModerator, ActPlatformAdmin, ActAccountManage, ActAccountRead, ActSpend, ActPayout}
 }
 
 // tokenScope is the scope a personal token needs for an action; ok is
@@ -45,6 +49,10 @@ func tokenScope(a Action) (scope string, ok bool) {
 		return ScopeChannelManage, true
 	case ActChannelModerate:
 		return ScopeModerate, true
+	case ActSpend:
+		return ScopeWalletSpend, true
+	case ActPayout:
+		return ScopeChannelPayout, true
 	}
 	return "", false
 }
@@ -150,7 +158,7 @@ func Decide(p Principal, a Action, ch ChannelRoles, s Settings) error {
 		}
 	}
 	if p.IsAdmin() {
-		if p.Via == "admin-token" && (a == ActAccountManage || a == ActAccountRead || a == ActChatSend || a == ActReport || a == ActFollow) {
+		if p.Via == "admin-token" && (a == ActAccountManage || a == ActAccountRead || a == ActChatSend || a == ActReport || a == ActFollow || a == ActSpend) {
 			return deny("the admin token is not an account; log in as a user for this")
 		}
 		return nil
@@ -167,7 +175,7 @@ func Decide(p Principal, a Action, ch ChannelRoles, s Settings) error {
 		return nil
 	case ActAccountRead:
 		return nil
-	case ActChatSend, ActReport, ActFollow:
+	case ActChatSend, ActReport, ActFollow, ActSpend:
 		if ch.Banned && !isOwner {
 			return &Denied{Reason: "you are banned from this channel", Kind: "channel_banned"}
 		}
@@ -180,7 +188,7 @@ func Decide(p Principal, a Action, ch ChannelRoles, s Settings) error {
 			return nil
 		}
 		return deny("streaming is not enabled for your account; ask a platform admin")
-	case ActChannelManage, ActAppointModerator:
+	case ActChannelManage, ActAppointModerator, ActPayout:
 		if isOwner {
 			return nil
 		}

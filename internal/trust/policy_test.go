@@ -31,22 +31,26 @@ func TestPolicyMatrix(t *testing.T) {
 		{"platform-banned viewer", Principal{User: user(viewer, false, false), Via: "session", PlatformBanned: true}, ch(false)},
 		{"owner via chat token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeChatWrite}}, ch(false)},
 		{"owner via manage token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeChannelManage}}, ch(false)},
+		{"owner via spend token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeWalletSpend}}, ch(false)},
+		{"owner via payout token", Principal{User: user(owner, false, true), Via: "token", Scopes: []string{ScopeChannelPayout}}, ch(false)},
 	}
 	// Y allowed, . denied.
 	want := map[string]string{
-		//                        watch chat report follow create manage moderate appoint admin acctManage acctRead
-		"anonymous":              "Y . . . . . . . . . .",
-		"viewer":                 "Y Y Y Y . . . . . Y Y",
-		"streamer elsewhere":     "Y Y Y Y Y . . . . Y Y",
-		"moderator":              "Y Y Y Y . . Y . . Y Y",
-		"owner":                  "Y Y Y Y Y Y Y Y . Y Y",
-		"platform admin":         "Y Y Y Y Y Y Y Y Y Y Y",
-		"admin token":            "Y . . . Y Y Y Y Y . .",
-		"muted viewer":           "Y . Y Y . . . . . Y Y",
-		"channel-banned viewer":  "Y . . . . . . . . Y Y",
-		"platform-banned viewer": "Y . . . . . . . . Y Y",
-		"owner via chat token":   "Y Y Y Y . . . . . . .",
-		"owner via manage token": "Y . . . Y Y . Y . . .",
+		//                        watch chat report follow create manage moderate appoint admin acctManage acctRead spend payout
+		"anonymous":              "Y . . . . . . . . . . . .",
+		"viewer":                 "Y Y Y Y . . . . . Y Y Y .",
+		"streamer elsewhere":     "Y Y Y Y Y . . . . Y Y Y .",
+		"moderator":              "Y Y Y Y . . Y . . Y Y Y .",
+		"owner":                  "Y Y Y Y Y Y Y Y . Y Y Y Y",
+		"platform admin":         "Y Y Y Y Y Y Y Y Y Y Y Y Y",
+		"admin token":            "Y . . . Y Y Y Y Y . . . Y",
+		"muted viewer":           "Y . Y Y . . . . . Y Y Y .",
+		"channel-banned viewer":  "Y . . . . . . . . Y Y . .",
+		"platform-banned viewer": "Y . . . . . . . . Y Y . .",
+		"owner via chat token":   "Y Y Y Y . . . . . . . . .",
+		"owner via manage token": "Y . . . Y Y . Y . . . . .",
+		"owner via spend token":  "Y . . . . . . . . . . Y .",
+		"owner via payout token": "Y . . . . . . . . . . . Y",
 	}
 	actions := AllActions()
 	for _, a := range actors {

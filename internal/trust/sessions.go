@@ -85,11 +85,17 @@ const (
 	ScopeChannelManage = "channel:manage"
 	ScopeModerate      = "moderate"
 	ScopeAccountRead   = "account:read"
+	// ScopeWalletSpend spends the account's coins (gifts, memberships);
+	// chat:write alone cannot.
+	ScopeWalletSpend = "wallet:spend"
+	// ScopeChannelPayout withdraws a channel's earnings; channel:manage
+	// alone cannot.
+	ScopeChannelPayout = "channel:payout"
 )
 
 // AllScopes returns every scope, in display order.
 func AllScopes() []string {
-	return []string{ScopeAccountRead, ScopeChatWrite, ScopeChannelManage, ScopeModerate}
+	return []string{ScopeAccountRead, ScopeChatWrite, ScopeWalletSpend, ScopeChannelManage, ScopeChannelPayout, ScopeModerate}
 }
 
 // APIToken is a personal token for bots, OBS plugins and integrations.
