@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
 )
 
@@ -90,7 +91,7 @@ func (s *Service) solvePass(w http.ResponseWriter, r *http.Request) {
 	}
 	exp := now.Add(passTTL).Unix()
 	http.SetCookie(w, &http.Cookie{Name: PassCookie, Value: s.passValue(ip, exp), Path: "/", MaxAge: int(passTTL.Seconds()),
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: clientaddr.Secure(r), SameSite: http.SameSiteLaxMode})
 	httpjson.Write(w, http.StatusOK, map[string]any{"pass_expires_at": time.Unix(exp, 0)})
 }
 
@@ -214,16 +215,21 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u User, c
 		s.internal(w, err)
 		return
 	}
-	setSessionCookies(w, token, sess.CSRF, int(SessionTTL.Seconds()))
+	setSessionCookies(w, r, token, sess.CSRF, int(SessionTTL.Seconds()))
 	httpjson.Write(w, code, meOf(Principal{User: &u, Via: "session", Session: &sess}))
 }
 
-func setSessionCookies(w http.ResponseWriter, token, csrf string, maxAge int) {
+// setSessionCookies sets (or, with maxAge -1, clears) the login cookies.
+// They are Secure when the request came over TLS (directly or through a
+// trusted proxy): a browser drops Secure cookies set over plain HTTP at any
+// name but localhost, which would make log-in silently fail on a LAN.
+func setSessionCookies(w http.ResponseWriter, r *http.Request, token, csrf string, maxAge int) {
+	secure := clientaddr.Secure(r)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	// Readable by our pages' scripts, which echo it in X-CSRF-Token.
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: csrf, Path: "/", MaxAge: maxAge,
-		Secure: true, SameSite: http.SameSiteStrictMode})
+		Secure: secure, SameSite: http.SameSiteStrictMode})
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +242,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
-	setSessionCookies(w, "", "", -1)
+	setSessionCookies(w, r, "", "", -1)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"logged_out": true})
 }
 
@@ -291,7 +297,7 @@ func (s *Service) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
-	setSessionCookies(w, "", "", -1)
+	setSessionCookies(w, r, "", "", -1)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"deleted": true})
 }
 
