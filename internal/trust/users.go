@@ -154,6 +154,17 @@ func (s *Users) Get(ctx context.Context, id int64) (User, error) {
 	return u, err
 }
 
+// Closed reports whether an account was deleted (or never existed), for
+// domains that act for an account later (membership renewals).
+func (s *Users) Closed(ctx context.Context, id int64) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE id = $1 AND deleted_at IS NULL`, id).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read account state: %w", err)
+	}
+	return n == 0, nil
+}
+
 // ByName finds an account by any spelling that normalises to its name.
 func (s *Users) ByName(ctx context.Context, name string) (User, error) {
 	_, key, err := NormalizeUsername(name)
