@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +98,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	} else if n > 0 {
 		log.Warn("closed live sessions left open by an earlier run", "count", n)
 	}
-	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"))
+	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"), a.announceIdentity)
 	if err != nil {
 		return a, err
 	}
@@ -145,7 +146,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Rooms.SetGiftReplayer(a.Money)
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
-	a.Gateway = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws"))
+	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
+		return a, err
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_room_likes_dropped_total",
+		Help: "Like taps dropped for arriving faster than one report a second per connection or over 50 per report."},
+		func() float64 { return float64(a.Rooms.LikesDropped()) }))
 	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
 		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
 	})
@@ -169,6 +175,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, "http://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
 	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
 	return a, nil
+}
+
+// announceIdentity tells every node's open connections that an account's
+// identity changed (the bus opens after trust, but no request reaches trust
+// before both are up).
+func (a *App) announceIdentity(c trust.IdentityChange) {
+	if a.Bus == nil {
+		return
+	}
+	data, _ := json.Marshal(c)
+	if err := a.Bus.Conn.Publish(trust.IdentitySubject, data); err != nil {
+		a.Log.Error("announce identity change", "user", c.UserID, "kind", c.Kind, "err", err)
+	}
 }
 
 // kickSubject carries the slug of a channel whose stream must end.

@@ -18,10 +18,15 @@ import (
 	"github.com/livehouse/livehouse/internal/store/storetest"
 )
 
-// TestTwoNodesShareNATSAndPostgres runs two livehouse processes on one
-// PostgreSQL schema and one NATS server: a viewer on node B sees a danmaku
-// posted on node A, and both count the viewers of both.
-func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
+// cluster is two livehouse processes (the real binary) on one PostgreSQL
+// schema and one NATS server of the test's own.
+type cluster struct {
+	a, b       *testNode
+	bin, dbURL string
+}
+
+func startCluster(t *testing.T) cluster {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "livehouse")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/livehouse").CombinedOutput(); err != nil {
@@ -33,7 +38,7 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns.Start()
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown)
 	if !ns.ReadyForConnections(5 * time.Second) {
 		t.Fatal("NATS did not start")
 	}
@@ -65,7 +70,15 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 		})
 		return n
 	}
-	a, b := start("node-a"), start("node-b")
+	return cluster{a: start("node-a"), b: start("node-b"), bin: bin, dbURL: dbURL}
+}
+
+// TestTwoNodesShareNATSAndPostgres runs two livehouse processes on one
+// PostgreSQL schema and one NATS server: a viewer on node B sees a danmaku
+// posted on node A, and both count the viewers of both.
+func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
+	c := startCluster(t)
+	a, b, bin, dbURL := c.a, c.b, c.bin, c.dbURL
 
 	admin := a.browser("127.0.0.1")
 	admin.bearer = testAdminToken

@@ -52,18 +52,22 @@ type ChannelStats struct {
 	Likes             int64   `json:"likes"`
 	Shares            int64   `json:"shares"`
 	GiftsToday        int64   `json:"gifts_today"`
-	GiftCoinsToday    int64   `json:"gift_coins_today"`
-	Earnings          int64   `json:"earnings"`
+	// Money: only for the channel's owner and platform admins, never for
+	// its moderators.
+	GiftCoinsToday *int64 `json:"gift_coins_today,omitempty"`
+	Earnings       *int64 `json:"earnings,omitempty"`
 }
 
 // channelStats answers GET /api/channels/{slug}/stats for the channel's
-// owner, its moderators and admins ("today" is since 00:00 UTC).
+// owner, its moderators and admins ("today" is since 00:00 UTC); the money
+// figures go only to those who may manage the channel (owner, admins).
 func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	slug := r.PathValue("slug")
 	chID, owner, err := h.Trust.Channels.ChannelOwner(ctx, slug)
+	var p trust.Principal
 	if err == nil {
-		_, err = h.Trust.Authorize(r, trust.ActChannelModerate, chID, owner)
+		p, err = h.Trust.Authorize(r, trust.ActChannelModerate, chID, owner)
 	}
 	if err != nil {
 		h.Trust.WriteError(w, err)
@@ -97,11 +101,16 @@ func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
 	if st.DanmakuToday, err = h.Rooms.DanmakuSince(ctx, slug, midnight); fail(err) {
 		return
 	}
-	if st.GiftsToday, st.GiftCoinsToday, err = h.Money.GiftsSince(ctx, chID, midnight); fail(err) {
+	var coins int64
+	if st.GiftsToday, coins, err = h.Money.GiftsSince(ctx, chID, midnight); fail(err) {
 		return
 	}
-	if st.Earnings, err = h.Money.Earnings(ctx, chID); fail(err) {
-		return
+	if trust.Decide(p, trust.ActChannelManage, trust.ChannelRoles{ChannelID: chID, OwnerID: owner}, trust.Settings{}) == nil {
+		earnings, err := h.Money.Earnings(ctx, chID)
+		if fail(err) {
+			return
+		}
+		st.GiftCoinsToday, st.Earnings = &coins, &earnings
 	}
 	httpjson.Write(w, http.StatusOK, st)
 }

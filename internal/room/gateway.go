@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
 
 	"github.com/livehouse/livehouse/internal/trust"
 )
@@ -22,9 +24,11 @@ const ProtocolVersion = 1
 // Close codes (docs/protocol.md says which to retry).
 const (
 	CloseBadFrame     websocket.StatusCode = 4400 // do not retry the same frames
+	CloseLoginEnded   websocket.StatusCode = 4401 // log-out, password change, deleted account, revoked token: reconnect (as who you now are)
 	CloseRoomNotFound websocket.StatusCode = 4404 // do not retry
 	CloseSlowConsumer websocket.StatusCode = 4408 // retry, resuming from the last id
 	CloseIdle         websocket.StatusCode = 4410 // no frames for too long; retry
+	CloseTooMany      websocket.StatusCode = 4429 // too many connections from this address: close others, retry later
 )
 
 const (
@@ -44,21 +48,42 @@ type Gateway struct {
 	hub *Hub
 	log *slog.Logger
 
+	identity *nats.Subscription
+
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	byUser  map[int64]map[*client]struct{} // logged-in connections by account
+	perIP   map[string]int                 // open connections by client address
 	closing bool
 	wg      sync.WaitGroup
 }
 
-// NewGateway serves WebSocket viewers for svc through hub.
-func NewGateway(svc *Service, hub *Hub, log *slog.Logger) *Gateway {
-	return &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{}}
+// NewGateway serves WebSocket viewers for svc through hub. It listens on the
+// bus for identity changes, so a log-out, ban or deletion on any node
+// reaches the account's open connections here.
+func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{},
+		byUser: map[int64]map[*client]struct{}{}, perIP: map[string]int{}}
+	sub, err := hub.nc.Subscribe(trust.IdentitySubject, g.onIdentity)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", trust.IdentitySubject, err)
+	}
+	g.identity = sub
+	return g, nil
 }
 
 // client is one WebSocket connection.
 type client struct {
 	ws  *websocket.Conn
 	out chan []byte
+
+	ip     string
+	userID int64 // 0: anonymous or the admin token
+	// principal is who the connection acts as; replaced when a re-check
+	// finds roles or a ban changed.
+	principal atomic.Pointer[trust.Principal]
+	checkedAt atomic.Int64 // Unix ms of the last identity re-check
+	likes     likeGate     // reader goroutine only
 
 	mu        sync.Mutex
 	replaying bool     // frames arrive while the join replay is being sent
@@ -193,20 +218,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(maxFrame)
-	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{})}
-	c.writeCtx, c.writeCancel = context.WithCancel(context.Background())
-	g.mu.Lock()
-	g.clients[c] = struct{}{}
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.clients, c)
-		g.mu.Unlock()
-	}()
-
 	// The principal (session cookie or bearer token) was resolved by the
-	// trust middleware on the upgrade request; detach from its deadline.
-	ctx, cancel := context.WithCancel(trust.WithPrincipal(context.Background(), trust.PrincipalFrom(r.Context())))
+	// trust middleware on the upgrade request.
+	p := trust.PrincipalFrom(r.Context())
+	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{}), ip: trust.ClientIP(r), userID: p.UserID()}
+	c.principal.Store(&p)
+	c.checkedAt.Store(time.Now().UnixMilli())
+	if !g.admit(c) {
+		_ = ws.Close(CloseTooMany, "too many connections from your address")
+		return
+	}
+	defer g.release(c)
+	c.writeCtx, c.writeCancel = context.WithCancel(context.Background())
+
+	// Detached from the upgrade request's deadline; each frame runs as the
+	// connection's current principal.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -275,6 +302,9 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 			c.kill(CloseBadFrame, clip(err.Error(), 120))
 			return
 		}
+		now := time.Now()
+		g.recheckIfStale(ctx, c, now)
+		fctx := trust.WithPrincipal(ctx, *c.principal.Load())
 		switch f.Type {
 		case "ping":
 			g.send(c, map[string]string{"type": "pong"})
@@ -283,7 +313,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				c.kill(CloseBadFrame, "one room per connection")
 				return
 			}
-			if joined = g.join(ctx, c, f); joined == nil {
+			if joined = g.join(fctx, c, f); joined == nil {
 				return
 			}
 		case "send":
@@ -291,7 +321,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				g.fail(c, f.Nonce, "not_joined", "join a room first")
 				continue
 			}
-			m, err := g.svc.Post(ctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode})
+			m, err := g.svc.Post(fctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode})
 			if err != nil {
 				g.refuse(c, f.Nonce, err)
 				continue
@@ -302,16 +332,14 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				g.fail(c, f.Nonce, "not_joined", "join a room first")
 				continue
 			}
-			if err := g.svc.Like(ctx, joined.slug, f.Count); err != nil {
-				g.refuse(c, f.Nonce, err)
-			}
+			g.like(fctx, c, joined.slug, f, now)
 		case "delete":
 			id, err := strconv.ParseInt(f.ID, 10, 64)
 			if joined == nil || err != nil {
 				g.fail(c, f.Nonce, "bad_request", "join a room and give the message id")
 				continue
 			}
-			if err := g.svc.Delete(ctx, joined.slug, id); err != nil {
+			if err := g.svc.Delete(fctx, joined.slug, id); err != nil {
 				g.refuse(c, f.Nonce, err)
 				continue
 			}
@@ -445,6 +473,9 @@ func withoutReplayed(frame []byte, last int64) []byte {
 // Close tells every viewer the server is going away and waits for their
 // connections to end, or ctx.
 func (g *Gateway) Close(ctx context.Context) error {
+	if g.identity != nil {
+		_ = g.identity.Unsubscribe()
+	}
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.clients {
@@ -479,6 +510,8 @@ func ErrorCode(err error) (string, string) {
 		return "invalid", ve.Msg
 	case errors.Is(err, trust.ErrNoChannel):
 		return "room_not_found", "no such room"
+	case errors.Is(err, trust.ErrChannelDisabled):
+		return "channel_disabled", err.Error()
 	case errors.Is(err, ErrNoMessage):
 		return "message_not_found", err.Error()
 	}

@@ -69,7 +69,12 @@ type liveRoom struct {
 
 	mu      sync.Mutex
 	viewers map[*client]struct{}
-	pending [][]byte
+	// Who is watching, for the online count: an account in several tabs
+	// counts once; each anonymous connection counts (the gateway caps
+	// connections per address).
+	accounts map[int64]int // connections per logged-in account
+	anon     int
+	pending  [][]byte
 	remote  map[string]presence // other nodes' viewer counts
 	shown   int                 // online count last sent
 	shownAt time.Time           // when it was sent
@@ -97,7 +102,8 @@ func (h *Hub) join(slug string, c *client) (*liveRoom, error) {
 	defer sh.mu.Unlock()
 	r := sh.rooms[slug]
 	if r == nil {
-		r = &liveRoom{slug: slug, hub: h, viewers: map[*client]struct{}{}, remote: map[string]presence{}, stop: make(chan struct{}), shown: -1}
+		r = &liveRoom{slug: slug, hub: h, viewers: map[*client]struct{}{}, accounts: map[int64]int{}, remote: map[string]presence{},
+			stop: make(chan struct{}), shown: -1}
 		events, err := h.nc.Subscribe(subject(slug), func(m *nats.Msg) { r.enqueue(m.Data) })
 		if err != nil {
 			return nil, err
@@ -114,6 +120,11 @@ func (h *Hub) join(slug string, c *client) (*liveRoom, error) {
 	}
 	r.mu.Lock()
 	r.viewers[c] = struct{}{}
+	if c.userID != 0 {
+		r.accounts[c.userID]++
+	} else {
+		r.anon++
+	}
 	r.mu.Unlock()
 	return r, nil
 }
@@ -124,7 +135,14 @@ func (h *Hub) leave(r *liveRoom, c *client) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r.mu.Lock()
-	delete(r.viewers, c)
+	if _, ok := r.viewers[c]; ok {
+		delete(r.viewers, c)
+		if c.userID == 0 {
+			r.anon--
+		} else if r.accounts[c.userID]--; r.accounts[c.userID] <= 0 {
+			delete(r.accounts, c.userID)
+		}
+	}
 	empty := len(r.viewers) == 0
 	if empty {
 		r.closed = true
@@ -180,8 +198,11 @@ const onlineEvery = 2 * time.Second
 // presenceTTL drops a node's count when it stops reporting (crashed).
 const presenceTTL = 6 * time.Second
 
+// localLocked is how many people watch on this node.
+func (r *liveRoom) localLocked() int { return len(r.accounts) + r.anon }
+
 func (r *liveRoom) onlineLocked(now time.Time) int {
-	n := len(r.viewers)
+	n := r.localLocked()
 	for node, p := range r.remote {
 		if now.Sub(p.seen) > presenceTTL {
 			delete(r.remote, node)
@@ -206,7 +227,7 @@ func (r *liveRoom) run() {
 			if now.Sub(lastPresence) >= 2*time.Second {
 				lastPresence = now
 				r.mu.Lock()
-				local := len(r.viewers)
+				local := r.localLocked()
 				r.mu.Unlock()
 				data, _ := json.Marshal(presenceMsg{Node: r.hub.node, Count: local})
 				_ = r.hub.nc.Publish("presence."+r.slug, data)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,7 +42,8 @@ type Service struct {
 	last map[senderKey]sent // per sender and room: slow mode and repeats
 	swep time.Time
 
-	tally tally
+	tally        tally
+	likesDropped atomic.Int64
 
 	// gifts replays a room's recent gift events on join (the money domain).
 	gifts GiftReplayer

@@ -47,22 +47,44 @@ func (s *Service) Like(ctx context.Context, slug string, count int) error {
 	if count < 1 || count > MaxLikesPerFrame {
 		return &HygieneError{"bad_count", "count must be 1 to 50"}
 	}
-	chID, owner, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, err := s.authorizeLike(ctx, slug)
 	if err != nil {
 		return err
 	}
-	if _, err := s.trust.AuthorizeContext(ctx, trust.ActFollow, chID, owner); err != nil {
-		return err
-	}
-	s.tally.mu.Lock()
-	s.roomTally(slug, chID).likes += int64(count)
-	s.tally.mu.Unlock()
+	s.countLikes(slug, chID, count)
 	return nil
 }
 
+// authorizeLike says whether the principal in ctx may like in the room: a
+// logged-in account, not banned there, in a channel that is not disabled.
+// An anonymous tap is refused before any query.
+func (s *Service) authorizeLike(ctx context.Context, slug string) (int64, error) {
+	if trust.PrincipalFrom(ctx).Via == "" {
+		return 0, &trust.Denied{Reason: "log in to like", Anonymous: true}
+	}
+	chID, owner, err := s.trust.Channels.OpenChannel(ctx, slug)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.trust.AuthorizeContext(ctx, trust.ActFollow, chID, owner); err != nil {
+		return 0, err
+	}
+	return chID, nil
+}
+
+func (s *Service) countLikes(slug string, chID int64, n int) {
+	s.tally.mu.Lock()
+	s.roomTally(slug, chID).likes += int64(n)
+	s.tally.mu.Unlock()
+}
+
+// LikesDropped counts taps refused for coming too fast or too many at once
+// (over the WebSocket), for /metrics.
+func (s *Service) LikesDropped() int64 { return s.likesDropped.Load() }
+
 // Share counts a share of the room (logged-in viewers).
 func (s *Service) Share(ctx context.Context, slug string) error {
-	chID, owner, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, owner, err := s.trust.Channels.OpenChannel(ctx, slug)
 	if err != nil {
 		return err
 	}

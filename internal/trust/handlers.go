@@ -242,6 +242,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.identityChanged(p.User.ID, IdentityLogout)
 	setSessionCookies(w, r, "", "", -1)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"logged_out": true})
 }
@@ -275,6 +276,7 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(p.User.ID, IdentityPassword)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"changed": true})
 }
 
@@ -297,6 +299,7 @@ func (s *Service) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(p.User.ID, IdentityDeleted)
 	setSessionCookies(w, r, "", "", -1)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"deleted": true})
 }
@@ -364,6 +367,7 @@ func (s *Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(p.User.ID, IdentityTokenRevoked)
 	httpjson.Write(w, http.StatusOK, map[string]bool{"revoked": true})
 }
 
@@ -417,7 +421,7 @@ func (s *Service) putRules(w http.ResponseWriter, r *http.Request) {
 // the policy (login, bans, mutes) and the channel's rules. It returns the
 // channel and the sender's fan badge there (shown with the message).
 func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent time.Time) (int64, FanBadge, error) {
-	chID, owner, err := s.Channels.ChannelOwner(ctx, slug)
+	chID, owner, err := s.Channels.OpenChannel(ctx, slug)
 	if err != nil {
 		return 0, FanBadge{}, err
 	}
@@ -841,6 +845,7 @@ func (s *Service) adminRoles(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(u.ID, IdentityRoles)
 	httpjson.Write(w, http.StatusOK, map[string]any{"id": u.ID, "username": u.Username, "roles": u.Roles()})
 }
 
@@ -866,6 +871,7 @@ func (s *Service) adminBan(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(u.ID, IdentityBanned)
 	sn.Username = u.Username
 	httpjson.Write(w, http.StatusCreated, sn)
 }
@@ -879,6 +885,7 @@ func (s *Service) adminUnban(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.identityChanged(u.ID, IdentityUnbanned)
 	httpjson.Write(w, http.StatusOK, map[string]string{"lifted": "ban", "username": u.Username})
 }
 

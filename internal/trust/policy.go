@@ -64,7 +64,9 @@ type Principal struct {
 	// Via is "session", "token", "admin-token", or "" for anonymous.
 	Via string
 	// Scopes of a personal token; nil for sessions and the admin token.
-	Scopes  []string
+	Scopes []string
+	// TokenID is the personal token's id (Via "token").
+	TokenID int64
 	Session *Session
 	// PlatformBanned: a platform-wide ban is in force.
 	PlatformBanned bool
@@ -128,11 +130,18 @@ type RateSettings struct {
 	WritesPerIP      int `json:"writes_per_ip_per_minute"`
 	SignupsPerIP     int `json:"signups_per_ip_per_hour"`
 	LoginsPerIP      int `json:"logins_per_ip_per_minute"`
+	// RoomConnectionsPerIP caps open room WebSockets from one address on
+	// each node (0: DefaultRoomConnectionsPerIP).
+	RoomConnectionsPerIP int `json:"room_connections_per_ip"`
 }
+
+// DefaultRoomConnectionsPerIP: a household or an office behind one address
+// has a few tabs per person; a script opening hundreds is refused.
+const DefaultRoomConnectionsPerIP = 20
 
 // Validate bounds each limit (0 means the default).
 func (r RateSettings) Validate() error {
-	for _, v := range []int{r.WritesPerAccount, r.WritesPerIP, r.SignupsPerIP, r.LoginsPerIP} {
+	for _, v := range []int{r.WritesPerAccount, r.WritesPerIP, r.SignupsPerIP, r.LoginsPerIP, r.RoomConnectionsPerIP} {
 		if v < 0 || v > 100000 {
 			return invalid("each rate limit must be 0 (the default) to 100000")
 		}

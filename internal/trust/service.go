@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -77,10 +78,16 @@ type Service struct {
 	Log  *slog.Logger
 
 	crawl crawlTracker
+	// announce tells every node an account's identity changed (nil: nobody).
+	announce func(IdentityChange)
+	// roomConnsPerIP is the admin's room-connection cap (0: the default).
+	roomConnsPerIP atomic.Int64
 }
 
-// NewService builds the trust domain on db.
-func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, limits Limits, log *slog.Logger) (*Service, error) {
+// NewService builds the trust domain on db. announce carries identity
+// changes (log-outs, bans, deletions…) to every node's open connections; nil
+// when nothing holds connections (CLI tools).
+func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, limits Limits, log *slog.Logger, announce func(IdentityChange)) (*Service, error) {
 	users, err := NewUsers(db)
 	if err != nil {
 		return nil, err
@@ -104,6 +111,7 @@ func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, li
 	return &Service{
 		DB: db, Users: users, Sessions: &Sessions{db: db}, Tokens: &Tokens{db: db}, Admin: NewAdmin(db),
 		Mod: &Moderation{db: db}, Challenges: ch, Throttle: NewLoginThrottle(), Limits: limits, Channels: channels, Log: log,
+		announce: announce,
 	}, nil
 }
 
@@ -118,6 +126,7 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 	limits := map[string]*int{
 		"limit.writes_per_account": &st.Limits.WritesPerAccount, "limit.writes_per_ip": &st.Limits.WritesPerIP,
 		"limit.signups_per_ip": &st.Limits.SignupsPerIP, "limit.logins_per_ip": &st.Limits.LoginsPerIP,
+		"limit.room_connections_per_ip": &st.Limits.RoomConnectionsPerIP,
 	}
 	for rows.Next() {
 		var name, value string
@@ -140,6 +149,7 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 }
 
 func (s *Service) applyLimits(r RateSettings) {
+	s.roomConnsPerIP.Store(int64(r.RoomConnectionsPerIP))
 	for l, n := range map[*Limiter]int{s.Limits.WritePerAccount: r.WritesPerAccount, s.Limits.WritePerIP: r.WritesPerIP,
 		s.Limits.SignupPerIP: r.SignupsPerIP, s.Limits.LoginPerIP: r.LoginsPerIP} {
 		if l != nil {
@@ -158,7 +168,16 @@ func (s *Service) EffectiveLimits() RateSettings {
 		return v
 	}
 	return RateSettings{WritesPerAccount: n(s.Limits.WritePerAccount), WritesPerIP: n(s.Limits.WritePerIP),
-		SignupsPerIP: n(s.Limits.SignupPerIP), LoginsPerIP: n(s.Limits.LoginPerIP)}
+		SignupsPerIP: n(s.Limits.SignupPerIP), LoginsPerIP: n(s.Limits.LoginPerIP), RoomConnectionsPerIP: s.RoomConnectionsPerIP()}
+}
+
+// RoomConnectionsPerIP is the cap on one address's open room connections
+// in force on this node (kept in memory: the gateway asks on every upgrade).
+func (s *Service) RoomConnectionsPerIP() int {
+	if n := s.roomConnsPerIP.Load(); n > 0 {
+		return int(n)
+	}
+	return DefaultRoomConnectionsPerIP
 }
 
 // SetSettings stores the platform switches.
@@ -167,11 +186,12 @@ func (s *Service) SetSettings(ctx context.Context, st Settings) error {
 		return err
 	}
 	values := map[string]string{
-		"open_streaming":           strconv.FormatBool(st.OpenStreaming),
-		"limit.writes_per_account": strconv.Itoa(st.Limits.WritesPerAccount),
-		"limit.writes_per_ip":      strconv.Itoa(st.Limits.WritesPerIP),
-		"limit.signups_per_ip":     strconv.Itoa(st.Limits.SignupsPerIP),
-		"limit.logins_per_ip":      strconv.Itoa(st.Limits.LoginsPerIP),
+		"open_streaming":                strconv.FormatBool(st.OpenStreaming),
+		"limit.writes_per_account":      strconv.Itoa(st.Limits.WritesPerAccount),
+		"limit.writes_per_ip":           strconv.Itoa(st.Limits.WritesPerIP),
+		"limit.signups_per_ip":          strconv.Itoa(st.Limits.SignupsPerIP),
+		"limit.logins_per_ip":           strconv.Itoa(st.Limits.LoginsPerIP),
+		"limit.room_connections_per_ip": strconv.Itoa(st.Limits.RoomConnectionsPerIP),
 	}
 	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		for name, value := range values {
@@ -259,7 +279,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 			} else if ok {
 				p = Principal{Via: "admin-token"}
 			} else {
-				uid, scopes, ok, err := s.Tokens.Lookup(ctx, token)
+				tokenID, uid, scopes, ok, err := s.Tokens.Lookup(ctx, token)
 				if err != nil {
 					s.internal(w, err)
 					return
@@ -273,7 +293,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 					httpjson.Error(w, http.StatusUnauthorized, "the token's account no longer exists")
 					return
 				}
-				p = Principal{User: &u, Via: "token", Scopes: scopes}
+				p = Principal{User: &u, Via: "token", Scopes: scopes, TokenID: tokenID}
 			}
 		} else if c, err := r.Cookie(SessionCookie); err == nil && !isLoginPath(r.URL.Path) {
 			sess, ok, err := s.Sessions.Lookup(ctx, c.Value)

@@ -189,20 +189,19 @@ func (t *Tokens) Revoke(ctx context.Context, userID, id int64) error {
 // ErrNoToken is returned for a token that does not exist or is revoked.
 var ErrNoToken = errors.New("no such token")
 
-// Lookup resolves a token secret to its owner and scopes.
-func (t *Tokens) Lookup(ctx context.Context, secret string) (userID int64, scopes []string, ok bool, err error) {
-	var id int64
+// Lookup resolves a token secret to its id, owner and scopes.
+func (t *Tokens) Lookup(ctx context.Context, secret string) (id, userID int64, scopes []string, ok bool, err error) {
 	var sc string
 	err = t.db.QueryRowContext(ctx, `SELECT t.id, t.user_id, t.scopes FROM api_tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.deleted_at IS NULL`, hashSecret(secret)).Scan(&id, &userID, &sc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, false, nil
+		return 0, 0, nil, false, nil
 	}
 	if err != nil {
-		return 0, nil, false, fmt.Errorf("read token: %w", err)
+		return 0, 0, nil, false, fmt.Errorf("read token: %w", err)
 	}
 	_, _ = t.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, store.Now(), id)
-	return userID, strings.Fields(sc), true, nil
+	return id, userID, strings.Fields(sc), true, nil
 }
 
 func checkLabel(field, s string, max int) error {

@@ -210,8 +210,9 @@ func (s *Users) Authenticate(ctx context.Context, name, password string) (User, 
 	return u, nil
 }
 
-// SetPassword replaces a password and ends every session and token-less
-// login of the account except keepSession (the one that asked, if any).
+// SetPassword replaces a password, ends every session of the account except
+// keepSessionHash (the one that asked, if any) and revokes its personal
+// tokens: whoever knew the old password may have made one.
 func (s *Users) SetPassword(ctx context.Context, id int64, password string, keepSessionHash string) error {
 	u, err := s.Get(ctx, id)
 	if err != nil {
@@ -230,6 +231,9 @@ func (s *Users) SetPassword(ctx context.Context, id int64, password string, keep
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, id, keepSessionHash); err != nil {
 			return fmt.Errorf("end other sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, store.Now(), id); err != nil {
+			return fmt.Errorf("revoke personal tokens: %w", err)
 		}
 		return nil
 	})

@@ -2,7 +2,7 @@
 // settings and the admin user list.
 (function () {
   'use strict';
-  const { $, t, api, say, navUser } = window.Livehouse;
+  const { $, t, api, say, navUser, localPath } = window.Livehouse;
 
   // Leading zero bits of a hex SHA-256, as the server counts them.
   function zeroBits(hex) {
@@ -51,8 +51,7 @@
       ev.preventDefault();
       try {
         await api('POST', '/api/auth/login', { username: $('username').value, password: $('password').value });
-        const next = new URLSearchParams(location.search).get('next');
-        location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/account';
+        location.href = localPath(new URLSearchParams(location.search).get('next'), '/account');
       } catch (e) {
         say($('status'), e.message, true);
       }
@@ -70,7 +69,7 @@
         cb.value = s;
         cb.name = 'scope';
         label.appendChild(cb);
-        label.appendChild(document.createTextNode(' ' + s));
+        label.appendChild(document.createTextNode(' ' + s + ' — ' + t('scope.' + s)));
         box.appendChild(label);
       }
     }
@@ -104,6 +103,7 @@
       try {
         await api('POST', '/api/me/password', { current_password: $('current-password').value, new_password: $('new-password').value });
         say($('password-status'), t('account.password_changed'));
+        loadTokens().catch(() => {});
       } catch (e) { say($('password-status'), e.message, true); }
     });
     $('token-form').addEventListener('submit', async (ev) => {

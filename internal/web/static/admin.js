@@ -86,7 +86,8 @@
     await navUser();
     const status = $('status');
     const fields = { 'lim-writes-account': 'writes_per_account_per_minute', 'lim-writes-ip': 'writes_per_ip_per_minute',
-      'lim-signups': 'signups_per_ip_per_hour', 'lim-logins': 'logins_per_ip_per_minute' };
+      'lim-signups': 'signups_per_ip_per_hour', 'lim-logins': 'logins_per_ip_per_minute',
+      'lim-room-conns': 'room_connections_per_ip' };
     function show(s) {
       $('open-streaming').checked = s.open_streaming;
       for (const [id, key] of Object.entries(fields)) {

@@ -187,6 +187,12 @@
         status.className = 'error';
       },
       onSent() { status.textContent = ''; },
+      onLoginEnded() {
+        me = null;
+        form.hidden = true;
+        document.getElementById('chat-login').hidden = false;
+        notice(t('chat.login_ended'));
+      },
     });
   }
 

@@ -68,6 +68,20 @@
     el.className = bad ? 'error' : 'ok';
   }
 
+  // localPath returns raw if it is a path on this site, else fallback: where
+  // to go after logging in must never be another site. Refused: schemes,
+  // "//host", backslashes (browsers read "/\host" as "//host"), control
+  // characters (browsers drop tabs and newlines inside URLs), and anything
+  // that does not resolve to this origin.
+  function localPath(raw, fallback) {
+    if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048) return fallback;
+    if (raw[0] !== '/' || raw[1] === '/' || /[\\\u0000-\u001f\u007f]/.test(raw)) return fallback;
+    let u;
+    try { u = new URL(raw, location.origin); } catch (e) { return fallback; }
+    if (u.origin !== location.origin) return fallback;
+    return u.pathname + u.search + u.hash;
+  }
+
   const newKey = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
 
   function fmtDuration(sec) {
@@ -141,14 +155,16 @@
 
   // room joins a room over the WebSocket and reconnects with resume:
   // handlers.onEvent(event, live) for each event (live: false in the join
-  // replay), onJoined(frame), onError(frame), onSent(frame). Returns
+  // replay), onJoined(frame), onError(frame), onSent(frame), and
+  // onLoginEnded() when the server closed the socket because the login
+  // ended (log-out elsewhere, password change, ban of the token…). Returns
   // {send(frame), close()}.
   function room(slug, handlers) {
     let ws = null;
     let lastId = '';
     let retry = 1000;
     let closed = false;
-    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {} }, handlers);
+    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {}, onLoginEnded() {} }, handlers);
     function event(e, live) {
       if (e.type === 'danmaku' && (!lastId || BigInt(e.id) > BigInt(lastId))) lastId = e.id;
       h.onEvent(e, live);
@@ -177,7 +193,17 @@
       ws.onclose = (ev) => {
         clearInterval(pinger);
         if (closed || ev.code === 4400 || ev.code === 4404) return; // the protocol says: do not retry
-        setTimeout(connect, retry);
+        let wait = retry;
+        if (ev.code === 4401) { // the login ended: carry on as who we are now
+          meOnce = null;
+          navUser();
+          h.onLoginEnded();
+          wait = 0;
+        } else if (ev.code === 4429) { // too many connections from this address
+          h.onError({ code: 'too_many_connections' });
+          wait = 30000;
+        }
+        setTimeout(connect, wait);
         retry = Math.min(retry * 2, 15000);
       };
     }
@@ -192,5 +218,5 @@
     };
   }
 
-  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room };
+  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, localPath, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room };
 })();

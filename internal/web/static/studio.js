@@ -126,7 +126,9 @@
         $('stat-dpm').textContent = fmtNumber(s.danmaku_last_minute);
         $('stat-likes').textContent = fmtNumber(s.likes);
         $('stat-gifts').textContent = fmtNumber(s.gifts_today);
-        $('stat-revenue').textContent = fmtNumber(s.gift_coins_today);
+        // Moderators get no money figures: the tile is for the owner.
+        $('stat-revenue').parentElement.hidden = s.gift_coins_today === undefined;
+        $('stat-revenue').textContent = fmtNumber(s.gift_coins_today || 0);
         $('stat-bitrate').textContent = s.live ? t('studio.stats.kbps', { n: s.bitrate_kbps }) : '–';
         $('stat-uptime').textContent = s.live ? fmtDuration(s.uptime_seconds) : '–';
         preview(s.live);
