@@ -75,10 +75,10 @@ type liveRoom struct {
 	accounts map[int64]int // connections per logged-in account
 	anon     int
 	pending  [][]byte
-	remote  map[string]presence // other nodes' viewer counts
-	shown   int                 // online count last sent
-	shownAt time.Time           // when it was sent
-	closed  bool
+	remote   map[string]presence // other nodes' viewer counts
+	shown    int                 // online count last sent
+	shownAt  time.Time           // when it was sent
+	closed   bool
 
 	subs []*nats.Subscription
 	stop chan struct{}
