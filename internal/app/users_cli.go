@@ -18,7 +18,7 @@ import (
 const userUsage = `Usage:
   livehouse user create NAME --password PASSWORD [--admin] [--streamer] [--email EMAIL] [--data DIR | --db URL]
   livehouse user reset-password NAME [--password PASSWORD] [--data DIR | --db URL]
-      (without --password a new one is generated and printed; every session of the account ends)
+      (without --password a new one is generated and printed; every session of the account ends and its API tokens are revoked)
 `
 
 // userCommand manages accounts from the command line, with no challenge:
@@ -96,7 +96,7 @@ func userCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		} else {
 			fmt.Fprintf(stdout, "password of %s changed\n", u.Username)
 		}
-		fmt.Fprintln(stdout, "every session of the account has ended")
+		fmt.Fprintln(stdout, "every session of the account has ended and its API tokens are revoked (open chat connections notice within 5 minutes)")
 	}
 	return nil
 }

@@ -187,6 +187,11 @@
         status.className = 'error';
       },
       onSent() { status.textContent = ''; },
+      onAccount(f) {
+        if (!me) return;
+        form.hidden = f.platform_banned;
+        if (f.platform_banned) notice(t('err.reason.platform_banned'));
+      },
       onLoginEnded() {
         me = null;
         form.hidden = true;

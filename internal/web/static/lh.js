@@ -157,14 +157,15 @@
   // handlers.onEvent(event, live) for each event (live: false in the join
   // replay), onJoined(frame), onError(frame), onSent(frame), and
   // onLoginEnded() when the server closed the socket because the login
-  // ended (log-out elsewhere, password change, ban of the token…). Returns
+  // ended (log-out elsewhere, password change, revoked token…), and
+  // onAccount(frame) when the account's roles or platform ban changed. Returns
   // {send(frame), close()}.
   function room(slug, handlers) {
     let ws = null;
     let lastId = '';
     let retry = 1000;
     let closed = false;
-    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {}, onLoginEnded() {} }, handlers);
+    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {}, onLoginEnded() {}, onAccount() {} }, handlers);
     function event(e, live) {
       if (e.type === 'danmaku' && (!lastId || BigInt(e.id) > BigInt(lastId))) lastId = e.id;
       h.onEvent(e, live);
@@ -188,6 +189,9 @@
           h.onError(f);
         } else if (f.type === 'sent') {
           h.onSent(f);
+        } else if (f.type === 'account') { // roles or a platform ban changed
+          meOnce = null;
+          h.onAccount(f);
         }
       };
       ws.onclose = (ev) => {
