@@ -170,7 +170,10 @@ try {
   say('BANNED status=' + (await crow.locator('td').nth(3).textContent()));
   await shot(admin, 'admin-users');
   await admin.goto(base + '/admin/settings');
-  await admin.waitForFunction(() => document.getElementById('lim-writes-account').placeholder !== '');
+  // Both fields are filled from their own requests: wait for each (the share
+  // placeholder holds a number once its answer arrived).
+  await admin.waitForFunction(() => document.getElementById('lim-writes-account').placeholder !== '' &&
+    /\d/.test(document.getElementById('default-share').placeholder));
   say('SETTINGS writes_per_account=' + (await admin.getAttribute('#lim-writes-account', 'placeholder')) +
     ' share=' + (await admin.getAttribute('#default-share', 'placeholder')));
   await shot(admin, 'admin-settings');

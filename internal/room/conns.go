@@ -115,6 +115,8 @@ func (g *Gateway) recheck(ctx context.Context, c *client) {
 // recheckIfStale is the safety net for a lost identity event.
 func (g *Gateway) recheckIfStale(ctx context.Context, c *client, now time.Time) {
 	if c.userID != 0 && now.Sub(time.UnixMilli(c.checkedAt.Load())) > identityRecheck {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		g.recheck(ctx, c)
 	}
 }
