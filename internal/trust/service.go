@@ -463,7 +463,11 @@ func (s *Service) validPass(r *http.Request) bool {
 }
 
 func (s *Service) internal(w http.ResponseWriter, err error) {
-	s.Log.Error("trust", "err", err)
+	if errors.Is(err, context.Canceled) { // the client went away mid-request
+		s.Log.Debug("trust: request cancelled", "err", err)
+	} else {
+		s.Log.Error("trust", "err", err)
+	}
 	httpjson.Error(w, http.StatusInternalServerError, "internal error")
 }
 
