@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -381,9 +382,11 @@ func (h *Handlers) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	code := http.StatusOK
 	if len(rep.Problems) > 0 {
-		code = http.StatusConflict
+		httpjson.Write(w, http.StatusConflict, map[string]any{
+			"error": fmt.Sprintf("the ledger has %d problems", len(rep.Problems)), "code": "ledger_inconsistent",
+			"accounts": rep.Accounts, "transactions": rep.Transactions, "sources": rep.Sources, "problems": rep.Problems})
+		return
 	}
-	httpjson.Write(w, code, rep)
+	httpjson.Write(w, http.StatusOK, rep)
 }
