@@ -337,6 +337,7 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 		}
 	}
 	if err == nil && stopped {
+		s.kickRelay() // the member's notice event
 		err = ErrRenewalStopped
 	}
 	if err != nil {
