@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
 	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
-	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"))
+	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels})
 	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
 	a.Money.StartGroupCommit()
 	a.Rooms.SetGiftReplayer(a.Money)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/store"
@@ -23,7 +24,13 @@ func openMoney(ctx context.Context, cfg config.Config) (*store.DB, *money.Servic
 		db.Close()
 		return nil, nil, err
 	}
-	return db, money.NewService(db, int64(cfg.PlatformSharePercent)*100, newLogger(cfg, io.Discard)), nil
+	users, err := trust.NewUsers(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	deps := money.Deps{Accounts: users, Channels: channel.NewService(db)}
+	return db, money.NewService(db, int64(cfg.PlatformSharePercent)*100, newLogger(cfg, io.Discard), deps), nil
 }
 
 // walletCommand: livehouse wallet grant NAME COINS --reason TEXT (the
@@ -69,7 +76,9 @@ func walletCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	return nil
 }
 
-// ledgerCommand: livehouse ledger verify exits non-zero on any difference.
+// ledgerCommand: livehouse ledger verify exits non-zero on any difference
+// (money.Service.Verify: balances, transactions, and every movement against
+// its source row).
 func ledgerCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) < 1 || args[0] != "verify" {
 		return fmt.Errorf("usage: livehouse ledger verify [--data DIR | --db URL]")
@@ -87,13 +96,14 @@ func ledgerCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d accounts, %d transactions checked\n", rep.Accounts, rep.Transactions)
+	fmt.Fprintf(stdout, "%d accounts, %d transactions, %d source rows checked\n", rep.Accounts, rep.Transactions, rep.Sources)
 	if len(rep.Problems) > 0 {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(stdout, "  "+p)
 		}
 		return fmt.Errorf("%d problems in the ledger", len(rep.Problems))
 	}
-	fmt.Fprintln(stdout, "every balance matches its entries; every transaction sums to zero")
+	fmt.Fprintln(stdout, "every balance matches its entries; every transaction sums to zero and matches its source rows "+
+		"(gifts, trial gifts, memberships, top-ups and payments, withdrawals, grants)")
 	return nil
 }

@@ -59,7 +59,7 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 		return err
 	}
 	defer b.Close()
-	m := money.NewService(db, 3000, log)
+	m := money.NewService(db, 3000, log, money.Deps{}) // no renewals in a benchmark
 	m.StartGroupCommit()
 	defer m.StopGroupCommit()
 	relay := m.StartRelay(b.Conn)

@@ -141,24 +141,33 @@ func (s *Service) forgetCatalog() {
 
 var giftIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,31}$`)
 
+// validateGift checks a catalog entry; its name is tidied like danmaku
+// (viewers see it in every room), and its icon may hold no direction
+// controls (emoji keep their zero-width joiners).
 func validateGift(g *Gift, scope int64) error {
-	g.Name, g.Icon = strings.TrimSpace(g.Name), strings.TrimSpace(g.Icon)
+	g.Icon = strings.TrimSpace(g.Icon)
+	if !giftIDPattern.MatchString(g.ID) {
+		return &InputError{Msg: "id must be 2 to 32 lowercase letters, digits or '-'"}
+	}
+	name, err := cleanName("name", g.Name, 24)
+	if err != nil {
+		return err
+	}
+	g.Name = name
 	switch {
-	case !giftIDPattern.MatchString(g.ID):
-		return &InputError{"id must be 2 to 32 lowercase letters, digits or '-'"}
-	case g.Name == "" || utf8.RuneCountInString(g.Name) > 24:
-		return &InputError{"name must be 1 to 24 characters"}
 	case g.Price < 1 || g.Price > 10_000_000:
-		return &InputError{"price must be 1 to 10,000,000 coins"}
+		return &InputError{Msg: "price must be 1 to 10,000,000 coins"}
 	case g.Tier < 1 || g.Tier > 4:
-		return &InputError{"tier must be 1 to 4"}
-	case g.Icon == "" || utf8.RuneCountInString(g.Icon) > 8 || strings.IndexFunc(g.Icon, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return &InputError{"icon must be 1 to 8 characters (an emoji), without spaces"}
+		return &InputError{Msg: "tier must be 1 to 4"}
+	case g.Icon == "" || utf8.RuneCountInString(g.Icon) > 8 || strings.IndexFunc(g.Icon, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || (invisible(r) && r != '\u200d')
+	}) >= 0:
+		return &InputError{Msg: "icon must be 1 to 8 characters (an emoji), without spaces"}
 	case g.AvailableFrom != nil && g.AvailableUntil != nil && !g.AvailableUntil.After(*g.AvailableFrom):
-		return &InputError{"available_until must be after available_from"}
+		return &InputError{Msg: "available_until must be after available_from"}
 	case g.Trial && scope != 0:
 		// The promotion account pays for trial gifts; only the platform may.
-		return &InputError{"only the platform catalog has trial gifts"}
+		return &InputError{Msg: "only the platform catalog has trial gifts"}
 	}
 	return nil
 }
@@ -251,7 +260,7 @@ func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, erro
 		return prev, err
 	}
 	if r.count != 1 {
-		return SentGift{}, &InputError{"a trial gift is sent one at a time"}
+		return SentGift{}, &InputError{Msg: "a trial gift is sent one at a time"}
 	}
 	_, eligible, err := s.TrialsUsed(ctx, r.senderID)
 	if err != nil {
@@ -285,8 +294,8 @@ func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, erro
 		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, r.amount, promo); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, tx_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, txID, now).Scan(&out.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, txID, now).Scan(&out.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE trial_gifts_used SET gift_row_id = $1 WHERE user_id = $2 AND gift_id = $3`, out.ID, r.senderID, r.gift.ID); err != nil {

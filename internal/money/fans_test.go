@@ -71,9 +71,15 @@ func TestMemberships(t *testing.T) {
 		if err != nil || !renew.Membership.ExpiresAt.Equal(first.Add(2*MembershipMonth)) {
 			t.Fatalf("renew: %+v %v (first expiry %v)", renew, err, first)
 		}
+		// Upgrading converts the ~3 months of Captain left (594 coins) to
+		// ~8.9 days of Admiral, then adds the month bought (the exact
+		// arithmetic: TestHardening09MembershipUpgradePrice).
 		up, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 2, 1, "m3", false)
-		if err != nil || up.Membership.Tier != 2 || !up.Membership.ExpiresAt.Equal(first.Add(3*MembershipMonth)) {
+		if err != nil || up.Membership.Tier != 2 || up.Upgrade == nil || up.Upgrade.FromTier != 1 || up.Upgrade.Credit < 593 || up.Upgrade.Credit > 594 {
 			t.Fatalf("upgrade: %+v %v", up, err)
+		}
+		if left := time.Until(up.Membership.ExpiresAt); left > MembershipMonth+770_594_594*time.Millisecond || left < MembershipMonth+770_594_594*time.Millisecond-time.Minute {
+			t.Fatalf("upgrade leaves %v of Admiral", left)
 		}
 		if _, err := s.BuyMembership(ctx, viewer, "v", ch, "star", 1, 1, "m4", false); !errors.Is(err, ErrHigherTier) {
 			t.Fatalf("lower tier while higher runs: %v", err)
@@ -210,7 +216,7 @@ func TestFanMedals(t *testing.T) {
 		if m, err := s.MedalOf(ctx, idler, ch, "nine"); m != nil || err != nil {
 			t.Fatalf("watching alone earned a medal: %+v %v", m, err)
 		}
-		if err := s.SetMedalName(ctx, ch, "九九"); err != nil {
+		if _, err := s.SetMedalName(ctx, ch, "九九"); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := s.Standing(ctx, fan, ch, "nine"); b.MedalName != "九九" || b.MedalLevel != 4 || b.MemberTier != 0 {
@@ -313,21 +319,21 @@ func TestWithdrawalsAndStatements(t *testing.T) {
 		if _, err := s.SendGift(ctx, 1, "a", ch, "seven", "rocket", 2, "g1"); err != nil { // channel earns 1,400
 			t.Fatal(err)
 		}
-		if _, err := s.RequestWithdrawal(ctx, ch, owner, 1401); !errors.Is(err, ErrLowEarnings) {
+		if _, err := s.RequestWithdrawal(ctx, ch, owner, 1401, ""); !errors.Is(err, ErrLowEarnings) {
 			t.Fatalf("more than earned: %v", err)
 		}
-		if _, err := s.RequestWithdrawal(ctx, ch, owner, 50); err == nil {
+		if _, err := s.RequestWithdrawal(ctx, ch, owner, 50, ""); err == nil {
 			t.Fatal("withdrawal under the minimum accepted")
 		}
-		w1, err := s.RequestWithdrawal(ctx, ch, owner, 1000)
+		w1, err := s.RequestWithdrawal(ctx, ch, owner, 1000, "")
 		if err != nil || w1.Status != StatusPending {
 			t.Fatalf("request: %+v %v", w1, err)
 		}
-		w2, err := s.RequestWithdrawal(ctx, ch, owner, 400)
+		w2, err := s.RequestWithdrawal(ctx, ch, owner, 400, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RequestWithdrawal(ctx, ch, owner, 100); !errors.Is(err, ErrLowEarnings) {
+		if _, err := s.RequestWithdrawal(ctx, ch, owner, 100, ""); !errors.Is(err, ErrLowEarnings) {
 			t.Fatalf("the pending coins were spendable twice: %v", err)
 		}
 		if d, err := s.DecideWithdrawal(ctx, w1.ID, false, "bank details missing", 0); err != nil || d.Status != StatusRejected || d.Note != "bank details missing" {
@@ -369,14 +375,14 @@ func TestTopupOrders(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s := newService(db)
-		if _, err := s.RequestTopup(ctx, 3, "no-such"); err == nil {
+		if _, err := s.RequestTopup(ctx, 3, "no-such", ""); err == nil {
 			t.Fatal("unknown package accepted")
 		}
-		o, err := s.RequestTopup(ctx, 3, "coins-600")
+		o, err := s.RequestTopup(ctx, 3, "coins-600", "")
 		if err != nil || o.Coins != 600 {
 			t.Fatalf("order %+v %v", o, err)
 		}
-		r, err := s.RequestTopup(ctx, 3, "coins-100")
+		r, err := s.RequestTopup(ctx, 3, "coins-100", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,50 +423,51 @@ func TestTopupOrders(t *testing.T) {
 // runs twice (two nodes); a member who cannot pay is not renewed and keeps
 // being tried until the grace period; switching it off stops it.
 func TestMembershipAutoRenew(t *testing.T) {
-	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+	eachWorld(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
-		s := newService(db)
-		const ch = 42
-		mustGrant(t, s, 1, 1000)
-		mustGrant(t, s, 2, 200)
-		p, err := s.BuyMembership(ctx, 1, "rich", ch, "star", 1, 1, "a", true)
+		s := w.s
+		ch := w.channel("star")
+		rich, poor := w.user("rich", 1000), w.user("poor", 200)
+		p, err := s.BuyMembership(ctx, rich, "rich", ch, "star", 1, 1, "a", true)
 		if err != nil || !p.Membership.AutoRenew {
 			t.Fatalf("buy: %+v %v", p, err)
 		}
-		if _, err := s.BuyMembership(ctx, 2, "poor", ch, "star", 1, 1, "b", true); err != nil {
+		if _, err := s.BuyMembership(ctx, poor, "poor", ch, "star", 1, 1, "b", true); err != nil {
 			t.Fatal(err)
 		}
 		// Nothing is due a month ahead of expiry.
-		if n, err := s.RenewDue(ctx, time.Now()); err != nil || n != 0 {
+		if n, err := s.RenewDue(ctx, w.clock); err != nil || n != 0 {
 			t.Fatalf("renewed %d early (%v)", n, err)
 		}
 		soon := p.Membership.ExpiresAt.Add(-30 * time.Minute)
+		w.clock = soon
 		for range 2 {
 			if _, err := s.RenewDue(ctx, soon); err != nil {
 				t.Fatal(err)
 			}
 		}
-		m, _ := s.MembershipOf(ctx, 1, ch)
+		m, _ := s.MembershipOf(ctx, rich, ch)
 		if want := p.Membership.ExpiresAt.Add(MembershipMonth); !m.ExpiresAt.Equal(want) || !m.AutoRenew {
 			t.Fatalf("rich member's expiry %v, want %v", m.ExpiresAt, want)
 		}
-		if bal, _, _ := s.Wallet(ctx, 1, 1); bal != 1000-2*198 {
+		if bal := w.balance(rich); bal != 1000-2*198 {
 			t.Fatalf("rich member charged to %d, want two months", bal)
 		}
 		// The poor member had 2 coins left: not renewed, not charged.
-		if bal, _, _ := s.Wallet(ctx, 2, 1); bal != 2 {
+		if bal := w.balance(poor); bal != 2 {
 			t.Fatalf("poor member's balance %d", bal)
 		}
 		// Switched off: the next period is not renewed.
-		if err := s.SetAutoRenew(ctx, 1, ch, false); err != nil {
+		if err := s.SetAutoRenew(ctx, rich, ch, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := s.RenewDue(ctx, m.ExpiresAt.Add(-time.Minute)); n != 0 {
 			t.Fatalf("renewed %d after switching off", n)
 		}
-		if err := s.SetAutoRenew(ctx, 3, ch, true); !errors.Is(err, ErrNoMembership) {
+		if err := s.SetAutoRenew(ctx, 9999, ch, true, nil); !errors.Is(err, ErrNoMembership) {
 			t.Fatalf("auto-renew without a membership: %v", err)
 		}
 		mustVerify(t, s)
-	}, Migrations())
+		w.noErrorsLogged()
+	})
 }

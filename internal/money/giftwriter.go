@@ -163,6 +163,12 @@ func (w *giftWriter) commit(group []*giftReq) {
 		}
 		unique = fresh
 	}
+	if len(unique) == 0 {
+		// Every gift of the group was a retry: there is nothing to commit
+		// (an empty debit would not even be valid SQL).
+		w.answerRepeats(ctx, repeats)
+		return
+	}
 	results := map[*giftReq]giftResult{}
 	var events []outboxEvent
 	var outboxIDs []int64
@@ -210,10 +216,10 @@ func (w *giftWriter) commit(group []*giftReq) {
 		// Gifts, matched back by (sender, key) rather than by row order.
 		rows = rows[:0]
 		for _, r := range charged {
-			rows = append(rows, []any{r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, txID, now})
+			rows = append(rows, []any{r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, txID, now})
 		}
 		ids := map[senderKey]int64{}
-		if err := insertReturning(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, tx_id, created_at) VALUES `,
+		if err := insertReturning(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at) VALUES `,
 			rows, ` RETURNING id, sender_id, idempotency_key`, func(sc func(...any) error) error {
 				var id, sender int64
 				var key string
@@ -275,8 +281,14 @@ func (w *giftWriter) commit(group []*giftReq) {
 		// left unpublished.
 		s.publishGroup(ctx, events, outboxIDs)
 	}
+	w.answerRepeats(ctx, repeats)
+}
+
+// answerRepeats answers the copies of a key that came in the same group as
+// its first, from what the first became.
+func (w *giftWriter) answerRepeats(ctx context.Context, repeats []*giftReq) {
 	for _, r := range repeats {
-		out, ok, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count)
+		out, ok, err := w.s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count)
 		if err == nil && !ok {
 			err = ErrInsufficientFunds // its first copy was refused for funds
 		}
@@ -289,6 +301,9 @@ func (w *giftWriter) commit(group []*giftReq) {
 // who cannot (rare) is charged gift by gift, refusing exactly the gifts
 // their balance does not cover.
 func (w *giftWriter) debitGroup(ctx context.Context, tx *sql.Tx, group []*giftReq, results map[*giftReq]giftResult) ([]*giftReq, error) {
+	if len(group) == 0 {
+		return nil, nil
+	}
 	totals := map[int64]int64{}
 	var order []int64
 	for _, r := range group {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -27,6 +28,7 @@ type Handlers struct {
 func (h *Handlers) Register(mux *http.ServeMux) {
 	// Wallet and coins in.
 	mux.HandleFunc("GET /api/wallet", h.wallet)
+	mux.HandleFunc("DELETE /api/wallet/notices/{id}", h.dismissNotice)
 	mux.HandleFunc("GET /api/wallet/packages", h.packages)
 	mux.HandleFunc("GET /api/wallet/topups", h.myTopups)
 	mux.HandleFunc("POST /api/wallet/topups", h.requestTopup)
@@ -118,12 +120,17 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) fail(w http.ResponseWriter, err error) {
 	var ie *InputError
+	var pc *PriceChangedError
 	code := func(status int, code, msg string) {
 		httpjson.Write(w, status, map[string]string{"error": msg, "code": code})
 	}
 	switch {
+	case errors.As(err, &ie) && ie.Code != "":
+		code(http.StatusBadRequest, ie.Code, ie.Msg)
 	case errors.As(err, &ie):
 		code(http.StatusBadRequest, "invalid", ie.Msg)
+	case errors.As(err, &pc):
+		httpjson.Write(w, http.StatusConflict, map[string]any{"error": pc.Error(), "code": "price_changed", "price": pc.Price})
 	case errors.Is(err, ErrInsufficientFunds):
 		code(http.StatusPaymentRequired, "insufficient_funds", "your balance is too low for this; nothing was charged")
 	case errors.Is(err, ErrLowEarnings):
@@ -233,7 +240,47 @@ func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"balance": bal, "movements": moves})
+	notices, err := h.Money.Notices(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"balance": bal, "movements": moves, "notices": notices})
+}
+
+// dismissNotice answers DELETE /api/wallet/notices/{id}.
+func (h *Handlers) dismissNotice(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	if !ok {
+		return
+	}
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Money.DismissNotice(r.Context(), u.ID, id); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// spender resolves a channel for spending coins in it (gifts,
+// memberships): it authorizes wallet.spend (tokens need the wallet:spend
+// scope; channel bans apply). A disabled channel is not refused here but
+// returned as refused, so a retry of a purchase made before it was
+// disabled still gets its answer.
+func (h *Handlers) spender(w http.ResponseWriter, r *http.Request, slug string) (chID int64, u *trust.User, refused error, ok bool) {
+	chID, owner, err := h.Trust.Channels.OpenChannel(r.Context(), slug)
+	if errors.Is(err, trust.ErrChannelDisabled) {
+		refused, err = err, nil
+	}
+	if err != nil {
+		h.fail(w, err)
+		return 0, nil, nil, false
+	}
+	u, ok = h.user(w, r, trust.ActSpend, chID, owner)
+	return chID, u, refused, ok
 }
 
 // catalog lists the gifts on sale (?room=SLUG adds that channel's own);
@@ -270,33 +317,25 @@ func (h *Handlers) catalog(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
+// sendGift answers POST /api/gifts {"room","gift","count","idempotency_key"
+// [,"price"]}: price, if given, is the unit price the viewer was shown.
 func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Room           string `json:"room"`
 		Gift           string `json:"gift"`
 		Count          int    `json:"count"`
 		IdempotencyKey string `json:"idempotency_key"`
+		Price          *int64 `json:"price"`
 	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+	if !h.decode(w, r, &in) {
 		return
 	}
-	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), in.Room)
-	if err != nil {
-		h.fail(w, err)
+	chID, u, refused, ok := h.spender(w, r, in.Room)
+	if !ok {
 		return
 	}
-	// Gifting is an interaction like chat: banned viewers cannot, tokens need chat:write.
-	p, err := h.Trust.Authorize(r, trust.ActFollow, chID, owner)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	if p.User == nil {
-		h.fail(w, &trust.Denied{Reason: "the admin token cannot send gifts"})
-		return
-	}
-	g, err := h.Money.SendGift(r.Context(), p.User.ID, p.User.Username, chID, in.Room, in.Gift, in.Count, strings.TrimSpace(in.IdempotencyKey))
+	g, err := h.Money.SendGiftOrder(r.Context(), GiftOrder{SenderID: u.ID, SenderName: u.Username, ChannelID: chID, Room: in.Room,
+		Gift: in.Gift, Count: in.Count, Key: strings.TrimSpace(in.IdempotencyKey), Price: in.Price, Refused: refused})
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -343,9 +382,11 @@ func (h *Handlers) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	code := http.StatusOK
 	if len(rep.Problems) > 0 {
-		code = http.StatusConflict
+		httpjson.Write(w, http.StatusConflict, map[string]any{
+			"error": fmt.Sprintf("the ledger has %d problems", len(rep.Problems)), "code": "ledger_inconsistent",
+			"accounts": rep.Accounts, "transactions": rep.Transactions, "sources": rep.Sources, "problems": rep.Problems})
+		return
 	}
-	httpjson.Write(w, code, rep)
+	httpjson.Write(w, http.StatusOK, rep)
 }

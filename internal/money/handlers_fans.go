@@ -140,36 +140,30 @@ func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-// supporter resolves {slug} for an account's own support of the channel
-// (memberships): an interaction like gifting, so banned viewers cannot.
-func (h *Handlers) supporter(w http.ResponseWriter, r *http.Request) (chID int64, u *trust.User, ok bool) {
-	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
-	if err != nil {
-		h.fail(w, err)
-		return 0, nil, false
-	}
-	u, ok = h.user(w, r, trust.ActFollow, chID, owner)
-	return chID, u, ok
-}
-
+// buyMembership answers POST /api/channels/{slug}/membership
+// {"tier","months","idempotency_key"[,"auto_renew"][,"price"]}: price, if
+// given, is the monthly price the viewer was shown; auto_renew, if absent,
+// keeps the membership's setting.
 func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
-	chID, u, ok := h.supporter(w, r)
-	if !ok {
-		return
-	}
 	var in struct {
 		Tier           int    `json:"tier"`
 		Months         int    `json:"months"`
 		IdempotencyKey string `json:"idempotency_key"`
-		AutoRenew      bool   `json:"auto_renew"`
+		AutoRenew      *bool  `json:"auto_renew"`
+		Price          *int64 `json:"price"`
 	}
 	if !h.decode(w, r, &in) {
+		return
+	}
+	chID, u, refused, ok := h.spender(w, r, r.PathValue("slug"))
+	if !ok {
 		return
 	}
 	if in.Months == 0 {
 		in.Months = 1
 	}
-	p, err := h.Money.BuyMembership(r.Context(), u.ID, u.Username, chID, r.PathValue("slug"), in.Tier, in.Months, strings.TrimSpace(in.IdempotencyKey), in.AutoRenew)
+	p, err := h.Money.BuyMembershipOrder(r.Context(), MembershipOrder{UserID: u.ID, UserName: u.Username, ChannelID: chID, Room: r.PathValue("slug"),
+		Tier: in.Tier, Months: in.Months, Key: strings.TrimSpace(in.IdempotencyKey), AutoRenew: in.AutoRenew, Price: in.Price, Refused: refused})
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -181,19 +175,28 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, code, p)
 }
 
-// setAutoRenew answers PUT /api/channels/{slug}/membership {"auto_renew"}.
+// setAutoRenew answers PUT /api/channels/{slug}/membership {"auto_renew"
+// [,"price"]}. Switching it on agrees to renewals at up to the tier's
+// current monthly price; if that rose since the member last paid, price
+// must repeat it (else 409 price_changed). A disabled channel cannot have
+// it switched on; off always works.
 func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
-	chID, u, ok := h.supporter(w, r)
-	if !ok {
-		return
-	}
 	var in struct {
-		AutoRenew bool `json:"auto_renew"`
+		AutoRenew bool   `json:"auto_renew"`
+		Price     *int64 `json:"price"`
 	}
 	if !h.decode(w, r, &in) {
 		return
 	}
-	if err := h.Money.SetAutoRenew(r.Context(), u.ID, chID, in.AutoRenew); err != nil {
+	chID, u, refused, ok := h.spender(w, r, r.PathValue("slug"))
+	if !ok {
+		return
+	}
+	if refused != nil && in.AutoRenew {
+		h.fail(w, refused)
+		return
+	}
+	if err := h.Money.SetAutoRenew(r.Context(), u.ID, chID, in.AutoRenew, in.Price); err != nil {
 		h.fail(w, err)
 		return
 	}
@@ -239,9 +242,10 @@ func (h *Handlers) setMedal(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &in) {
 		return
 	}
-	if err := h.Money.SetMedalName(r.Context(), chID, in.Name); err != nil {
+	name, err := h.Money.SetMedalName(r.Context(), chID, in.Name)
+	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]string{"name": strings.TrimSpace(in.Name)})
+	httpjson.Write(w, http.StatusOK, map[string]string{"name": name})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -43,23 +44,32 @@ func (h *Handlers) channelWithdrawals(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"withdrawals": list})
 }
 
+// requestWithdrawal answers POST /api/channels/{slug}/withdrawals
+// {"amount"[,"idempotency_key"]}. It needs channel.payout (the owner;
+// tokens need the channel:payout scope). A disabled channel's earnings
+// can still be withdrawn.
 func (h *Handlers) requestWithdrawal(w http.ResponseWriter, r *http.Request) {
-	chID, p, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, p, ok := h.channel(w, r, trust.ActPayout)
 	if !ok {
 		return
 	}
 	var in struct {
-		Amount int64 `json:"amount"`
+		Amount         int64  `json:"amount"`
+		IdempotencyKey string `json:"idempotency_key"`
 	}
 	if !h.decode(w, r, &in) {
 		return
 	}
-	wd, err := h.Money.RequestWithdrawal(r.Context(), chID, p.UserID(), in.Amount)
+	wd, err := h.Money.RequestWithdrawal(r.Context(), chID, p.UserID(), in.Amount, strings.TrimSpace(in.IdempotencyKey))
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, wd)
+	code := http.StatusCreated
+	if wd.Duplicate {
+		code = http.StatusOK
+	}
+	httpjson.Write(w, code, wd)
 }
 
 // statement sends ?from=YYYY-MM-DD&to=YYYY-MM-DD (to exclusive; default:
@@ -76,14 +86,14 @@ func (h *Handlers) statement(w http.ResponseWriter, r *http.Request) {
 		if v := r.URL.Query().Get(name); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				h.fail(w, &InputError{name + " must be a date like 2026-11-01"})
+				h.fail(w, &InputError{Msg: name + " must be a date like 2026-11-01"})
 				return
 			}
 			*dst = t
 		}
 	}
 	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
-		h.fail(w, &InputError{"to must be after from, at most a year later"})
+		h.fail(w, &InputError{Msg: "to must be after from, at most a year later"})
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -102,17 +112,22 @@ func (h *Handlers) requestTopup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Package string `json:"package"`
+		Package        string `json:"package"`
+		IdempotencyKey string `json:"idempotency_key"`
 	}
 	if !h.decode(w, r, &in) {
 		return
 	}
-	o, err := h.Money.RequestTopup(r.Context(), u.ID, in.Package)
+	o, err := h.Money.RequestTopup(r.Context(), u.ID, in.Package, strings.TrimSpace(in.IdempotencyKey))
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, o)
+	code := http.StatusCreated
+	if o.Duplicate {
+		code = http.StatusOK
+	}
+	httpjson.Write(w, code, o)
 }
 
 func (h *Handlers) myTopups(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +153,7 @@ func (h *Handlers) reviewStatus(w http.ResponseWriter, r *http.Request) (string,
 	case StatusPending, StatusApproved, StatusRejected:
 		return s, true
 	}
-	h.fail(w, &InputError{"status must be pending, approved, rejected or all"})
+	h.fail(w, &InputError{Msg: "status must be pending, approved, rejected or all"})
 	return "", false
 }
 

@@ -47,11 +47,25 @@ const ProviderManual int64 = 1
 var (
 	ErrInsufficientFunds = errors.New("insufficient balance")
 	ErrNoGift            = errors.New("no such gift")
-	ErrKeyReused         = errors.New("idempotency key already used for a different gift")
+	ErrKeyReused         = errors.New("idempotency key already used for a different request")
 )
 
-// InputError explains refused input.
-type InputError struct{ Msg string }
+// PriceChangedError refuses a purchase whose price the buyer was shown is
+// no longer the price (409 price_changed with the current price).
+type PriceChangedError struct {
+	What  string // "gift" or "membership"
+	Price int64  // the current unit or monthly price
+}
+
+func (e *PriceChangedError) Error() string {
+	return fmt.Sprintf("the %s's price changed to %d coins; nothing was charged", e.What, e.Price)
+}
+
+// InputError explains refused input (400); Code defaults to "invalid".
+type InputError struct {
+	Msg  string
+	Code string
+}
 
 func (e *InputError) Error() string { return e.Msg }
 
@@ -73,6 +87,30 @@ type Service struct {
 
 	nc    *nats.Conn // set by StartRelay
 	relay *Relay
+
+	deps Deps
+	now  func() time.Time // the clock memberships are timed by (tests set it)
+}
+
+// Accounts tells whether an account still exists: renewals act for a
+// member later and must not charge a closed account (trust.Users does).
+type Accounts interface {
+	Closed(ctx context.Context, userID int64) (bool, error)
+}
+
+// Channels tells whether a channel still takes money (a platform admin can
+// disable one); renewals find it by id (the channel domain does).
+type Channels interface {
+	ChannelSlug(ctx context.Context, channelID int64) (string, error)
+	OpenChannel(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+}
+
+// Deps are what the money domain needs from the others, given at
+// construction. Without them memberships do not renew themselves (nothing
+// could tell a closed account or a disabled channel).
+type Deps struct {
+	Accounts Accounts
+	Channels Channels
 }
 
 type acctKey struct {
@@ -81,8 +119,9 @@ type acctKey struct {
 }
 
 // NewService returns the money domain on db.
-func NewService(db *store.DB, platformShareBP int64, log *slog.Logger) *Service {
-	return &Service{db: db, platformShareBP: platformShareBP, log: log, accounts: map[acctKey]int64{}, shares: map[int64]cachedShare{}}
+func NewService(db *store.DB, platformShareBP int64, log *slog.Logger, deps Deps) *Service {
+	return &Service{db: db, platformShareBP: platformShareBP, log: log, accounts: map[acctKey]int64{}, shares: map[int64]cachedShare{},
+		deps: deps, now: time.Now}
 }
 
 // account returns the id of an account, creating it on first use.
@@ -126,10 +165,10 @@ func entry(ctx context.Context, tx *sql.Tx, txID, account, amount int64, settled
 func (s *Service) Grant(ctx context.Context, userID, coins int64, reason string, actorID int64) (int64, error) {
 	reason = strings.TrimSpace(reason)
 	if coins <= 0 || coins > 1_000_000_000 {
-		return 0, &InputError{"coins must be 1 to 1,000,000,000"}
+		return 0, &InputError{Msg: "coins must be 1 to 1,000,000,000"}
 	}
 	if reason == "" || len(reason) > 200 {
-		return 0, &InputError{"a reason (up to 200 characters) is required"}
+		return 0, &InputError{Msg: "a reason (up to 200 characters) is required"}
 	}
 	user, err := s.account(ctx, KindUser, userID)
 	if err != nil {
@@ -153,6 +192,10 @@ func (s *Service) Grant(ctx context.Context, userID, coins int64, reason string,
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, coins, provider); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO grants (user_id, coins, reason, actor_id, tx_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			userID, coins, reason, actorID, txID, now); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 RETURNING balance`, coins, user).Scan(&balance)
@@ -226,33 +269,84 @@ type GiftEvent struct {
 
 const maxCount = 9999
 
-// SendGift charges the sender and credits the channel and the platform in
-// one transaction. The same idempotency key from the same sender returns the
-// first gift and charges nothing again.
+// GiftOrder is a viewer's request to send a gift.
+type GiftOrder struct {
+	SenderID   int64
+	SenderName string
+	ChannelID  int64
+	Room       string
+	Gift       string
+	Count      int
+	Key        string
+	// Price is the unit price the viewer was shown; if set and the gift
+	// costs something else now, nothing is charged (PriceChangedError).
+	Price *int64
+	// Refused, when set, is why the channel takes no money now (it was
+	// disabled): only a retry of a gift already stored is answered.
+	Refused error
+}
+
+// SendGift sends a gift without a shown price (old API clients, tools).
 func (s *Service) SendGift(ctx context.Context, senderID int64, senderName string, channelID int64, room, giftID string, count int, key string) (SentGift, error) {
-	if count < 1 || count > maxCount {
-		return SentGift{}, &InputError{fmt.Sprintf("count must be 1 to %d", maxCount)}
+	return s.SendGiftOrder(ctx, GiftOrder{SenderID: senderID, SenderName: senderName, ChannelID: channelID, Room: room, Gift: giftID, Count: count, Key: key})
+}
+
+// SendGiftOrder charges the sender and credits the channel and the
+// platform in one transaction. The same idempotency key from the same
+// sender returns the first gift and charges nothing again, and it does so
+// before any other check: a retry of a gift that was stored is answered
+// with it even if the gift was retired, its price changed or the channel
+// was disabled since. (With the group-commit writer the key is looked up
+// only when a check refuses, so the usual gift costs no extra query; the
+// writer itself looks keys up for its whole group.)
+func (s *Service) SendGiftOrder(ctx context.Context, o GiftOrder) (SentGift, error) {
+	if o.Count < 1 || o.Count > maxCount {
+		return SentGift{}, &InputError{Msg: fmt.Sprintf("count must be 1 to %d", maxCount)}
 	}
-	if key == "" || len(key) > 64 {
-		return SentGift{}, &InputError{"idempotency_key is required (up to 64 characters)"}
+	if o.Key == "" || len(o.Key) > 64 {
+		return SentGift{}, &InputError{Msg: "idempotency_key is required (up to 64 characters)"}
 	}
-	g, err := s.catalogGift(ctx, giftID)
+	if s.writer == nil {
+		if prev, ok, err := s.existing(ctx, o.SenderID, o.Key, o.ChannelID, o.Gift, o.Count); err != nil || ok {
+			return prev, err
+		}
+	}
+	// refuse answers a refusal, unless the key already holds this gift.
+	refuse := func(why error) (SentGift, error) {
+		if prev, ok, err := s.existing(ctx, o.SenderID, o.Key, o.ChannelID, o.Gift, o.Count); err != nil || ok {
+			return prev, err
+		}
+		return SentGift{}, why
+	}
+	if o.Refused != nil {
+		return refuse(o.Refused)
+	}
+	g, err := s.catalogGift(ctx, o.Gift)
+	if err == nil && o.Price != nil && *o.Price != g.Price {
+		// The catalog is cached for a few seconds: ask the database before
+		// telling the viewer the price changed.
+		s.forgetCatalog()
+		g, err = s.catalogGift(ctx, o.Gift)
+	}
+	if err == nil {
+		err = g.onSale(o.ChannelID, time.Now())
+	}
+	if err == nil && o.Price != nil && *o.Price != g.Price {
+		err = &PriceChangedError{What: "gift", Price: g.Price}
+	}
+	if err != nil {
+		return refuse(err)
+	}
+	if g.Price > math.MaxInt64/int64(o.Count) {
+		return SentGift{}, &InputError{Msg: "amount too large"}
+	}
+	amount := g.Price * int64(o.Count)
+	platformCut := amount * s.platformShare(ctx, o.ChannelID) / 10000
+	sender, err := s.account(ctx, KindUser, o.SenderID)
 	if err != nil {
 		return SentGift{}, err
 	}
-	if err := g.onSale(channelID, time.Now()); err != nil {
-		return SentGift{}, err
-	}
-	if g.Price > math.MaxInt64/int64(count) {
-		return SentGift{}, &InputError{"amount too large"}
-	}
-	amount := g.Price * int64(count)
-	platformCut := amount * s.platformShare(ctx, channelID) / 10000
-	sender, err := s.account(ctx, KindUser, senderID)
-	if err != nil {
-		return SentGift{}, err
-	}
-	channelAcct, err := s.account(ctx, KindChannel, channelID)
+	channelAcct, err := s.account(ctx, KindChannel, o.ChannelID)
 	if err != nil {
 		return SentGift{}, err
 	}
@@ -261,16 +355,13 @@ func (s *Service) SendGift(ctx context.Context, senderID int64, senderName strin
 		return SentGift{}, err
 	}
 
-	req := &giftReq{senderID: senderID, senderName: senderName, channelID: channelID, room: room, gift: g, count: count, key: key,
+	req := &giftReq{senderID: o.SenderID, senderName: o.SenderName, channelID: o.ChannelID, room: o.Room, gift: g, count: o.Count, key: o.Key,
 		amount: amount, cut: platformCut, sender: sender, channelAcct: channelAcct, platform: platform}
 	if g.Trial {
 		return s.sendTrialGift(ctx, req)
 	}
 	if w := s.writer; w != nil {
 		return w.submit(ctx, req) // the writer looks keys up for the whole group
-	}
-	if prev, ok, err := s.existing(ctx, senderID, key, channelID, giftID, count); err != nil || ok {
-		return prev, err
 	}
 	return s.sendGiftTx(ctx, req)
 }
@@ -309,8 +400,8 @@ func (s *Service) sendGiftTx(ctx context.Context, r *giftReq) (SentGift, error) 
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, tx_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, senderID, key, channelID, g.ID, count, amount, txID, now).Scan(&out.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, senderID, key, channelID, g.ID, count, amount, platformCut, txID, now).Scan(&out.ID); err != nil {
 			return err
 		}
 		out.Amount = amount

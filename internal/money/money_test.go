@@ -14,7 +14,7 @@ import (
 )
 
 func newService(db *store.DB) *Service {
-	return NewService(db, 3000, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return NewService(db, 3000, slog.New(slog.NewTextHandler(io.Discard, nil)), Deps{})
 }
 
 // TestGiftStormOnOneStreamer: many senders gift one channel at once, some

@@ -87,7 +87,7 @@ func SignWebhook(secret []byte, timestamp string, body []byte) string {
 // exactly once per (provider, provider_tx).
 func (s *Service) ConfirmPayment(ctx context.Context, provider string, providerTx string, userID int64, packageID string) (balance int64, duplicate bool, err error) {
 	if providerTx == "" || len(providerTx) > 128 {
-		return 0, false, &InputError{"provider_tx is required (up to 128 characters)"}
+		return 0, false, &InputError{Msg: "provider_tx is required (up to 128 characters)"}
 	}
 	user, prov, err := s.paymentAccounts(ctx, provider, userID)
 	if err != nil {
@@ -125,7 +125,7 @@ func creditPayment(ctx context.Context, tx *sql.Tx, provider, providerTx string,
 	var coins int64
 	err = tx.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&coins)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &InputError{"unknown package " + strconv.Quote(packageID)}
+		return 0, &InputError{Msg: "unknown package " + strconv.Quote(packageID)}
 	}
 	if err != nil {
 		return 0, err

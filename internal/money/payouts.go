@@ -14,8 +14,8 @@ import (
 	"github.com/livehouse/livehouse/internal/store"
 )
 
-// Streamer earnings going out (withdrawals, statements) and viewers' coins
-// coming in through the manual provider (top-up orders an admin confirms).
+// Streamer earnings going out: withdrawals and statements. (Top-up
+// orders are in topups.go.)
 
 // ProviderPayout owns the account withdrawn earnings move to.
 const ProviderPayout int64 = 4
@@ -48,13 +48,32 @@ type Withdrawal struct {
 	Note        string     `json:"note,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	DecidedAt   *time.Time `json:"decided_at,omitempty"`
+	// Duplicate: this answers a retry of a request already made.
+	Duplicate bool `json:"duplicate"`
+}
+
+// checkKey validates an optional idempotency key.
+func checkKey(key string) error {
+	if len(key) > 64 {
+		return &InputError{Msg: "idempotency_key must be up to 64 characters"}
+	}
+	return nil
 }
 
 // RequestWithdrawal moves amount out of a channel's earnings at once, into
-// the payout account, pending an admin's decision.
-func (s *Service) RequestWithdrawal(ctx context.Context, channelID, userID, amount int64) (Withdrawal, error) {
+// the payout account, pending an admin's decision. A key makes it
+// idempotent: the same key from the same account is one request (asked
+// again with another channel or amount: ErrKeyReused); without one every
+// call is a new request.
+func (s *Service) RequestWithdrawal(ctx context.Context, channelID, userID, amount int64, key string) (Withdrawal, error) {
+	if err := checkKey(key); err != nil {
+		return Withdrawal{}, err
+	}
+	if prev, ok, err := s.existingWithdrawal(ctx, userID, key, channelID, amount); err != nil || ok {
+		return prev, err
+	}
 	if amount < MinWithdrawal || amount > 1_000_000_000_000 {
-		return Withdrawal{}, &InputError{fmt.Sprintf("amount must be at least %d coins", MinWithdrawal)}
+		return Withdrawal{}, &InputError{Msg: fmt.Sprintf("amount must be at least %d coins", MinWithdrawal)}
 	}
 	channelAcct, err := s.account(ctx, KindChannel, channelID)
 	if err != nil {
@@ -94,13 +113,47 @@ func (s *Service) RequestWithdrawal(ctx context.Context, channelID, userID, amou
 			return err
 		}
 		w.CreatedAt = time.UnixMilli(now)
-		return tx.QueryRowContext(ctx, `INSERT INTO withdrawals (channel_id, requested_by, amount, status, request_tx_id, created_at)
-			VALUES ($1, $2, $3, 'pending', $4, $5) RETURNING id`, channelID, userID, amount, txID, now).Scan(&w.ID)
+		return tx.QueryRowContext(ctx, `INSERT INTO withdrawals (channel_id, requested_by, amount, status, request_tx_id, created_at, idempotency_key)
+			VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING id`, channelID, userID, amount, txID, now, nullKey(key)).Scan(&w.ID)
 	})
+	if err != nil && key != "" {
+		// A copy of this request that raced in first (it holds the key, or
+		// its debit left too little for this one) answers for it.
+		if prev, ok, err2 := s.existingWithdrawal(ctx, userID, key, channelID, amount); err2 != nil || ok {
+			return prev, err2
+		}
+	}
 	if err != nil {
 		return Withdrawal{}, err
 	}
 	return w, nil
+}
+
+func nullKey(key string) any {
+	if key == "" {
+		return nil
+	}
+	return key
+}
+
+// existingWithdrawal returns the request already made with this key.
+func (s *Service) existingWithdrawal(ctx context.Context, userID int64, key string, channelID, amount int64) (Withdrawal, bool, error) {
+	if key == "" {
+		return Withdrawal{}, false, nil
+	}
+	w, err := scanWithdrawal(s.db.QueryRowContext(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE requested_by = $1 AND idempotency_key = $2`,
+		userID, key).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Withdrawal{}, false, nil
+	}
+	if err != nil {
+		return Withdrawal{}, false, err
+	}
+	if w.ChannelID != channelID || w.Amount != amount {
+		return Withdrawal{}, false, ErrKeyReused
+	}
+	w.Duplicate = true
+	return w, true, nil
 }
 
 // moveSettled writes a settled two-entry movement from → to and updates
@@ -127,7 +180,7 @@ func moveSettled(ctx context.Context, tx *sql.Tx, txID, from, to, amount, now in
 func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, note string, actorID int64) (Withdrawal, error) {
 	note = strings.TrimSpace(note)
 	if len(note) > 200 {
-		return Withdrawal{}, &InputError{"note must be up to 200 characters"}
+		return Withdrawal{}, &InputError{Msg: "note must be up to 200 characters"}
 	}
 	payout, err := s.account(ctx, KindProvider, ProviderPayout)
 	if err != nil {
@@ -302,124 +355,6 @@ func csvText(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-// TopupOrder is a viewer's request to buy a package through the manual
-// provider (paid outside Livehouse, confirmed by an admin).
-type TopupOrder struct {
-	ID        int64      `json:"id"`
-	UserID    int64      `json:"user_id"`
-	Package   string     `json:"package"`
-	Coins     int64      `json:"coins"`
-	Status    string     `json:"status"`
-	CreatedAt time.Time  `json:"created_at"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-}
-
-// RequestTopup opens a top-up order for a package.
-func (s *Service) RequestTopup(ctx context.Context, userID int64, packageID string) (TopupOrder, error) {
-	o := TopupOrder{UserID: userID, Package: packageID, Status: StatusPending}
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT coins FROM topup_packages WHERE id = $1 AND active`, packageID).Scan(&o.Coins)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &InputError{"unknown package " + strconv.Quote(packageID)}
-		}
-		if err != nil {
-			return err
-		}
-		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM topup_orders WHERE user_id = $1 AND status = 'pending'`, userID).Scan(&pending); err != nil {
-			return err
-		}
-		if pending >= 5 {
-			return ErrTooManyPending
-		}
-		now := store.Now()
-		o.CreatedAt = time.UnixMilli(now)
-		return tx.QueryRowContext(ctx, `INSERT INTO topup_orders (user_id, package_id, status, created_at) VALUES ($1, $2, 'pending', $3) RETURNING id`,
-			userID, packageID, now).Scan(&o.ID)
-	})
-	return o, err
-}
-
-// DecideTopup confirms (credits the package, once) or rejects an order.
-func (s *Service) DecideTopup(ctx context.Context, id int64, approve bool, actorID int64) (TopupOrder, error) {
-	o, err := s.topup(ctx, id)
-	if err != nil {
-		return TopupOrder{}, err
-	}
-	user, prov, err := s.paymentAccounts(ctx, "manual", o.UserID)
-	if err != nil {
-		return TopupOrder{}, err
-	}
-	status := StatusApproved
-	if !approve {
-		status = StatusRejected
-	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE topup_orders SET status = $1, decided_at = $2, decided_by = $3 WHERE id = $4 AND status = 'pending'`,
-			status, store.Now(), actorID, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotPending
-		}
-		if !approve {
-			return nil
-		}
-		_, err = creditPayment(ctx, tx, "manual", fmt.Sprintf("order-%d", id), o.UserID, o.Package, user, prov)
-		return err
-	})
-	if err != nil {
-		return TopupOrder{}, err
-	}
-	return s.topup(ctx, id)
-}
-
-const topupColumns = `o.id, o.user_id, o.package_id, p.coins, o.status, o.created_at, o.decided_at`
-
-func scanTopup(sc func(...any) error) (TopupOrder, error) {
-	var o TopupOrder
-	var created int64
-	var decided sql.NullInt64
-	if err := sc(&o.ID, &o.UserID, &o.Package, &o.Coins, &o.Status, &created, &decided); err != nil {
-		return TopupOrder{}, err
-	}
-	o.CreatedAt = time.UnixMilli(created)
-	if decided.Valid {
-		t := time.UnixMilli(decided.Int64)
-		o.DecidedAt = &t
-	}
-	return o, nil
-}
-
-func (s *Service) topup(ctx context.Context, id int64) (TopupOrder, error) {
-	o, err := scanTopup(s.db.QueryRowContext(ctx, `SELECT `+topupColumns+` FROM topup_orders o JOIN topup_packages p ON p.id = o.package_id WHERE o.id = $1`, id).Scan)
-	if errors.Is(err, sql.ErrNoRows) {
-		return TopupOrder{}, ErrNoRequest
-	}
-	return o, err
-}
-
-// Topups lists orders, newest first: of one user (userID > 0) and/or in
-// one status (status != "").
-func (s *Service) Topups(ctx context.Context, userID int64, status string, limit int) ([]TopupOrder, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+topupColumns+` FROM topup_orders o JOIN topup_packages p ON p.id = o.package_id
-		WHERE ($1 = 0 OR o.user_id = $1) AND ($2 = '' OR o.status = $2) ORDER BY o.id DESC LIMIT $3`, userID, status, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list top-ups: %w", err)
-	}
-	defer rows.Close()
-	out := []TopupOrder{}
-	for rows.Next() {
-		o, err := scanTopup(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
 }
 
 // GiftsSince counts a channel's gifts since a time and the coins they cost.

@@ -280,16 +280,25 @@
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.gift = g.id;
-        b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: giftName(g.id, g.name), price: g.price });
+        const label = () => { b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: giftName(g.id, g.name), price: g.price }); };
+        label();
         if (g.trial) b.className = 'trial';
         b.addEventListener('click', async () => {
+          // The price shown is the price charged: if it changed meanwhile,
+          // nothing is charged and the viewer sees the new one first.
           try {
-            const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: 1, idempotency_key: newKey() });
+            const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: 1, idempotency_key: newKey(), price: g.price });
             balance.textContent = data.balance;
             gstatus.textContent = '';
             if (g.trial) b.remove();
             loadFans();
-          } catch (e) { showError(e.message); }
+          } catch (e) {
+            if (e.code === 'price_changed') {
+              g.price = e.data.price;
+              label();
+              showError(t('gift.price_changed', { gift: giftName(g.id, g.name), price: e.data.price }));
+            } else showError(e.message);
+          }
         });
         listEl.appendChild(b);
       }
@@ -312,7 +321,16 @@
     mem.textContent = f.membership && f.membership.active
       ? t(f.membership.auto_renew ? 'fan.member_renews' : 'fan.member_until', { tier: tierName(f.membership.name), date: new Date(f.membership.expires_at).toLocaleDateString(document.documentElement.lang) })
       : '';
-    autoRenew.checked = !!(f.membership && f.membership.auto_renew);
+    // A price rise stopped the renewal: say so, and tick the box so that
+    // buying at the new price (shown on the buttons) renews again.
+    const stopped = f.membership && f.membership.renewal_stopped;
+    const note = document.getElementById('renewal-note');
+    const held = f.membership && f.tiers.find((x) => x.tier === f.membership.tier);
+    renewPrice = held ? held.monthly_price : undefined;
+    heldTier = held ? tierName(held.name) : '';
+    note.hidden = !stopped;
+    note.textContent = stopped ? t('fan.renewal_stopped', { tier: tierName(f.membership.name), old: f.membership.monthly_price, price: renewPrice }) : '';
+    autoRenew.checked = !!(f.membership && (f.membership.auto_renew || stopped));
     const buttons = document.getElementById('tier-buttons');
     buttons.innerHTML = '';
     for (const tier of f.tiers) {
@@ -325,11 +343,16 @@
       b.addEventListener('click', async () => {
         try {
           const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership',
-            { tier: tier.tier, months: 1, idempotency_key: newKey(), auto_renew: autoRenew.checked });
+            { tier: tier.tier, months: 1, idempotency_key: newKey(), auto_renew: autoRenew.checked, price: tier.monthly_price });
           balance.textContent = data.balance;
           gstatus.textContent = '';
           loadFans();
-        } catch (e) { showError(e.message); }
+        } catch (e) {
+          if (e.code === 'price_changed') {
+            await loadFans(); // the buttons show the new price
+            showError(t('fan.price_changed', { tier: tierName(tier.name), price: e.data.price }));
+          } else showError(e.message);
+        }
       });
       buttons.appendChild(b);
     }
@@ -337,13 +360,20 @@
 
   // Renewal: for an active membership the box switches it at once; before
   // joining it says how the membership will be bought.
+  // Switching it on agrees to renewals at the tier's price shown on its
+  // button (renewPrice), which may be above what was last paid.
   const autoRenew = document.getElementById('auto-renew');
+  let renewPrice, heldTier = '';
   autoRenew.addEventListener('change', async () => {
     try {
-      await api('PUT', '/api/channels/' + encodeURIComponent(slug) + '/membership', { auto_renew: autoRenew.checked });
+      await api('PUT', '/api/channels/' + encodeURIComponent(slug) + '/membership', { auto_renew: autoRenew.checked, price: renewPrice });
       gstatus.textContent = '';
+      loadFans();
     } catch (e) {
-      if (e.code !== 'no_membership') showError(e.message);
+      if (e.code === 'price_changed') {
+        await loadFans();
+        showError(t('fan.price_changed', { tier: heldTier, price: e.data.price }));
+      } else if (e.code !== 'no_membership') showError(e.message);
     }
   });
 

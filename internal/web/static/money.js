@@ -4,7 +4,7 @@
 // ledger check). Uses the shared helpers from app.js.
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, fmtTime, row } = window.Livehouse;
+  const { $, t, api, say, navUser, fmtTime, row, button, link, newKey, tierName } = window.Livehouse;
   const when = fmtTime;
   const pct = (bp) => t('money.percent', { n: bp / 100 });
 
@@ -14,12 +14,32 @@
     async function load() {
       const [w, orders] = await Promise.all([api('GET', '/api/wallet'), api('GET', '/api/wallet/topups')]);
       $('wallet-balance').textContent = w.balance;
+      showNotices(w.notices || []);
       const rows = $('topup-rows');
       rows.innerHTML = '';
       for (const o of orders.topups) row(rows, ['#' + o.id, o.package, String(o.coins), t('status.' + o.status), when(o.created_at)]);
       const moves = $('movement-rows');
       moves.innerHTML = '';
       for (const m of w.movements) row(moves, [when(m.at), t('kind.' + m.kind) + (m.memo ? ' · ' + m.memo : ''), (m.amount > 0 ? '+' : '') + m.amount]);
+    }
+    // Notices: a renewal a price rise stopped, with the way back.
+    function showNotices(list) {
+      const box = $('notices');
+      box.hidden = list.length === 0;
+      const ul = $('notice-list');
+      ul.innerHTML = '';
+      for (const n of list) {
+        const li = document.createElement('li');
+        li.className = 'notice';
+        li.dataset.notice = n.id;
+        const text = document.createElement('span');
+        text.textContent = t('wallet.notice_renewal_stopped', { tier: tierName(n.tier_name), channel: n.channel, old: n.agreed_price, price: n.price }) + ' ';
+        li.append(text, link('/c/' + encodeURIComponent(n.channel), t('wallet.notice_open')), ' ',
+          button(t('wallet.notice_dismiss'), 'dismiss', async () => {
+            try { await api('DELETE', '/api/wallet/notices/' + n.id); li.remove(); box.hidden = ul.children.length === 0; } catch (e) { say($('topup-status'), e.message, true); }
+          }));
+        ul.appendChild(li);
+      }
     }
     const pk = await api('GET', '/api/wallet/packages');
     for (const p of pk.packages) {
@@ -28,11 +48,14 @@
       b.dataset.package = p.id;
       b.textContent = t('wallet.package_label', { coins: p.coins, price: (p.price_cents / 100).toFixed(2), currency: p.currency });
       b.addEventListener('click', async () => {
+        // One key per order: a retried request is the same order.
+        b.disabled = true;
         try {
-          const o = await api('POST', '/api/wallet/topups', { package: p.id });
+          const o = await api('POST', '/api/wallet/topups', { package: p.id, idempotency_key: newKey() });
           say($('topup-status'), t('wallet.order_placed', { id: o.id, coins: o.coins }));
           load();
         } catch (e) { say($('topup-status'), e.message, true); }
+        b.disabled = false;
       });
       $('packages').appendChild(b);
     }
@@ -60,11 +83,15 @@
     }
     $('withdraw-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      // One key per request: a double submit or a retry is one withdrawal.
+      const submit = ev.target.querySelector('button[type=submit]');
+      submit.disabled = true;
       try {
-        const x = await api('POST', base + '/withdrawals', { amount: Number($('withdraw-amount').value) });
+        const x = await api('POST', base + '/withdrawals', { amount: Number($('withdraw-amount').value), idempotency_key: newKey() });
         say($('withdraw-status'), t('studio.money.requested_ok', { id: x.id, amount: x.amount }));
         load();
       } catch (err) { say($('withdraw-status'), err.message, true); }
+      submit.disabled = false;
     });
     const link = $('statement-link');
     const updateLink = () => {
@@ -154,9 +181,8 @@
     $('verify-button').addEventListener('click', async () => {
       const res = await fetch('/api/admin/ledger/verify', { credentials: 'same-origin' });
       const r = await res.json();
-      $('verify-result').textContent = r.error ? r.error : (r.problems.length === 0
-        ? t('admin.money.ledger_ok', { accounts: r.accounts, transactions: r.transactions })
-        : r.problems.join('\n'));
+      $('verify-result').textContent = r.problems && r.problems.length > 0 ? r.problems.join('\n')
+        : (r.error || t('admin.money.ledger_ok', { accounts: r.accounts, transactions: r.transactions }));
     });
     await load();
     setInterval(load, 5000);
