@@ -360,7 +360,7 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 		Owner    *string `json:"owner"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	slug := r.PathValue("slug")

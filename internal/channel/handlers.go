@@ -135,7 +135,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	owner := p.UserID()
@@ -253,7 +253,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	if in.Owner != nil {
