@@ -158,7 +158,7 @@ func (h *Handlers) fail(w http.ResponseWriter, err error) {
 // decode reads a JSON body, answering 400 itself when it cannot.
 func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := httpjson.Decode(w, r, v); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		httpjson.BadBody(w, err)
 		return false
 	}
 	return true
@@ -278,7 +278,7 @@ func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey string `json:"idempotency_key"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		httpjson.BadBody(w, err)
 		return
 	}
 	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), in.Room)
