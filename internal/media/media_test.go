@@ -2,7 +2,6 @@ package media
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -90,18 +89,18 @@ func TestParsePartName(t *testing.T) {
 	}
 }
 
-func TestViewersExpire(t *testing.T) {
-	v := viewerSet{seen: map[[16]byte]time.Time{}}
+func TestPlayersExpire(t *testing.T) {
+	p := newPlayerSet(20)
 	now := time.Now()
-	a := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
-	a.RemoteAddr = "10.0.0.1:5000"
-	b := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
-	b.RemoteAddr = "10.0.0.2:5000"
-	v.touch(a, now)
-	v.touch(a, now) // the same player twice
-	v.touch(b, now.Add(-20*time.Second))
-	if n := v.count(now); n != 1 {
-		t.Fatalf("viewers = %d, want 1", n)
+	p.touch("a", "10.0.0.1", now)
+	p.touch("a", "10.0.0.1", now) // the same player twice
+	p.touch("b", "10.0.0.2", now.Add(-20*time.Second))
+	if n := p.count(now); n != 1 {
+		t.Fatalf("players = %d, want 1", n)
+	}
+	// The idle one's address may count a new session again.
+	if len(p.byAddr) != 1 || p.byAddr["10.0.0.2"] != 0 {
+		t.Fatalf("per-address counts %v", p.byAddr)
 	}
 }
 
