@@ -305,20 +305,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Loopback reports whether a listen address binds only the loopback
-// interface (127.0.0.0/8, ::1 or localhost); ":8080" binds every interface.
-func Loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Usage prints every setting with its flag, environment variable and default.
 func Usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s [flags]\n\nEvery flag can also be set by its environment variable or a key of the --config JSON file.\nPrecedence: flags > environment > file > defaults.\n\n", fs.Name())
