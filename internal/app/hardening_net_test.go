@@ -520,3 +520,17 @@ func TestHardening20DirectorySearchByTagValue(t *testing.T) {
 		}
 	}
 }
+
+// TestHardening01LANLogin: Chromium opens Livehouse over plain HTTP at a
+// name that is not localhost (livehouse.test, mapped to 127.0.0.1), signs
+// up and logs in through the pages, reloads and is still logged in, and a
+// write with the CSRF token works. Before the fix the Secure session
+// cookie was dropped by the browser and log-in silently failed.
+func TestHardening01LANLogin(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	n := startNode(t, "")
+	base := "http://livehouse.test:" + port(n.app.Web.Addr())
+	runBrowser(t, node, chromium, "lan_login.mjs", []string{base, "lan_viewer", "a-long-enough-password", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
+		"SIGNED_UP lan_viewer — level 0", "COOKIE session=kept secure=false", "RELOADED lan_viewer — level 0", "ME 200",
+		"CSRF_WRITE token lh_pat_", "NO_CSRF 403", "LOGGED_OUT me=401", "LOGGED_IN_AFTER_RELOAD lan_viewer — level 0")
+}
