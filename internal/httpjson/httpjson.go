@@ -114,6 +114,12 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return refuse(http.StatusBadRequest, "bad_request", "request body could not be read")
 		}
 	}
+	return DecodeBytes(data, v)
+}
+
+// DecodeBytes is Decode for a body already read (a signed webhook's):
+// exactly one JSON object, UTF-8, no unknown fields, nothing after it.
+func DecodeBytes(data []byte, v any) error {
 	// encoding/json would replace invalid UTF-8 in strings with U+FFFD;
 	// a name or a message must be what the client meant, or nothing.
 	if !utf8.Valid(data) {
