@@ -2,13 +2,17 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -22,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -497,6 +502,27 @@ func TestHardening20BadEncodingEverywhere(t *testing.T) {
 	}
 	if c := n.channel("utf8"); strings.ContainsRune(c.Title, '\ufffd') {
 		t.Errorf("title stored as %q", c.Title)
+	}
+
+	// The payment webhook's body is signed, and still must be UTF-8.
+	const secret = "webhook-secret-0123456789"
+	hook := startNode(t, "", withWebhookSecret(secret))
+	body := []byte("{\"provider_tx\":\"tx-1\",\"username\":\"fan\xff\",\"package\":\"small\"}")
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	req, _ := http.NewRequest("POST", hook.http+"/api/payments/webhook", bytes.NewReader(body))
+	req.Header.Set("X-Livehouse-Timestamp", ts)
+	req.Header.Set("X-Livehouse-Signature", hex.EncodeToString(mac.Sum(nil)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `"code":"bad_encoding"`) {
+		t.Errorf("signed webhook with invalid UTF-8: %d %s", res.StatusCode, data)
 	}
 }
 

@@ -1,8 +1,6 @@
 package money
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -97,10 +95,8 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 		Username   string `json:"username"`
 		Package    string `json:"package"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "body must be {\"provider_tx\",\"username\",\"package\"}")
+	if err := httpjson.DecodeBytes(body, &in); err != nil {
+		httpjson.BadBody(w, err)
 		return
 	}
 	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
