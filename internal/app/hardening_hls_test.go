@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -259,5 +262,33 @@ func TestHardening21StreamEndIsNot500(t *testing.T) {
 	}
 	if metric(t, n, "livehouse_hls_waiting_requests") != 0 {
 		t.Error("requests still counted as waiting")
+	}
+}
+
+// TestHardening02ViewerCountsUseTheRealAddress: behind a trusted reverse
+// proxy, each client's players are capped under its own address, not all
+// under the proxy's.
+func TestHardening02ViewerCountsUseTheRealAddress(t *testing.T) {
+	n := startNodeWith(t, func(c *config.Config) { c.TrustedProxies = "127.0.0.1"; c.HLSPlayersPerAddress = 3 })
+	key := n.createChannel("proxied")
+	publishFixtureFFmpeg(t, n.rtmp+"/"+key)
+	waitForParts(t, n, "proxied")
+	target, _ := url.Parse(n.http)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}
+	go proxy.Serve(ln)
+	t.Cleanup(func() { proxy.Close() })
+	for _, client := range []string{"127.0.0.2", "127.0.0.3"} {
+		for i := 0; i < 5; i++ {
+			if code, _ := getAs(t, client, "http://"+ln.Addr().String()+"/hls/proxied/index.m3u8", "ua"); code != 200 {
+				t.Fatalf("through the proxy: %d", code)
+			}
+		}
+	}
+	if p := n.app.Hub.ExternalPlayers("proxied"); p != 6 {
+		t.Fatalf("two clients behind the proxy: %d players, want 3 each", p)
 	}
 }
