@@ -82,7 +82,7 @@ func (e *BodyError) Error() string { return e.Msg }
 
 // Codes of Decode's refusals.
 const (
-	CodeBodyTooLarge = "body_too_large" // 413
+	CodeBodyTooLarge = "body_too_large"
 	CodeBodyTimeout  = "body_timeout"   // 408: the body did not arrive in time
 	CodeEmptyBody    = "empty_body"
 	CodeBadJSON      = "bad_json"
@@ -107,7 +107,7 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var netErr net.Error
 		switch {
 		case errors.As(err, &maxErr):
-			return refuse(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than %d bytes", MaxBody)
+			return refuse(http.StatusBadRequest, CodeBodyTooLarge, "request body is larger than %d bytes", MaxBody)
 		case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 			return refuse(http.StatusRequestTimeout, CodeBodyTimeout, "request body did not arrive in time")
 		default:

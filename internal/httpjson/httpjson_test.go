@@ -46,7 +46,7 @@ func TestHardening20DecodeRefusesWithCodes(t *testing.T) {
 		{`{"count":"three"}`, 400, CodeWrongType},
 		{`{"nmae":"x"}`, 400, CodeUnknownField},
 		{`{"name":"x"} {"name":"y"}`, 400, CodeTrailingData},
-		{`{"name":"` + strings.Repeat("x", MaxBody) + `"}`, 413, CodeBodyTooLarge},
+		{`{"name":"` + strings.Repeat("x", MaxBody) + `"}`, 400, CodeBodyTooLarge},
 	}
 	for _, c := range cases {
 		_, status, out := decode(c.body)
