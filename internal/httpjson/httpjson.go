@@ -83,7 +83,7 @@ func (e *BodyError) Error() string { return e.Msg }
 // Codes of Decode's refusals.
 const (
 	CodeBodyTooLarge = "body_too_large"
-	CodeBodyTimeout  = "body_timeout"   // 408: the body did not arrive in time
+	CodeBodyTimeout  = "body_timeout" // 408: the body did not arrive in time
 	CodeEmptyBody    = "empty_body"
 	CodeBadJSON      = "bad_json"
 	CodeBadEncoding  = "bad_encoding" // not UTF-8: refused, never silently replaced
