@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/store -run '^$$' -fuzz FuzzRewriteParams -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/clientaddr -run '^$$' -fuzz FuzzClientFrom -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) run ./cmd/livehouse bench

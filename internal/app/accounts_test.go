@@ -77,9 +77,8 @@ func (b *browser) do(method, path string, body any) reply {
 	for _, c := range res.Cookies() {
 		switch c.Name {
 		case trust.SessionCookie:
-			// Secure exactly when the request came over TLS: a browser drops
-			// Secure cookies set over plain HTTP (log-in on a LAN name).
-			if !c.HttpOnly || c.Secure != strings.HasPrefix(b.n.http, "https:") || c.SameSite != http.SameSiteLaxMode {
+			// Secure exactly when the request went over TLS (issue 10, item 1).
+			if !c.HttpOnly || c.Secure != (res.Request.URL.Scheme == "https") || c.SameSite != http.SameSiteLaxMode {
 				b.t.Errorf("session cookie flags: %+v", c)
 			}
 			b.session = c.Value

@@ -20,6 +20,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/channel"
+	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
@@ -119,9 +120,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Hub, err = media.NewHub(media.HubOptions{
 		Channels: a.Channels,
 		HLS: media.HLSConfig{
-			PartDuration:    cfg.HLSPartDuration,
-			SegmentDuration: cfg.HLSSegmentDuration,
-			SegmentCount:    cfg.HLSSegmentCount,
+			PartDuration:      cfg.HLSPartDuration,
+			SegmentDuration:   cfg.HLSSegmentDuration,
+			SegmentCount:      cfg.HLSSegmentCount,
+			PlayersPerAddress: cfg.HLSPlayersPerAddress,
 		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
@@ -146,6 +148,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Rooms.SetGiftReplayer(a.Money)
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
+	// Viewers = external HLS players + the watch pages' room connections.
+	a.Hub.SetPageViewers(roomHub.Online)
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}
@@ -158,6 +162,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	proxies, err := clientaddr.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return a, err
+	}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
 		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
@@ -167,12 +175,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 				log.Error("ask the nodes to end a stream", "channel", slug, "err", err)
 			}
 		},
-		IngestURL: "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
+		IngestURL:    "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
+		Proxies:      proxies,
+		TLSCert:      cfg.TLSCert,
+		TLSKey:       cfg.TLSKey,
+		BodyTimeout:  cfg.HTTPBodyTimeout,
+		MetricsToken: cfg.MetricsToken,
+		MetricsAddr:  cfg.MetricsAddr,
 	})
 	if err != nil {
 		return a, err
 	}
-	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, "http://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
+	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
 	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
 	return a, nil
 }
@@ -188,6 +202,14 @@ func (a *App) announceIdentity(c trust.IdentityChange) {
 	if err := a.Bus.Conn.Publish(trust.IdentitySubject, data); err != nil {
 		a.Log.Error("announce identity change", "user", c.UserID, "kind", c.Kind, "err", err)
 	}
+}
+
+// scheme is how this node's pages are reached: https with --tls-cert.
+func (a *App) scheme() string {
+	if a.Web != nil && a.Web.TLS() {
+		return "https"
+	}
+	return "http"
 }
 
 // kickSubject carries the slug of a channel whose stream must end.
@@ -262,7 +284,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 // PrintWelcome tells a new user how to go live and where to watch.
 func (a *App) PrintWelcome(w io.Writer) {
 	host := a.Config.PublicHost
-	httpURL := "http://" + net.JoinHostPort(host, port(a.Web.Addr()))
+	httpURL := a.scheme() + "://" + net.JoinHostPort(host, port(a.Web.Addr()))
 	fmt.Fprintf(w, "\nLivehouse is running.\n")
 	fmt.Fprintf(w, "  OBS server:   rtmp://%s/live\n", net.JoinHostPort(host, port(a.RTMP.Addr())))
 	if a.DemoKey != "" {

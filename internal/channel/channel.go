@@ -97,8 +97,8 @@ func (in Input) applyTo(c *Channel) error {
 		c.Slug = s
 	}
 	if in.Title != nil {
-		t := strings.TrimSpace(*in.Title)
-		if err := checkText("title", t, maxTitle); err != nil {
+		t, err := cleanText("title", *in.Title, maxTitle)
+		if err != nil {
 			return err
 		}
 		if t == "" {
@@ -107,8 +107,8 @@ func (in Input) applyTo(c *Channel) error {
 		c.Title = t
 	}
 	if in.Category != nil {
-		cat := strings.TrimSpace(*in.Category)
-		if err := checkText("category", cat, maxCategory); err != nil {
+		cat, err := cleanText("category", *in.Category, maxCategory)
+		if err != nil {
 			return err
 		}
 		c.Category = cat
@@ -120,12 +120,12 @@ func (in Input) applyTo(c *Channel) error {
 		seen := map[string]bool{}
 		tags := []string{}
 		for _, raw := range *in.Tags {
-			t := strings.ToLower(strings.TrimSpace(raw))
-			if t == "" {
-				return invalid("tags must not be empty")
-			}
-			if err := checkText("tag", t, maxTagLen); err != nil {
+			t, err := cleanText("tag", raw, maxTagLen)
+			if err != nil {
 				return err
+			}
+			if t = strings.ToLower(t); t == "" {
+				return invalid("tags must not be empty")
 			}
 			if !seen[t] {
 				seen[t] = true
@@ -137,19 +137,46 @@ func (in Input) applyTo(c *Channel) error {
 	return nil
 }
 
-func checkText(field, s string, max int) error {
+// cleanText normalises a title, category or tag as danmaku is normalised
+// (room.Clean): invisible formatting characters (zero width, bidi
+// embeddings, overrides and isolates, direction marks) are removed so a
+// title cannot reverse the text around it on a page, runs of whitespace
+// become one space, the ends are trimmed, and any other control character
+// is refused.
+func cleanText(field, s string, max int) (string, error) {
 	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
+		return "", &ValidationError{Code: "bad_encoding", Msg: field + " is not valid UTF-8"}
 	}
-	if n := utf8.RuneCountInString(s); n > max {
-		return invalid("%s is %d characters; at most %d", field, n, max)
-	}
+	var b strings.Builder
+	space := false
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return invalid("%s must not contain control characters", field)
+		switch {
+		case invisible(r):
+			continue
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case unicode.IsControl(r):
+			return "", &ValidationError{Code: "control_chars", Msg: field + " must not contain control characters"}
 		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
 	}
-	return nil
+	out := b.String()
+	if n := utf8.RuneCountInString(out); n > max {
+		return "", &ValidationError{Code: "too_long", Msg: fmt.Sprintf("%s is %d characters; at most %d", field, n, max)}
+	}
+	return out, nil
+}
+
+// invisible reports the formatting characters cleanText removes: the ones
+// danmaku removes, and the Arabic letter mark (another direction mark).
+func invisible(r rune) bool {
+	return r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff' ||
+		(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
 func clip(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
@@ -162,6 +163,7 @@ func describe(in Input) string {
 func FuzzInput(f *testing.F) {
 	f.Add("demo", "Demo", "Games", "a,b")
 	f.Add("x--y", "\x00", "", "")
+	f.Add("bidi", "a\u202eb", "\u2066c", "\u200bd,e\u200e")
 	f.Fuzz(func(t *testing.T, slug, title, category, tags string) {
 		tagList := strings.Split(tags, ",")
 		var c Channel
@@ -171,6 +173,11 @@ func FuzzInput(f *testing.F) {
 		}
 		if !slugPattern.MatchString(c.Slug) || c.Title == "" || len(c.Tags) > maxTags {
 			t.Fatalf("accepted %+v", c)
+		}
+		for _, r := range c.Title + c.Category + strings.Join(c.Tags, "") {
+			if invisible(r) || unicode.IsControl(r) {
+				t.Fatalf("kept %U in %+v", r, c)
+			}
 		}
 	})
 }

@@ -49,7 +49,7 @@ func (s *Service) Search(ctx context.Context, q, category string, owners []int64
 		like := arg("%" + escapeLike(q) + "%")
 		cond := []string{
 			"LOWER(title) LIKE " + like + ` ESCAPE '\'`, "LOWER(slug) LIKE " + like + ` ESCAPE '\'`,
-			"LOWER(tags) LIKE " + like + ` ESCAPE '\'`, "LOWER(category) LIKE " + like + ` ESCAPE '\'`,
+			s.tagLike(like), "LOWER(category) LIKE " + like + ` ESCAPE '\'`,
 		}
 		for _, id := range owners {
 			cond = append(cond, "owner_id = "+arg(id))
@@ -60,6 +60,17 @@ func (s *Service) Search(ctx context.Context, q, category string, owners []int64
 		where = append(where, "category = "+arg(category))
 	}
 	return s.queryChannels(ctx, `WHERE `+strings.Join(where, " AND ")+` ORDER BY updated_at DESC LIMIT `+arg(limit), args...)
+}
+
+// tagLike is the condition "one of the channel's tags is LIKE pattern".
+// Tags are stored as a JSON array; matching that text would let `"` or
+// `","` match every tagged channel, so each engine unpacks the array and
+// matches the values (stored lower-case).
+func (s *Service) tagLike(pattern string) string {
+	if s.db.Dialect == store.Postgres {
+		return `EXISTS (SELECT 1 FROM json_array_elements_text(channels.tags::json) AS tag(value) WHERE tag.value LIKE ` + pattern + ` ESCAPE '\')`
+	}
+	return `EXISTS (SELECT 1 FROM json_each(channels.tags) AS tag WHERE tag.value LIKE ` + pattern + ` ESCAPE '\')`
 }
 
 // queryChannels reads the channels a WHERE/ORDER clause selects.
@@ -360,7 +371,7 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 		Owner    *string `json:"owner"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	slug := r.PathValue("slug")

@@ -75,14 +75,17 @@ type channelJSON struct {
 
 // liveJSON is a channel's live state; the stream fields are set only while live.
 type liveJSON struct {
-	Live          bool                `json:"live"`
-	Viewers       int                 `json:"viewers"`
-	StartedAt     *time.Time          `json:"started_at,omitempty"`
-	UptimeSeconds int64               `json:"uptime_seconds,omitempty"`
-	Tracks        []media.TrackStatus `json:"tracks,omitempty"`
-	BitrateKbps   int                 `json:"bitrate_kbps,omitempty"`
-	FPS           float64             `json:"fps,omitempty"`
-	HLSURL        string              `json:"hls_url"`
+	Live    bool `json:"live"`
+	Viewers int  `json:"viewers"`
+	// ExternalPlayers is the part of Viewers watching with other players
+	// than Livehouse's pages (VLC, apps), by playback session.
+	ExternalPlayers int                 `json:"external_players"`
+	StartedAt       *time.Time          `json:"started_at,omitempty"`
+	UptimeSeconds   int64               `json:"uptime_seconds,omitempty"`
+	Tracks          []media.TrackStatus `json:"tracks,omitempty"`
+	BitrateKbps     int                 `json:"bitrate_kbps,omitempty"`
+	FPS             float64             `json:"fps,omitempty"`
+	HLSURL          string              `json:"hls_url"`
 }
 
 func (h *Handlers) liveState(slug string) liveJSON {
@@ -94,6 +97,7 @@ func (h *Handlers) liveState(slug string) liveJSON {
 	st := s.Status()
 	out.Live = true
 	out.Viewers = st.Viewers
+	out.ExternalPlayers = st.ExternalPlayers
 	out.StartedAt = &st.StartedAt
 	out.UptimeSeconds = int64(st.Uptime / time.Second)
 	out.Tracks = st.Tracks
@@ -135,7 +139,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	owner := p.UserID()
@@ -253,7 +257,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Input
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return
 	}
 	if in.Owner != nil {

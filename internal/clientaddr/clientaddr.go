@@ -33,6 +33,11 @@ func Parse(list string) (Resolver, error) {
 			if err != nil {
 				return Resolver{}, fmt.Errorf("trusted proxy %q is not an address or CIDR like 10.0.0.0/8", f)
 			}
+			// Peers are compared unmapped, so ::ffff:10.0.0.0/104 must
+			// become 10.0.0.0/8 or it would never match.
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			r.trusted = append(r.trusted, p.Masked())
 			continue
 		}
@@ -40,14 +45,16 @@ func Parse(list string) (Resolver, error) {
 		if err != nil {
 			return Resolver{}, fmt.Errorf("trusted proxy %q is not an address or CIDR like 10.0.0.0/8", f)
 		}
-		r.trusted = append(r.trusted, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		a = a.Unmap().WithZone("")
+		r.trusted = append(r.trusted, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return r, nil
 }
 
 // Trusts reports whether addr is a trusted proxy.
 func (rv Resolver) Trusts(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	// A prefix never contains a zoned address; fe80::1%eth0 is fe80::1.
+	addr = addr.Unmap().WithZone("")
 	for _, p := range rv.trusted {
 		if p.Contains(addr) {
 			return true
@@ -91,26 +98,31 @@ func Secure(r *http.Request) bool {
 // clientFrom walks X-Forwarded-For from the right (the hop nearest to us)
 // and returns the first address that is not a trusted proxy: everything to
 // its left was written by the client and cannot be believed. If every hop is
-// trusted, the left-most one is the client.
+// trusted, the left-most one is the client. A hop that is not an address
+// stops the walk at the last good (trusted) hop. It reads the headers in
+// place, so a huge forged header costs no allocation.
 func (rv Resolver) clientFrom(headers []string) (netip.Addr, bool) {
-	var hops []string
-	for _, h := range headers {
-		for _, f := range strings.Split(h, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				hops = append(hops, f)
-			}
-		}
-	}
 	var last netip.Addr
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseHop(hops[i])
-		if !ok {
-			// Garbage in the chain: stop at the last good hop we trust.
-			return last, last.IsValid()
-		}
-		last = a
-		if !rv.Trusts(a) {
-			return a, true
+	for i := len(headers) - 1; i >= 0; i-- {
+		h := headers[i]
+		for h != "" {
+			var hop string
+			if j := strings.LastIndexByte(h, ','); j >= 0 {
+				hop, h = h[j+1:], h[:j]
+			} else {
+				hop, h = h, ""
+			}
+			if hop = strings.TrimSpace(hop); hop == "" {
+				continue
+			}
+			a, ok := parseHop(hop)
+			if !ok {
+				return last, last.IsValid()
+			}
+			last = a
+			if !rv.Trusts(a) {
+				return a, true
+			}
 		}
 	}
 	return last, last.IsValid()
@@ -120,13 +132,18 @@ func (rv Resolver) clientFrom(headers []string) (netip.Addr, bool) {
 // port or in brackets.
 func parseHop(s string) (netip.Addr, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
+		return ap.Addr().Unmap().WithZone(""), true
 	}
-	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if len(s) > 1 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return a.Unmap(), true
+	// A zone names an interface of the proxy's host, not a client; keeping
+	// it would let one client appear as many.
+	return a.Unmap().WithZone(""), true
 }
 
 func peerAddr(remote string) (netip.Addr, bool) {

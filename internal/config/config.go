@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/clientaddr"
 )
 
 // Config is the whole of Livehouse's settings.
@@ -43,6 +46,22 @@ type Config struct {
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
 	DemoChannel     bool
+
+	// TLSCert and TLSKey (PEM files) make --http serve HTTPS; both or neither.
+	TLSCert string
+	TLSKey  string
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses, comma
+	// separated) whose X-Forwarded-For / X-Forwarded-Proto are believed.
+	TrustedProxies string
+	// HTTPBodyTimeout is how long a request body may take to arrive.
+	HTTPBodyTimeout time.Duration
+	// MetricsToken, if set, is the bearer token /metrics requires.
+	MetricsToken string
+	// MetricsAddr, if set, serves /metrics on its own listener (and not on --http).
+	MetricsAddr string
+	// HLSPlayersPerAddress caps how many playback sessions of one stream one
+	// client address adds to the viewer count.
+	HLSPlayersPerAddress int
 }
 
 // Default returns the embedded defaults: one machine, SQLite under ./data.
@@ -61,6 +80,8 @@ func Default() Config {
 		ShutdownTimeout:      5 * time.Second,
 		DemoChannel:          true,
 		PlatformSharePercent: 30,
+		HTTPBodyTimeout:      30 * time.Second,
+		HLSPlayersPerAddress: 20,
 	}
 }
 
@@ -86,6 +107,13 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
 	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: with --tls-key, --http serves HTTPS; re-read when the file changes")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: CIDRs or addresses, comma separated (10.0.0.0/8,127.0.0.1); empty believes none")
+	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", c.HTTPBodyTimeout, "a request body (JSON, a cover upload) must arrive within this; slower ones are cut")
+	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "when set, /metrics requires Authorization: Bearer TOKEN (16+ characters)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address (127.0.0.1:9090) instead of --http; empty serves it on --http")
+	fs.IntVar(&c.HLSPlayersPerAddress, "hls-players-per-address", c.HLSPlayersPerAddress, "at most this many HLS players (playback sessions) of one stream count as viewers from one client address")
 	return fs
 }
 
@@ -195,7 +223,11 @@ func ApplyFile(fs *flag.FlagSet, data []byte) error {
 
 // Validate explains the first setting that cannot work.
 func (c Config) Validate() error {
-	for _, a := range []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}} {
+	addrs := []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}}
+	if c.MetricsAddr != "" {
+		addrs = append(addrs, struct{ name, addr string }{"metrics-addr", c.MetricsAddr})
+	}
+	for _, a := range addrs {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("--%s %q is not a listen address like :8080 or 127.0.0.1:8080", a.name, a.addr)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
@@ -246,6 +278,29 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both files or neither")
+	}
+	if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s: %w", c.TLSCert, c.TLSKey, err)
+		}
+	}
+	if _, err := clientaddr.Parse(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.HTTPBodyTimeout < time.Second || c.HTTPBodyTimeout > time.Hour {
+		return fmt.Errorf("--http-body-timeout %v: must be from 1s to 1h", c.HTTPBodyTimeout)
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return errors.New("--metrics-token must be at least 16 characters")
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		return errors.New("--metrics-addr must differ from --http (leave it empty to serve /metrics on --http)")
+	}
+	if c.HLSPlayersPerAddress < 1 || c.HLSPlayersPerAddress > 100000 {
+		return fmt.Errorf("--hls-players-per-address %d: must be from 1 to 100000", c.HLSPlayersPerAddress)
 	}
 	return nil
 }

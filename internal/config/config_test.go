@@ -1,8 +1,15 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,4 +135,94 @@ func FuzzApplyFile(f *testing.F) {
 		}
 		_ = c.Validate() // must not panic, whatever the values
 	})
+}
+
+// writeSelfSigned writes a fresh self-signed certificate and key for host.
+func writeSelfSigned(t *testing.T, dir, host string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(k)
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return cert, key
+}
+
+// TestHardening01TLSFlags: --tls-cert and --tls-key come together and must
+// name a certificate and its key; the error says which setting is wrong.
+func TestHardening01TLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeSelfSigned(t, dir, "livehouse.test")
+	c, err := Load("t", []string{"--tls-cert", cert, "--tls-key", key}, env(nil), io.Discard)
+	if err != nil || c.TLSCert != cert || c.TLSKey != key {
+		t.Fatalf("a valid pair: %+v %v", c, err)
+	}
+	c, err = Load("t", nil, env(map[string]string{"LIVEHOUSE_TLS_CERT": cert, "LIVEHOUSE_TLS_KEY": key}), io.Discard)
+	if err != nil || c.TLSCert != cert {
+		t.Fatalf("from the environment: %+v %v", c, err)
+	}
+	other := t.TempDir()
+	_, otherKey := writeSelfSigned(t, other, "else.test")
+	garbage := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbage, []byte("not a certificate"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", cert}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-key", key}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", key}, "--tls-cert " + filepath.Join(dir, "missing.pem")},
+		{[]string{"--tls-cert", garbage, "--tls-key", key}, "--tls-cert " + garbage},
+		{[]string{"--tls-cert", cert, "--tls-key", otherKey}, "private key does not match public key"},
+	} {
+		if _, err := Load("t", c.args, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%v) error = %v; want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestHardening02TrustedProxiesFlag: the proxy list is checked at start.
+func TestHardening02TrustedProxiesFlag(t *testing.T) {
+	c, err := Load("t", []string{"--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1"}, env(nil), io.Discard)
+	if err != nil || c.TrustedProxies != "10.0.0.0/8, 127.0.0.1,::1" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.example.com", "10.0.0.1/8/8"} {
+		if _, err := Load("t", []string{"--trusted-proxies", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--trusted-proxies") {
+			t.Errorf("--trusted-proxies %q: %v", bad, err)
+		}
+	}
+}
+
+// TestHardening20MetricsAndCapsFlags: the /metrics restrictions, the body
+// timeout and the per-address player cap are validated settings.
+func TestHardening20MetricsAndCapsFlags(t *testing.T) {
+	c, err := Load("t", []string{"--metrics-token", "0123456789abcdef", "--metrics-addr", "127.0.0.1:9090",
+		"--hls-players-per-address", "3", "--http-body-timeout", "5s"}, env(nil), io.Discard)
+	if err != nil || c.MetricsToken != "0123456789abcdef" || c.MetricsAddr != "127.0.0.1:9090" || c.HLSPlayersPerAddress != 3 || c.HTTPBodyTimeout != 5*time.Second {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--metrics-token", "short"}, "--metrics-token must be at least 16 characters"},
+		{[]string{"--metrics-addr", "9090"}, `--metrics-addr "9090" is not a listen address`},
+		{[]string{"--metrics-addr", ":8080"}, "--metrics-addr must differ from --http"},
+		{[]string{"--hls-players-per-address", "0"}, "--hls-players-per-address 0: must be from 1"},
+		{[]string{"--http-body-timeout", "10ms"}, "--http-body-timeout 10ms: must be from 1s to 1h"},
+	} {
+		if _, err := Load("t", bad.args, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("Load(%v) error = %v; want %q", bad.args, err, bad.want)
+		}
+	}
 }

@@ -1,14 +1,19 @@
 // Package httpjson is the JSON side of every Livehouse HTTP handler: one way
-// to write a value, one error shape ({"error": "..."}) and one strict decoder.
+// to write a value, one error shape ({"error": "...", "code": "..."}) and one
+// strict decoder.
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"unicode/utf8"
 )
 
 // MaxBody is the largest JSON request body any API accepts.
@@ -26,39 +31,139 @@ func Write(w http.ResponseWriter, code int, v any) {
 	}
 }
 
-// Error sends {"error": msg} with status code.
-func Error(w http.ResponseWriter, code int, msg string) {
-	Write(w, code, map[string]string{"error": msg})
+// Error sends {"error": msg, "code": C} with status, C being the generic
+// code of the status (bad_request, not_found, ...). Handlers with a more
+// precise code write it with Write.
+func Error(w http.ResponseWriter, status int, msg string) {
+	Write(w, status, map[string]string{"error": msg, "code": StatusCode(status)})
 }
 
-// Decode reads exactly one JSON object into v, refusing unknown fields,
-// trailing data and bodies over MaxBody. Its errors are safe to show the client.
+// StatusCode is the generic error code of an HTTP status.
+func StatusCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestTimeout:
+		return "timeout"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "error"
+}
+
+// BodyError is a request body Decode refused: the status to answer, a
+// stable code for clients and a message safe to show them.
+type BodyError struct {
+	Status int
+	Code   string
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// Codes of Decode's refusals.
+const (
+	CodeBodyTooLarge = "body_too_large"
+	CodeBodyTimeout  = "body_timeout" // 408: the body did not arrive in time
+	CodeEmptyBody    = "empty_body"
+	CodeBadJSON      = "bad_json"
+	CodeBadEncoding  = "bad_encoding" // not UTF-8: refused, never silently replaced
+	CodeWrongType    = "wrong_type"
+	CodeUnknownField = "unknown_field"
+	CodeTrailingData = "trailing_data"
+)
+
+func refuse(status int, code, format string, args ...any) *BodyError {
+	return &BodyError{Status: status, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Decode reads exactly one JSON object into v, refusing bodies over
+// MaxBody, that are not UTF-8, that do not arrive in time, unknown fields
+// and trailing data. Its errors are *BodyError, safe to show the client;
+// answer them with BadBody.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &maxErr):
+			return refuse(http.StatusBadRequest, CodeBodyTooLarge, "request body is larger than %d bytes", MaxBody)
+		case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+			return refuse(http.StatusRequestTimeout, CodeBodyTimeout, "request body did not arrive in time")
+		default:
+			return refuse(http.StatusBadRequest, "bad_request", "request body could not be read")
+		}
+	}
+	return DecodeBytes(data, v)
+}
+
+// DecodeBytes is Decode for a body already read (a signed webhook's):
+// exactly one JSON object, UTF-8, no unknown fields, nothing after it.
+func DecodeBytes(data []byte, v any) error {
+	// encoding/json would replace invalid UTF-8 in strings with U+FFFD;
+	// a name or a message must be what the client meant, or nothing.
+	if !utf8.Valid(data) {
+		return refuse(http.StatusBadRequest, CodeBadEncoding, "request body is not valid UTF-8")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return refuse(http.StatusBadRequest, CodeEmptyBody, "request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var maxErr *http.MaxBytesError
 		var syntaxErr *json.SyntaxError
 		var typeErr *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &maxErr):
-			return fmt.Errorf("request body is larger than %d bytes", MaxBody)
-		case errors.Is(err, io.EOF):
-			return errors.New("request body is empty; send a JSON object")
 		case errors.As(err, &syntaxErr):
-			return fmt.Errorf("request body is not valid JSON (at byte %d)", syntaxErr.Offset)
+			return refuse(http.StatusBadRequest, CodeBadJSON, "request body is not valid JSON (at byte %d)", syntaxErr.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return refuse(http.StatusBadRequest, CodeBadJSON, "request body is not valid JSON (it ends early)")
 		case errors.As(err, &typeErr):
-			return fmt.Errorf("field %q has the wrong type", typeErr.Field)
+			return refuse(http.StatusBadRequest, CodeWrongType, "field %q has the wrong type", typeErr.Field)
+		case isUnknownField(err):
+			return refuse(http.StatusBadRequest, CodeUnknownField, "invalid request body: %v", err)
 		default:
-			return fmt.Errorf("invalid request body: %v", err)
+			return refuse(http.StatusBadRequest, "bad_request", "invalid request body: %v", err)
 		}
 	}
 	if dec.More() {
-		return errors.New("request body has data after the JSON object")
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		return fmt.Errorf("request body is larger than %d bytes", MaxBody)
+		return refuse(http.StatusBadRequest, CodeTrailingData, "request body has data after the JSON object")
 	}
 	return nil
+}
+
+// isUnknownField recognises DisallowUnknownFields' error, which has no type.
+func isUnknownField(err error) bool {
+	const prefix = "json: unknown field "
+	return len(err.Error()) > len(prefix) && err.Error()[:len(prefix)] == prefix
+}
+
+// BadBody answers a Decode error: its status and {"error", "code"}. Any
+// other error is a 400 bad_request.
+func BadBody(w http.ResponseWriter, err error) {
+	var be *BodyError
+	if !errors.As(err, &be) {
+		be = &BodyError{Status: http.StatusBadRequest, Code: "bad_request", Msg: err.Error()}
+	}
+	Write(w, be.Status, map[string]string{"error": be.Msg, "code": be.Code})
 }

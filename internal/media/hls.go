@@ -3,10 +3,8 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -24,6 +22,9 @@ type HLSConfig struct {
 	PartDuration    time.Duration
 	SegmentDuration time.Duration
 	SegmentCount    int
+	// PlayersPerAddress caps the playback sessions one client address adds
+	// to a stream's viewers (0: DefaultPlayersPerAddress).
+	PlayersPerAddress int
 }
 
 // durationSlack absorbs millisecond rounding of publisher timestamps.
@@ -42,13 +43,13 @@ type hlsOutput struct {
 
 	tracks  map[*Track]*gohlslib.Track
 	leading *Track
-	viewers viewerSet
+	players *playerSet // external players (not Livehouse's pages)
 }
 
 func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput, error) {
 	o := &hlsOutput{
 		tracks:  map[*Track]*gohlslib.Track{},
-		viewers: viewerSet{seen: map[[16]byte]time.Time{}},
+		players: newPlayerSet(cfg.PlayersPerAddress),
 		closed:  make(chan struct{}),
 	}
 	var hlsTracks []*gohlslib.Track
@@ -144,28 +145,63 @@ func hasVideo(tracks []*Track) bool {
 // when the muxer closes, which would hang every later request of the stream
 // and the server's shutdown; so Livehouse waits for announced parts itself
 // (see awaitPart) and the muxer never has a hint request waiting.
+//
+// When the stream ends, requests still waiting in the muxer (blocking
+// playlist reloads, a multivariant playlist before the first segment) get
+// a 500 from gohlslib; they are answered 404 stream_ended instead, as
+// every request after the end is: the end of a stream is not a server error.
 func (o *hlsOutput) serve(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-o.closed:
-		http.Error(w, "stream has ended", http.StatusNotFound)
+	if o.ended() {
+		streamEnded(w)
 		return
-	default:
 	}
-	o.viewers.touch(r, time.Now())
 	file := path.Base(r.URL.Path)
+	r, pb := identify(r, isPlaylist(file))
+	if pb.counted {
+		o.players.touch(pb.session, clientHost(r), time.Now())
+	}
 	if n, ok := parsePartName(file); ok && !o.awaitPart(r.Context(), n) {
-		http.Error(w, "part not available", http.StatusNotFound)
+		if o.ended() {
+			streamEnded(w)
+			return
+		}
+		notFound(w, "part not available")
 		return
 	}
-	rec := &writeTracker{ResponseWriter: w}
+	rec := &muxerResponse{ResponseWriter: w, out: o, private: pb.issued}
 	o.muxer.Handle(rec, r)
 	if !rec.wrote {
-		http.Error(w, "not found", http.StatusNotFound)
+		notFound(w, "not found")
 		return
 	}
 	if rec.code == http.StatusOK && strings.HasSuffix(file, "_stream.m3u8") {
 		o.hasPlaylist.Store(true)
 	}
+}
+
+func (o *hlsOutput) ended() bool {
+	select {
+	case <-o.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// streamEnded answers a request for a stream that has ended.
+func streamEnded(w http.ResponseWriter) {
+	hlsError(w, http.StatusNotFound, "stream_ended", "the stream has ended")
+}
+
+func notFound(w http.ResponseWriter, msg string) { hlsError(w, http.StatusNotFound, "not_found", msg) }
+
+func hlsError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "{\"error\":%q,\"code\":%q}\n", msg, code)
 }
 
 // partWaitLimit bounds how long a request may wait for a part to be made.
@@ -276,22 +312,47 @@ func (p *partMarks) changed() <-chan struct{} {
 	return p.grew
 }
 
-type writeTracker struct {
+// muxerResponse passes the muxer's answer on, noting whether and what it
+// answered. A 500 because the muxer closed (the stream ended while the
+// request waited) becomes 404 stream_ended. A playlist that carries a
+// session issued for this request is private: a shared cache must not hand
+// one player's session to others.
+type muxerResponse struct {
 	http.ResponseWriter
-	wrote bool
-	code  int
+	out     *hlsOutput
+	private bool
+
+	wrote     bool
+	code      int
+	swallowed bool // the muxer's own answer was replaced
 }
 
-func (w *writeTracker) WriteHeader(code int) {
-	if !w.wrote {
-		w.wrote, w.code = true, code
+func (w *muxerResponse) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote, w.code = true, code
+	if code == http.StatusInternalServerError && w.out.ended() {
+		w.swallowed, w.code = true, http.StatusNotFound
+		streamEnded(w.ResponseWriter)
+		return
+	}
+	if w.private && code == http.StatusOK {
+		if cc := w.Header().Get("Cache-Control"); cc != "" {
+			w.Header().Set("Cache-Control", "private, "+cc)
+		} else {
+			w.Header().Set("Cache-Control", "private")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *writeTracker) Write(b []byte) (int, error) {
+func (w *muxerResponse) Write(b []byte) (int, error) {
 	if !w.wrote {
-		w.wrote, w.code = true, http.StatusOK
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallowed {
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -306,56 +367,6 @@ type bufferedResponse struct {
 func (b *bufferedResponse) Header() http.Header         { return b.header }
 func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
 func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
-
-// viewerIdleAfter is how long a player may go without a request and still
-// count as watching; LL-HLS players ask every part (~200 ms), VLC every segment.
-const viewerIdleAfter = 15 * time.Second
-
-// viewerSet counts distinct players (address + user agent) seen recently.
-// The WebSocket heartbeat will give exact counts for the watch page; this
-// also counts VLC, ffplay and apps that only speak HLS.
-type viewerSet struct {
-	mu     sync.Mutex
-	seen   map[[16]byte]time.Time
-	pruned time.Time
-}
-
-func (v *viewerSet) touch(r *http.Request, now time.Time) {
-	if r.UserAgent() == frameGrabberAgent {
-		return // the node's own frame grabber is not a viewer
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	sum := sha256.Sum256([]byte(host + "\x00" + r.UserAgent()))
-	var key [16]byte
-	copy(key[:], sum[:])
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.seen[key] = now
-	// Forget idle players even when nobody asks for the count, so a stream
-	// passed around many addresses does not grow this map without bound.
-	if now.Sub(v.pruned) > viewerIdleAfter {
-		v.prune(now)
-	}
-}
-
-func (v *viewerSet) count(now time.Time) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.prune(now)
-	return len(v.seen)
-}
-
-func (v *viewerSet) prune(now time.Time) {
-	for k, t := range v.seen {
-		if now.Sub(t) > viewerIdleAfter {
-			delete(v.seen, k)
-		}
-	}
-	v.pruned = now
-}
 
 // durationToTicks converts d to units of 1/rate s without overflowing for
 // streams that run for days.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,9 @@ type Hub struct {
 
 	hlsRequests *prometheus.CounterVec
 	ingestBytes *prometheus.CounterVec
+	hlsWaiting  atomic.Int64 // blocking LL-HLS requests in progress
+
+	pageViewers atomic.Pointer[func(slug string) int]
 
 	mu      sync.Mutex
 	claims  map[int64]*Claim // by channel id: reserved or live
@@ -168,8 +172,9 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
+	slug := c.Channel.Slug
 	s := &Stream{Channel: c.Channel, Tracks: tracks, StartedAt: time.Now(), log: log, hls: hls,
-		params: make([]*videoParams, len(tracks))}
+		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) }}
 	for i, t := range tracks {
 		if t.Codec.IsVideo() {
 			s.params[i] = newVideoParams(t)
@@ -242,6 +247,27 @@ func (c *Claim) Release(reason string) {
 	}
 }
 
+// SetPageViewers tells the hub how many viewers a channel has on
+// Livehouse's own pages (watch page, studio), which the HLS count leaves
+// out; Status.Viewers and livehouse_viewers add them to the external players.
+func (h *Hub) SetPageViewers(count func(slug string) int) { h.pageViewers.Store(&count) }
+
+func (h *Hub) pageViewersOf(slug string) int {
+	if f := h.pageViewers.Load(); f != nil && *f != nil {
+		return (*f)(slug)
+	}
+	return 0
+}
+
+// ExternalPlayers is how many HLS players other than Livehouse's pages
+// watch a channel on this node (0 when it is not live here).
+func (h *Hub) ExternalPlayers(slug string) int {
+	if s, ok := h.Stream(slug); ok {
+		return s.ExternalPlayers()
+	}
+	return 0
+}
+
 // Stream returns the live stream of a channel, if any.
 func (h *Hub) Stream(slug string) (*Stream, bool) {
 	h.mu.Lock()
@@ -270,11 +296,14 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}()
 	s, ok := h.Stream(slug)
 	if !ok {
-		rec.Header().Set("Content-Type", "application/json")
-		rec.Header().Set("Cache-Control", "no-cache")
-		rec.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(rec, "{\"error\":\"channel is not live\"}\n")
+		hlsError(rec, http.StatusNotFound, "not_live", "channel is not live")
 		return
+	}
+	// Requests the muxer may hold open: a blocking playlist reload or a
+	// part not made yet.
+	if _, part := parsePartName(file); part || r.URL.Query().Has("_HLS_msn") {
+		h.hlsWaiting.Add(1)
+		defer h.hlsWaiting.Add(-1)
 	}
 	// Players on other origins (an embed, a test page) may read the stream.
 	rec.Header().Set("Access-Control-Allow-Origin", "*")
@@ -311,12 +340,21 @@ type hubCollector struct{ h *Hub }
 
 var (
 	liveStreamsDesc = prometheus.NewDesc("livehouse_live_streams", "Channels live right now.", nil, nil)
-	viewersDesc     = prometheus.NewDesc("livehouse_viewers", "Players watching a live channel (seen in the last 15 s).", []string{"channel"}, nil)
+	viewersDesc     = prometheus.NewDesc("livehouse_viewers",
+		"Viewers of a live channel: external HLS players (livehouse_hls_players) plus viewers on Livehouse's own pages (their room connections).",
+		[]string{"channel"}, nil)
+	playersDesc = prometheus.NewDesc("livehouse_hls_players",
+		"External HLS players of a live channel (VLC, ffplay, apps; not Livehouse's pages): playback sessions seen in the last 15 s, capped per client address.",
+		[]string{"channel"}, nil)
+	hlsWaitingDesc = prometheus.NewDesc("livehouse_hls_waiting_requests",
+		"LL-HLS requests in progress that may be held open: blocking playlist reloads (_HLS_msn) and parts not made yet.", nil, nil)
 )
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- liveStreamsDesc
 	ch <- viewersDesc
+	ch <- playersDesc
+	ch <- hlsWaitingDesc
 }
 
 func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
@@ -327,8 +365,10 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.h.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(liveStreamsDesc, prometheus.GaugeValue, float64(len(streams)))
-	now := time.Now()
+	ch <- prometheus.MustNewConstMetric(hlsWaitingDesc, prometheus.GaugeValue, float64(c.h.hlsWaiting.Load()))
 	for _, s := range streams {
-		ch <- prometheus.MustNewConstMetric(viewersDesc, prometheus.GaugeValue, float64(s.hls.viewers.count(now)), s.Channel.Slug)
+		st := s.Status()
+		ch <- prometheus.MustNewConstMetric(viewersDesc, prometheus.GaugeValue, float64(st.Viewers), s.Channel.Slug)
+		ch <- prometheus.MustNewConstMetric(playersDesc, prometheus.GaugeValue, float64(st.ExternalPlayers), s.Channel.Slug)
 	}
 }

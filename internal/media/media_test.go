@@ -2,7 +2,10 @@ package media
 
 import (
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,18 +93,18 @@ func TestParsePartName(t *testing.T) {
 	}
 }
 
-func TestViewersExpire(t *testing.T) {
-	v := viewerSet{seen: map[[16]byte]time.Time{}}
+func TestPlayersExpire(t *testing.T) {
+	p := newPlayerSet(20)
 	now := time.Now()
-	a := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
-	a.RemoteAddr = "10.0.0.1:5000"
-	b := httptest.NewRequest("GET", "/hls/x/index.m3u8", nil)
-	b.RemoteAddr = "10.0.0.2:5000"
-	v.touch(a, now)
-	v.touch(a, now) // the same player twice
-	v.touch(b, now.Add(-20*time.Second))
-	if n := v.count(now); n != 1 {
-		t.Fatalf("viewers = %d, want 1", n)
+	p.touch("a", "10.0.0.1", now)
+	p.touch("a", "10.0.0.1", now) // the same player twice
+	p.touch("b", "10.0.0.2", now.Add(-20*time.Second))
+	if n := p.count(now); n != 1 {
+		t.Fatalf("players = %d, want 1", n)
+	}
+	// The idle one's address may count a new session again.
+	if len(p.byAddr) != 1 || p.byAddr["10.0.0.2"] != 0 {
+		t.Fatalf("per-address counts %v", p.byAddr)
 	}
 }
 
@@ -110,4 +113,64 @@ func FuzzParsePartName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		parsePartName(name)
 	})
+}
+
+// TestHardening18IdentifyIssuesSessions: a playlist request without a
+// session gets one in its query (which gohlslib copies into every URL);
+// the pages' players and the frame grabber get none; parts and segments
+// never get one issued.
+func TestHardening18IdentifyIssuesSessions(t *testing.T) {
+	req := func(target, agent string) *http.Request {
+		r := httptest.NewRequest("GET", target, nil)
+		r.Header.Set("User-Agent", agent)
+		return r
+	}
+	r, pb := identify(req("/hls/x/index.m3u8?token=abc", "VLC"), true)
+	id := r.URL.Query().Get(SessionParam)
+	if !pb.issued || !pb.counted || pb.session != id || !validSessionID(id) || r.URL.Query().Get("token") != "abc" {
+		t.Fatalf("issued %+v, query %q", pb, r.URL.RawQuery)
+	}
+	if _, again := identify(req("/hls/x/video1_stream.m3u8?session="+id+"&_HLS_msn=3&_HLS_part=1", "VLC"), true); again.issued || again.session != id {
+		t.Fatalf("a request carrying its session: %+v", again)
+	}
+	if _, seg := identify(req("/hls/x/abc_video1_seg3.mp4?session="+id, "VLC"), false); !seg.counted || seg.session != id {
+		t.Fatalf("segment with session: %+v", seg)
+	}
+	if _, seg := identify(req("/hls/x/abc_video1_seg3.mp4", "VLC"), false); seg.counted || seg.issued {
+		t.Fatalf("segment without session: %+v", seg)
+	}
+	for _, bad := range []string{strings.Repeat("a", 33), "a b", "a%2Fb", "<x>"} {
+		if r, pb := identify(req("/hls/x/index.m3u8?session="+url.QueryEscape(bad), "VLC"), true); !pb.issued || r.URL.Query().Get(SessionParam) == bad {
+			t.Errorf("session %q was kept: %+v", bad, pb)
+		}
+	}
+	for _, r := range []*http.Request{req("/hls/x/index.m3u8?via=page", "Chromium"), req("/hls/x/index.m3u8", frameGrabberAgent)} {
+		r2, pb := identify(r, true)
+		if pb.counted || pb.issued || r2.URL.Query().Has(SessionParam) {
+			t.Errorf("%s %s: %+v", r.URL, r.UserAgent(), pb)
+		}
+	}
+}
+
+// TestHardening18PlayersCappedPerAddress: 500 sessions from one address
+// count as the cap; another address has its own.
+func TestHardening18PlayersCappedPerAddress(t *testing.T) {
+	p := newPlayerSet(0)
+	now := time.Now()
+	for i := 0; i < 500; i++ {
+		p.touch(newSessionID(), "10.0.0.1", now)
+	}
+	p.touch(newSessionID(), "10.0.0.2", now)
+	if n := p.count(now); n != DefaultPlayersPerAddress+1 {
+		t.Fatalf("players = %d, want %d", n, DefaultPlayersPerAddress+1)
+	}
+	if len(p.seen) > DefaultPlayersPerAddress+1 {
+		t.Fatalf("%d sessions kept in memory", len(p.seen))
+	}
+	// Once they go idle the address may count new players again.
+	later := now.Add(viewerIdleAfter + time.Second)
+	p.touch(newSessionID(), "10.0.0.1", later)
+	if n := p.count(later); n != 1 {
+		t.Fatalf("after idling: %d players", n)
+	}
 }

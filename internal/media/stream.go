@@ -51,9 +51,12 @@ type Stream struct {
 	StartedAt time.Time
 	SessionID int64
 
-	log    *slog.Logger
-	hls    *hlsOutput
-	params []*videoParams // per track; nil for audio. Guarded by outMu.
+	log *slog.Logger
+	hls *hlsOutput
+	// pageViewers counts the channel's viewers on Livehouse's own pages
+	// (Hub.SetPageViewers); nil counts none.
+	pageViewers func() int
+	params      []*videoParams // per track; nil for audio. Guarded by outMu.
 
 	// outMu serialises writes to the outputs with their closing, so no
 	// output sees a frame after it was closed. Taken before mu, never after.
@@ -154,8 +157,14 @@ type Status struct {
 	Tracks      []TrackStatus `json:"tracks"`
 	BitrateKbps int           `json:"bitrate_kbps"`
 	FPS         float64       `json:"fps"`
-	Viewers     int           `json:"viewers"`
-	IngestBytes uint64        `json:"ingest_bytes"`
+	// Viewers is ExternalPlayers plus the viewers on Livehouse's own pages
+	// (Hub.SetPageViewers).
+	Viewers int `json:"viewers"`
+	// ExternalPlayers are HLS players other than Livehouse's pages (VLC,
+	// ffplay, apps): playback sessions seen in the last 15 s, at most
+	// HLSConfig.PlayersPerAddress per client address.
+	ExternalPlayers int    `json:"external_players"`
+	IngestBytes     uint64 `json:"ingest_bytes"`
 }
 
 // TrackStatus describes one track to API clients.
@@ -182,9 +191,17 @@ func (s *Stream) Status() Status {
 	st.FPS = float64(int(s.frameRate*10+0.5)) / 10
 	st.IngestBytes = s.bytes
 	s.mu.Unlock()
-	st.Viewers = s.hls.viewers.count(time.Now())
+	st.ExternalPlayers = s.ExternalPlayers()
+	st.Viewers = st.ExternalPlayers
+	if s.pageViewers != nil {
+		st.Viewers += s.pageViewers()
+	}
 	return st
 }
+
+// ExternalPlayers is how many HLS players other than Livehouse's own pages
+// watch the stream (see Status.ExternalPlayers).
+func (s *Stream) ExternalPlayers() int { return s.hls.players.count(time.Now()) }
 
 // end stops the outputs; further frames are refused.
 func (s *Stream) end() {

@@ -1,8 +1,6 @@
 package money
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,10 +97,8 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 		Username   string `json:"username"`
 		Package    string `json:"package"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "body must be {\"provider_tx\",\"username\",\"package\"}")
+	if err := httpjson.DecodeBytes(body, &in); err != nil {
+		httpjson.BadBody(w, err)
 		return
 	}
 	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
@@ -165,7 +161,7 @@ func (h *Handlers) fail(w http.ResponseWriter, err error) {
 // decode reads a JSON body, answering 400 itself when it cannot.
 func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := httpjson.Decode(w, r, v); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		httpjson.BadBody(w, err)
 		return false
 	}
 	return true

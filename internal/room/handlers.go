@@ -25,7 +25,7 @@ func (s *Service) likeHTTP(w http.ResponseWriter, r *http.Request) {
 		Count int `json:"count"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		httpjson.BadBody(w, err)
 		return
 	}
 	if err := s.Like(r.Context(), r.PathValue("slug"), in.Count); err != nil {
@@ -84,7 +84,7 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 func (s *Service) postHTTP(w http.ResponseWriter, r *http.Request) {
 	var in PostInput
 	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "code": "bad_request"})
+		httpjson.BadBody(w, err)
 		return
 	}
 	m, err := s.Post(r.Context(), r.PathValue("slug"), in)

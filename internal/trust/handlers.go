@@ -56,7 +56,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := httpjson.Decode(w, r, v); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		httpjson.BadBody(w, err)
 		return false
 	}
 	return true

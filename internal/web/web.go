@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/livehouse/livehouse/internal/channel"
+	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/insight"
 	"github.com/livehouse/livehouse/internal/media"
@@ -55,14 +57,30 @@ type Options struct {
 	IngestURL string
 	// KickStream ends a channel's stream on every node (nil: this node's hub).
 	KickStream func(slug string)
+
+	// Proxies are the trusted reverse proxies: the real client address and
+	// scheme come from their X-Forwarded-* headers.
+	Proxies clientaddr.Resolver
+	// TLSCert and TLSKey, when set, make the server speak HTTPS.
+	TLSCert, TLSKey string
+	// BodyTimeout is how long a request body may take to arrive (0: no limit).
+	BodyTimeout time.Duration
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// MetricsAddr, when set, serves /metrics there instead of on the main address.
+	MetricsAddr string
 }
 
-// Server is the HTTP server. It owns its listener and serving goroutine.
+// Server is the HTTP server. It owns its listeners and serving goroutines.
 type Server struct {
 	o     Options
 	http  *http.Server
 	ln    net.Listener
 	pages map[string]*template.Template // by language
+	tls   bool
+
+	metrics   *http.Server // only with Options.MetricsAddr
+	metricsLn net.Listener
 
 	wg sync.WaitGroup
 }
@@ -82,36 +100,98 @@ func Listen(addr string, o Options) (*Server, error) {
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		// No WriteTimeout: LL-HLS blocking playlist requests are held open
-		// until the next part exists.
+		// No ReadTimeout or WriteTimeout: LL-HLS blocking playlist requests
+		// are held open until the next part exists, and WebSockets for
+		// hours. Bodies get their own deadline (bodyDeadline).
 		ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
+	}
+	if o.TLSCert != "" {
+		certs, err := newCertReloader(o.TLSCert, o.TLSKey, o.Log)
+		if err != nil {
+			return nil, err
+		}
+		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		s.tls = true
 	}
 	s.ln, err = net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", addr, err)
 	}
+	if o.MetricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", o.MetricsAddr); err != nil {
+			s.ln.Close()
+			return nil, fmt.Errorf("listen for /metrics on %s: %w", o.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler())
+		s.metrics = &http.Server{Handler: s.recoverer(mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+			ErrorLog: s.http.ErrorLog}
+		s.serve(s.metrics, s.metricsLn, false)
+	}
+	s.serve(s.http, s.ln, s.tls)
+	if !s.tls && !o.Proxies.Enabled() && !isLoopback(s.ln.Addr()) {
+		o.Log.Warn("serving plain HTTP on a non-loopback address: passwords and session cookies cross the network unencrypted. "+
+			"Serve HTTPS with --tls-cert and --tls-key, or put a TLS reverse proxy in front and list it in --trusted-proxies",
+			"addr", s.ln.Addr().String())
+	}
+	return s, nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			o.Log.Error("HTTP server stopped", "err", err)
+		var err error
+		if useTLS {
+			err = srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.o.Log.Error("HTTP server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
-	return s, nil
+}
+
+// isLoopback reports whether a bound address is reachable only from this machine.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// TLS reports whether the server speaks HTTPS.
+func (s *Server) TLS() bool { return s.tls }
+
+// MetricsAddr is the address of the separate /metrics listener, if any.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
+}
+
 // Shutdown stops accepting, waits for requests in flight until ctx ends,
 // then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
-	if err != nil {
-		_ = s.http.Close()
+	var errs []error
+	for _, srv := range []*http.Server{s.http, s.metrics} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+			errs = append(errs, err)
+		}
 	}
 	s.wg.Wait()
-	return err
+	return errors.Join(errs...)
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return metricsHandler(promhttp.HandlerFor(s.o.Metrics, promhttp.HandlerOpts{}), s.o.MetricsToken)
 }
 
 func (s *Server) routes() http.Handler {
@@ -137,12 +217,11 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
 	}
 	static, _ := fs.Sub(assets, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/ingest", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"rtmp_url": s.o.IngestURL})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
 	})
@@ -152,7 +231,23 @@ func (s *Server) routes() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusForbidden, "cross-origin request refused")
 	}))
-	return s.recoverer(securityHeaders(csrf.Handler(s.o.Trust.Authenticate(mux))))
+	site := s.recoverer(securityHeaders(csrf.Handler(s.o.Trust.Authenticate(mux))))
+	// /metrics answers before Authenticate, which would refuse its bearer
+	// token as an unknown API token; with --metrics-addr it is not here.
+	var metrics http.Handler
+	if s.o.MetricsAddr == "" {
+		metrics = s.recoverer(s.metricsHandler())
+	}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if metrics != nil && r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		site.ServeHTTP(w, r)
+	})
+	// Outermost: the real client address (rate limits, viewer counts and
+	// logs read RemoteAddr), then the body deadline.
+	return s.o.Proxies.Middleware(bodyDeadline(s.o.BodyTimeout, inner))
 }
 
 func securityHeaders(next http.Handler) http.Handler {

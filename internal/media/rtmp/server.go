@@ -57,21 +57,39 @@ func Listen(addr string, o Options) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// Accept back-off after a temporary failure, as net/http does: 5 ms,
+// doubling, at most 1 s.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
+	var delay time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			// Out of file descriptors (EMFILE, ENFILE), a connection reset
+			// before it was accepted, a timeout: wait and accept again. The
+			// publisher waiting in the backlog is accepted once fds free up.
+			if delay == 0 {
+				delay = acceptRetryMin
+			} else {
+				delay = min(2*delay, acceptRetryMax)
 			}
-			s.log.Error("RTMP accept failed; no longer accepting publishers", "err", err)
-			return
+			s.log.Warn("RTMP accept failed; retrying", "err", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
 		}
+		delay = 0
 		if !s.track(nc) {
 			nc.Close()
 			return

@@ -107,7 +107,7 @@
       $('preview-offline').hidden = live;
       if (live && !hls && window.Hls && Hls.isSupported()) {
         hls = new Hls({ lowLatencyMode: true });
-        hls.loadSource('/hls/' + encodeURIComponent(slug) + '/index.m3u8');
+        hls.loadSource('/hls/' + encodeURIComponent(slug) + '/index.m3u8?via=page');
         hls.attachMedia(video);
         video.play().catch(() => {});
       } else if (!live && hls) {

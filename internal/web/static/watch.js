@@ -14,7 +14,7 @@
   const titleEl = document.getElementById('title');
   const streamerEl = document.getElementById('streamer');
   const unmute = document.getElementById('unmute');
-  const src = '/hls/' + encodeURIComponent(slug) + '/index.m3u8';
+  const src = '/hls/' + encodeURIComponent(slug) + '/index.m3u8?via=page';
 
   let hls = null;
   let playing = false;
