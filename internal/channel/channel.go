@@ -18,11 +18,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/textclean"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -138,45 +138,19 @@ func (in Input) applyTo(c *Channel) error {
 }
 
 // cleanText normalises a title, category or tag as danmaku is normalised
-// (room.Clean): invisible formatting characters (zero width, bidi
-// embeddings, overrides and isolates, direction marks) are removed so a
-// title cannot reverse the text around it on a page, runs of whitespace
-// become one space, the ends are trimmed, and any other control character
-// is refused.
+// (textclean.Clean), so a title cannot reverse the text around it on a page.
 func cleanText(field, s string, max int) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", &ValidationError{Code: "bad_encoding", Msg: field + " is not valid UTF-8"}
+	out, problem := textclean.Clean(s)
+	switch problem {
+	case textclean.BadEncoding:
+		return "", &ValidationError{Code: problem, Msg: field + " is not valid UTF-8"}
+	case textclean.ControlChars:
+		return "", &ValidationError{Code: problem, Msg: field + " must not contain control characters"}
 	}
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		switch {
-		case invisible(r):
-			continue
-		case unicode.IsSpace(r):
-			space = true
-			continue
-		case unicode.IsControl(r):
-			return "", &ValidationError{Code: "control_chars", Msg: field + " must not contain control characters"}
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	out := b.String()
 	if n := utf8.RuneCountInString(out); n > max {
 		return "", &ValidationError{Code: "too_long", Msg: fmt.Sprintf("%s is %d characters; at most %d", field, n, max)}
 	}
 	return out, nil
-}
-
-// invisible reports the formatting characters cleanText removes: the ones
-// danmaku removes, and the Arabic letter mark (another direction mark).
-func invisible(r rune) bool {
-	return r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff' ||
-		(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
 func clip(s string, n int) string {

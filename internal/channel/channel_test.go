@@ -11,6 +11,7 @@ import (
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
+	"github.com/livehouse/livehouse/internal/textclean"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -175,7 +176,7 @@ func FuzzInput(f *testing.F) {
 			t.Fatalf("accepted %+v", c)
 		}
 		for _, r := range c.Title + c.Category + strings.Join(c.Tags, "") {
-			if invisible(r) || unicode.IsControl(r) {
+			if textclean.Invisible(r) || unicode.IsControl(r) {
 				t.Fatalf("kept %U in %+v", r, c)
 			}
 		}

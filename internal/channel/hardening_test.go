@@ -9,6 +9,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
+	"github.com/livehouse/livehouse/internal/textclean"
 )
 
 // TestHardening20ChannelTextStripsBidiAndControls: titles, categories and
@@ -30,7 +31,7 @@ func TestHardening20ChannelTextStripsBidiAndControls(t *testing.T) {
 		t.Fatalf("stored %q %q %q", c.Title, c.Category, c.Tags)
 	}
 	for _, r := range c.Title + c.Category + strings.Join(c.Tags, "") {
-		if invisible(r) {
+		if textclean.Invisible(r) {
 			t.Fatalf("invisible %U kept", r)
 		}
 	}

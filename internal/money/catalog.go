@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/textclean"
 )
 
 // The gift catalog: the platform's gifts (channel 0) and each channel's
@@ -160,7 +161,7 @@ func validateGift(g *Gift, scope int64) error {
 	case g.Tier < 1 || g.Tier > 4:
 		return &InputError{Msg: "tier must be 1 to 4"}
 	case g.Icon == "" || utf8.RuneCountInString(g.Icon) > 8 || strings.IndexFunc(g.Icon, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r) || (invisible(r) && r != '\u200d')
+		return unicode.IsSpace(r) || unicode.IsControl(r) || (textclean.Invisible(r) && r != '\u200d')
 	}) >= 0:
 		return &InputError{Msg: "icon must be 1 to 8 characters (an emoji), without spaces"}
 	case g.AvailableFrom != nil && g.AvailableUntil != nil && !g.AvailableUntil.After(*g.AvailableFrom):

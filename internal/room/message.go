@@ -11,10 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/textclean"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -55,36 +54,19 @@ type HygieneError struct{ Code, Msg string }
 
 func (e *HygieneError) Error() string { return e.Msg }
 
-// Clean normalises danmaku text: invisible formatting characters (zero
-// width, bidi overrides) are removed, whitespace runs become one space,
-// and other control characters are refused.
+// Clean normalises danmaku text (textclean.Clean) and refuses an empty one.
 func Clean(text string) (string, error) {
-	if !utf8.ValidString(text) {
-		return "", &HygieneError{"bad_encoding", "text is not valid UTF-8"}
+	out, problem := textclean.Clean(text)
+	switch problem {
+	case textclean.BadEncoding:
+		return "", &HygieneError{problem, "text is not valid UTF-8"}
+	case textclean.ControlChars:
+		return "", &HygieneError{problem, "text contains control characters"}
 	}
-	var b strings.Builder
-	space := false
-	for _, r := range text {
-		switch {
-		case r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff' ||
-			(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f':
-			continue
-		case unicode.IsSpace(r):
-			space = true
-			continue
-		case unicode.IsControl(r):
-			return "", &HygieneError{"control_chars", "text contains control characters"}
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	if b.Len() == 0 {
+	if out == "" {
 		return "", &HygieneError{"empty", "message is empty"}
 	}
-	return b.String(), nil
+	return out, nil
 }
 
 // CheckStyle validates colour (#rrggbb) and mode, filling defaults.
