@@ -17,7 +17,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -38,44 +37,6 @@ import (
 // Issue 10, deployment and input items (1, 2, 3, 20). The HLS items (18,
 // 21) are in hardening_hls_test.go, file descriptors (4) in
 // hardening_fd_test.go.
-
-// startNodeWith starts a node like startNode, with its config adjusted by
-// set before it is validated.
-func startNodeWith(t *testing.T, set func(*config.Config), opts ...Option) *testNode {
-	t.Helper()
-	cfg := config.Default()
-	cfg.HTTPAddr, cfg.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.AdminToken = testAdminToken
-	cfg.DemoChannel = false
-	cfg.RTMPReadTimeout = 5 * time.Second
-	set(&cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := Start(context.Background(), cfg, log, opts...)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	scheme := "http://"
-	if cfg.TLSCert != "" {
-		scheme = "https://"
-	}
-	n := &testNode{t: t, app: a, logs: logs, http: scheme + a.Web.Addr().String(), rtmp: "rtmp://" + a.RTMP.Addr().String() + "/live"}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return n
-}
 
 // selfSigned writes a fresh certificate for livehouse.test and 127.0.0.1
 // and returns its files and a pool that trusts it.

@@ -51,13 +51,20 @@ type testNode struct {
 // startNode starts Livehouse on SQLite (or on PostgreSQL when dbURL is set).
 func startNode(t *testing.T, dbURL string, opts ...Option) *testNode {
 	t.Helper()
+	return startNodeWith(t, func(c *config.Config) { c.DBURL = dbURL }, opts...)
+}
+
+// startNodeWith starts a node on loopback ports with its config adjusted by
+// set before it is validated.
+func startNodeWith(t *testing.T, set func(*config.Config), opts ...Option) *testNode {
+	t.Helper()
 	cfg := config.Default()
 	cfg.HTTPAddr, cfg.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.DBURL = dbURL
 	cfg.AdminToken = testAdminToken
 	cfg.DemoChannel = false
 	cfg.RTMPReadTimeout = 5 * time.Second
+	set(&cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +74,11 @@ func startNode(t *testing.T, dbURL string, opts ...Option) *testNode {
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	n := &testNode{
-		t: t, app: a, logs: logs,
-		http: "http://" + a.Web.Addr().String(),
-		rtmp: "rtmp://" + a.RTMP.Addr().String() + "/live",
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
 	}
+	n := &testNode{t: t, app: a, logs: logs, http: scheme + a.Web.Addr().String(), rtmp: "rtmp://" + a.RTMP.Addr().String() + "/live"}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
