@@ -38,6 +38,13 @@ type DB struct {
 	Dialect Dialect
 	// Location is a printable description of where the data lives (never a password).
 	Location string
+
+	// writer queues this process's SQLite write transactions (SQLite runs
+	// one writer at a time): waiting here is first come, first served and
+	// can be cancelled, where SQLite's busy handler polls, and under load
+	// an unlucky transaction could lose every poll until busy_timeout.
+	// nil on PostgreSQL, which runs writers concurrently.
+	writer chan struct{}
 }
 
 // Open connects to the database named by dbURL. An empty dbURL means the
@@ -71,7 +78,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Location: "sqlite:" + path}, nil
+	return &DB{DB: db, Dialect: SQLite, Location: "sqlite:" + path, writer: make(chan struct{}, 1)}, nil
 }
 
 func openPostgres(ctx context.Context, dbURL string) (*DB, error) {
@@ -105,6 +112,14 @@ func redact(raw string) string {
 
 // InTx runs fn in a transaction, committing when fn returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.writer != nil {
+		select {
+		case db.writer <- struct{}{}:
+			defer func() { <-db.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("begin transaction: %w", ctx.Err())
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

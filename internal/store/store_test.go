@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
@@ -83,5 +86,51 @@ func TestValues(t *testing.T) {
 	}
 	if q, args := store.Values(nil); q != "" || len(args) != 0 {
 		t.Fatalf("no rows: %q %v", q, args)
+	}
+}
+
+// TestSQLiteWritersQueueFairly: SQLite write transactions of one process
+// wait their turn in InTx (no SQLITE_BUSY however many there are), and a
+// transaction whose context ends while it waits gives up with that error.
+func TestSQLiteWritersQueueFairly(t *testing.T) {
+	db, err := store.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE n (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 100
+	errs := make(chan error, writers)
+	for i := 0; i < writers; i++ {
+		go func() {
+			errs <- db.InTx(context.Background(), func(tx *sql.Tx) error {
+				_, err := tx.Exec(`INSERT INTO n (v) VALUES (1)`)
+				return err
+			})
+		}()
+	}
+	for i := 0; i < writers; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("writer: %v", err)
+		}
+	}
+
+	hold, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = db.InTx(context.Background(), func(tx *sql.Tx) error {
+			close(hold)
+			<-release
+			return nil
+		})
+	}()
+	<-hold
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = db.InTx(ctx, func(tx *sql.Tx) error { return nil })
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a writer waiting past its deadline: %v", err)
 	}
 }
