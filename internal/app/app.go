@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,7 +98,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	} else if n > 0 {
 		log.Warn("closed live sessions left open by an earlier run", "count", n)
 	}
-	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"), a.announceIdentity)
+	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"), a.publish)
 	if err != nil {
 		return a, err
 	}
@@ -191,16 +190,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	return a, nil
 }
 
-// announceIdentity tells every node's open connections that an account's
-// identity changed (the bus opens after trust, but no request reaches trust
-// before both are up).
-func (a *App) announceIdentity(c trust.IdentityChange) {
+// publish sends a domain's event to every node (the bus opens after trust,
+// but no request reaches trust before both are up).
+func (a *App) publish(e bus.Event) {
 	if a.Bus == nil {
 		return
 	}
-	data, _ := json.Marshal(c)
-	if err := a.Bus.Conn.Publish(trust.IdentitySubject, data); err != nil {
-		a.Log.Error("announce identity change", "user", c.UserID, "kind", c.Kind, "err", err)
+	if err := a.Bus.Publish(e); err != nil {
+		a.Log.Error("publish event", "type", e.Type, "err", err)
 	}
 }
 

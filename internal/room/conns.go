@@ -2,13 +2,11 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -61,9 +59,8 @@ func (g *Gateway) release(c *client) {
 
 // onIdentity hears an account's identity change (on any node) and
 // re-checks that account's connections here.
-func (g *Gateway) onIdentity(m *nats.Msg) {
-	var ch trust.IdentityChange
-	if json.Unmarshal(m.Data, &ch) != nil || ch.UserID == 0 {
+func (g *Gateway) onIdentity(ch bus.Event) {
+	if ch.UserID == 0 {
 		return
 	}
 	g.mu.Lock()

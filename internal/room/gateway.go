@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -48,7 +49,7 @@ type Gateway struct {
 	hub *Hub
 	log *slog.Logger
 
-	identity *nats.Subscription
+	identity []*nats.Subscription
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -64,11 +65,11 @@ type Gateway struct {
 func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{},
 		byUser: map[int64]map[*client]struct{}{}, perIP: map[string]int{}}
-	sub, err := hub.nc.Subscribe(trust.IdentitySubject, g.onIdentity)
+	subs, err := bus.Subscribe(hub.nc, g.onIdentity, bus.IdentityChanged)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe to %s: %w", trust.IdentitySubject, err)
+		return nil, err
 	}
-	g.identity = sub
+	g.identity = subs
 	return g, nil
 }
 
@@ -473,8 +474,8 @@ func withoutReplayed(frame []byte, last int64) []byte {
 // Close tells every viewer the server is going away and waits for their
 // connections to end, or ctx.
 func (g *Gateway) Close(ctx context.Context) error {
-	if g.identity != nil {
-		_ = g.identity.Unsubscribe()
+	for _, s := range g.identity {
+		_ = s.Unsubscribe()
 	}
 	g.mu.Lock()
 	g.closing = true

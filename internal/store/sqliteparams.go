@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 )
@@ -19,8 +20,9 @@ import (
 
 // paramConnector opens modernc SQLite connections that rewrite placeholders.
 type paramConnector struct {
-	dsn string
-	drv *sqlite.Driver
+	dsn   string
+	drv   *sqlite.Driver
+	trace *tracer
 }
 
 func (c *paramConnector) Connect(context.Context) (driver.Conn, error) {
@@ -28,7 +30,18 @@ func (c *paramConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &paramConn{Conn: conn}, nil
+	return &paramConn{Conn: conn, trace: c.trace}, nil
+}
+
+// tracer calls a function (set by tests) with every statement sent.
+type tracer struct {
+	fn atomic.Pointer[func(query string)]
+}
+
+func (t *tracer) saw(query string) {
+	if fn := t.fn.Load(); fn != nil {
+		(*fn)(query)
+	}
 }
 
 func (c *paramConnector) Driver() driver.Driver { return c.drv }
@@ -127,9 +140,11 @@ func rewrite(query string, args []driver.NamedValue) (string, []driver.NamedValu
 // paramConn is a modernc connection whose statements get ? placeholders.
 type paramConn struct {
 	driver.Conn
+	trace *tracer
 }
 
 func (c *paramConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.trace.saw(query)
 	q, a, err := rewrite(query, args)
 	if err != nil {
 		return nil, err
@@ -138,6 +153,7 @@ func (c *paramConn) ExecContext(ctx context.Context, query string, args []driver
 }
 
 func (c *paramConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.trace.saw(query)
 	q, a, err := rewrite(query, args)
 	if err != nil {
 		return nil, err
@@ -146,6 +162,7 @@ func (c *paramConn) QueryContext(ctx context.Context, query string, args []drive
 }
 
 func (c *paramConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.trace.saw(query)
 	q, order, ok := rewriteParams(query)
 	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
 	if err != nil || !ok {

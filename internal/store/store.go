@@ -45,6 +45,22 @@ type DB struct {
 	// an unlucky transaction could lose every poll until busy_timeout.
 	// nil on PostgreSQL, which runs writers concurrently.
 	writer chan struct{}
+
+	trace *tracer // SQLite: sees every statement (tests count queries)
+}
+
+// Trace calls fn with every SQL statement this process sends to SQLite
+// (nil stops it). Tests use it to count what a code path costs; it is not
+// available on PostgreSQL.
+func (db *DB) Trace(fn func(query string)) {
+	if db.trace == nil {
+		return
+	}
+	if fn == nil {
+		db.trace.fn.Store(nil)
+		return
+	}
+	db.trace.fn.Store(&fn)
 }
 
 // Open connects to the database named by dbURL. An empty dbURL means the
@@ -73,12 +89,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// writers queue on busy_timeout instead of failing with SQLITE_BUSY mid-way.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db := sql.OpenDB(&paramConnector{dsn: dsn, drv: &sqlite.Driver{}})
+	tr := &tracer{}
+	db := sql.OpenDB(&paramConnector{dsn: dsn, drv: &sqlite.Driver{}, trace: tr})
 	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Location: "sqlite:" + path, writer: make(chan struct{}, 1)}, nil
+	return &DB{DB: db, Dialect: SQLite, Location: "sqlite:" + path, writer: make(chan struct{}, 1), trace: tr}, nil
 }
 
 func openPostgres(ctx context.Context, dbURL string) (*DB, error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
 )
@@ -414,6 +415,7 @@ func (s *Service) putRules(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.RulesChanged, ChannelID: chID, ActorID: p.UserID()})
 	httpjson.Write(w, http.StatusOK, rules)
 }
 
@@ -505,6 +507,7 @@ func (s *Service) appointModerator(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.ModeratorsChanged, ChannelID: chID, ActorID: p.UserID(), UserID: u.ID})
 	httpjson.Write(w, http.StatusCreated, map[string]string{"moderator": u.Username})
 }
 
@@ -522,6 +525,7 @@ func (s *Service) dismissModerator(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.ModeratorsChanged, ChannelID: chID, ActorID: p.UserID(), UserID: u.ID})
 	httpjson.Write(w, http.StatusOK, map[string]string{"dismissed": u.Username})
 }
 
@@ -575,6 +579,7 @@ func (s *Service) sanction(kind string) http.HandlerFunc {
 			s.WriteError(w, err)
 			return
 		}
+		s.announce(bus.Event{Type: bus.SanctionsChanged, ChannelID: chID, ActorID: p.UserID(), UserID: u.ID})
 		sn.Username = u.Username
 		httpjson.Write(w, http.StatusCreated, sn)
 	}
@@ -595,6 +600,7 @@ func (s *Service) lift(kind string) http.HandlerFunc {
 			s.WriteError(w, err)
 			return
 		}
+		s.announce(bus.Event{Type: bus.SanctionsChanged, ChannelID: chID, ActorID: p.UserID(), UserID: u.ID})
 		httpjson.Write(w, http.StatusOK, map[string]string{"lifted": kind, "username": u.Username})
 	}
 }
@@ -738,6 +744,7 @@ func (s *Service) follow(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.StandingChanged, ChannelID: chID, UserID: p.UserID()})
 	httpjson.Write(w, http.StatusOK, map[string]bool{"following": true})
 }
 
@@ -771,6 +778,7 @@ func (s *Service) unfollow(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.StandingChanged, ChannelID: chID, UserID: p.UserID()})
 	httpjson.Write(w, http.StatusOK, map[string]bool{"following": false})
 }
 
@@ -934,5 +942,6 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	s.announce(bus.Event{Type: bus.SettingsChanged})
 	s.writeSettings(w, st)
 }

@@ -3,19 +3,19 @@ package trust
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/bus"
 )
 
-// IdentitySubject is the bus subject of IdentityChange events: every node's
-// WebSocket gateway hears them and re-checks (or closes) the account's open
+// IdentityChange is the payload of a bus.IdentityChanged event: what
+// happened to the account (the event's UserID). Every node's WebSocket
+// gateway hears it and re-checks (or closes) the account's open
 // connections, so a ban, log-out or deletion reaches sockets opened before it.
-const IdentitySubject = "identity.changed"
-
-// IdentityChange says what happened to an account.
 type IdentityChange struct {
-	UserID int64 `json:"user_id"`
 	// Kind: logout, password, deleted, token_revoked, roles, banned, unbanned.
 	Kind string `json:"kind"`
 }
@@ -35,13 +35,18 @@ const (
 // longer exists: session ended, token revoked, or account deleted.
 var ErrIdentityGone = errors.New("the login of this connection has ended")
 
-// identityChanged tells every node (through the announcer given at
-// construction) that an account's identity or rights changed.
+// identityChanged tells every node that an account's identity or rights
+// changed.
 func (s *Service) identityChanged(userID int64, kind string) {
-	if s.announce == nil || userID == 0 {
-		return
+	payload, _ := json.Marshal(IdentityChange{Kind: kind})
+	s.announce(bus.Event{Type: bus.IdentityChanged, UserID: userID, Payload: payload})
+}
+
+// announce publishes e to every node (when there is a bus).
+func (s *Service) announce(e bus.Event) {
+	if s.publish != nil {
+		s.publish(e)
 	}
-	s.announce(IdentityChange{UserID: userID, Kind: kind})
 }
 
 // Refresh re-reads who p is now: its session or token must still exist and

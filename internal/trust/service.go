@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/store"
 )
@@ -78,16 +79,18 @@ type Service struct {
 	Log  *slog.Logger
 
 	crawl crawlTracker
-	// announce tells every node an account's identity changed (nil: nobody).
-	announce func(IdentityChange)
+	// publish tells every node what trust changed (nil: nobody, e.g. CLI
+	// tools): identities for open connections, rules, moderators, sanctions
+	// and follows for every node's chat context.
+	publish func(bus.Event)
 	// roomConnsPerIP is the admin's room-connection cap (0: the default).
 	roomConnsPerIP atomic.Int64
 }
 
-// NewService builds the trust domain on db. announce carries identity
-// changes (log-outs, bans, deletions…) to every node's open connections; nil
-// when nothing holds connections (CLI tools).
-func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, limits Limits, log *slog.Logger, announce func(IdentityChange)) (*Service, error) {
+// NewService builds the trust domain on db. publish carries its changes
+// (log-outs, bans, rules, mutes…) to every node; nil when no node listens
+// (CLI tools).
+func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, limits Limits, log *slog.Logger, publish func(bus.Event)) (*Service, error) {
 	users, err := NewUsers(db)
 	if err != nil {
 		return nil, err
@@ -111,7 +114,7 @@ func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, li
 	return &Service{
 		DB: db, Users: users, Sessions: &Sessions{db: db}, Tokens: &Tokens{db: db}, Admin: NewAdmin(db),
 		Mod: &Moderation{db: db}, Challenges: ch, Throttle: NewLoginThrottle(), Limits: limits, Channels: channels, Log: log,
-		announce: announce,
+		publish: publish,
 	}, nil
 }
 
