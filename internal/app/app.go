@@ -132,6 +132,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	// Trust keeps logins and settings in memory; changes on any node reach it.
+	if err := a.Bus.Subscribe(a.Trust.OnEvent, bus.IdentityChanged, bus.SettingsChanged); err != nil {
+		return a, err
+	}
 	// A channel disabled on any node ends its stream on whichever node ingests it.
 	if _, err := a.Bus.Conn.Subscribe(kickSubject, func(m *nats.Msg) {
 		if a.Hub.Kick(string(m.Data)) {
@@ -140,8 +144,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}); err != nil {
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
-	a.Rooms = room.NewService(a.DB, a.Trust, a.Hub, a.Bus.Conn, log.With("component", "room"))
-	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels})
+	if a.Rooms, err = room.NewService(a.DB, a.Trust, a.Hub, a.Bus, log.With("component", "room")); err != nil {
+		return a, err
+	}
+	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels, Publish: a.publish})
 	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
 	a.Money.StartGroupCommit()
 	a.Rooms.SetGiftReplayer(a.Money)
@@ -169,6 +175,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
 		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
 		DataDir: cfg.DataDir, Online: roomHub.Online,
+		Publish: a.publish,
 		KickStream: func(slug string) {
 			if err := a.Bus.Conn.Publish(kickSubject, []byte(slug)); err != nil {
 				log.Error("ask the nodes to end a stream", "channel", slug, "err", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,6 +22,10 @@ type Bus struct {
 	Location string
 
 	embedded *server.Server
+
+	node     string // stamps the events this node publishes
+	mu       sync.RWMutex
+	handlers map[string][]func(Event) // this node's, by event type
 }
 
 // Open connects to natsURL, or with an empty URL starts an embedded NATS
@@ -47,7 +52,7 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 			srv.Shutdown()
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
-		return &Bus{Conn: nc, Location: "embedded", embedded: srv}, nil
+		return &Bus{Conn: nc, Location: "embedded", embedded: srv, node: randomID()}, nil
 	}
 	u, err := url.Parse(natsURL)
 	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
@@ -63,7 +68,7 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", u.Redacted(), err)
 	}
-	return &Bus{Conn: nc, Location: u.Redacted()}, nil
+	return &Bus{Conn: nc, Location: u.Redacted(), node: randomID()}, nil
 }
 
 // errorHandler logs asynchronous errors, above all a subscriber that fell

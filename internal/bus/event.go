@@ -21,6 +21,8 @@ type Event struct {
 	ActorID   int64           `json:"actor_id,omitempty"`
 	UserID    int64           `json:"user_id,omitempty"` // the account the event is about
 	Payload   json.RawMessage `json:"payload,omitempty"`
+	// Origin is the node that published it (its own handlers already ran).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Event types. Each travels on its own subject (Subject).
@@ -46,47 +48,59 @@ const (
 // Subject is the bus subject events of type typ travel on.
 func Subject(typ string) string { return "ev." + typ }
 
-// Publish stamps e (id, time) and sends it to every node.
-func Publish(nc *nats.Conn, e Event) error {
+// Publish stamps e (id, time, this node as its origin), hands it to this
+// node's handlers at once — so whoever made a change reads it back on the
+// next request — and sends it to every other node.
+func (b *Bus) Publish(e Event) error {
 	if e.ID == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		e.ID = hex.EncodeToString(b[:])
+		e.ID = randomID()
 	}
 	if e.At == 0 {
 		e.At = time.Now().UnixMilli()
+	}
+	e.Origin = b.node
+	b.mu.RLock()
+	handlers := b.handlers[e.Type]
+	b.mu.RUnlock()
+	for _, h := range handlers {
+		h(e)
 	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", e.Type, err)
 	}
-	if err := nc.Publish(Subject(e.Type), data); err != nil {
+	if err := b.Conn.Publish(Subject(e.Type), data); err != nil {
 		return fmt.Errorf("publish %s event: %w", e.Type, err)
 	}
 	return nil
 }
 
-// Subscribe calls fn with every event of the given types, on this node's
-// bus connection; undecodable messages are dropped.
-func Subscribe(nc *nats.Conn, fn func(Event), types ...string) ([]*nats.Subscription, error) {
-	var subs []*nats.Subscription
+// Subscribe calls fn with every event of the given types: this node's own
+// as they are published, other nodes' as they arrive. fn must not block
+// (it may run in the publisher's goroutine). Subscriptions end with the bus.
+func (b *Bus) Subscribe(fn func(Event), types ...string) error {
 	for _, typ := range types {
-		sub, err := nc.Subscribe(Subject(typ), func(m *nats.Msg) {
+		_, err := b.Conn.Subscribe(Subject(typ), func(m *nats.Msg) {
 			var e Event
-			if json.Unmarshal(m.Data, &e) == nil {
+			if json.Unmarshal(m.Data, &e) == nil && e.Origin != b.node {
 				fn(e)
 			}
 		})
 		if err != nil {
-			for _, s := range subs {
-				_ = s.Unsubscribe()
-			}
-			return nil, fmt.Errorf("subscribe to %s: %w", Subject(typ), err)
+			return fmt.Errorf("subscribe to %s: %w", Subject(typ), err)
 		}
-		subs = append(subs, sub)
+		b.mu.Lock()
+		if b.handlers == nil {
+			b.handlers = map[string][]func(Event){}
+		}
+		b.handlers[typ] = append(b.handlers[typ], fn)
+		b.mu.Unlock()
 	}
-	return subs, nil
+	return nil
 }
 
-// Publish sends e through this bus (see the package function).
-func (b *Bus) Publish(e Event) error { return Publish(b.Conn, e) }
+func randomID() string {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}

@@ -406,6 +406,7 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
+	h.changed(c.ID)
 	httpjson.Write(w, http.StatusOK, h.adminJSON(r.Context(), c))
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -36,6 +37,16 @@ type Handlers struct {
 	Files string
 	// Kick ends a channel's stream on every node; nil: Live.Kick (this node).
 	Kick func(slug string)
+	// Publish tells every node a channel changed (disabled, owner, slug), so
+	// their chat contexts reload it; nil: nobody listens.
+	Publish func(bus.Event)
+}
+
+// changed announces that channel id changed.
+func (h *Handlers) changed(id int64) {
+	if h.Publish != nil {
+		h.Publish(bus.Event{Type: bus.ChannelChanged, ChannelID: id})
+	}
 }
 
 // Register adds the channel routes to mux.
@@ -271,6 +282,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
+	h.changed(c.ID)
 	httpjson.Write(w, http.StatusOK, h.toJSON(c))
 }
 

@@ -130,17 +130,18 @@ func medalName(name, slug string) string {
 // Standing reads a viewer's active membership tier and medal in one query
 // (it runs for every danmaku); it is the trust domain's FanStanding.
 func (s *Service) Standing(ctx context.Context, userID, channelID int64, slug string) (trust.FanBadge, error) {
-	var tier sql.NullInt64
+	var tier, until sql.NullInt64
 	var intimacy sql.NullInt64
 	var name sql.NullString
 	err := s.db.QueryRowContext(ctx, `SELECT
 		(SELECT tier FROM memberships WHERE channel_id = $1 AND user_id = $2 AND expires_at > $3),
+		(SELECT expires_at FROM memberships WHERE channel_id = $1 AND user_id = $2 AND expires_at > $3),
 		(SELECT intimacy FROM fan_medals WHERE channel_id = $1 AND user_id = $2),
-		(SELECT medal_name FROM channel_money WHERE channel_id = $1)`, channelID, userID, store.Now()).Scan(&tier, &intimacy, &name)
+		(SELECT medal_name FROM channel_money WHERE channel_id = $1)`, channelID, userID, store.Now()).Scan(&tier, &until, &intimacy, &name)
 	if err != nil {
 		return trust.FanBadge{}, fmt.Errorf("read fan standing: %w", err)
 	}
-	b := trust.FanBadge{MemberTier: int(tier.Int64), MedalLevel: MedalLevel(intimacy.Int64)}
+	b := trust.FanBadge{MemberTier: int(tier.Int64), MemberUntil: until.Int64, MedalLevel: MedalLevel(intimacy.Int64)}
 	if b.MedalLevel > 0 {
 		b.MedalName = medalName(name.String, slug)
 	}

@@ -275,6 +275,9 @@ func (w *giftWriter) commit(group []*giftReq) {
 	} else {
 		for _, r := range unique {
 			r.result <- results[r]
+			if res := results[r]; res.err == nil && !res.out.Duplicate {
+				s.standingChanged(r.channelID, r.senderID)
+			}
 		}
 		// The writer publishes its own group at once (the relay would add a
 		// hop and a competing writer); the relay only catches rows a crash

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/trust"
 )
@@ -246,6 +247,9 @@ func (h *Handlers) setMedal(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, err)
 		return
+	}
+	if h.Money.deps.Publish != nil {
+		h.Money.deps.Publish(bus.Event{Type: bus.MedalChanged, ChannelID: chID})
 	}
 	httpjson.Write(w, http.StatusOK, map[string]string{"name": name})
 }

@@ -344,6 +344,7 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 		return Purchase{}, err
 	}
 	s.kickRelay()
+	s.standingChanged(o.ChannelID, o.UserID)
 	return out, nil
 }
 

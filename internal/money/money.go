@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -111,6 +112,17 @@ type Channels interface {
 type Deps struct {
 	Accounts Accounts
 	Channels Channels
+	// Publish tells every node a viewer's standing in a channel (fan medal,
+	// membership) or a channel's medal changed, so chat checks reload it;
+	// nil: nobody listens.
+	Publish func(bus.Event)
+}
+
+// standingChanged announces that user's standing in channel changed.
+func (s *Service) standingChanged(channelID, userID int64) {
+	if s.deps.Publish != nil {
+		s.deps.Publish(bus.Event{Type: bus.StandingChanged, ChannelID: channelID, UserID: userID})
+	}
 }
 
 type acctKey struct {
@@ -422,6 +434,7 @@ func (s *Service) sendGiftTx(ctx context.Context, r *giftReq) (SentGift, error) 
 		return SentGift{}, err
 	}
 	s.kickRelay()
+	s.standingChanged(channelID, senderID)
 	return out, nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nats-io/nats.go"
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -49,8 +48,6 @@ type Gateway struct {
 	hub *Hub
 	log *slog.Logger
 
-	identity []*nats.Subscription
-
 	mu      sync.Mutex
 	clients map[*client]struct{}
 	byUser  map[int64]map[*client]struct{} // logged-in connections by account
@@ -65,11 +62,9 @@ type Gateway struct {
 func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{},
 		byUser: map[int64]map[*client]struct{}{}, perIP: map[string]int{}}
-	subs, err := bus.Subscribe(hub.nc, g.onIdentity, bus.IdentityChanged)
-	if err != nil {
+	if err := svc.bus.Subscribe(g.onIdentity, bus.IdentityChanged); err != nil {
 		return nil, err
 	}
-	g.identity = subs
 	return g, nil
 }
 
@@ -390,6 +385,7 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 			name = p.User.Username
 		}
 		g.svc.joined(f.Room, chID, name)
+		g.svc.warm(ctx, f.Room, c.userID)
 	}
 	if err != nil {
 		g.log.Error("join room", "room", f.Room, "err", err)
@@ -474,9 +470,6 @@ func withoutReplayed(frame []byte, last int64) []byte {
 // Close tells every viewer the server is going away and waits for their
 // connections to end, or ctx.
 func (g *Gateway) Close(ctx context.Context) error {
-	for _, s := range g.identity {
-		_ = s.Unsubscribe()
-	}
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.clients {

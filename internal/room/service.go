@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
@@ -32,6 +33,7 @@ type Service struct {
 	trust *trust.Service
 	live  LiveStreams
 	nc    *nats.Conn
+	bus   *bus.Bus
 	log   *slog.Logger
 
 	ids    *idSource
@@ -44,6 +46,8 @@ type Service struct {
 
 	tally        tally
 	likesDropped atomic.Int64
+
+	chat *chatContext // what danmaku checks read, in memory
 
 	// gifts replays a room's recent gift events on join (the money domain).
 	gifts GiftReplayer
@@ -70,21 +74,57 @@ type sent struct {
 // RepeatWindow is how long the same text from the same sender counts as a repeat.
 const RepeatWindow = 30 * time.Second
 
-// NewService starts the room log writer; Close stops it.
-func NewService(db *store.DB, t *trust.Service, live LiveStreams, nc *nats.Conn, log *slog.Logger) *Service {
+// NewService starts the room log writer and the chat context; Close stops
+// them.
+func NewService(db *store.DB, t *trust.Service, live LiveStreams, b *bus.Bus, log *slog.Logger) (*Service, error) {
 	s := &Service{
-		db: db, trust: t, live: live, nc: nc, log: log,
+		db: db, trust: t, live: live, nc: b.Conn, bus: b, log: log,
 		ids: newIDSource(), writer: newLogWriter(db),
 		burst: trust.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
 		tally: tally{rooms: map[string]*roomTally{}, stop: make(chan struct{}), done: make(chan struct{})},
+		chat:  newChatContext(trustSources{t}, log),
+	}
+	if err := s.chat.listen(b); err != nil {
+		s.writer.close()
+		return nil, err
 	}
 	go s.runTally()
-	return s
+	return s, nil
+}
+
+// trustSources reads the chat context from the trust domain (and, through
+// it, the fan standing money keeps).
+type trustSources struct{ t *trust.Service }
+
+func (s trustSources) OpenChannel(ctx context.Context, slug string) (int64, int64, error) {
+	return s.t.Channels.OpenChannel(ctx, slug)
+}
+func (s trustSources) ChannelSlug(ctx context.Context, id int64) (string, error) {
+	return s.t.Channels.ChannelSlug(ctx, id)
+}
+func (s trustSources) Rules(ctx context.Context, ch int64) (trust.Rules, error) {
+	return s.t.Mod.Rules(ctx, ch)
+}
+func (s trustSources) Moderators(ctx context.Context, ch int64) ([]trust.User, error) {
+	return s.t.Mod.Moderators(ctx, ch)
+}
+func (s trustSources) ListSanctions(ctx context.Context, ch int64, now time.Time) ([]trust.Sanction, error) {
+	return s.t.Mod.ListSanctions(ctx, ch, now)
+}
+func (s trustSources) Follows(ctx context.Context, user, ch int64) (bool, error) {
+	return s.t.Mod.Follows(ctx, user, ch)
+}
+func (s trustSources) Standing(ctx context.Context, user, ch int64, slug string) (trust.FanBadge, error) {
+	if s.t.Fans == nil {
+		return trust.FanBadge{}, nil
+	}
+	return s.t.Fans.Standing(ctx, user, ch, slug)
 }
 
 // Close flushes the room log and the last second of likes and joins.
 func (s *Service) Close() {
+	s.chat.close()
 	s.writer.close()
 	select {
 	case <-s.tally.stop:
@@ -125,7 +165,7 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 			return Message{}, &HygieneError{"repeated", "you just sent that"}
 		}
 	}
-	chID, fan, err := s.trust.CheckSpeaker(ctx, slug, text, prev.at)
+	chID, fan, err := s.check(ctx, p, slug, text, prev.at, now)
 	if err != nil {
 		return Message{}, err
 	}
@@ -142,6 +182,48 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	s.remember(key, sent{at: now, text: text}, now)
 	s.publish(slug, event{Type: "danmaku", Message: &m})
 	return m, nil
+}
+
+// check runs every check a danmaku goes through in a room — the channel
+// takes chat, the policy (login, bans, mutes), the channel's rules — from
+// the chat context in memory: no query once the room and the sender are
+// loaded. It returns the channel and the sender's fan badge there.
+func (s *Service) check(ctx context.Context, p trust.Principal, slug, text string, lastSent, now time.Time) (int64, trust.FanBadge, error) {
+	room, err := s.chat.room(ctx, slug)
+	if err != nil {
+		return 0, trust.FanBadge{}, err
+	}
+	if room.disabled {
+		return room.channelID, trust.FanBadge{}, trust.ErrChannelDisabled
+	}
+	if err := trust.Decide(p, trust.ActChatSend, room.roles(p.UserID(), now), trust.Settings{}); err != nil {
+		return room.channelID, trust.FanBadge{}, err
+	}
+	sp := trust.Speaker{LastSent: lastSent}
+	if p.User != nil {
+		st, err := s.chat.standing(ctx, p.User.ID, room)
+		if err != nil {
+			return room.channelID, trust.FanBadge{}, err
+		}
+		sp.Fan = st.badge.At(now)
+		sp.Follows = st.follows
+		sp.Level = p.User.Level()
+		sp.AccountAge = p.User.AccountAge(now)
+		sp.Privileged = p.User.IsAdmin || p.User.ID == room.ownerID || room.mods[p.User.ID]
+	}
+	return room.channelID, sp.Fan, trust.CheckMessage(room.rules, sp, text, now)
+}
+
+// warm loads what a viewer's first danmaku in a room will need, so even
+// that one costs no query (the gateway calls it on join).
+func (s *Service) warm(ctx context.Context, slug string, userID int64) {
+	room, err := s.chat.room(ctx, slug)
+	if err != nil || userID == 0 {
+		return
+	}
+	if _, err := s.chat.standing(ctx, userID, room); err != nil {
+		s.log.Warn("load a viewer's standing on join", "room", slug, "err", err)
+	}
 }
 
 func (s *Service) lastSent(k senderKey) sent {

@@ -55,21 +55,26 @@ func (s *Service) Like(ctx context.Context, slug string, count int) error {
 	return nil
 }
 
-// authorizeLike says whether the principal in ctx may like in the room: a
-// logged-in account, not banned there, in a channel that is not disabled.
-// An anonymous tap is refused before any query.
+// authorizeLike says whether the principal in ctx may like (or share) in
+// the room: a logged-in account, not banned there, in a channel that is not
+// disabled — read from the chat context, so it costs no query. An anonymous
+// tap is refused before anything else.
 func (s *Service) authorizeLike(ctx context.Context, slug string) (int64, error) {
-	if trust.PrincipalFrom(ctx).Via == "" {
+	p := trust.PrincipalFrom(ctx)
+	if p.Via == "" {
 		return 0, &trust.Denied{Reason: "log in to like", Anonymous: true}
 	}
-	chID, owner, err := s.trust.Channels.OpenChannel(ctx, slug)
+	room, err := s.chat.room(ctx, slug)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.trust.AuthorizeContext(ctx, trust.ActFollow, chID, owner); err != nil {
-		return 0, err
+	if room.disabled {
+		return room.channelID, trust.ErrChannelDisabled
 	}
-	return chID, nil
+	if err := trust.Decide(p, trust.ActFollow, room.roles(p.UserID(), time.Now()), trust.Settings{}); err != nil {
+		return room.channelID, err
+	}
+	return room.channelID, nil
 }
 
 func (s *Service) countLikes(slug string, chID int64, n int) {
@@ -84,11 +89,8 @@ func (s *Service) LikesDropped() int64 { return s.likesDropped.Load() }
 
 // Share counts a share of the room (logged-in viewers).
 func (s *Service) Share(ctx context.Context, slug string) error {
-	chID, owner, err := s.trust.Channels.OpenChannel(ctx, slug)
+	chID, err := s.authorizeLike(ctx, slug)
 	if err != nil {
-		return err
-	}
-	if _, err := s.trust.AuthorizeContext(ctx, trust.ActFollow, chID, owner); err != nil {
 		return err
 	}
 	s.tally.mu.Lock()

@@ -254,6 +254,14 @@ func (s *Service) me(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	if p.User != nil { // experience grows by the minute; logins are cached for seconds
+		u, err := s.Users.Get(r.Context(), p.User.ID)
+		if err != nil {
+			s.WriteError(w, err)
+			return
+		}
+		p.User = &u
+	}
 	httpjson.Write(w, http.StatusOK, meOf(p))
 }
 

@@ -38,6 +38,7 @@ var ErrIdentityGone = errors.New("the login of this connection has ended")
 // identityChanged tells every node that an account's identity or rights
 // changed.
 func (s *Service) identityChanged(userID int64, kind string) {
+	s.auth.forget(userID) // here at once; other nodes when the event arrives
 	payload, _ := json.Marshal(IdentityChange{Kind: kind})
 	s.announce(bus.Event{Type: bus.IdentityChanged, UserID: userID, Payload: payload})
 }

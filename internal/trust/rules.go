@@ -63,6 +63,18 @@ type FanBadge struct {
 	MemberTier int    `json:"member_tier,omitempty"` // 0: not an active member
 	MedalName  string `json:"medal,omitempty"`
 	MedalLevel int    `json:"medal_level,omitempty"` // 0: no medal
+	// MemberUntil is when the membership runs out (Unix ms; 0 without
+	// one), so a badge kept in memory expires on time.
+	MemberUntil int64 `json:"-"`
+}
+
+// At is the badge as it stands at now: a membership that ran out no longer
+// shows.
+func (b FanBadge) At(now time.Time) FanBadge {
+	if b.MemberTier != 0 && b.MemberUntil != 0 && now.UnixMilli() >= b.MemberUntil {
+		b.MemberTier, b.MemberUntil = 0, 0
+	}
+	return b
 }
 
 // FanStanding reads a viewer's badge in a channel.

@@ -85,6 +85,8 @@ type Service struct {
 	publish func(bus.Event)
 	// roomConnsPerIP is the admin's room-connection cap (0: the default).
 	roomConnsPerIP atomic.Int64
+	settings       atomic.Pointer[cachedSettings]
+	auth           authCache
 }
 
 // NewService builds the trust domain on db. publish carries its changes
@@ -118,8 +120,27 @@ func NewService(ctx context.Context, db *store.DB, channels ChannelDirectory, li
 	}, nil
 }
 
-// Settings reads the platform switches.
+// settingsTTL bounds how stale a node's platform settings get if a
+// bus.SettingsChanged event is lost; the event applies a change at once.
+const settingsTTL = 5 * time.Second
+
+type cachedSettings struct {
+	st Settings
+	at time.Time
+}
+
+// Settings returns the platform switches, from memory when read in the last
+// settingsTTL (every authorised request asks).
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
+	if c := s.settings.Load(); c != nil && time.Since(c.at) < settingsTTL {
+		return c.st, nil
+	}
+	return s.loadSettings(ctx)
+}
+
+// loadSettings reads the switches from the store and, when the rate limits
+// changed, applies them to this node's limiters.
+func (s *Service) loadSettings(ctx context.Context) (Settings, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT name, value FROM platform_settings`)
 	if err != nil {
 		return Settings{}, fmt.Errorf("read platform settings: %w", err)
@@ -145,9 +166,9 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 	if err := rows.Err(); err != nil {
 		return Settings{}, err
 	}
-	// Every node reads the settings on each authorised request, so a
-	// change made on one node reaches the others' limiters on their next.
-	s.applyLimits(st.Limits)
+	if prev := s.settings.Swap(&cachedSettings{st: st, at: time.Now()}); prev == nil || prev.st.Limits != st.Limits {
+		s.applyLimits(st.Limits)
+	}
 	return st, nil
 }
 
@@ -208,6 +229,7 @@ func (s *Service) SetSettings(ctx context.Context, st Settings) error {
 	if err != nil {
 		return fmt.Errorf("save platform settings: %w", err)
 	}
+	s.settings.Store(&cachedSettings{st: st, at: time.Now()})
 	s.applyLimits(st.Limits)
 	return nil
 }
@@ -260,80 +282,6 @@ const (
 
 func isSafe(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
-}
-
-// Authenticate resolves who is calling (admin token, personal token,
-// session cookie, or nobody), enforces CSRF for cookie sessions, and
-// applies the per-address and per-account write limits.
-func (s *Service) Authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		now := time.Now()
-		var p Principal
-		if h := r.Header.Get("Authorization"); h != "" {
-			token := BearerToken(r)
-			if token == "" {
-				httpjson.Error(w, http.StatusUnauthorized, "Authorization must be: Bearer TOKEN")
-				return
-			}
-			if ok, err := s.Admin.Check(ctx, token); err != nil {
-				s.internal(w, err)
-				return
-			} else if ok {
-				p = Principal{Via: "admin-token"}
-			} else {
-				tokenID, uid, scopes, ok, err := s.Tokens.Lookup(ctx, token)
-				if err != nil {
-					s.internal(w, err)
-					return
-				}
-				if !ok {
-					httpjson.Error(w, http.StatusUnauthorized, "the bearer token is not valid (revoked, or never issued)")
-					return
-				}
-				u, err := s.Users.Get(ctx, uid)
-				if err != nil {
-					httpjson.Error(w, http.StatusUnauthorized, "the token's account no longer exists")
-					return
-				}
-				p = Principal{User: &u, Via: "token", Scopes: scopes, TokenID: tokenID}
-			}
-		} else if c, err := r.Cookie(SessionCookie); err == nil && !isLoginPath(r.URL.Path) {
-			sess, ok, err := s.Sessions.Lookup(ctx, c.Value)
-			if err != nil {
-				s.internal(w, err)
-				return
-			}
-			if ok {
-				u, err := s.Users.Get(ctx, sess.UserID)
-				if err == nil {
-					p = Principal{User: &u, Via: "session", Session: &sess}
-				}
-			}
-			if p.Via == "session" && !isSafe(r.Method) &&
-				!hmac.Equal([]byte(r.Header.Get(CSRFHeader)), []byte(sess.CSRF)) {
-				httpjson.Error(w, http.StatusForbidden, "missing or wrong "+CSRFHeader+" header")
-				return
-			}
-		}
-		if p.User != nil {
-			_, _, banned, err := s.Mod.Active(ctx, -1, p.User.ID, now)
-			if err != nil {
-				s.internal(w, err)
-				return
-			}
-			p.PlatformBanned = banned
-		}
-		if !isSafe(r.Method) && strings.HasPrefix(r.URL.Path, "/api/") && p.Via != "admin-token" && !hasOwnLimit(r.URL.Path) {
-			if !s.allow(w, s.Limits.WritePerIP, "ip:"+ClientIP(r), now) {
-				return
-			}
-			if p.User != nil && !s.allow(w, s.Limits.WritePerAccount, "user:"+strconv.FormatInt(p.User.ID, 10), now) {
-				return
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(ctx, p)))
-	})
 }
 
 // hasOwnLimit: these writes have a dedicated limit (sign-up, log-in) or

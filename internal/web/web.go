@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -57,6 +58,8 @@ type Options struct {
 	IngestURL string
 	// KickStream ends a channel's stream on every node (nil: this node's hub).
 	KickStream func(slug string)
+	// Publish sends a domain's event to every node (nil: nobody listens).
+	Publish func(bus.Event)
 
 	// Proxies are the trusted reverse proxies: the real client address and
 	// scheme come from their X-Forwarded-* headers.
@@ -196,7 +199,7 @@ func (s *Server) metricsHandler() http.Handler {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir, Kick: s.o.KickStream}
+	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir, Kick: s.o.KickStream, Publish: s.o.Publish}
 	if s.o.Money != nil {
 		ch.Watch = s.o.Money
 	}
