@@ -144,7 +144,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}); err != nil {
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
-	if a.Rooms, err = room.NewService(a.DB, a.Trust, a.Hub, a.Bus, log.With("component", "room")); err != nil {
+	if a.Rooms, err = room.NewService(room.Deps{DB: a.DB, Trust: a.Trust, Live: a.Hub, Bus: a.Bus, Log: log.With("component", "room"),
+		LogRetention: cfg.RoomLogRetention}); err != nil {
 		return a, err
 	}
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels, Publish: a.publish})

@@ -43,6 +43,8 @@ type Config struct {
 	PlatformSharePercent int
 	PaymentWebhookSecret string
 
+	RoomLogRetention time.Duration
+
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
 	DemoChannel     bool
@@ -80,6 +82,7 @@ func Default() Config {
 		ShutdownTimeout:      5 * time.Second,
 		DemoChannel:          true,
 		PlatformSharePercent: 30,
+		RoomLogRetention:     90 * 24 * time.Hour,
 		HTTPBodyTimeout:      30 * time.Second,
 		HLSPlayersPerAddress: 20,
 	}
@@ -107,6 +110,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
 	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
+	fs.DurationVar(&c.RoomLogRetention, "room-log-retention", c.RoomLogRetention, "how long danmaku are kept (history, reports, replays); 0 keeps them for ever")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: with --tls-key, --http serves HTTPS; re-read when the file changes")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: CIDRs or addresses, comma separated (10.0.0.0/8,127.0.0.1); empty believes none")
@@ -275,6 +279,9 @@ func (c Config) Validate() error {
 	}
 	if c.PaymentWebhookSecret != "" && len(c.PaymentWebhookSecret) < 16 {
 		return errors.New("--payment-webhook-secret must be at least 16 characters")
+	}
+	if c.RoomLogRetention < 0 || (c.RoomLogRetention > 0 && c.RoomLogRetention < time.Hour) {
+		return fmt.Errorf("--room-log-retention %v: 0 (keep for ever) or at least 1h", c.RoomLogRetention)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)

@@ -49,6 +49,10 @@ type Service struct {
 
 	chat *chatContext // what danmaku checks read, in memory
 
+	stop      chan struct{} // closed by Close: owned loops end
+	closeOnce sync.Once
+	wg        sync.WaitGroup // the pruner
+
 	// gifts replays a room's recent gift events on join (the money domain).
 	gifts GiftReplayer
 }
@@ -74,11 +78,23 @@ type sent struct {
 // RepeatWindow is how long the same text from the same sender counts as a repeat.
 const RepeatWindow = 30 * time.Second
 
-// NewService starts the room log writer and the chat context; Close stops
-// them.
-func NewService(db *store.DB, t *trust.Service, live LiveStreams, b *bus.Bus, log *slog.Logger) (*Service, error) {
+// Deps are what the room domain is built on.
+type Deps struct {
+	DB    *store.DB
+	Trust *trust.Service
+	Live  LiveStreams
+	Bus   *bus.Bus
+	Log   *slog.Logger
+	// LogRetention is how long danmaku are kept (0: for ever).
+	LogRetention time.Duration
+}
+
+// NewService starts the room log writer, the chat context and the log
+// pruner; Close stops them.
+func NewService(d Deps) (*Service, error) {
+	db, t, live, b, log := d.DB, d.Trust, d.Live, d.Bus, d.Log
 	s := &Service{
-		db: db, trust: t, live: live, nc: b.Conn, bus: b, log: log,
+		db: db, trust: t, live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}),
 		ids: newIDSource(), writer: newLogWriter(db),
 		burst: trust.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
@@ -90,6 +106,10 @@ func NewService(db *store.DB, t *trust.Service, live LiveStreams, b *bus.Bus, lo
 		return nil, err
 	}
 	go s.runTally()
+	if d.LogRetention > 0 {
+		s.wg.Add(1)
+		go s.runPruner(d.LogRetention, s.stop)
+	}
 	return s, nil
 }
 
@@ -122,8 +142,11 @@ func (s trustSources) Standing(ctx context.Context, user, ch int64, slug string)
 	return s.t.Fans.Standing(ctx, user, ch, slug)
 }
 
-// Close flushes the room log and the last second of likes and joins.
+// Close flushes the room log and the last second of likes and joins, and
+// stops the pruner. Safe to call twice.
 func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
 	s.chat.close()
 	s.writer.close()
 	select {
