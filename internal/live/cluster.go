@@ -22,7 +22,8 @@ type ClusterOptions struct {
 	// not anything changed (default 500 ms); changes go out at once.
 	Heartbeat time.Duration
 	// Expiry is how long a node may stay silent before its streams read
-	// as offline (default 5 s).
+	// as offline (default 5 s). Keep it above the media hub's claim TTL,
+	// so a channel that reads offline can be claimed on another node.
 	Expiry time.Duration
 	Log    *slog.Logger
 }

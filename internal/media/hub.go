@@ -91,10 +91,12 @@ type HubOptions struct {
 	// Directory is the live directory this node's streams are published
 	// in; its Self is this node.
 	Directory live.Directory
-	// ClaimTTL is how long a claim holds without renewal (default 5 s):
+	// ClaimTTL is how long a claim holds without renewal (default 4 s):
 	// a node that dies frees its channels this long after its last
-	// renewal. ClaimRenew is how often claims are renewed and lapsed
-	// claims of other nodes closed (default 1 s).
+	// renewal. It stays below the cluster directory's expiry (5 s), so a
+	// channel that reads offline can be claimed at once. ClaimRenew is
+	// how often claims are renewed and lapsed claims of other nodes
+	// closed (default 1 s).
 	ClaimTTL, ClaimRenew time.Duration
 	HLS                  HLSConfig
 	Log                  *slog.Logger
@@ -111,7 +113,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 		return nil, errors.New("media hub: no live directory")
 	}
 	if o.ClaimTTL <= 0 {
-		o.ClaimTTL = 5 * time.Second
+		o.ClaimTTL = 4 * time.Second
 	}
 	if o.ClaimRenew <= 0 {
 		o.ClaimRenew = time.Second
