@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -125,6 +126,24 @@ func TestLiveStateAcrossTwoNodes(t *testing.T) {
 	// The rename guard on B knows the channel is live.
 	if code := b.api("PATCH", "/api/channels/relay", testAdminToken, map[string]any{"slug": "relay2"}, nil); code != http.StatusConflict {
 		t.Fatalf("rename on B while live on A: %d, want 409", code)
+	}
+
+	// A viewer on B earns watch experience, and danmaku sent on B carry
+	// their offset into A's stream.
+	if out, err := exec.Command(c.bin, "user", "create", "watcher", "--password", "watcher-password", "--db", c.dbURL).CombinedOutput(); err != nil {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	viewer := b.browser("127.0.0.1")
+	if r := viewer.login("watcher", "watcher-password"); r.code != 200 {
+		t.Fatalf("login on B: %d %s", r.code, r.raw)
+	}
+	if r := viewer.do("POST", "/api/channels/relay/heartbeat", nil); r.code != 200 || r.body["earned"] != true {
+		t.Fatalf("heartbeat on B while live on A: %d %s", r.code, r.raw)
+	}
+	if r := viewer.do("POST", "/api/rooms/relay/danmaku", map[string]string{"text": "hello from B"}); r.code != 201 {
+		t.Fatalf("danmaku on B: %d %s", r.code, r.raw)
+	} else if off, _ := r.body["offset_ms"].(float64); off <= 0 {
+		t.Fatalf("danmaku on B while live on A has offset %v, want > 0: %s", r.body["offset_ms"], r.raw)
 	}
 
 	// A second publisher of the key, on B: refused, and A's stream goes on.
