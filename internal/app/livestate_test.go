@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/media/flv"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
 
 // liveResp is a channel's live state as GET /api/channels/{slug} gives it.
@@ -208,4 +212,42 @@ func TestLiveStateAcrossTwoNodes(t *testing.T) {
 	if !liveOf(t, b, "relay").Live {
 		t.Fatal("relay went offline on B when A restarted")
 	}
+}
+
+// TestLiveStateLostClaimEndsPublish: when a node finds at renewal that its
+// claim was closed (another node judged it dead), it ends that publish, so
+// the channel is never ingested twice for long.
+func TestLiveStateLostClaimEndsPublish(t *testing.T) {
+	n := startNode(t, "")
+	key := n.createChannel("fenced")
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	published := make(chan error, 1)
+	go func() {
+		published <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitFor(t, 10*time.Second, "fenced live", func() bool { return n.channel("fenced").Live })
+	if _, err := n.app.DB.Exec(`UPDATE live_sessions SET ended_at = $1, end_reason = 'node lost' WHERE ended_at IS NULL`, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the publish whose claim was lost to end", func() bool { return !n.channel("fenced").Live })
+	select {
+	case <-published:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the publisher's connection stayed open")
+	}
+	if !strings.Contains(n.logs.String(), "live claim lapsed before it was renewed") {
+		t.Fatal("the node did not say why it ended the publish")
+	}
+	// The key works again at once: the claim is free.
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	go func() {
+		_ = rtmp.PublishRecording(ctx2, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	waitFor(t, 10*time.Second, "fenced live again", func() bool { return n.channel("fenced").Live })
 }
