@@ -222,29 +222,30 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 	h.mu.Unlock()
 
 	id, err := h.channels.ClaimChannel(ctx, ch, h.node, h.claimTTL)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err == nil && h.closing {
-		err = ErrShutdown
-		h.dropClaimLater(id)
-	}
-	if err != nil {
-		delete(h.claims, ch.ID)
-		return nil, err
-	}
-	c.session = id
-	return c, nil
-}
-
-// dropClaimLater removes a claim made while the hub began shutting down.
-func (h *Hub) dropClaimLater(id int64) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.channels.DropClaim(ctx, id); err != nil {
-			h.log.Error("drop live claim", "session", id, "err", err)
+	if err == nil {
+		h.mu.Lock()
+		closing := h.closing
+		if !closing {
+			c.session = id
 		}
-	}()
+		h.mu.Unlock()
+		if !closing {
+			return c, nil
+		}
+		// The hub began shutting down meanwhile: give the claim back.
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if derr := h.channels.DropClaim(dctx, id); derr != nil {
+			h.log.Error("drop live claim", "channel", ch.Slug, "session", id, "err", derr)
+		}
+		cancel()
+		err = ErrShutdown
+	}
+	h.mu.Lock()
+	if h.claims[ch.ID] == c {
+		delete(h.claims, ch.ID)
+	}
+	h.mu.Unlock()
+	return nil, err
 }
 
 // GoLive starts the channel's stream with the publisher's tracks.
