@@ -2,10 +2,13 @@ package channel
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/media"
@@ -21,9 +24,11 @@ func openSessionOf(t *testing.T, db *store.DB, channelID int64) (id int64, node 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		if err := rows.Scan(&id, &node); err != nil {
+		var nodeID sql.NullInt64 // NULL: a session from before node ids
+		if err := rows.Scan(&id, &nodeID); err != nil {
 			t.Fatal(err)
 		}
+		node = nodeID.Int64
 		n++
 	}
 	return id, node, n
@@ -169,4 +174,52 @@ func TestLiveStateClaimRace(t *testing.T) {
 			t.Fatalf("%d claims won, %d sessions open; want 1 and 1", won, open)
 		}
 	}, Migrations())
+}
+
+// TestLiveStateClaimMigration: a database from before claims, with two
+// open sessions of one channel (two nodes took one key), upgrades: the
+// older is closed so the one-open-session index can exist, and the open
+// sessions left (no node renews them) count as lapsed.
+func TestLiveStateClaimMigration(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			old := fstest.MapFS{}
+			for _, name := range []string{"0001_channels.sql", "0002_owner.sql", "0003_cover_and_state.sql"} {
+				body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old[name] = &fstest.MapFile{Data: body}
+			}
+			db := storetest.Open(t, d, store.MigrationSet{Domain: "channel", FS: old})
+			if _, err := db.Exec(`INSERT INTO channels (id, slug, title, stream_key_hash, created_at, updated_at)
+				VALUES (1, 'twice', 'Twice', 'h1', 0, 0), (2, 'once', 'Once', 'h2', 0, 0)`); err != nil {
+				t.Fatal(err)
+			}
+			var ids [3]int64
+			for i, ch := range []int{1, 1, 2} {
+				if err := db.QueryRow(`INSERT INTO live_sessions (channel_id, started_at, tracks) VALUES ($1, $2, '[]') RETURNING id`,
+					ch, 10*(i+1)).Scan(&ids[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx, Migrations()); err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			if r := endReason(t, db, ids[0]); r != "server restarted" {
+				t.Fatalf("older duplicate ended with %q", r)
+			}
+			if id, _, n := openSessionOf(t, db, 1); n != 1 || id != ids[1] {
+				t.Fatalf("open sessions of twice: %d (id %d)", n, id)
+			}
+			svc := NewService(db)
+			if _, err := svc.ClaimChannel(ctx, media.ChannelRef{ID: 1, Slug: "twice"}, 1, time.Minute); err != nil {
+				t.Fatalf("claim over a session from before claims: %v", err)
+			}
+			if n, err := svc.CloseLapsedClaims(ctx); err != nil || n != 1 {
+				t.Fatalf("closed %d lapsed (%v), want once's", n, err)
+			}
+		})
+	}
 }
