@@ -21,6 +21,7 @@ import (
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/config"
+	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
 	"github.com/livehouse/livehouse/internal/money"
@@ -32,7 +33,7 @@ import (
 
 // Migrations lists every domain's tables, in the order they are applied.
 func Migrations() []store.MigrationSet {
-	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations(), money.Migrations()}
+	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations(), money.Migrations(), live.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -41,6 +42,8 @@ type App struct {
 	Log      *slog.Logger
 	DB       *store.DB
 	Channels *channel.Service
+	Node     *live.Registry // this process's node id
+	Live     live.Directory // which channel is live on which node
 	Hub      *media.Hub
 	Trust    *trust.Service
 	Bus      *bus.Bus
@@ -93,10 +96,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.Channels = channel.NewService(a.DB)
-	if n, err := a.Channels.CloseStaleSessions(ctx); err != nil {
+	if a.Node, err = live.Register(ctx, a.DB, live.RegistryOptions{DataDir: cfg.DataDir, Log: log.With("component", "live")}); err != nil {
+		return a, err
+	}
+	if n, err := a.Channels.CloseStaleSessions(ctx, a.Node.ID()); err != nil {
 		return a, err
 	} else if n > 0 {
-		log.Warn("closed live sessions left open by an earlier run", "count", n)
+		log.Warn("closed live sessions left open by an earlier run of this node or by nodes that died", "count", n)
 	}
 	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"), a.publish)
 	if err != nil {
@@ -114,10 +120,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus")); err != nil {
 		return a, err
 	}
+	// One node alone keeps its live directory in memory; nodes sharing a
+	// bus hear each other's streams on it.
+	if cfg.NATSURL == "" {
+		a.Live = live.NewLocal(a.Node.ID())
+	} else if a.Live, err = live.NewCluster(a.Bus.Conn, a.Node.ID(), live.ClusterOptions{Log: log.With("component", "live")}); err != nil {
+		return a, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Hub, err = media.NewHub(media.HubOptions{
-		Channels: a.Channels,
+		Channels:  a.Channels,
+		Directory: a.Live,
 		HLS: media.HLSConfig{
 			PartDuration:      cfg.HLSPartDuration,
 			SegmentDuration:   cfg.HLSSegmentDuration,
@@ -144,7 +158,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}); err != nil {
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
-	if a.Rooms, err = room.NewService(room.Deps{DB: a.DB, Trust: a.Trust, Live: a.Hub, Bus: a.Bus, Log: log.With("component", "room"),
+	if a.Rooms, err = room.NewService(room.Deps{DB: a.DB, Trust: a.Trust, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"),
 		LogRetention: cfg.RoomLogRetention}); err != nil {
 		return a, err
 	}
@@ -193,8 +207,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	a.Live.Advertise(a.scheme() + "://" + net.JoinHostPort(cfg.PublicHost, port(a.Web.Addr())))
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
-	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location)
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
+		"node", a.Node.ID())
 	return a, nil
 }
 
@@ -261,6 +277,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.RTMP != nil {
 		errs = append(errs, a.RTMP.Close(ctx))
 	}
+	if a.Hub != nil {
+		errs = append(errs, a.Hub.Close(ctx))
+	}
 	a.Frames.Stop()
 	if a.Gateway != nil {
 		errs = append(errs, a.Gateway.Close(ctx))
@@ -277,8 +296,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.Relay != nil {
 		a.Relay.Stop()
 	}
+	if a.Live != nil {
+		errs = append(errs, a.Live.Close(ctx))
+	}
 	if a.Bus != nil {
 		a.Bus.Close()
+	}
+	if a.Node != nil {
+		errs = append(errs, a.Node.Close(ctx))
 	}
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())

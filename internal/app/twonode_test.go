@@ -23,9 +23,20 @@ import (
 type cluster struct {
 	a, b       *testNode
 	bin, dbURL string
+	natsURL    string
+	dir        string
+	procs      map[*testNode]*nodeProc
 }
 
-func startCluster(t *testing.T) cluster {
+// nodeProc is one livehouse process of a cluster and what it logged.
+type nodeProc struct {
+	name, httpPort, rtmpPort string
+	cmd                      *exec.Cmd
+	logs                     *syncBuffer
+	exited                   chan struct{}
+}
+
+func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "livehouse")
@@ -42,36 +53,67 @@ func startCluster(t *testing.T) cluster {
 	if !ns.ReadyForConnections(5 * time.Second) {
 		t.Fatal("NATS did not start")
 	}
-	natsURL := ns.ClientURL()
-	dbURL := storetest.NewPostgresSchema(t)
-
-	start := func(name string) *testNode {
-		hp, rp := freePort(t), freePort(t)
-		cmd := exec.Command(bin, "--http", "127.0.0.1:"+hp, "--rtmp", "127.0.0.1:"+rp, "--db", dbURL, "--nats", natsURL,
-			"--admin-token", testAdminToken, "--demo-channel=false", "--data", filepath.Join(dir, name))
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				t.Log(name + ": " + sc.Text())
-			}
-		}()
-		t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-		n := &testNode{t: t, http: "http://127.0.0.1:" + hp, rtmp: "rtmp://127.0.0.1:" + rp + "/live"}
-		waitFor(t, 20*time.Second, name+" healthy", func() bool {
-			res, err := http.Get(n.http + "/healthz")
-			if err == nil {
-				res.Body.Close()
-			}
-			return err == nil && res.StatusCode == 200
-		})
-		return n
-	}
-	return cluster{a: start("node-a"), b: start("node-b"), bin: bin, dbURL: dbURL}
+	c := &cluster{bin: bin, dbURL: storetest.NewPostgresSchema(t), natsURL: ns.ClientURL(), dir: dir, procs: map[*testNode]*nodeProc{}}
+	c.a = c.launch(t, &nodeProc{name: "node-a", httpPort: freePort(t), rtmpPort: freePort(t)})
+	c.b = c.launch(t, &nodeProc{name: "node-b", httpPort: freePort(t), rtmpPort: freePort(t)})
+	return c
 }
+
+// launch starts p's process (on its data directory and ports) and waits
+// until it is healthy.
+func (c *cluster) launch(t *testing.T, p *nodeProc) *testNode {
+	t.Helper()
+	cmd := exec.Command(c.bin, "--http", "127.0.0.1:"+p.httpPort, "--rtmp", "127.0.0.1:"+p.rtmpPort, "--db", c.dbURL, "--nats", c.natsURL,
+		"--admin-token", testAdminToken, "--demo-channel=false", "--data", filepath.Join(c.dir, p.name))
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd, p.logs, p.exited = cmd, &syncBuffer{}, make(chan struct{})
+	go func() {
+		defer close(p.exited)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.logs.Write([]byte(sc.Text() + "\n"))
+			t.Log(p.name + ": " + sc.Text())
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-p.exited
+	})
+	n := &testNode{t: t, http: "http://127.0.0.1:" + p.httpPort, rtmp: "rtmp://127.0.0.1:" + p.rtmpPort + "/live"}
+	waitFor(t, 20*time.Second, p.name+" healthy", func() bool {
+		res, err := http.Get(n.http + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	c.procs[n] = p
+	return n
+}
+
+// kill ends n's process with SIGKILL: it says goodbye to nobody.
+func (c *cluster) kill(t *testing.T, n *testNode) {
+	t.Helper()
+	p := c.procs[n]
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+// restart starts n's process again on the same data directory and ports.
+func (c *cluster) restart(t *testing.T, n *testNode) *testNode {
+	t.Helper()
+	p := c.procs[n]
+	return c.launch(t, &nodeProc{name: p.name, httpPort: p.httpPort, rtmpPort: p.rtmpPort})
+}
+
+// logs is what n's process has logged so far.
+func (c *cluster) logs(n *testNode) string { return c.procs[n].logs.String() }
 
 // TestTwoNodesShareNATSAndPostgres runs two livehouse processes on one
 // PostgreSQL schema and one NATS server: a viewer on node B sees a danmaku

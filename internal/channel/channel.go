@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/textclean"
@@ -371,16 +372,47 @@ func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelR
 	return ref, nil
 }
 
-// SessionStarted records the start of a live session (media.Channels).
-func (s *Service) SessionStarted(ctx context.Context, ch media.ChannelRef, st media.Status) (int64, error) {
-	tracks, _ := json.Marshal(st.Tracks)
+// ClaimChannel opens a live session of ch held by node (media.Channels):
+// the partial unique index on open sessions lets one node at a time hold a
+// channel. A claim that lapsed (its node died) is closed first, so the
+// streamer can go live again on another node.
+func (s *Service) ClaimChannel(ctx context.Context, ch media.ChannelRef, node int, ttl time.Duration) (int64, error) {
+	now := live.NowSQL(s.db.Dialect)
+	if _, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2
+		WHERE channel_id = $3 AND ended_at IS NULL AND claim_until < `+now, store.Now(), ReasonNodeLost, ch.ID); err != nil {
+		return 0, fmt.Errorf("close a lapsed claim of %q: %w", ch.Slug, err)
+	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO live_sessions (channel_id, started_at, tracks) VALUES ($1, $2, $3) RETURNING id`,
-		ch.ID, st.StartedAt.UnixMilli(), string(tracks)).Scan(&id)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO live_sessions (channel_id, node_id, started_at, tracks, claim_until)
+		VALUES ($1, $2, $3, '[]', `+now+` + $4) RETURNING id`, ch.ID, node, store.Now(), ttl.Milliseconds()).Scan(&id)
+	if store.IsUniqueViolation(err) {
+		var holder sql.NullInt64
+		if e := s.db.QueryRowContext(ctx, `SELECT node_id FROM live_sessions WHERE channel_id = $1 AND ended_at IS NULL`, ch.ID).Scan(&holder); e == nil && holder.Valid {
+			return 0, fmt.Errorf("%w: %s is ingested by node %d", media.ErrAlreadyLive, ch.Slug, holder.Int64)
+		}
+		return 0, fmt.Errorf("%w: %s", media.ErrAlreadyLive, ch.Slug)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("insert live session: %w", err)
+		return 0, fmt.Errorf("claim channel %q: %w", ch.Slug, err)
 	}
 	return id, nil
+}
+
+// ReasonNodeLost ends the sessions of a node that stopped renewing its claims.
+const ReasonNodeLost = "node lost"
+
+// SessionStarted records the start and tracks of a claimed session (media.Channels).
+func (s *Service) SessionStarted(ctx context.Context, id int64, st media.Status) error {
+	tracks, _ := json.Marshal(st.Tracks)
+	res, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET started_at = $1, tracks = $2 WHERE id = $3 AND ended_at IS NULL`,
+		st.StartedAt.UnixMilli(), string(tracks), id)
+	if err != nil {
+		return fmt.Errorf("start live session %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("start live session %d: its claim was closed", id)
+	}
+	return nil
 }
 
 // SessionEnded closes a live session record (media.Channels).
@@ -393,15 +425,70 @@ func (s *Service) SessionEnded(ctx context.Context, id int64, st media.Status, r
 	return nil
 }
 
-// CloseStaleSessions ends sessions left open by a crash: at start-up no
-// stream of this node can be live yet.
-func (s *Service) CloseStaleSessions(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`,
-		store.Now(), "server restarted")
+// DropClaim removes a claim whose publisher never went live (media.Channels):
+// it leaves no session behind.
+func (s *Service) DropClaim(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM live_sessions WHERE id = $1 AND ended_at IS NULL`, id); err != nil {
+		return fmt.Errorf("drop live claim %d: %w", id, err)
+	}
+	return nil
+}
+
+// RenewClaims extends node's open claims to ttl from now (media.Channels)
+// and returns the ids of those still open.
+func (s *Service) RenewClaims(ctx context.Context, node int, ttl time.Duration) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE live_sessions SET claim_until = `+live.NowSQL(s.db.Dialect)+` + $1
+		WHERE node_id = $2 AND ended_at IS NULL RETURNING id`, ttl.Milliseconds(), node)
+	if err != nil {
+		return nil, fmt.Errorf("renew live claims of node %d: %w", node, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("renew live claims of node %d: %w", node, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renew live claims of node %d: %w", node, err)
+	}
+	return ids, nil
+}
+
+// CloseLapsedClaims ends the sessions whose claims were not renewed in time
+// (media.Channels): their node died. Reading first keeps the usual case (none)
+// from taking SQLite's write lock every second.
+func (s *Service) CloseLapsedClaims(ctx context.Context) (int64, error) {
+	now := live.NowSQL(s.db.Dialect)
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM live_sessions WHERE ended_at IS NULL AND claim_until < `+now).Scan(&n); err != nil {
+		return 0, fmt.Errorf("look for lapsed live claims: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL AND claim_until < `+now,
+		store.Now(), ReasonNodeLost)
+	if err != nil {
+		return 0, fmt.Errorf("close lapsed live claims: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// CloseStaleSessions ends, at start-up, the sessions node left open when it
+// stopped (no stream of this node can be live yet) and those of any node
+// whose claims lapsed; other nodes' live sessions stay open.
+func (s *Service) CloseStaleSessions(ctx context.Context, node int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE live_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL AND node_id = $3`,
+		store.Now(), "server restarted", node)
 	if err != nil {
 		return 0, fmt.Errorf("close stale live sessions: %w", err)
 	}
-	return res.RowsAffected()
+	own, _ := res.RowsAffected()
+	lapsed, err := s.CloseLapsedClaims(ctx)
+	return own + lapsed, err
 }
 
 // Session is one past or current live session.

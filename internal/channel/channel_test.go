@@ -93,16 +93,19 @@ func TestChannelsOnBothEngines(t *testing.T) {
 
 		// Live sessions: start, end, and the crash leftover closed at start-up.
 		st := media.Status{StartedAt: time.Now(), Tracks: []media.TrackStatus{{Codec: media.H264, Width: 1280, Height: 720}}}
-		id1, err := svc.SessionStarted(ctx, ref, st)
+		id1, err := svc.ClaimChannel(ctx, ref, 1, time.Minute)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SessionStarted(ctx, id1, st); err != nil {
 			t.Fatal(err)
 		}
 		st.IngestBytes = 12345
 		if err := svc.SessionEnded(ctx, id1, st, "publisher disconnected"); err != nil {
 			t.Fatal(err)
 		}
-		id2, _ := svc.SessionStarted(ctx, ref, st)
-		n, err := svc.CloseStaleSessions(ctx)
+		id2, _ := svc.ClaimChannel(ctx, ref, 1, time.Minute)
+		n, err := svc.CloseStaleSessions(ctx, 1)
 		if err != nil || n != 1 {
 			t.Fatalf("CloseStaleSessions = %d, %v; want 1", n, err)
 		}

@@ -294,10 +294,12 @@ func (h *Handlers) directory(w http.ResponseWriter, r *http.Request) {
 	entries := make([]directoryEntry, 0, len(chans))
 	for _, c := range chans {
 		e := directoryEntry{Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags, Streamer: names[c.OwnerID], Followed: followed[c.ID]}
-		if ls := h.liveState(c.Slug); ls.Live {
+		ls := h.liveState(c.Slug)
+		if ls.Live {
 			e.Live, e.Since, e.Viewers = true, ls.StartedAt, ls.Viewers
 		}
-		e.Picture = h.picture(c, e.Live)
+		// Recent frames are grabbed by the node that ingests the stream.
+		e.Picture = h.picture(c, ls.Here)
 		entries = append(entries, e)
 	}
 	sort.SliceStable(entries, func(i, j int) bool {
@@ -342,7 +344,7 @@ func (h *Handlers) categories(ctx context.Context) ([]categoryCount, error) {
 			by[cat] = c
 		}
 		c.Channels++
-		if _, live := h.Live.Stream(slug); live {
+		if _, live := h.Live.Lookup(slug); live {
 			c.Live++
 		}
 	}

@@ -9,12 +9,18 @@ import (
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // LiveStreams tells which channels are live (the media hub).
 type LiveStreams interface {
+	// Lookup is a channel's live state on whichever node ingests it (the
+	// live directory).
+	Lookup(slug string) (live.State, bool)
+	// Stream is a channel's stream when this node ingests it (its recent
+	// frames are files here).
 	Stream(slug string) (*media.Stream, bool)
 	// Kick ends a channel's publish on this node.
 	Kick(slug string) bool
@@ -90,30 +96,34 @@ type liveJSON struct {
 	Viewers int  `json:"viewers"`
 	// ExternalPlayers is the part of Viewers watching with other players
 	// than Livehouse's pages (VLC, apps), by playback session.
-	ExternalPlayers int                 `json:"external_players"`
-	StartedAt       *time.Time          `json:"started_at,omitempty"`
-	UptimeSeconds   int64               `json:"uptime_seconds,omitempty"`
-	Tracks          []media.TrackStatus `json:"tracks,omitempty"`
-	BitrateKbps     int                 `json:"bitrate_kbps,omitempty"`
-	FPS             float64             `json:"fps,omitempty"`
-	HLSURL          string              `json:"hls_url"`
+	ExternalPlayers int          `json:"external_players"`
+	StartedAt       *time.Time   `json:"started_at,omitempty"`
+	UptimeSeconds   int64        `json:"uptime_seconds,omitempty"`
+	Tracks          []live.Track `json:"tracks,omitempty"`
+	BitrateKbps     int          `json:"bitrate_kbps,omitempty"`
+	FPS             float64      `json:"fps,omitempty"`
+	HLSURL          string       `json:"hls_url"`
+	// Node ingests the stream; its LL-HLS is served there (HLSURL on that
+	// node). Here says whether that is this node.
+	Node *live.Node `json:"node,omitempty"`
+	Here bool       `json:"here,omitempty"`
 }
 
 func (h *Handlers) liveState(slug string) liveJSON {
 	out := liveJSON{HLSURL: "/hls/" + slug + "/index.m3u8"}
-	s, ok := h.Live.Stream(slug)
+	st, ok := h.Live.Lookup(slug)
 	if !ok {
 		return out
 	}
-	st := s.Status()
 	out.Live = true
 	out.Viewers = st.Viewers
 	out.ExternalPlayers = st.ExternalPlayers
 	out.StartedAt = &st.StartedAt
-	out.UptimeSeconds = int64(st.Uptime / time.Second)
+	out.UptimeSeconds = int64(time.Since(st.StartedAt) / time.Second)
 	out.Tracks = st.Tracks
 	out.BitrateKbps = st.BitrateKbps
 	out.FPS = st.FPS
+	out.Node, out.Here = &st.Node, st.Local
 	return out
 }
 
@@ -276,8 +286,8 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slug := r.PathValue("slug")
-	_, live := h.Live.Stream(slug)
-	c, err := h.Service.Update(r.Context(), slug, in, live)
+	_, isLive := h.Live.Lookup(slug)
+	c, err := h.Service.Update(r.Context(), slug, in, isLive)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -336,7 +346,7 @@ func (h *Handlers) heartbeat(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusUnauthorized, "log in to earn experience by watching")
 		return
 	}
-	if _, live := h.Live.Stream(c.Slug); !live {
+	if _, live := h.Live.Lookup(c.Slug); !live {
 		httpjson.Error(w, http.StatusConflict, "channel is not live")
 		return
 	}

@@ -9,15 +9,17 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // Sources are the domains the numbers come from.
 type Sources struct {
 	Trust *trust.Service
-	Live  interface {
-		Stream(slug string) (*media.Stream, bool)
+	// Live is the live directory: a channel's state on whichever node
+	// ingests it.
+	Live interface {
+		Lookup(slug string) (live.State, bool)
 	}
 	Rooms interface {
 		Counters(ctx context.Context, slug string) (likes, shares int64, err error)
@@ -76,11 +78,10 @@ func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	midnight := now.UTC().Truncate(24 * time.Hour)
 	var st ChannelStats
-	if s, ok := h.Live.Stream(slug); ok {
-		status := s.Status()
-		st.Live, st.Viewers = true, status.Viewers
-		st.UptimeSeconds = int64(status.Uptime / time.Second)
-		st.BitrateKbps, st.FPS = status.BitrateKbps, status.FPS
+	if ls, ok := h.Live.Lookup(slug); ok {
+		st.Live, st.Viewers = true, ls.Viewers
+		st.UptimeSeconds = int64(now.Sub(ls.StartedAt) / time.Second)
+		st.BitrateKbps, st.FPS = ls.BitrateKbps, ls.FPS
 	}
 	if h.Online != nil {
 		st.Online = h.Online(slug)

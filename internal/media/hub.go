@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/livehouse/livehouse/internal/live"
 )
 
 // Errors a publisher can get from the hub.
@@ -21,14 +23,28 @@ var (
 )
 
 // Channels is what the hub needs from the channel domain: resolving stream
-// keys and recording live sessions. The channel package implements it.
+// keys and recording live sessions, which are also the claims that keep two
+// nodes from ingesting one channel. The channel package implements it.
 type Channels interface {
 	// ChannelForKey returns the channel a stream key belongs to, or ErrUnknownKey.
 	ChannelForKey(ctx context.Context, key string) (ChannelRef, error)
-	// SessionStarted records a new live session and returns its id.
-	SessionStarted(ctx context.Context, ch ChannelRef, st Status) (int64, error)
+	// ClaimChannel opens a live session of ch held by node until ttl from
+	// now unless renewed: a conditional write, so a channel has at most one
+	// open session on all nodes. Another open session is ErrAlreadyLive.
+	ClaimChannel(ctx context.Context, ch ChannelRef, node int, ttl time.Duration) (int64, error)
+	// SessionStarted records the start and tracks of a claimed session.
+	SessionStarted(ctx context.Context, sessionID int64, st Status) error
 	// SessionEnded closes the session record.
 	SessionEnded(ctx context.Context, sessionID int64, st Status, reason string) error
+	// DropClaim removes a claim that never went live.
+	DropClaim(ctx context.Context, sessionID int64) error
+	// RenewClaims extends node's open claims to ttl from now and returns
+	// the ids of those still open (another node may have ended a claim
+	// that lapsed).
+	RenewClaims(ctx context.Context, node int, ttl time.Duration) ([]int64, error)
+	// CloseLapsedClaims ends the sessions whose claims were not renewed in
+	// time (their node died), on any node.
+	CloseLapsedClaims(ctx context.Context) (int64, error)
 }
 
 // Event tells the rest of Livehouse that a channel went live or offline.
@@ -38,13 +54,24 @@ type Event struct {
 	At      time.Time
 }
 
-// Hub is the registry of live channels. Ingest claims a channel, starts its
-// stream, and releases it; viewers find streams here by slug.
+// Hub is the registry of the channels live on this node. Ingest claims a
+// channel, starts its stream, and releases it; viewers find streams here by
+// slug. The hub keeps its claims in the store alive and tells the live
+// directory about its streams; Lookup answers from that directory, for
+// every node.
 type Hub struct {
 	channels Channels
+	dir      live.Directory
+	node     int
+	claimTTL time.Duration
+	renew    time.Duration
 	hlsCfg   HLSConfig
 	log      *slog.Logger
 	onEvent  func(Event)
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 
 	hlsRequests *prometheus.CounterVec
 	ingestBytes *prometheus.CounterVec
@@ -61,18 +88,44 @@ type Hub struct {
 // HubOptions configures a Hub.
 type HubOptions struct {
 	Channels Channels
-	HLS      HLSConfig
-	Log      *slog.Logger
+	// Directory is the live directory this node's streams are published
+	// in; its Self is this node.
+	Directory live.Directory
+	// ClaimTTL is how long a claim holds without renewal (default 4 s):
+	// a node that dies frees its channels this long after its last
+	// renewal. It stays below the cluster directory's expiry (5 s), so a
+	// channel that reads offline can be claimed at once. ClaimRenew is
+	// how often claims are renewed and lapsed claims of other nodes
+	// closed (default 1 s).
+	ClaimTTL, ClaimRenew time.Duration
+	HLS                  HLSConfig
+	Log                  *slog.Logger
 	// Metrics registry; the hub registers its collectors there.
 	Metrics prometheus.Registerer
 	// OnEvent, if set, is called (synchronously) for live.started and live.ended.
 	OnEvent func(Event)
 }
 
-// NewHub creates a hub and registers its metrics.
+// NewHub creates a hub, registers its metrics and starts keeping its
+// claims; Close stops that.
 func NewHub(o HubOptions) (*Hub, error) {
+	if o.Directory == nil {
+		return nil, errors.New("media hub: no live directory")
+	}
+	if o.ClaimTTL <= 0 {
+		o.ClaimTTL = 4 * time.Second
+	}
+	if o.ClaimRenew <= 0 {
+		o.ClaimRenew = time.Second
+	}
 	h := &Hub{
 		channels: o.Channels,
+		dir:      o.Directory,
+		node:     o.Directory.Self().ID,
+		claimTTL: o.ClaimTTL,
+		renew:    o.ClaimRenew,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 		hlsCfg:   o.HLS,
 		log:      o.Log,
 		onEvent:  o.OnEvent,
@@ -97,6 +150,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 			}
 		}
 	}
+	go h.keepClaims()
 	return h, nil
 }
 
@@ -105,6 +159,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 type Claim struct {
 	hub     *Hub
 	Channel ChannelRef
+	session int64 // the open live session that holds the channel in the store
 	stream  *Stream
 	done    bool
 	kick    func() // set by the ingest: drops the publisher's connection
@@ -145,23 +200,52 @@ func (h *Hub) Kick(slug string) bool {
 	return true
 }
 
-// Claim resolves key and reserves its channel for one publisher.
+// Claim resolves key and reserves its channel for one publisher: on this
+// node first, then in the store (an open live session), so a second
+// publisher of the channel is refused on every node.
 func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 	ch, err := h.channels.ChannelForKey(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closing {
+		h.mu.Unlock()
 		return nil, ErrShutdown
 	}
 	if _, taken := h.claims[ch.ID]; taken {
-		return nil, fmt.Errorf("%w: %s", ErrAlreadyLive, ch.Slug)
+		h.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s (on this node)", ErrAlreadyLive, ch.Slug)
 	}
 	c := &Claim{hub: h, Channel: ch}
 	h.claims[ch.ID] = c
-	return c, nil
+	h.mu.Unlock()
+
+	id, err := h.channels.ClaimChannel(ctx, ch, h.node, h.claimTTL)
+	if err == nil {
+		h.mu.Lock()
+		closing := h.closing
+		if !closing {
+			c.session = id
+		}
+		h.mu.Unlock()
+		if !closing {
+			return c, nil
+		}
+		// The hub began shutting down meanwhile: give the claim back.
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if derr := h.channels.DropClaim(dctx, id); derr != nil {
+			h.log.Error("drop live claim", "channel", ch.Slug, "session", id, "err", derr)
+		}
+		cancel()
+		err = ErrShutdown
+	}
+	h.mu.Lock()
+	if h.claims[ch.ID] == c {
+		delete(h.claims, ch.ID)
+	}
+	h.mu.Unlock()
+	return nil, err
 }
 
 // GoLive starts the channel's stream with the publisher's tracks.
@@ -180,12 +264,12 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
 			s.params[i] = newVideoParams(t)
 		}
 	}
-	id, err := h.channels.SessionStarted(ctx, c.Channel, s.Status())
-	if err != nil {
+	id := c.session
+	s.SessionID = id
+	if err := h.channels.SessionStarted(ctx, id, s.Status()); err != nil {
 		hls.close()
 		return nil, fmt.Errorf("record live session: %w", err)
 	}
-	s.SessionID = id
 	h.mu.Lock()
 	if c.done || h.closing {
 		h.mu.Unlock()
@@ -195,7 +279,8 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
 	c.stream = s
 	h.bySlug[c.Channel.Slug] = s
 	h.mu.Unlock()
-	log.Info("stream started", "session", id, "tracks", describeTracks(tracks))
+	h.dir.Publish(c.Channel.ID, slug, s.liveState)
+	log.Info("stream started", "session", id, "node", h.node, "tracks", describeTracks(tracks))
 	h.onEvent(Event{Type: "live.started", Channel: c.Channel, At: s.StartedAt})
 	return s, nil
 }
@@ -227,6 +312,13 @@ func (c *Claim) Release(reason string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := h.channels.SessionEnded(ctx, s.SessionID, st, reason); err != nil {
 			s.log.Error("record end of live session", "session", s.SessionID, "err", err)
+		}
+		cancel()
+		h.dir.Withdraw(c.Channel.ID)
+	} else if c.session != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.channels.DropClaim(ctx, c.session); err != nil {
+			h.log.Error("drop live claim", "channel", c.Channel.Slug, "session", c.session, "err", err)
 		}
 		cancel()
 	}
@@ -276,12 +368,98 @@ func (h *Hub) Stream(slug string) (*Stream, bool) {
 	return s, ok
 }
 
+// Lookup returns a channel's live state from the live directory: on
+// whichever node ingests it.
+func (h *Hub) Lookup(slug string) (live.State, bool) { return h.dir.Lookup(slug) }
+
 // Shutdown refuses new publishers. Ingest servers end their streams by
 // releasing their claims as their connections close.
 func (h *Hub) Shutdown() {
 	h.mu.Lock()
 	h.closing = true
 	h.mu.Unlock()
+}
+
+// Close stops keeping claims (after the ingest servers released theirs),
+// bounded by ctx. Safe to call more than once.
+func (h *Hub) Close(ctx context.Context) error {
+	var err error
+	h.closeOnce.Do(func() {
+		close(h.stop)
+		select {
+		case <-h.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("stop keeping live claims: %w", ctx.Err())
+		}
+	})
+	return err
+}
+
+// keepClaims renews this node's claims and closes the lapsed claims of
+// nodes that died, every ClaimRenew, until Close.
+func (h *Hub) keepClaims() {
+	defer close(h.done)
+	t := time.NewTicker(h.renew)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		h.renewClaims()
+	}
+}
+
+func (h *Hub) renewClaims() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.renew)
+	defer cancel()
+	h.mu.Lock()
+	held := make([]*Claim, 0, len(h.claims))
+	for _, c := range h.claims {
+		if c.session != 0 && !c.done {
+			held = append(held, c)
+		}
+	}
+	h.mu.Unlock()
+	if len(held) > 0 {
+		open, err := h.channels.RenewClaims(ctx, h.node, h.claimTTL)
+		if err != nil {
+			h.log.Warn("renew live claims", "err", err)
+		} else {
+			h.dropLost(held, open)
+		}
+	}
+	if n, err := h.channels.CloseLapsedClaims(ctx); err != nil {
+		h.log.Warn("close lapsed live claims", "err", err)
+	} else if n > 0 {
+		h.log.Warn("closed live sessions of a node that stopped renewing its claims", "count", n)
+	}
+}
+
+// dropLost ends the publishes whose claims are no longer open: this node
+// did not renew them in time, another node closed them, and the channel
+// may be live elsewhere now.
+func (h *Hub) dropLost(held []*Claim, open []int64) {
+	still := make(map[int64]bool, len(open))
+	for _, id := range open {
+		still[id] = true
+	}
+	for _, c := range held {
+		if still[c.session] {
+			continue
+		}
+		h.mu.Lock()
+		kick := c.kick
+		if c.done || kick == nil {
+			h.mu.Unlock()
+			continue
+		}
+		c.kicked = true
+		h.mu.Unlock()
+		h.log.Error("live claim lapsed before it was renewed; ending this publish", "channel", c.Channel.Slug, "session", c.session)
+		kick()
+	}
 }
 
 // ServeHLS answers GET /hls/{slug}/{file}.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/live"
 )
 
 // ChannelRef names the channel a stream belongs to.
@@ -214,4 +216,19 @@ func (s *Stream) end() {
 	if !already {
 		s.hls.close()
 	}
+}
+
+// liveState is the stream as the live directory shows it.
+func (s *Stream) liveState() live.State {
+	st := s.Status()
+	out := live.State{
+		ChannelID: s.Channel.ID, Slug: s.Channel.Slug, SessionID: s.SessionID, StartedAt: st.StartedAt,
+		Tracks: make([]live.Track, 0, len(st.Tracks)), BitrateKbps: st.BitrateKbps, FPS: st.FPS,
+		Viewers: st.Viewers, ExternalPlayers: st.ExternalPlayers, IngestBytes: st.IngestBytes,
+	}
+	for _, t := range st.Tracks {
+		out.Tracks = append(out.Tracks, live.Track{Codec: string(t.Codec), Width: t.Width, Height: t.Height, FPS: t.FPS,
+			SampleRate: t.SampleRate, Channels: t.Channels})
+	}
+	return out
 }

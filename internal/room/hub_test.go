@@ -105,7 +105,7 @@ func TestCleanAndStyle(t *testing.T) {
 }
 
 func TestIDsGrowAndAreUnique(t *testing.T) {
-	s := newIDSource()
+	s := newIDSource(7)
 	now := time.Now()
 	seen := map[int64]bool{}
 	var last int64

@@ -4,9 +4,7 @@
 package room
 
 import (
-	"crypto/rand"
 	"embed"
-	"encoding/binary"
 	"io/fs"
 	"strings"
 	"sync"
@@ -87,8 +85,8 @@ func CheckStyle(color, mode string) (string, string, error) {
 }
 
 // idSource makes time-ordered 63-bit ids: milliseconds since 2026 (41
-// bits), a random node number (10 bits) and a sequence (12 bits). Ids from
-// one node only grow; across nodes they order by time.
+// bits), the node id (10 bits, assigned by live.Registry) and a sequence
+// (12 bits). Ids from one node only grow; across nodes they order by time.
 type idSource struct {
 	mu   sync.Mutex
 	node int64
@@ -98,10 +96,8 @@ type idSource struct {
 
 var idEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
-func newIDSource() *idSource {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return &idSource{node: int64(binary.BigEndian.Uint16(b[:]) & 0x3ff)}
+func newIDSource(node int64) *idSource {
+	return &idSource{node: node & 0x3ff}
 }
 
 // idTime is when a message id was made (Unix ms).

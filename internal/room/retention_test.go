@@ -15,7 +15,7 @@ func TestPruneLog(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s := &Service{db: db}
-		ids := newIDSource()
+		ids := newIDSource(1)
 		now := time.Now()
 		insert := func(at time.Time, n int) {
 			for i := 0; i < n; i++ {

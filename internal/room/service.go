@@ -16,15 +16,18 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/livehouse/livehouse/internal/bus"
+	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
-// LiveStreams tells whether a channel is live (the media hub), for the
-// stream offset stamped on each message.
+// LiveStreams is the live directory: whether a channel is live on any
+// node, for the stream offset stamped on each message, and this node's id,
+// for message ids.
 type LiveStreams interface {
-	Stream(slug string) (*media.Stream, bool)
+	Lookup(slug string) (live.State, bool)
+	Self() live.Node
 }
 
 // Service takes danmaku in: checks, the room log, and the bus.
@@ -95,7 +98,7 @@ func NewService(d Deps) (*Service, error) {
 	db, t, live, b, log := d.DB, d.Trust, d.Live, d.Bus, d.Log
 	s := &Service{
 		db: db, trust: t, live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}),
-		ids: newIDSource(), writer: newLogWriter(db),
+		ids: newIDSource(int64(live.Self().ID)), writer: newLogWriter(db),
 		burst: trust.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
 		tally: tally{rooms: map[string]*roomTally{}, stop: make(chan struct{}), done: make(chan struct{})},
@@ -196,7 +199,7 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(), Fan: fan,
 		Text: text, Color: color, Mode: mode, At: now.UnixMilli(), OffsetMS: -1,
 	}
-	if st, ok := s.live.Stream(slug); ok {
+	if st, ok := s.live.Lookup(slug); ok {
 		m.OffsetMS = now.Sub(st.StartedAt).Milliseconds()
 	}
 	if err := s.writer.append(ctx, chID, m); err != nil {

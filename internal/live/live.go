@@ -1,0 +1,173 @@
+// Package live knows which channel is live on which node: the live
+// directory (a local implementation for one node, a cluster one that hears
+// every node over the bus) and the registry of node ids. The media hub
+// tells the directory about the streams this node ingests; the directory,
+// stats, watch heartbeats, danmaku offsets and the rename guard read it.
+package live
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Node is a Livehouse process: its id (Registry) and the URL other nodes
+// reach its HTTP side on (for pulling its LL-HLS, later).
+type Node struct {
+	ID  int    `json:"id"`
+	URL string `json:"url,omitempty"`
+}
+
+// Track describes one track of a live stream (as media.TrackStatus).
+type Track struct {
+	Codec      string  `json:"codec"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	FPS        float64 `json:"fps,omitempty"`
+	SampleRate int     `json:"sample_rate,omitempty"`
+	Channels   int     `json:"channels,omitempty"`
+}
+
+// State is a live channel as the directory knows it.
+type State struct {
+	ChannelID   int64     `json:"channel_id"`
+	Slug        string    `json:"slug"`
+	SessionID   int64     `json:"session_id"`
+	StartedAt   time.Time `json:"started_at"`
+	Tracks      []Track   `json:"tracks"`
+	BitrateKbps int       `json:"bitrate_kbps"`
+	FPS         float64   `json:"fps"`
+	// Viewers are the ingesting node's external HLS players plus the
+	// channel's room connections on every node.
+	Viewers         int    `json:"viewers"`
+	ExternalPlayers int    `json:"external_players"`
+	IngestBytes     uint64 `json:"ingest_bytes"`
+	// Node ingests the stream and serves its LL-HLS.
+	Node Node `json:"node"`
+	// Local: Node is this node.
+	Local bool `json:"-"`
+}
+
+// Directory answers which channels are live, on every node.
+type Directory interface {
+	// Lookup returns the live state of the channel with this slug.
+	Lookup(slug string) (State, bool)
+	// List returns every live channel.
+	List() []State
+	// Self is this node.
+	Self() Node
+	// Advertise sets the URL of this node's HTTP side once it listens.
+	Advertise(url string)
+	// Publish tells the directory this node ingests a channel; state is
+	// read whenever the directory needs a fresh snapshot. Withdraw ends it.
+	Publish(channelID int64, slug string, state func() State)
+	Withdraw(channelID int64)
+	// Close stops whatever the directory runs, bounded by ctx.
+	Close(ctx context.Context) error
+}
+
+// Local is the directory of a single node: the streams it ingests.
+type Local struct {
+	id  int
+	url atomic.Pointer[string]
+
+	mu      sync.RWMutex
+	streams map[int64]localStream // by channel id
+	bySlug  map[string]int64
+
+	changed func() // the cluster's "publish now"; nil for a plain Local
+}
+
+type localStream struct {
+	slug  string
+	state func() State
+}
+
+// NewLocal returns the directory of node id alone (the embedded default).
+func NewLocal(id int) *Local {
+	return &Local{id: id, streams: map[int64]localStream{}, bySlug: map[string]int64{}}
+}
+
+// Self is this node.
+func (l *Local) Self() Node {
+	n := Node{ID: l.id}
+	if u := l.url.Load(); u != nil {
+		n.URL = *u
+	}
+	return n
+}
+
+// Advertise sets the URL other nodes reach this one on.
+func (l *Local) Advertise(url string) {
+	l.url.Store(&url)
+	if l.changed != nil {
+		l.changed()
+	}
+}
+
+// Publish records a stream this node ingests.
+func (l *Local) Publish(channelID int64, slug string, state func() State) {
+	l.mu.Lock()
+	if old, ok := l.streams[channelID]; ok {
+		delete(l.bySlug, old.slug)
+	}
+	l.streams[channelID] = localStream{slug: slug, state: state}
+	l.bySlug[slug] = channelID
+	l.mu.Unlock()
+	if l.changed != nil {
+		l.changed()
+	}
+}
+
+// Withdraw forgets a stream that ended.
+func (l *Local) Withdraw(channelID int64) {
+	l.mu.Lock()
+	s, ok := l.streams[channelID]
+	if ok {
+		delete(l.streams, channelID)
+		if l.bySlug[s.slug] == channelID {
+			delete(l.bySlug, s.slug)
+		}
+	}
+	l.mu.Unlock()
+	if ok && l.changed != nil {
+		l.changed()
+	}
+}
+
+// Lookup returns the state of a stream this node ingests.
+func (l *Local) Lookup(slug string) (State, bool) {
+	l.mu.RLock()
+	s, ok := l.streams[l.bySlug[slug]]
+	l.mu.RUnlock()
+	if !ok {
+		return State{}, false
+	}
+	return l.fill(s.state()), true
+}
+
+// List returns the streams this node ingests, by slug.
+func (l *Local) List() []State {
+	l.mu.RLock()
+	fns := make([]func() State, 0, len(l.streams))
+	for _, s := range l.streams {
+		fns = append(fns, s.state)
+	}
+	l.mu.RUnlock()
+	out := make([]State, 0, len(fns))
+	for _, f := range fns {
+		out = append(out, l.fill(f()))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
+	return out
+}
+
+func (l *Local) fill(st State) State {
+	st.Node, st.Local = l.Self(), true
+	return st
+}
+
+// Close has nothing to stop.
+func (l *Local) Close(context.Context) error { return nil }
