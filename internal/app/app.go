@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,9 @@ type App struct {
 	AdminToken string
 	// DemoKey is set only when this start created the demo channel.
 	DemoKey string
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Option adjusts what Start builds beyond the config (tests, embedders).
@@ -270,6 +274,11 @@ func (a *App) ensureDemoChannel(ctx context.Context) error {
 // Shutdown stops ingest first (ending every stream cleanly, so players see
 // the end), then HTTP, then the store. Safe on a partly started App.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() { a.shutdownErr = a.shutdown(ctx) })
+	return a.shutdownErr
+}
+
+func (a *App) shutdown(ctx context.Context) error {
 	var errs []error
 	if a.Hub != nil {
 		a.Hub.Shutdown()

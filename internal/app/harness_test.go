@@ -85,6 +85,10 @@ func startNodeWith(t *testing.T, set func(*config.Config), opts ...Option) *test
 		if err := a.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		// A second Shutdown (a signal during a failed start, say) is harmless.
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("second shutdown: %v", err)
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
