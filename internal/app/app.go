@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -121,7 +122,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 
-	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus")); err != nil {
+	if a.Bus, err = bus.Open(cfg.NATSURL, log.With("component", "bus"), bus.WithStoreDir(filepath.Join(cfg.DataDir, "nats"))); err != nil {
 		return a, err
 	}
 	// One node alone keeps its live directory in memory; nodes sharing a

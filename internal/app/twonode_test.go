@@ -44,7 +44,8 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	// The test's own NATS server, so nothing is shared with other runs.
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

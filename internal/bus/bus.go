@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Bus is a connection to NATS, and the embedded server when there is one.
@@ -26,11 +27,38 @@ type Bus struct {
 	node     string // stamps the events this node publishes
 	mu       sync.RWMutex
 	handlers map[string][]func(Event) // this node's, by event type
+
+	js         jetstream.JetStream
+	stream     jetstream.Stream
+	memoryOnly bool // the embedded server without a store directory
 }
 
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct{ storeDir string }
+
+// WithStoreDir keeps the embedded server's durable events (JetStream) in
+// dir, so they survive a restart; without it they live in memory.
+func WithStoreDir(dir string) Option { return func(o *options) { o.storeDir = dir } }
+
 // Open connects to natsURL, or with an empty URL starts an embedded NATS
-// server that accepts only in-process connections.
-func Open(natsURL string, log *slog.Logger) (*Bus, error) {
+// server that accepts only in-process connections. Either way it makes
+// sure the durable event stream exists (JetStream must be enabled on an
+// external server: nats-server -js).
+func Open(natsURL string, log *slog.Logger, opts ...Option) (b *Bus, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	defer func() {
+		if err == nil {
+			if err = b.openStream(); err != nil {
+				b.Close()
+				b = nil
+			}
+		}
+	}()
 	if natsURL == "" {
 		srv, err := server.NewServer(&server.Options{
 			ServerName: "livehouse-embedded",
@@ -38,6 +66,8 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 			NoSigs:     true, // signals belong to Livehouse
 			NoLog:      true,
 			MaxPayload: 1 << 20,
+			JetStream:  true,
+			StoreDir:   o.storeDir,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -52,7 +82,7 @@ func Open(natsURL string, log *slog.Logger) (*Bus, error) {
 			srv.Shutdown()
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
-		return &Bus{Conn: nc, Location: "embedded", embedded: srv, node: randomID()}, nil
+		return &Bus{Conn: nc, Location: "embedded", embedded: srv, node: randomID(), memoryOnly: o.storeDir == ""}, nil
 	}
 	u, err := url.Parse(natsURL)
 	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {

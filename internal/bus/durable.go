@@ -1,0 +1,152 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Durable events travel through JetStream: a publisher's call returns once
+// the event is stored, and every consumer gets it at least once, a node
+// that was down included when it comes back. Money's room events (gifts,
+// memberships) and the notices it sends people are durable; chat-context
+// and identity events are not (a lost one is repaired by a reload).
+
+// StreamName is the JetStream stream holding durable events.
+const StreamName = "LIVEHOUSE_EVENTS"
+
+// durablePrefix starts the subjects of durable events.
+const durablePrefix = "dur."
+
+// DurableRetention is how long the stream keeps an event: long enough for a
+// node that was down a day to catch up.
+const DurableRetention = 24 * time.Hour
+
+// Durable event types.
+const (
+	// A gift or a membership a room shows (payload: the room event JSON).
+	RoomGift       = "room.gift"
+	RoomMembership = "room.membership"
+	// A notice for one account (payload: the notice JSON).
+	MoneyNotice = "money.notice"
+)
+
+func (b *Bus) openStream() error {
+	js, err := jetstream.New(b.Conn)
+	if err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	storage := jetstream.FileStorage
+	if b.memoryOnly {
+		storage = jetstream.MemoryStorage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       StreamName,
+		Subjects:   []string{durablePrefix + ">"},
+		Storage:    storage,
+		MaxAge:     DurableRetention,
+		Duplicates: 2 * time.Minute, // a retried publish with the same id is stored once
+	})
+	if err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("the NATS server at %s has no JetStream: start it with -js", b.Location)
+		}
+		return fmt.Errorf("create the %s stream: %w", StreamName, err)
+	}
+	b.js, b.stream = js, st
+	return nil
+}
+
+// PublishDurable stores e in the durable stream and returns once it is
+// stored. The event id is its de-duplication key: publishing the same id
+// again within two minutes stores it once (a relay retrying after a crash).
+func (b *Bus) PublishDurable(ctx context.Context, e Event) error {
+	if e.ID == "" {
+		e.ID = randomID()
+	}
+	if e.At == 0 {
+		e.At = time.Now().UnixMilli()
+	}
+	e.Origin = b.node
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", e.Type, err)
+	}
+	if _, err := b.js.Publish(ctx, durablePrefix+e.Type, data, jetstream.WithMsgID(e.ID)); err != nil {
+		return fmt.Errorf("store %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Consume hands each durable event of the types to fn on ONE node of all
+// that consume under name (a shared durable consumer), from where the last
+// left off. An fn error has the event delivered again later. It runs until
+// the returned stop is called.
+func (b *Bus) Consume(name string, fn func(Event) error, types ...string) (stop func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:        name,
+		FilterSubjects: subjects(types),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("durable consumer %s: %w", name, err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		var e Event
+		if json.Unmarshal(m.Data(), &e) != nil {
+			_ = m.Term() // undecodable: never again
+			return
+		}
+		if err := fn(e); err != nil {
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+		_ = m.Ack()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", name, err)
+	}
+	return cc.Stop, nil
+}
+
+// Tail hands this node every durable event of the types published from now
+// on (each node gets all of them: live fan-out). It runs until stop.
+func (b *Bus) Tail(fn func(Event), types ...string) (stop func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: subjects(types),
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tail durable events: %w", err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		var e Event
+		if json.Unmarshal(m.Data(), &e) == nil {
+			fn(e)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tail durable events: %w", err)
+	}
+	return cc.Stop, nil
+}
+
+func subjects(types []string) []string {
+	out := make([]string, len(types))
+	for i, t := range types {
+		out[i] = durablePrefix + t
+	}
+	return out
+}
