@@ -48,6 +48,9 @@ type Gateway struct {
 	hub *Hub
 	log *slog.Logger
 
+	stopTail  func() // the durable room events' tail
+	closeTail sync.Once
+
 	mu      sync.Mutex
 	clients map[*client]struct{}
 	byUser  map[int64]map[*client]struct{} // logged-in connections by account
@@ -65,6 +68,13 @@ func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 	if err := svc.bus.Subscribe(g.onIdentity, bus.IdentityChanged); err != nil {
 		return nil, err
 	}
+	// Gifts and memberships are durable events: every node shows each new
+	// one to its viewers of that room.
+	stop, err := svc.bus.Tail(func(e bus.Event) { hub.deliverToChannel(e.ChannelID, e.Payload) }, roomEventTypes...)
+	if err != nil {
+		return nil, err
+	}
+	g.stopTail = stop
 	return g, nil
 }
 
@@ -380,6 +390,7 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	c.mu.Unlock()
 	r, err := g.hub.join(f.Room, c)
 	if err == nil {
+		g.hub.bindChannel(f.Room, chID)
 		name := ""
 		if p := trust.PrincipalFrom(ctx); p.User != nil {
 			name = p.User.Username
@@ -470,6 +481,11 @@ func withoutReplayed(frame []byte, last int64) []byte {
 // Close tells every viewer the server is going away and waits for their
 // connections to end, or ctx.
 func (g *Gateway) Close(ctx context.Context) error {
+	g.closeTail.Do(func() {
+		if g.stopTail != nil {
+			g.stopTail()
+		}
+	})
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.clients {

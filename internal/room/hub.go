@@ -28,6 +28,10 @@ type Hub struct {
 
 	shards [32]hubShard
 	wg     sync.WaitGroup
+
+	// slugs maps channel ids to the slug their room joined under: durable
+	// room events are addressed by channel id.
+	slugs sync.Map // int64 → string
 }
 
 type hubShard struct {
@@ -154,6 +158,25 @@ func (h *Hub) leave(r *liveRoom, c *client) {
 			_ = s.Unsubscribe()
 		}
 		close(r.stop)
+	}
+}
+
+// bindChannel notes that slug is channelID's room.
+func (h *Hub) bindChannel(slug string, channelID int64) { h.slugs.Store(channelID, slug) }
+
+// deliverToChannel queues an event for this node's viewers of a channel's
+// room (none here: dropped).
+func (h *Hub) deliverToChannel(channelID int64, event []byte) {
+	slug, ok := h.slugs.Load(channelID)
+	if !ok {
+		return
+	}
+	sh := h.shard(slug.(string))
+	sh.mu.Lock()
+	r := sh.rooms[slug.(string)]
+	sh.mu.Unlock()
+	if r != nil {
+		r.enqueue(event)
 	}
 }
 

@@ -55,6 +55,9 @@ func (s *Service) runPruner(retention time.Duration, stop <-chan struct{}) {
 		} else if n > 0 {
 			s.log.Info("pruned the room log", "danmaku", n, "older_than", retention)
 		}
+		if _, err := s.pruneEvents(ctx, time.Now().Add(-retention)); err != nil {
+			s.log.Error("prune room events", "err", err)
+		}
 		cancel()
 		select {
 		case <-stop:

@@ -52,9 +52,10 @@ type Service struct {
 
 	chat *chatContext // what danmaku checks read, in memory
 
-	stop      chan struct{} // closed by Close: owned loops end
-	closeOnce sync.Once
-	wg        sync.WaitGroup // the pruner
+	stop         chan struct{} // closed by Close: owned loops end
+	stopRecorder func()        // the durable consumer recording room events
+	closeOnce    sync.Once
+	wg           sync.WaitGroup // the pruner
 
 	// gifts replays a room's recent gift events on join (the money domain).
 	gifts GiftReplayer
@@ -108,6 +109,14 @@ func NewService(d Deps) (*Service, error) {
 		s.writer.close()
 		return nil, err
 	}
+	// One node records each gift and membership in the room's history.
+	stop, err := b.Consume("room-recorder", s.record, roomEventTypes...)
+	if err != nil {
+		s.chat.close()
+		s.writer.close()
+		return nil, err
+	}
+	s.stopRecorder = stop
 	go s.runTally()
 	if d.LogRetention > 0 {
 		s.wg.Add(1)
@@ -148,7 +157,10 @@ func (s trustSources) Standing(ctx context.Context, user, ch int64, slug string)
 // Close flushes the room log and the last second of likes and joins, and
 // stops the pruner. Safe to call twice.
 func (s *Service) Close() {
-	s.closeOnce.Do(func() { close(s.stop) })
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.stopRecorder()
+	})
 	s.wg.Wait()
 	s.chat.close()
 	s.writer.close()
