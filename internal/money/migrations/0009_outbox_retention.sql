@@ -1,0 +1,3 @@
+-- Published outbox rows older than the retention (--outbox-retention) are
+-- pruned oldest first.
+CREATE INDEX outbox_by_age ON outbox (created_at);
