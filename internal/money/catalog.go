@@ -3,7 +3,6 @@ package money
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -21,14 +20,6 @@ import (
 
 // ProviderPromo owns the promotion account that pays for trial gifts.
 const ProviderPromo int64 = 3
-
-// Catalog errors.
-var (
-	ErrGiftNotOnSale = errors.New("this gift is not on sale now")
-	ErrTrialUsed     = errors.New("you have already sent this trial gift")
-	ErrTrialNotYet   = errors.New("trial gifts are for viewers who have topped up at least once")
-	ErrGiftExists    = errors.New("a gift with this id already exists")
-)
 
 // Gift is a catalog entry.
 type Gift struct {

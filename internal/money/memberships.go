@@ -38,12 +38,6 @@ import (
 // MembershipMonth is how long one month of membership lasts.
 const MembershipMonth = 30 * 24 * time.Hour
 
-// ErrNoMembership is a change to a membership that does not exist.
-var ErrNoMembership = errors.New("you have no membership in this channel")
-
-// ErrHigherTier refuses buying a lower tier while a higher one runs.
-var ErrHigherTier = errors.New("you already hold a higher membership tier in this channel; it must run out before a lower one can be bought")
-
 // Tier is a membership tier of a channel.
 type Tier struct {
 	Tier         int    `json:"tier"`

@@ -43,32 +43,6 @@ const (
 // Provider owner ids (accounts of kind provider).
 const ProviderManual int64 = 1
 
-// Errors callers map to answers.
-var (
-	ErrInsufficientFunds = errors.New("insufficient balance")
-	ErrNoGift            = errors.New("no such gift")
-	ErrKeyReused         = errors.New("idempotency key already used for a different request")
-)
-
-// PriceChangedError refuses a purchase whose price the buyer was shown is
-// no longer the price (409 price_changed with the current price).
-type PriceChangedError struct {
-	What  string // "gift" or "membership"
-	Price int64  // the current unit or monthly price
-}
-
-func (e *PriceChangedError) Error() string {
-	return fmt.Sprintf("the %s's price changed to %d coins; nothing was charged", e.What, e.Price)
-}
-
-// InputError explains refused input (400); Code defaults to "invalid".
-type InputError struct {
-	Msg  string
-	Code string
-}
-
-func (e *InputError) Error() string { return e.Msg }
-
 // Service is the money domain.
 type Service struct {
 	db *store.DB

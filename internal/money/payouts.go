@@ -23,14 +23,6 @@ const ProviderPayout int64 = 4
 // MinWithdrawal is the smallest withdrawal, in coins.
 const MinWithdrawal = 100
 
-// Review errors.
-var (
-	ErrNotPending     = errors.New("this request was already decided")
-	ErrNoRequest      = errors.New("no such request")
-	ErrLowEarnings    = errors.New("the channel's earnings are lower than the amount asked for")
-	ErrTooManyPending = errors.New("too many requests waiting for review; wait for an admin to decide them")
-)
-
 // Review states.
 const (
 	StatusPending  = "pending"
