@@ -73,15 +73,12 @@ func (s *Service) stopGroupCommit(ctx context.Context) error {
 		close(w.in)
 	}
 	w.mu.Unlock()
-	stop := context.AfterFunc(ctx, w.cancel)
-	defer stop()
-	select {
-	case <-w.done:
-		w.cancel()
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop the gift writer: %w", ctx.Err())
+	err := waitFor(ctx, w.done)
+	w.cancel() // past the deadline: the writer abandons what it holds
+	if err != nil {
+		return fmt.Errorf("stop the gift writer: %w", err)
 	}
+	return nil
 }
 
 func (w *giftWriter) submit(ctx context.Context, r *giftReq) (SentGift, error) {

@@ -118,17 +118,32 @@ func (r *Relay) Close(ctx context.Context) error {
 		close(r.stop)
 		r.cancelWork()
 	})
-	defer context.AfterFunc(ctx, r.cancelDrain)()
 	done := make(chan struct{})
 	go func() {
 		r.wg.Wait()
 		close(done)
 	}()
+	err := waitFor(ctx, done)
+	r.cancelDrain() // past the deadline: the last publish gives up
+	if err != nil {
+		return fmt.Errorf("stop the money relay: %w", err)
+	}
+	return nil
+}
+
+// waitFor waits until done is closed or ctx ends, whichever is first;
+// done wins a tie.
+func waitFor(ctx context.Context, done <-chan struct{}) error {
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stop the money relay: %w", ctx.Err())
+		select {
+		case <-done:
+			return nil
+		default:
+			return ctx.Err()
+		}
 	}
 }
 
