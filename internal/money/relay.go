@@ -31,14 +31,16 @@ type Relay struct {
 	kick chan struct{}
 
 	stop chan struct{} // closed when Close begins: each loop returns
-	// work is what settling, renewing, pruning and the usual publishing
-	// run under: cancelled when Close begins, since all of it is safe to
-	// abandon (a transaction cut short rolls back, and the loop of another
-	// node or the next start takes it up).
+	// work is what settling, renewing and pruning run under: cancelled
+	// when Close begins, since all of it is safe to abandon (a transaction
+	// cut short rolls back, and the next round, here or on another node,
+	// takes it up).
 	work       context.Context
 	cancelWork context.CancelFunc
-	// drain is what the outbox's last publish runs under: cancelled when a
-	// Close's deadline passes (rows left are published by the next start).
+	// drain is what publishing runs under, to the last sweep on the way
+	// out: cancelled only when a Close's deadline passes (a publish cut
+	// short between sending and marking would send its rows twice; rows
+	// left are published by the next start).
 	drain       context.Context
 	cancelDrain context.CancelFunc
 
@@ -179,7 +181,7 @@ func (r *Relay) failed(ctx context.Context, what string, err error) {
 }
 
 func (r *Relay) publish(kicked bool) {
-	ctx, cancel := context.WithTimeout(r.work, publishTimeout)
+	ctx, cancel := context.WithTimeout(r.drain, publishTimeout)
 	defer cancel()
 	// With a group-commit writer, fresh rows are its to publish; when not
 	// kicked the relay takes rows older than a few seconds.
@@ -188,7 +190,7 @@ func (r *Relay) publish(kicked bool) {
 		cutoff -= staleOutbox.Milliseconds()
 	}
 	_, err := outbox.PublishPending(ctx, r.svc.db, r.bus, cutoff)
-	r.failed(r.work, "publish outbox", err)
+	r.failed(r.drain, "publish outbox", err)
 }
 
 // publishLast publishes everything the outbox holds, on the way out.
