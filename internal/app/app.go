@@ -171,7 +171,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
 	a.Money.StartGroupCommit()
 	a.Rooms.SetGiftReplayer(a.Money)
-	a.Relay = a.Money.StartRelay(a.Bus.Conn)
+	a.Relay = a.Money.StartRelay(a.Bus.Conn, money.RelayOptions{OutboxRetention: cfg.OutboxRetention})
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	// Viewers = external HLS players + the watch pages' room connections.
 	a.Hub.SetPageViewers(roomHub.Online)
@@ -301,10 +301,7 @@ func (a *App) shutdown(ctx context.Context) error {
 		a.Rooms.Close()
 	}
 	if a.Money != nil {
-		a.Money.StopGroupCommit()
-	}
-	if a.Relay != nil {
-		a.Relay.Stop()
+		errs = append(errs, a.Money.Close(ctx)) // the gift writer, then the relay's loops
 	}
 	if a.Live != nil {
 		errs = append(errs, a.Live.Close(ctx))

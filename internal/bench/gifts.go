@@ -19,6 +19,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money"
+	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -61,9 +62,14 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	defer b.Close()
 	m := money.NewService(db, 3000, log, money.Deps{}) // no renewals in a benchmark
 	m.StartGroupCommit()
-	defer m.StopGroupCommit()
-	relay := m.StartRelay(b.Conn)
-	defer relay.Stop()
+	m.StartRelay(b.Conn, money.RelayOptions{})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			log.Error("stop the money service", "err", err)
+		}
+	}()
 
 	const channelID = 1
 	room := "bench-gifts-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -78,7 +84,7 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	committedAt := map[string]time.Time{}
 	arrivedAt := map[string]time.Time{} // events that beat their sender's bookkeeping
 	var toRoom []time.Duration
-	sub, err := b.Conn.Subscribe("room."+room, func(msg *nats.Msg) {
+	sub, err := b.Conn.Subscribe(string(subjects.Room(room)), func(msg *nats.Msg) {
 		var ev struct {
 			GiftID string `json:"gift_id"`
 		}

@@ -42,6 +42,9 @@ type Config struct {
 
 	PlatformSharePercent int
 	PaymentWebhookSecret string
+	// OutboxRetention is how long published money events are kept in the
+	// outbox (the room's join replay reads the last minute of gifts there).
+	OutboxRetention time.Duration
 
 	RoomLogRetention time.Duration
 
@@ -66,6 +69,10 @@ type Config struct {
 	HLSPlayersPerAddress int
 }
 
+// MinOutboxRetention is the shortest --outbox-retention: well over the
+// minute of gifts a joining viewer replays from the outbox.
+const MinOutboxRetention = 10 * time.Minute
+
 // Default returns the embedded defaults: one machine, SQLite under ./data.
 func Default() Config {
 	return Config{
@@ -83,6 +90,7 @@ func Default() Config {
 		DemoChannel:          true,
 		PlatformSharePercent: 30,
 		RoomLogRetention:     90 * 24 * time.Hour,
+		OutboxRetention:      24 * time.Hour,
 		HTTPBodyTimeout:      30 * time.Second,
 		HLSPlayersPerAddress: 20,
 	}
@@ -108,6 +116,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.RTMPReadTimeout, "rtmp-read-timeout", c.RTMPReadTimeout, "drop an RTMP connection that sends nothing for this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for streams and requests to finish")
 	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
+	fs.DurationVar(&c.OutboxRetention, "outbox-retention", c.OutboxRetention, "how long published money events (gifts, memberships, notices) stay in the outbox before they are pruned (10m to 8760h)")
 	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
 	fs.DurationVar(&c.RoomLogRetention, "room-log-retention", c.RoomLogRetention, "how long danmaku are kept (history, reports, replays); 0 keeps them for ever")
@@ -282,6 +291,10 @@ func (c Config) Validate() error {
 	}
 	if c.RoomLogRetention < 0 || (c.RoomLogRetention > 0 && c.RoomLogRetention < time.Hour) {
 		return fmt.Errorf("--room-log-retention %v: 0 (keep for ever) or at least 1h", c.RoomLogRetention)
+	}
+	if c.OutboxRetention < MinOutboxRetention || c.OutboxRetention > 365*24*time.Hour {
+		return fmt.Errorf("--outbox-retention %v: must be from %v to 8760h (a joining viewer replays the last minute of gifts from the outbox)",
+			c.OutboxRetention, MinOutboxRetention)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)

@@ -226,3 +226,24 @@ func TestHardening20MetricsAndCapsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxRetentionFlag: how long published money events stay in the
+// outbox is a setting (default a day) that must outlast the room's
+// one-minute gift replay.
+func TestOutboxRetentionFlag(t *testing.T) {
+	if d := Default().OutboxRetention; d != 24*time.Hour {
+		t.Fatalf("default outbox retention %v, want 24h", d)
+	}
+	c, err := Load("t", nil, env(map[string]string{"LIVEHOUSE_OUTBOX_RETENTION": "72h"}), io.Discard)
+	if err != nil || c.OutboxRetention != 72*time.Hour {
+		t.Fatalf("from the environment: %v %v", c.OutboxRetention, err)
+	}
+	if c, err := Load("t", []string{"--outbox-retention", "10m"}, env(nil), io.Discard); err != nil || c.OutboxRetention != 10*time.Minute {
+		t.Fatalf("the shortest retention: %v %v", c.OutboxRetention, err)
+	}
+	for _, bad := range []string{"9m", "30s", "0s", "-1h", "8761h"} {
+		if _, err := Load("t", []string{"--outbox-retention", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--outbox-retention") {
+			t.Errorf("--outbox-retention %s: %v", bad, err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package money
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -21,14 +20,6 @@ import (
 
 // ProviderPromo owns the promotion account that pays for trial gifts.
 const ProviderPromo int64 = 3
-
-// Catalog errors.
-var (
-	ErrGiftNotOnSale = errors.New("this gift is not on sale now")
-	ErrTrialUsed     = errors.New("you have already sent this trial gift")
-	ErrTrialNotYet   = errors.New("trial gifts are for viewers who have topped up at least once")
-	ErrGiftExists    = errors.New("a gift with this id already exists")
-)
 
 // Gift is a catalog entry.
 type Gift struct {
@@ -251,72 +242,4 @@ func (s *Service) TrialsUsed(ctx context.Context, userID int64) (used map[string
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM payments WHERE user_id = $1)`, userID).Scan(&eligible)
 	return used, eligible, err
-}
-
-// sendTrialGift sends a trial gift for free, once per viewer: the
-// promotion account pays the channel and the platform as a buyer would.
-// It earns no medal intimacy (a free gift must not open medal-only chat).
-func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, error) {
-	if prev, ok, err := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count); err != nil || ok {
-		return prev, err
-	}
-	if r.count != 1 {
-		return SentGift{}, &InputError{Msg: "a trial gift is sent one at a time"}
-	}
-	_, eligible, err := s.TrialsUsed(ctx, r.senderID)
-	if err != nil {
-		return SentGift{}, err
-	}
-	if !eligible {
-		return SentGift{}, ErrTrialNotYet
-	}
-	promo, err := s.account(ctx, KindProvider, ProviderPromo)
-	if err != nil {
-		return SentGift{}, err
-	}
-	var out SentGift
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		now := store.Now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO trial_gifts_used (user_id, gift_id, gift_row_id) VALUES ($1, $2, 0) ON CONFLICT (user_id, gift_id) DO NOTHING`,
-			r.senderID, r.gift.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrTrialUsed
-		}
-		txID, err := newTx(ctx, tx, "gift", fmt.Sprintf("trial %s in %s", r.gift.ID, r.room), r.senderID, now)
-		if err != nil {
-			return err
-		}
-		if err := s.splitEntries(ctx, tx, txID, promo, r.channelAcct, r.platform, r.amount, r.cut, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, r.amount, promo); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, txID, now).Scan(&out.ID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE trial_gifts_used SET gift_row_id = $1 WHERE user_id = $2 AND gift_id = $3`, out.ID, r.senderID, r.gift.ID); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT balance FROM ledger_accounts WHERE id = $1`, r.sender).Scan(&out.Balance); err != nil {
-			return err
-		}
-		payload, _ := jsonMarshal(r.event(out.ID, now))
-		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (subject, payload, created_at) VALUES ($1, $2, $3)`, "room."+r.room, string(payload), now)
-		return err
-	})
-	if store.IsUniqueViolation(err) {
-		if prev, ok, err2 := s.existing(ctx, r.senderID, r.key, r.channelID, r.gift.ID, r.count); err2 != nil || ok {
-			return prev, err2
-		}
-	}
-	if err != nil {
-		return SentGift{}, err
-	}
-	s.kickRelay()
-	return out, nil
 }

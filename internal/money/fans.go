@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money/internal/sqlbatch"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/trust"
 )
@@ -66,7 +67,7 @@ func addIntimacy(ctx context.Context, tx *sql.Tx, add map[fanKey]int64) error {
 	for k, v := range add {
 		rows = append(rows, []any{k.channel, k.user, v})
 	}
-	return insertRows(ctx, tx, `INSERT INTO fan_medals (channel_id, user_id, intimacy) VALUES `, rows,
+	return sqlbatch.Exec(ctx, tx, `INSERT INTO fan_medals (channel_id, user_id, intimacy) VALUES `, rows,
 		` ON CONFLICT (channel_id, user_id) DO UPDATE SET intimacy = fan_medals.intimacy + excluded.intimacy`)
 }
 

@@ -9,19 +9,27 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/livehouse/livehouse/internal/money/outbox"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
 // giftWriter commits gifts in groups: one goroutine takes every gift that
 // arrived while the previous group was committing and commits them in one
-// transaction with multi-row statements. Each sender is answered only
-// after the commit that holds its gift, so an acknowledged gift is durable
-// exactly as before; the database sees one commit per group instead of one
-// per gift.
+// transaction (writeGifts, the same body as a single gift's, whose
+// statements are multi-row). Each sender is answered only after the
+// commit that holds its gift, so an acknowledged gift is durable exactly
+// as before; the database sees one commit per group instead of one per
+// gift.
 type giftWriter struct {
 	s    *Service
 	in   chan *giftReq
 	done chan struct{}
+
+	// ctx is what commits run under: cancelled when a Close's deadline
+	// passes, so a commit stuck on the database gives up (rolls back and
+	// answers its gifts with the error) instead of holding shutdown.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.RWMutex // senders hold it shared; stopping takes it to close in
 	closed bool
@@ -31,45 +39,33 @@ type giftWriter struct {
 	slowDebits atomic.Int64
 }
 
-type giftReq struct {
-	senderID    int64
-	senderName  string
-	channelID   int64
-	room        string
-	gift        Gift
-	count       int
-	key         string
-	amount, cut int64
-
-	sender, channelAcct, platform int64
-
-	result chan giftResult
-}
-
-// event is the room event of a stored gift.
-func (r *giftReq) event(id, now int64) GiftEvent {
-	return GiftEvent{Type: "gift", GiftID: fmt.Sprint(id), SenderID: r.senderID, Sender: r.senderName, Gift: r.gift.ID,
-		Name: r.gift.Name, Icon: r.gift.Icon, Tier: r.gift.Tier, Count: r.count, Amount: r.amount, At: now}
-}
-
-type giftResult struct {
-	out SentGift
-	err error
-}
-
 const maxGroup = 256
 
-// StartGroupCommit makes SendGift commit in groups until StopGroupCommit.
+// errShuttingDown refuses a gift sent after the writer began to stop.
+var errShuttingDown = errors.New("shutting down: gift not sent")
+
+// StartGroupCommit makes SendGift commit in groups until StopGroupCommit
+// (or Close).
 func (s *Service) StartGroupCommit() {
-	s.writer = &giftWriter{s: s, in: make(chan *giftReq, 4*maxGroup), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.writer = &giftWriter{s: s, in: make(chan *giftReq, 4*maxGroup), done: make(chan struct{}), ctx: ctx, cancel: cancel}
 	go s.writer.run()
 }
 
-// StopGroupCommit finishes the queued gifts and stops the writer.
+// StopGroupCommit finishes the queued gifts and stops the writer, however
+// long that takes; Close does it within a deadline.
 func (s *Service) StopGroupCommit() {
+	_ = s.stopGroupCommit(context.Background())
+}
+
+// stopGroupCommit stops taking gifts and waits until the writer has
+// answered every gift it took. When ctx ends first, the commit in flight
+// and the queued gifts are abandoned (their senders get an error and
+// nothing of them is stored) and ctx's error is returned at once.
+func (s *Service) stopGroupCommit(ctx context.Context) error {
 	w := s.writer
 	if w == nil {
-		return
+		return nil
 	}
 	w.mu.Lock()
 	if !w.closed {
@@ -77,7 +73,12 @@ func (s *Service) StopGroupCommit() {
 		close(w.in)
 	}
 	w.mu.Unlock()
-	<-w.done
+	err := waitFor(ctx, w.done)
+	w.cancel() // past the deadline: the writer abandons what it holds
+	if err != nil {
+		return fmt.Errorf("stop the gift writer: %w", err)
+	}
+	return nil
 }
 
 func (w *giftWriter) submit(ctx context.Context, r *giftReq) (SentGift, error) {
@@ -85,7 +86,7 @@ func (w *giftWriter) submit(ctx context.Context, r *giftReq) (SentGift, error) {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return SentGift{}, errors.New("shutting down: gift not sent")
+		return SentGift{}, errShuttingDown
 	}
 	select {
 	case w.in <- r:
@@ -120,17 +121,12 @@ func (w *giftWriter) run() {
 	}
 }
 
-type senderKey struct {
-	sender int64
-	key    string
-}
-
 // commit stores a group. Repeats of one key inside the group are answered
 // from the first after the commit. If the group fails as a whole (another
 // node raced on a key), each gift is retried on its own.
 func (w *giftWriter) commit(group []*giftReq) {
 	s := w.s
-	ctx := context.Background()
+	ctx := w.ctx
 	first := map[senderKey]*giftReq{}
 	var unique, repeats []*giftReq
 	for _, r := range group {
@@ -164,104 +160,25 @@ func (w *giftWriter) commit(group []*giftReq) {
 		unique = fresh
 	}
 	if len(unique) == 0 {
-		// Every gift of the group was a retry: there is nothing to commit
-		// (an empty debit would not even be valid SQL).
+		// Every gift of the group was a retry: there is nothing to commit.
 		w.answerRepeats(ctx, repeats)
 		return
 	}
-	results := map[*giftReq]giftResult{}
-	var events []outboxEvent
-	var outboxIDs []int64
+	var b giftBatch
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		clear(results)
-		now := store.Now()
-		charged, err := w.debitGroup(ctx, tx, unique, results)
-		if err != nil {
-			return err
-		}
-		if len(charged) == 0 {
-			return nil
-		}
-		txID, err := newTx(ctx, tx, "gift", fmt.Sprintf("%d gifts", len(charged)), 0, now)
-		if err != nil {
-			return err
-		}
-		// Entries: each sender −amount (settled); the hot accounts (channels,
-		// the platform) get one appended credit per group, unsettled: a
-		// group of n gifts writes n+2 entries, not 3n. Each gift row keeps
-		// its own amount for per-gift detail.
-		var rows [][]any
-		credits := map[int64]int64{}
-		var creditOrder []int64
-		credit := func(acct, amount int64) {
-			if amount == 0 {
-				return
-			}
-			if _, ok := credits[acct]; !ok {
-				creditOrder = append(creditOrder, acct)
-			}
-			credits[acct] += amount
-		}
-		for _, r := range charged {
-			rows = append(rows, []any{txID, r.sender, -r.amount, true, now})
-			credit(r.channelAcct, r.amount-r.cut)
-			credit(r.platform, r.cut)
-		}
-		for _, acct := range creditOrder {
-			rows = append(rows, []any{txID, acct, credits[acct], false, now})
-		}
-		if err := insertRows(ctx, tx, `INSERT INTO ledger_entries (tx_id, account_id, amount, settled, created_at) VALUES `, rows, ""); err != nil {
-			return err
-		}
-		// Gifts, matched back by (sender, key) rather than by row order.
-		rows = rows[:0]
-		for _, r := range charged {
-			rows = append(rows, []any{r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, txID, now})
-		}
-		ids := map[senderKey]int64{}
-		if err := insertReturning(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at) VALUES `,
-			rows, ` RETURNING id, sender_id, idempotency_key`, func(sc func(...any) error) error {
-				var id, sender int64
-				var key string
-				if err := sc(&id, &sender, &key); err != nil {
-					return err
-				}
-				ids[senderKey{sender, key}] = id
-				return nil
-			}); err != nil {
-			return err
-		}
-		// Fan medals grow by the coins spent, one upsert per (channel, sender).
-		intimacy := map[fanKey]int64{}
-		for _, r := range charged {
-			intimacy[fanKey{r.channelID, r.senderID}] += r.amount
-		}
-		if err := addIntimacy(ctx, tx, intimacy); err != nil {
-			return err
-		}
-		rows = rows[:0]
-		events = events[:0]
-		for _, r := range charged {
-			id := ids[senderKey{r.senderID, r.key}]
-			res := results[r]
-			res.out.ID = id
-			results[r] = res
-			payload, _ := jsonMarshal(r.event(id, now))
-			rows = append(rows, []any{"room." + r.room, string(payload), now})
-			events = append(events, outboxEvent{subject: "room." + r.room, payload: payload})
-		}
-		outboxIDs = outboxIDs[:0]
-		return insertReturning(ctx, tx, `INSERT INTO outbox (subject, payload, created_at) VALUES `, rows, ` RETURNING id`,
-			func(sc func(...any) error) error {
-				var id int64
-				if err := sc(&id); err != nil {
-					return err
-				}
-				outboxIDs = append(outboxIDs, id)
-				return nil
-			})
+		var err error
+		b, err = s.writeGifts(ctx, tx, unique, true)
+		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down past its deadline: the group is abandoned and each
+		// sender told so (a retry with the same key finds its gift if the
+		// commit got through after all).
+		for _, r := range unique {
+			r.result <- giftResult{err: err}
+		}
+	case err != nil:
 		// The whole group failed: fall back to one transaction per gift,
 		// which answers each on its own (including key races).
 		if !store.IsUniqueViolation(err) {
@@ -271,18 +188,22 @@ func (w *giftWriter) commit(group []*giftReq) {
 			out, err := s.sendGiftTx(ctx, r)
 			r.result <- giftResult{out: out, err: err}
 		}
-		s.kickRelay()
-	} else {
+	default:
+		w.slowDebits.Add(int64(b.slow))
 		for _, r := range unique {
-			r.result <- results[r]
-			if res := results[r]; res.err == nil && !res.out.Duplicate {
+			r.result <- b.results[r]
+			if res := b.results[r]; res.err == nil && !res.out.Duplicate {
 				s.standingChanged(r.channelID, r.senderID)
 			}
 		}
 		// The writer publishes its own group at once (the relay would add a
 		// hop and a competing writer); the relay only catches rows a crash
 		// left unpublished.
-		s.publishGroup(ctx, events, outboxIDs)
+		if relay := s.relay.Load(); relay != nil && len(b.events) > 0 {
+			if err := outbox.Publish(ctx, s.db, relay.bus, b.events); err != nil {
+				s.log.Error("publish gifts", "err", err) // the relay will retry the unmarked rows
+			}
+		}
 	}
 	w.answerRepeats(ctx, repeats)
 }
@@ -296,114 +217,6 @@ func (w *giftWriter) answerRepeats(ctx context.Context, repeats []*giftReq) {
 			err = ErrInsufficientFunds // its first copy was refused for funds
 		}
 		r.result <- giftResult{out: out, err: err}
-	}
-}
-
-// debitGroup charges every sender of a group. One conditional UPDATE
-// debits each sender who can pay for all their gifts in the group; a sender
-// who cannot (rare) is charged gift by gift, refusing exactly the gifts
-// their balance does not cover.
-func (w *giftWriter) debitGroup(ctx context.Context, tx *sql.Tx, group []*giftReq, results map[*giftReq]giftResult) ([]*giftReq, error) {
-	if len(group) == 0 {
-		return nil, nil
-	}
-	totals := map[int64]int64{}
-	var order []int64
-	for _, r := range group {
-		if _, ok := totals[r.sender]; !ok {
-			order = append(order, r.sender)
-		}
-		totals[r.sender] += r.amount
-	}
-	// CASE id WHEN $1 THEN CAST($2 AS BIGINT) …: PostgreSQL needs the cast
-	// to type the amounts; both CASEs share the same parameters.
-	var cases strings.Builder
-	args := make([]any, 0, 2*len(order))
-	cases.WriteString(`CASE id`)
-	for _, acct := range order {
-		args = append(args, acct, totals[acct])
-		fmt.Fprintf(&cases, " WHEN $%d THEN CAST($%d AS BIGINT)", len(args)-1, len(args))
-	}
-	cases.WriteString(` END`)
-	var q strings.Builder
-	q.WriteString(`UPDATE ledger_accounts SET balance = balance - ` + cases.String() + ` WHERE id IN (`)
-	for i := range order {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		fmt.Fprintf(&q, "$%d", 2*i+1)
-	}
-	q.WriteString(`) AND balance >= ` + cases.String() + ` RETURNING id, balance`)
-	balances := map[int64]int64{}
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("debit group: %w", err)
-	}
-	for rows.Next() {
-		var id, bal int64
-		if err := rows.Scan(&id, &bal); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		balances[id] = bal
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("debit group: %w", err)
-	}
-	var charged []*giftReq
-	for _, r := range group {
-		if bal, ok := balances[r.sender]; ok {
-			results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: bal}}
-			charged = append(charged, r)
-			continue
-		}
-		// This sender cannot pay for everything: one gift at a time.
-		w.slowDebits.Add(1)
-		var bal int64
-		err := tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
-			r.amount, r.sender).Scan(&bal)
-		if errors.Is(err, sql.ErrNoRows) {
-			results[r] = giftResult{err: ErrInsufficientFunds}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		results[r] = giftResult{out: SentGift{Amount: r.amount, Balance: bal}}
-		charged = append(charged, r)
-	}
-	return charged, nil
-}
-
-type outboxEvent struct {
-	subject string
-	payload []byte
-}
-
-func (s *Service) kickRelay() {
-	if s.relay != nil {
-		s.relay.Kick()
-	}
-}
-
-// publishGroup sends a committed group's events and marks their outbox rows
-// in one statement. A crash in between republishes them (at least once).
-func (s *Service) publishGroup(ctx context.Context, events []outboxEvent, ids []int64) {
-	if s.nc == nil || len(events) == 0 {
-		return
-	}
-	for _, e := range events {
-		if err := s.nc.Publish(e.subject, e.payload); err != nil {
-			s.log.Error("publish gift", "err", err)
-			return // the relay will retry the unmarked rows
-		}
-	}
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return markPublished(ctx, tx, ids)
-	})
-	if err != nil {
-		s.log.Error("mark gifts published", "err", err)
 	}
 }
 
@@ -445,41 +258,4 @@ func (w *giftWriter) existingKeys(ctx context.Context, group []*giftReq) (map[se
 		}
 	}
 	return out, rows.Err()
-}
-
-// insertRows runs one multi-row INSERT per chunk of rows.
-func insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
-	return insertReturning(ctx, tx, head, rows, tail, nil)
-}
-
-func insertReturning(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string, scan func(func(...any) error) error) error {
-	const chunk = 200
-	for len(rows) > 0 {
-		n := min(chunk, len(rows))
-		part := rows[:n]
-		rows = rows[n:]
-		values, args := store.Values(part)
-		q := head + values + tail
-		if scan == nil {
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return err
-			}
-			continue
-		}
-		res, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		for res.Next() {
-			if err := scan(res.Scan); err != nil {
-				res.Close()
-				return err
-			}
-		}
-		res.Close()
-		if err := res.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

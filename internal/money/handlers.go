@@ -114,48 +114,15 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"credited": !dup, "duplicate": dup, "balance": bal})
 }
 
+// fail answers err: a refusal with its status and code (errors.go), any
+// other error as the trust domain answers it (denials, unknown channels,
+// and 500 for failures).
 func (h *Handlers) fail(w http.ResponseWriter, err error) {
-	var ie *InputError
-	var pc *PriceChangedError
-	code := func(status int, code, msg string) {
-		httpjson.Write(w, status, map[string]string{"error": msg, "code": code})
+	if status, body, ok := answer(err); ok {
+		httpjson.Write(w, status, body)
+		return
 	}
-	switch {
-	case errors.As(err, &ie) && ie.Code != "":
-		code(http.StatusBadRequest, ie.Code, ie.Msg)
-	case errors.As(err, &ie):
-		code(http.StatusBadRequest, "invalid", ie.Msg)
-	case errors.As(err, &pc):
-		httpjson.Write(w, http.StatusConflict, map[string]any{"error": pc.Error(), "code": "price_changed", "price": pc.Price})
-	case errors.Is(err, ErrInsufficientFunds):
-		code(http.StatusPaymentRequired, "insufficient_funds", "your balance is too low for this; nothing was charged")
-	case errors.Is(err, ErrLowEarnings):
-		code(http.StatusConflict, "low_earnings", err.Error())
-	case errors.Is(err, ErrNoGift):
-		code(http.StatusNotFound, "gift_not_found", err.Error())
-	case errors.Is(err, ErrGiftNotOnSale):
-		code(http.StatusConflict, "gift_not_on_sale", err.Error())
-	case errors.Is(err, ErrTrialUsed):
-		code(http.StatusConflict, "trial_used", err.Error())
-	case errors.Is(err, ErrTrialNotYet):
-		code(http.StatusForbidden, "trial_not_eligible", err.Error())
-	case errors.Is(err, ErrGiftExists):
-		code(http.StatusConflict, "gift_exists", err.Error())
-	case errors.Is(err, ErrKeyReused):
-		code(http.StatusConflict, "idempotency_key_reused", err.Error())
-	case errors.Is(err, ErrHigherTier):
-		code(http.StatusConflict, "higher_tier_active", err.Error())
-	case errors.Is(err, ErrNoMembership):
-		code(http.StatusNotFound, "no_membership", err.Error())
-	case errors.Is(err, ErrNotPending):
-		code(http.StatusConflict, "already_decided", err.Error())
-	case errors.Is(err, ErrNoRequest):
-		code(http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, ErrTooManyPending):
-		code(http.StatusTooManyRequests, "too_many_pending", err.Error())
-	default:
-		h.Trust.WriteError(w, err)
-	}
+	h.Trust.WriteError(w, err)
 }
 
 // decode reads a JSON body, answering 400 itself when it cannot.

@@ -8,6 +8,9 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money/ledger"
+	"github.com/livehouse/livehouse/internal/money/outbox"
+	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -37,12 +40,6 @@ import (
 
 // MembershipMonth is how long one month of membership lasts.
 const MembershipMonth = 30 * 24 * time.Hour
-
-// ErrNoMembership is a change to a membership that does not exist.
-var ErrNoMembership = errors.New("you have no membership in this channel")
-
-// ErrHigherTier refuses buying a lower tier while a higher one runs.
-var ErrHigherTier = errors.New("you already hold a higher membership tier in this channel; it must run out before a lower one can be bought")
 
 // Tier is a membership tier of a channel.
 type Tier struct {
@@ -241,7 +238,7 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 		// Lock the buyer's account row first, so two purchases by one
 		// viewer (or two nodes renewing) cannot both start from the same
 		// membership.
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance WHERE id = $1`, user); err != nil {
+		if _, err := ledger.Lock(ctx, tx, user); err != nil {
 			return err
 		}
 		cur, err := readCurrent(ctx, tx, o.ChannelID, o.UserID)
@@ -280,14 +277,18 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 			started = cur.started
 			expires += converted.Int64()
 		}
-		err = tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
-			amount, user).Scan(&out.Balance)
-		if errors.Is(err, sql.ErrNoRows) {
+		// The buyer pays (settled); the channel and the platform are
+		// credited by appended entries (hot accounts).
+		posted, err := ledger.Post(ctx, tx, ledger.Tx{Kind: "membership", Memo: fmt.Sprintf("%s ×%d month(s) in %s", t.Name, o.Months, o.Room),
+			Actor: o.UserID, At: now, Entries: []ledger.Entry{
+				ledger.Move(user, -amount), ledger.Append(channelAcct, amount-cut), ledger.Append(platform, cut)}})
+		if errors.As(err, new(*ledger.ShortError)) {
 			return ErrInsufficientFunds
 		}
 		if err != nil {
 			return err
 		}
+		out.Balance = posted.Balance(user)
 		autoRenew := cur.exists && (cur.autoRenew || cur.renewalStopped)
 		if o.AutoRenew != nil {
 			autoRenew = *o.AutoRenew
@@ -300,17 +301,10 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 			o.ChannelID, o.UserID, o.Tier, started, expires, autoRenew, o.UserName, o.Room, price); err != nil {
 			return err
 		}
-		txID, err := newTx(ctx, tx, "membership", fmt.Sprintf("%s ×%d month(s) in %s", t.Name, o.Months, o.Room), o.UserID, now)
-		if err != nil {
-			return err
-		}
-		if err := s.splitEntries(ctx, tx, txID, user, channelAcct, platform, amount, cut, now); err != nil {
-			return err
-		}
 		if err := tx.QueryRowContext(ctx, `INSERT INTO membership_purchases (user_id, idempotency_key, channel_id, tier, months, amount, expires_at, tx_id, created_at,
 			monthly_price, period_start, platform_cut)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			o.UserID, o.Key, o.ChannelID, o.Tier, o.Months, amount, expires, txID, now, price, periodStart, cut).Scan(&out.ID); err != nil {
+			o.UserID, o.Key, o.ChannelID, o.Tier, o.Months, amount, expires, posted.ID, now, price, periodStart, cut).Scan(&out.ID); err != nil {
 			return err
 		}
 		// Buying again answers any notice about this channel's renewal.
@@ -321,9 +315,8 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 		if err := addIntimacy(ctx, tx, map[fanKey]int64{{o.ChannelID, o.UserID}: amount}); err != nil {
 			return err
 		}
-		payload, _ := jsonMarshal(MembershipEvent{Type: "membership", ID: fmt.Sprint(out.ID), UserID: o.UserID, User: o.UserName,
-			Tier: o.Tier, TierName: t.Name, Months: o.Months, At: now})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (subject, payload, created_at) VALUES ($1, $2, $3)`, "room."+o.Room, string(payload), now); err != nil {
+		if _, err := outbox.Add(ctx, tx, now, outbox.Event{Subject: subjects.Room(o.Room), Payload: MembershipEvent{Type: "membership",
+			ID: fmt.Sprint(out.ID), UserID: o.UserID, User: o.UserName, Tier: o.Tier, TierName: t.Name, Months: o.Months, At: now}}); err != nil {
 			return err
 		}
 		out.Amount = amount
@@ -386,21 +379,6 @@ func paidValue(ctx context.Context, tx *sql.Tx, channelID, userID, now, expires 
 		boundary = min(boundary, start)
 	}
 	return value, rows.Err()
-}
-
-// splitEntries writes a purchase's entries: the buyer pays (settled), the
-// channel and the platform are credited by appended entries (hot accounts).
-func (s *Service) splitEntries(ctx context.Context, tx *sql.Tx, txID, buyer, channelAcct, platform, amount, cut, now int64) error {
-	if err := entry(ctx, tx, txID, buyer, -amount, true, now); err != nil {
-		return err
-	}
-	if err := entry(ctx, tx, txID, channelAcct, amount-cut, false, now); err != nil {
-		return err
-	}
-	if cut > 0 {
-		return entry(ctx, tx, txID, platform, cut, false, now)
-	}
-	return nil
 }
 
 func (s *Service) existingPurchase(ctx context.Context, userID int64, key string, channelID int64, tier, months int) (Purchase, bool, error) {

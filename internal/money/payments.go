@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money/ledger"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -99,7 +100,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, provider string, providerT
 	})
 	if store.IsUniqueViolation(err) {
 		// Delivered before: the first delivery credited it.
-		err = s.db.QueryRowContext(ctx, `SELECT balance FROM ledger_accounts WHERE id = $1`, user).Scan(&balance)
+		balance, err = ledger.Balance(ctx, s.db, user)
 		return balance, true, err
 	}
 	return balance, false, err
@@ -131,23 +132,14 @@ func creditPayment(ctx context.Context, tx *sql.Tx, provider, providerTx string,
 		return 0, err
 	}
 	now := store.Now()
-	txID, err := newTx(ctx, tx, "topup", fmt.Sprintf("%s %s: %s", provider, providerTx, packageID), 0, now)
+	posted, err := ledger.Post(ctx, tx, ledger.Tx{Kind: "topup", Memo: fmt.Sprintf("%s %s: %s", provider, providerTx, packageID), At: now,
+		Entries: []ledger.Entry{ledger.Move(prov, -coins), ledger.Move(user, coins)}})
 	if err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (provider, provider_tx, user_id, package_id, coins, tx_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, provider, providerTx, userID, packageID, coins, txID, now); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, provider, providerTx, userID, packageID, coins, posted.ID, now); err != nil {
 		return 0, err
 	}
-	if err := entry(ctx, tx, txID, prov, -coins, true, now); err != nil {
-		return 0, err
-	}
-	if err := entry(ctx, tx, txID, user, coins, true, now); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, coins, prov); err != nil {
-		return 0, err
-	}
-	err = tx.QueryRowContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 RETURNING balance`, coins, user).Scan(&balance)
-	return balance, err
+	return posted.Balance(user), nil
 }

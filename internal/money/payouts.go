@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money/ledger"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -22,14 +23,6 @@ const ProviderPayout int64 = 4
 
 // MinWithdrawal is the smallest withdrawal, in coins.
 const MinWithdrawal = 100
-
-// Review errors.
-var (
-	ErrNotPending     = errors.New("this request was already decided")
-	ErrNoRequest      = errors.New("no such request")
-	ErrLowEarnings    = errors.New("the channel's earnings are lower than the amount asked for")
-	ErrTooManyPending = errors.New("too many requests waiting for review; wait for an admin to decide them")
-)
 
 // Review states.
 const (
@@ -94,27 +87,21 @@ func (s *Service) RequestWithdrawal(ctx context.Context, channelID, userID, amou
 		}
 		// Fold the hot account's appended credits in first, so the
 		// conditional debit sees everything earned so far.
-		if err := settleAccount(ctx, tx, channelAcct); err != nil {
+		if err := ledger.SettleAccount(ctx, tx, channelAcct); err != nil {
 			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1`, amount, channelAcct)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrLowEarnings
 		}
 		now := store.Now()
-		txID, err := newTx(ctx, tx, "withdrawal", "requested", userID, now)
-		if err != nil {
-			return err
+		posted, err := ledger.Post(ctx, tx, ledger.Tx{Kind: "withdrawal", Memo: "requested", Actor: userID, At: now,
+			Entries: []ledger.Entry{ledger.Move(channelAcct, -amount), ledger.Move(payout, amount)}})
+		if errors.As(err, new(*ledger.ShortError)) {
+			return ErrLowEarnings
 		}
-		if err := moveSettled(ctx, tx, txID, channelAcct, payout, amount, now, false); err != nil {
+		if err != nil {
 			return err
 		}
 		w.CreatedAt = time.UnixMilli(now)
 		return tx.QueryRowContext(ctx, `INSERT INTO withdrawals (channel_id, requested_by, amount, status, request_tx_id, created_at, idempotency_key)
-			VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING id`, channelID, userID, amount, txID, now, nullKey(key)).Scan(&w.ID)
+			VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING id`, channelID, userID, amount, posted.ID, now, nullKey(key)).Scan(&w.ID)
 	})
 	if err != nil && key != "" {
 		// A copy of this request that raced in first (it holds the key, or
@@ -156,25 +143,6 @@ func (s *Service) existingWithdrawal(ctx context.Context, userID int64, key stri
 	return w, true, nil
 }
 
-// moveSettled writes a settled two-entry movement from → to and updates
-// both balances (debitFrom: also take it from the source's balance here;
-// false when the caller already did with a conditional debit).
-func moveSettled(ctx context.Context, tx *sql.Tx, txID, from, to, amount, now int64, debitFrom bool) error {
-	if err := entry(ctx, tx, txID, from, -amount, true, now); err != nil {
-		return err
-	}
-	if err := entry(ctx, tx, txID, to, amount, true, now); err != nil {
-		return err
-	}
-	if debitFrom {
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance - $1 WHERE id = $2`, amount, from); err != nil {
-			return err
-		}
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2`, amount, to)
-	return err
-}
-
 // DecideWithdrawal approves (the payout is made outside Livehouse) or
 // rejects (the coins return to the channel's earnings) a pending request.
 func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, note string, actorID int64) (Withdrawal, error) {
@@ -211,14 +179,13 @@ func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, 
 		if approve {
 			return nil
 		}
-		txID, err := newTx(ctx, tx, "withdrawal", "rejected: "+note, actorID, now)
+		// The coins return to the channel's earnings.
+		posted, err := ledger.Post(ctx, tx, ledger.Tx{Kind: "withdrawal", Memo: "rejected: " + note, Actor: actorID, At: now,
+			Entries: []ledger.Entry{ledger.Move(payout, -w.Amount), ledger.Move(channelAcct, w.Amount)}})
 		if err != nil {
 			return err
 		}
-		if err := moveSettled(ctx, tx, txID, payout, channelAcct, w.Amount, now, true); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE withdrawals SET return_tx_id = $1 WHERE id = $2`, txID, id)
+		_, err = tx.ExecContext(ctx, `UPDATE withdrawals SET return_tx_id = $1 WHERE id = $2`, posted.ID, id)
 		return err
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/money/outbox"
+	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -42,7 +44,7 @@ const NoticeRenewalStopped = "renewal_stopped"
 
 // NoticeSubject is the bus subject a member's money notices are published
 // on (through the outbox): money.notice.USER_ID.
-func NoticeSubject(userID int64) string { return fmt.Sprintf("money.notice.%d", userID) }
+func NoticeSubject(userID int64) string { return string(subjects.Notice(userID)) }
 
 // Notice is something the wallet tells its owner.
 type Notice struct {
@@ -86,10 +88,9 @@ func (s *Service) stopRenewal(ctx context.Context, tx *sql.Tx, o MembershipOrder
 		o.UserID, NoticeRenewalStopped, o.ChannelID, o.Room, t.Tier, t.Name, cur.monthlyPrice, t.MonthlyPrice, now).Scan(&id); err != nil {
 		return err
 	}
-	payload, _ := jsonMarshal(RenewalStoppedEvent{Type: "membership.renewal_stopped", NoticeID: fmt.Sprint(id), UserID: o.UserID,
-		ChannelID: o.ChannelID, Channel: o.Room, Tier: t.Tier, TierName: t.Name, AgreedPrice: cur.monthlyPrice, Price: t.MonthlyPrice,
-		ExpiresAt: cur.expires, At: now})
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (subject, payload, created_at) VALUES ($1, $2, $3)`, NoticeSubject(o.UserID), string(payload), now)
+	_, err := outbox.Add(ctx, tx, now, outbox.Event{Subject: subjects.Notice(o.UserID), Payload: RenewalStoppedEvent{
+		Type: "membership.renewal_stopped", NoticeID: fmt.Sprint(id), UserID: o.UserID, ChannelID: o.ChannelID, Channel: o.Room,
+		Tier: t.Tier, TierName: t.Name, AgreedPrice: cur.monthlyPrice, Price: t.MonthlyPrice, ExpiresAt: cur.expires, At: now}})
 	return err
 }
 
@@ -131,8 +132,14 @@ func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	renewed := 0
 	for _, d := range list {
+		if err := ctx.Err(); err != nil {
+			return renewed, err // stopping: the rest are renewed next time, here or on another node
+		}
 		log := s.log.With("user", d.user, "channel", d.channel)
 		closed, err := s.deps.Accounts.Closed(ctx, d.user)
+		if err != nil && ctx.Err() != nil {
+			return renewed, ctx.Err()
+		}
 		if err != nil {
 			log.Error("renew membership: read account", "err", err)
 			continue
@@ -150,6 +157,9 @@ func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
 			log.Info("membership not renewed: the channel takes no money", "why", err)
 			continue
 		}
+		if err != nil && ctx.Err() != nil {
+			return renewed, ctx.Err()
+		}
 		if err != nil {
 			log.Error("renew membership: read channel", "err", err)
 			continue
@@ -164,6 +174,8 @@ func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
 		case errors.Is(err, ErrRenewalStopped):
 			log.Info("membership not renewed: the tier's price rose; auto-renew stopped and the member told")
 		case errors.Is(err, errNotDue):
+		case err != nil && ctx.Err() != nil:
+			return renewed, ctx.Err()
 		case err != nil:
 			log.Error("renew membership", "err", err)
 		case !p.Duplicate:

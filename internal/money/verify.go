@@ -3,6 +3,8 @@ package money
 import (
 	"context"
 	"fmt"
+
+	"github.com/livehouse/livehouse/internal/money/ledger"
 )
 
 // Report is the result of Verify.
@@ -43,8 +45,8 @@ var sourceMovements = fmt.Sprintf(`
 
 // Verify checks the ledger against itself and against what it records:
 //   - each account's settled entries sum to its balance, and only provider
-//     accounts are negative;
-//   - each transaction has two or more entries summing to zero;
+//     accounts are negative; each transaction has two or more entries
+//     summing to zero (ledger.Check);
 //   - every source row — gift (trial gifts paid by the promotion account),
 //     membership purchase, payment (webhook or approved top-up order),
 //     withdrawal request and its return if rejected, grant — has its
@@ -54,60 +56,15 @@ var sourceMovements = fmt.Sprintf(`
 //   - withdrawal states match their transactions (only a rejected one was
 //     returned), and an approved top-up order is exactly one payment.
 func (s *Service) Verify(ctx context.Context) (Report, error) {
-	r := Report{Problems: []string{}}
-	for _, check := range []func(context.Context, *Report) error{s.verifyBalances, s.verifyTransactions, s.verifySources} {
-		if err := check(ctx, &r); err != nil {
-			return r, err
-		}
+	lr, err := ledger.Check(ctx, s.db)
+	r := Report{Accounts: lr.Accounts, Transactions: lr.Transactions, Problems: lr.Problems}
+	if r.Problems == nil {
+		r.Problems = []string{}
 	}
-	return r, nil
-}
-
-func (s *Service) verifyBalances(ctx context.Context, r *Report) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT a.id, a.kind, a.owner_id, a.balance, a.may_go_negative,
-		COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account_id = a.id AND e.settled), 0),
-		COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)
-		FROM ledger_accounts a ORDER BY a.id`)
 	if err != nil {
-		return err
+		return r, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, owner, balance, settled, all int64
-		var kind string
-		var mayNeg bool
-		if err := rows.Scan(&id, &kind, &owner, &balance, &mayNeg, &settled, &all); err != nil {
-			return err
-		}
-		r.Accounts++
-		if balance != settled {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s account %d (owner %d): balance %d, settled entries sum to %d", kind, id, owner, balance, settled))
-		}
-		if !mayNeg && all < 0 {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s account %d (owner %d) is negative: %d", kind, id, owner, all))
-		}
-	}
-	return rows.Err()
-}
-
-func (s *Service) verifyTransactions(ctx context.Context, r *Report) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT t.id, COALESCE(SUM(e.amount), 0), COUNT(e.id) FROM ledger_txs t
-		LEFT JOIN ledger_entries e ON e.tx_id = t.id GROUP BY t.id ORDER BY t.id`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, sum, n int64
-		if err := rows.Scan(&id, &sum, &n); err != nil {
-			return err
-		}
-		r.Transactions++
-		if sum != 0 || n < 2 {
-			r.Problems = append(r.Problems, fmt.Sprintf("transaction %d: %d entries summing to %d", id, n, sum))
-		}
-	}
-	return rows.Err()
+	return r, s.verifySources(ctx, &r)
 }
 
 // verifySources reconciles the ledger with the rows that caused it.

@@ -1,0 +1,251 @@
+// Package outbox is the money domain's transactional outbox: an event is
+// a row written by Add in the same SQL transaction as the movement that
+// caused it, so no gift is charged without its event and no event is sent
+// for a gift that was not stored. After commit it is published to the bus
+// (at least once: a crash between publishing and marking republishes, and
+// clients de-duplicate by id) and marked; published rows are kept for a
+// while (a joining viewer replays the room's recent gifts from them, see
+// Since) and then pruned.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/livehouse/livehouse/internal/money/internal/sqlbatch"
+	"github.com/livehouse/livehouse/internal/money/subjects"
+	"github.com/livehouse/livehouse/internal/store"
+)
+
+// Event is something to publish once the transaction commits.
+type Event struct {
+	Subject subjects.Subject
+	Payload any // stored and published as JSON
+}
+
+// Message is an outbox row: what Add wrote, ready to publish.
+type Message struct {
+	ID      int64
+	Subject string
+	Data    []byte
+}
+
+// Bus is where messages are published (*nats.Conn is one).
+type Bus interface {
+	Publish(subject string, data []byte) error
+}
+
+// Add writes events to the outbox inside tx (one statement for any number
+// of them) and returns the rows, to publish after the commit.
+func Add(ctx context.Context, tx *sql.Tx, at int64, events ...Event) ([]Message, error) {
+	msgs := make([]Message, len(events))
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		data, err := json.Marshal(e.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: encode %s event: %w", e.Subject, err)
+		}
+		msgs[i] = Message{Subject: string(e.Subject), Data: data}
+		rows[i] = []any{string(e.Subject), string(data), at}
+	}
+	i := 0
+	err := sqlbatch.Insert(ctx, tx, `INSERT INTO outbox (subject, payload, created_at) VALUES `, rows, ` RETURNING id`,
+		func(scan func(...any) error) error {
+			if i >= len(msgs) {
+				return fmt.Errorf("outbox: more ids than rows")
+			}
+			err := scan(&msgs[i].ID)
+			i++
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: add: %w", err)
+	}
+	return msgs, nil
+}
+
+// Publish sends messages whose transaction committed and marks them
+// published in one statement. It stops at the first message the bus
+// refuses; the relay publishes the rows left unmarked.
+func Publish(ctx context.Context, db *store.DB, bus Bus, msgs []Message) error {
+	ids := make([]int64, 0, len(msgs))
+	var failed error
+	for _, m := range msgs {
+		if err := bus.Publish(m.Subject, []byte(m.Data)); err != nil {
+			failed = fmt.Errorf("outbox: publish %s: %w", m.Subject, err)
+			break
+		}
+		ids = append(ids, m.ID)
+	}
+	if err := markPublished(ctx, db, ids); err != nil {
+		return err
+	}
+	return failed
+}
+
+// PublishPending publishes the rows not published yet that were created
+// at or before cutoff (Unix ms), oldest first, and marks exactly those
+// (ids may interleave with rows whose transactions commit late). It
+// returns how many it published.
+func PublishPending(ctx context.Context, db *store.DB, bus Bus, cutoff int64) (int, error) {
+	const batch = 500
+	total := 0
+	for {
+		rows, err := db.QueryContext(ctx, `SELECT id, subject, payload FROM outbox WHERE published_at IS NULL AND created_at <= $1 ORDER BY id LIMIT $2`,
+			cutoff, batch)
+		if err != nil {
+			return total, fmt.Errorf("outbox: read: %w", err)
+		}
+		var ids []int64
+		var failed error
+		n := 0
+		for rows.Next() {
+			n++
+			var id int64
+			var subject, payload string
+			if err := rows.Scan(&id, &subject, &payload); err != nil {
+				failed = err
+				break
+			}
+			if err := bus.Publish(subject, []byte(payload)); err != nil {
+				failed = fmt.Errorf("outbox: publish row %d: %w", id, err)
+				break
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := markPublished(ctx, db, ids); err != nil {
+			return total, err
+		}
+		total += len(ids)
+		if failed != nil || n < batch {
+			return total, failed
+		}
+	}
+}
+
+// markPublished marks rows published, 500 to a statement.
+func markPublished(ctx context.Context, db *store.DB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), 500)
+			var q strings.Builder
+			args := make([]any, 0, n+1)
+			args = append(args, store.Now())
+			q.WriteString(`UPDATE outbox SET published_at = $1 WHERE id IN (`)
+			for i, id := range rest[:n] {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				args = append(args, id)
+				fmt.Fprintf(&q, "$%d", i+2)
+			}
+			q.WriteByte(')')
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			rest = rest[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: mark published: %w", err)
+	}
+	return nil
+}
+
+// PruneBatch is how many rows one pruning statement deletes, so that a
+// large backlog never holds SQLite's single writer for long.
+const PruneBatch = 1000
+
+// Prune deletes rows published before before (Unix ms), PruneBatch at a
+// time, each batch its own transaction; rows never published are kept
+// whatever their age. It returns how many it deleted.
+//
+// Rows are found by id, not by an index on their time: that index would
+// cost every gift two more index writes (at insert and when marked
+// published), which the gift writer's throughput notices. Ids grow with
+// created_at, so the old rows are those below the first id created at or
+// after before, found by bisecting ids.
+func Prune(ctx context.Context, db *store.DB, before int64) (int64, error) {
+	below, err := firstSince(ctx, db, before)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: prune: %w", err)
+	}
+	var total int64
+	for {
+		var n int64
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			// created_at is checked too: rows of concurrent transactions
+			// may be out of order by a transaction's length.
+			res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+				WHERE id < $1 AND published_at IS NOT NULL AND created_at < $2 ORDER BY id LIMIT $3)`, below, before, PruneBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("outbox: prune: %w", err)
+		}
+		total += n
+		if n < PruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// firstSince returns the smallest id from which on every row was created
+// at or after at (one past the last row if none was): a bisection of ids,
+// each step a probe of the primary key.
+func firstSince(ctx context.Context, db *store.DB, at int64) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MIN(id), MAX(id) FROM outbox`).Scan(&lo, &hi); err != nil || !lo.Valid {
+		return 0, err
+	}
+	l, h := lo.Int64, hi.Int64+1 // no row at or after h: the answer is at most h
+	for l < h {
+		m := l + (h-l)/2
+		var id, created int64
+		err := db.QueryRowContext(ctx, `SELECT id, created_at FROM outbox WHERE id >= $1 ORDER BY id LIMIT 1`, m).Scan(&id, &created)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && created >= at):
+			h = m
+		case err != nil:
+			return 0, err
+		default:
+			l = id + 1 // no row in [m, id) and row id is older
+		}
+	}
+	return l, nil
+}
+
+// Since returns the payloads published on a subject for rows created
+// after sinceMs (Unix ms), oldest first (a viewer that was away, since
+// NATS delivers at most once, catches up on join; clients de-duplicate).
+// Rows are pruned after the retention, so sinceMs must be well within it.
+func Since(ctx context.Context, db *store.DB, subject subjects.Subject, sinceMs int64, limit int) ([]json.RawMessage, error) {
+	rows, err := db.QueryContext(ctx, `SELECT payload FROM outbox WHERE subject = $1 AND created_at > $2 ORDER BY id LIMIT $3`,
+		string(subject), sinceMs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: read %s: %w", subject, err)
+	}
+	defer rows.Close()
+	out := []json.RawMessage{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, json.RawMessage(p))
+	}
+	return out, rows.Err()
+}
