@@ -170,8 +170,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels, Publish: a.publish})
 	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
 	a.Money.StartGroupCommit()
-	a.Rooms.SetGiftReplayer(a.Money)
-	a.Relay = a.Money.StartRelay(a.Bus.Conn, money.RelayOptions{OutboxRetention: cfg.OutboxRetention})
+	a.Relay = a.Money.StartRelay(a.Bus, money.RelayOptions{OutboxRetention: cfg.OutboxRetention})
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	// Viewers = external HLS players + the watch pages' room connections.
 	a.Hub.SetPageViewers(roomHub.Online)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/livehouse/livehouse/internal/bus"
 )
 
 // The money items of issue 10 over HTTP, on SQLite and PostgreSQL; each
@@ -250,12 +250,12 @@ func TestHardening12MoneyDisabledChannel(t *testing.T) {
 func TestHardening10RenewalNoticeInWallet(t *testing.T) {
 	eachEngine(t, func(t *testing.T, n *testNode) {
 		owner, fan, admin := hmSetup(t, n, "notice", 1000)
-		events := make(chan *nats.Msg, 4)
-		sub, err := n.app.Bus.Conn.ChanSubscribe("money.notice.*", events)
+		events := make(chan bus.Event, 4)
+		stop, err := n.app.Bus.Tail(func(e bus.Event) { events <- e }, bus.MoneyNotice)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sub.Unsubscribe()
+		defer stop()
 		m := fan.do("POST", "/api/channels/notice/membership", map[string]any{"tier": 1, "months": 1, "idempotency_key": "m1", "auto_renew": true, "price": 198})
 		if m.code != 201 {
 			t.Fatalf("join: %d %s", m.code, m.raw)
@@ -279,10 +279,11 @@ func TestHardening10RenewalNoticeInWallet(t *testing.T) {
 			t.Fatalf("notice: %v", note)
 		}
 		select {
-		case msg := <-events:
+		case ev := <-events:
 			var e map[string]any
-			if json.Unmarshal(msg.Data, &e) != nil || e["type"] != "membership.renewal_stopped" || e["price"] != float64(250) || e["notice_id"] != jsonNum(note["id"]) {
-				t.Fatalf("event on %s: %s", msg.Subject, msg.Data)
+			if json.Unmarshal(ev.Payload, &e) != nil || e["type"] != "membership.renewal_stopped" || e["price"] != float64(250) ||
+				e["notice_id"] != jsonNum(note["id"]) || ev.UserID == 0 {
+				t.Fatalf("notice event: %+v %s", ev, ev.Payload)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no money.notice event")

@@ -15,11 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -62,7 +59,7 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	defer b.Close()
 	m := money.NewService(db, 3000, log, money.Deps{}) // no renewals in a benchmark
 	m.StartGroupCommit()
-	m.StartRelay(b.Conn, money.RelayOptions{})
+	m.StartRelay(b, money.RelayOptions{})
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -84,11 +81,12 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 	committedAt := map[string]time.Time{}
 	arrivedAt := map[string]time.Time{} // events that beat their sender's bookkeeping
 	var toRoom []time.Duration
-	sub, err := b.Conn.Subscribe(string(subjects.Room(room)), func(msg *nats.Msg) {
+	// Gifts reach rooms as durable bus events; every node tails them.
+	stopTail, err := b.Tail(func(e bus.Event) {
 		var ev struct {
 			GiftID string `json:"gift_id"`
 		}
-		if json.Unmarshal(msg.Data, &ev) != nil {
+		if e.ChannelID != channelID || json.Unmarshal(e.Payload, &ev) != nil {
 			return
 		}
 		now := time.Now()
@@ -100,15 +98,11 @@ func RunGifts(ctx context.Context, o GiftOptions) error {
 			arrivedAt[ev.GiftID] = now
 		}
 		mu.Unlock()
-	})
+	}, bus.RoomGift)
 	if err != nil {
 		return err
 	}
-	defer sub.Unsubscribe()
-	// Measure the server, not this subscriber's buffer: never drop here.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return err
-	}
+	defer stopTail()
 
 	var done atomic.Int64
 	var lmu sync.Mutex

@@ -150,3 +150,13 @@ func subjects(types []string) []string {
 	}
 	return out
 }
+
+// Stored is how many durable events the stream holds (for /metrics and
+// tests).
+func (b *Bus) Stored(ctx context.Context) (uint64, error) {
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read the %s stream: %w", StreamName, err)
+	}
+	return info.State.Msgs, nil
+}

@@ -8,9 +8,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/ledger"
 	"github.com/livehouse/livehouse/internal/money/outbox"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -217,7 +217,7 @@ func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, erro
 		if err := tx.QueryRowContext(ctx, `SELECT balance FROM ledger_accounts WHERE id = $1`, r.sender).Scan(&out.Balance); err != nil {
 			return err
 		}
-		_, err = outbox.Add(ctx, tx, now, outbox.Event{Subject: subjects.Room(r.room), Payload: r.event(out.ID, now)})
+		_, err = outbox.Add(ctx, tx, now, outbox.Event{Type: bus.RoomGift, ChannelID: r.channelID, Payload: r.event(out.ID, now)})
 		return err
 	})
 	if store.IsUniqueViolation(err) {

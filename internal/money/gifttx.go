@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/internal/sqlbatch"
 	"github.com/livehouse/livehouse/internal/money/ledger"
 	"github.com/livehouse/livehouse/internal/money/outbox"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -127,7 +127,7 @@ func (s *Service) writeGifts(ctx context.Context, tx *sql.Tx, reqs []*giftReq, g
 		res := b.results[r]
 		res.out.ID = id
 		b.results[r] = res
-		events = append(events, outbox.Event{Subject: subjects.Room(r.room), Payload: r.event(id, now)})
+		events = append(events, outbox.Event{Type: bus.RoomGift, ChannelID: r.channelID, Payload: r.event(id, now)})
 	}
 	var err error
 	b.events, err = outbox.Add(ctx, tx, now, events...)

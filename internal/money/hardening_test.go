@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/bus"
 )
 
 // Regression tests for the money items of issue 10 (the hardening pass),
@@ -110,7 +112,7 @@ func TestHardening09MembershipUpgradePrice(t *testing.T) {
 // renewalNotices reads the outbox rows published for a member's notices.
 func renewalNotices(t *testing.T, w *world, user int64) []RenewalStoppedEvent {
 	t.Helper()
-	rows, err := w.db.QueryContext(context.Background(), `SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, NoticeSubject(user))
+	rows, err := w.db.QueryContext(context.Background(), `SELECT payload FROM outbox WHERE subject = $1 AND user_id = $2 ORDER BY id`, bus.MoneyNotice, user)
 	if err != nil {
 		t.Fatal(err)
 	}

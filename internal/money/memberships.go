@@ -8,9 +8,9 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/ledger"
 	"github.com/livehouse/livehouse/internal/money/outbox"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -315,7 +315,7 @@ func (s *Service) BuyMembershipOrder(ctx context.Context, o MembershipOrder) (Pu
 		if err := addIntimacy(ctx, tx, map[fanKey]int64{{o.ChannelID, o.UserID}: amount}); err != nil {
 			return err
 		}
-		if _, err := outbox.Add(ctx, tx, now, outbox.Event{Subject: subjects.Room(o.Room), Payload: MembershipEvent{Type: "membership",
+		if _, err := outbox.Add(ctx, tx, now, outbox.Event{Type: bus.RoomMembership, ChannelID: o.ChannelID, Payload: MembershipEvent{Type: "membership",
 			ID: fmt.Sprint(out.ID), UserID: o.UserID, User: o.UserName, Tier: o.Tier, TierName: t.Name, Months: o.Months, At: now}}); err != nil {
 			return err
 		}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/outbox"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/trust"
 )
 
@@ -41,10 +41,6 @@ type renewal struct {
 
 // NoticeRenewalStopped is the kind of notice a stopped renewal leaves.
 const NoticeRenewalStopped = "renewal_stopped"
-
-// NoticeSubject is the bus subject a member's money notices are published
-// on (through the outbox): money.notice.USER_ID.
-func NoticeSubject(userID int64) string { return string(subjects.Notice(userID)) }
 
 // Notice is something the wallet tells its owner.
 type Notice struct {
@@ -88,7 +84,7 @@ func (s *Service) stopRenewal(ctx context.Context, tx *sql.Tx, o MembershipOrder
 		o.UserID, NoticeRenewalStopped, o.ChannelID, o.Room, t.Tier, t.Name, cur.monthlyPrice, t.MonthlyPrice, now).Scan(&id); err != nil {
 		return err
 	}
-	_, err := outbox.Add(ctx, tx, now, outbox.Event{Subject: subjects.Notice(o.UserID), Payload: RenewalStoppedEvent{
+	_, err := outbox.Add(ctx, tx, now, outbox.Event{Type: bus.MoneyNotice, UserID: o.UserID, Payload: RenewalStoppedEvent{
 		Type: "membership.renewal_stopped", NoticeID: fmt.Sprint(id), UserID: o.UserID, ChannelID: o.ChannelID, Channel: o.Room,
 		Tier: t.Tier, TierName: t.Name, AgreedPrice: cur.monthlyPrice, Price: t.MonthlyPrice, ExpiresAt: cur.expires, At: now}})
 	return err

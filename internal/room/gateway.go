@@ -388,9 +388,8 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	c.mu.Lock()
 	c.replaying = true
 	c.mu.Unlock()
-	r, err := g.hub.join(f.Room, c)
+	r, err := g.hub.join(f.Room, chID, c)
 	if err == nil {
-		g.hub.bindChannel(f.Room, chID)
 		name := ""
 		if p := trust.PrincipalFrom(ctx); p.User != nil {
 			name = p.User.Username
@@ -426,16 +425,14 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	if err != nil {
 		g.log.Error("room counters", "room", f.Room, "err", err)
 	}
-	gifts := []json.RawMessage{}
-	if g.svc.gifts != nil {
-		since := time.Now().Add(-giftReplayWindow).UnixMilli()
-		if after > 0 {
-			since = max(since, idTime(after)-1000) // a second of overlap; clients de-duplicate
-		}
-		if gifts, err = g.svc.gifts.RoomEventsSince(ctx, f.Room, since, replayLimit); err != nil {
-			g.log.Error("replay gifts", "room", f.Room, "err", err)
-			gifts = []json.RawMessage{}
-		}
+	since := time.Now().Add(-giftReplayWindow).UnixMilli()
+	if after > 0 {
+		since = max(since, idTime(after)-1000) // a second of overlap; clients de-duplicate
+	}
+	gifts, err := g.svc.EventsSince(ctx, chID, since, replayLimit)
+	if err != nil {
+		g.log.Error("replay gifts", "room", f.Room, "err", err)
+		gifts = []json.RawMessage{}
 	}
 	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
 		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts})

@@ -68,8 +68,9 @@ func (h *Hub) shard(slug string) *hubShard {
 
 // liveRoom is a room with viewers on this node.
 type liveRoom struct {
-	slug string
-	hub  *Hub
+	slug      string
+	channelID int64
+	hub       *Hub
 
 	mu      sync.Mutex
 	viewers map[*client]struct{}
@@ -100,19 +101,22 @@ type presenceMsg struct {
 
 // join adds c to the room, creating the room's subscription and flusher
 // when it is the node's first viewer there.
-func (h *Hub) join(slug string, c *client) (*liveRoom, error) {
+// Rooms are kept here under the slug viewers joined with, and hear the bus
+// by channel id, so a rename never cuts a room off from its events.
+func (h *Hub) join(slug string, channelID int64, c *client) (*liveRoom, error) {
 	sh := h.shard(slug)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	h.slugs.Store(channelID, slug)
 	r := sh.rooms[slug]
 	if r == nil {
-		r = &liveRoom{slug: slug, hub: h, viewers: map[*client]struct{}{}, accounts: map[int64]int{}, remote: map[string]presence{},
-			stop: make(chan struct{}), shown: -1}
-		events, err := h.nc.Subscribe(subject(slug), func(m *nats.Msg) { r.enqueue(m.Data) })
+		r = &liveRoom{slug: slug, channelID: channelID, hub: h, viewers: map[*client]struct{}{}, accounts: map[int64]int{},
+			remote: map[string]presence{}, stop: make(chan struct{}), shown: -1}
+		events, err := h.nc.Subscribe(subject(channelID), func(m *nats.Msg) { r.enqueue(m.Data) })
 		if err != nil {
 			return nil, err
 		}
-		pres, err := h.nc.Subscribe("presence."+slug, r.onPresence)
+		pres, err := h.nc.Subscribe(presenceSubject(channelID), r.onPresence)
 		if err != nil {
 			_ = events.Unsubscribe()
 			return nil, err
@@ -161,9 +165,6 @@ func (h *Hub) leave(r *liveRoom, c *client) {
 	}
 }
 
-// bindChannel notes that slug is channelID's room.
-func (h *Hub) bindChannel(slug string, channelID int64) { h.slugs.Store(channelID, slug) }
-
 // deliverToChannel queues an event for this node's viewers of a channel's
 // room (none here: dropped).
 func (h *Hub) deliverToChannel(channelID int64, event []byte) {
@@ -179,6 +180,9 @@ func (h *Hub) deliverToChannel(channelID int64, event []byte) {
 		r.enqueue(event)
 	}
 }
+
+// presenceSubject carries each node's viewer count of a room.
+func presenceSubject(channelID int64) string { return "presence." + strconv.FormatInt(channelID, 10) }
 
 // Online is the room's viewer count across nodes.
 func (h *Hub) Online(slug string) int {
@@ -253,7 +257,7 @@ func (r *liveRoom) run() {
 				local := r.localLocked()
 				r.mu.Unlock()
 				data, _ := json.Marshal(presenceMsg{Node: r.hub.node, Count: local})
-				_ = r.hub.nc.Publish("presence."+r.slug, data)
+				_ = r.hub.nc.Publish(presenceSubject(r.channelID), data)
 			}
 			r.flush(now)
 		}

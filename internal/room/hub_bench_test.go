@@ -25,7 +25,7 @@ func BenchmarkRoomFanout(b *testing.B) {
 			var r *liveRoom
 			for i := range clients {
 				clients[i] = &client{out: make(chan []byte, 4), done: make(chan struct{}), userID: int64(i + 1)}
-				if r, err = h.join("bench", clients[i]); err != nil {
+				if r, err = h.join("bench", 1, clients[i]); err != nil {
 					b.Fatal(err)
 				}
 			}

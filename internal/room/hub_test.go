@@ -21,11 +21,11 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: 5 * time.Millisecond, QueueLen: 32}, quietLog())
 	slow := &client{out: make(chan []byte, 32), done: make(chan struct{})}
 	fast := &client{out: make(chan []byte, 32), done: make(chan struct{})}
-	r, err := h.join("busy", slow)
+	r, err := h.join("busy", 1, slow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.join("busy", fast); err != nil {
+	if _, err := h.join("busy", 1, fast); err != nil {
 		t.Fatal(err)
 	}
 	received := 0
@@ -46,7 +46,7 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 	}()
 	for i := 0; i < 400; i++ {
 		data, _ := json.Marshal(event{Type: "danmaku", Message: &Message{ID: int64(i + 1), Text: "x"}})
-		if err := b.Conn.Publish(subject("busy"), data); err != nil {
+		if err := b.Conn.Publish(subject(1), data); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Millisecond)

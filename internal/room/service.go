@@ -56,18 +56,7 @@ type Service struct {
 	stopRecorder func()        // the durable consumer recording room events
 	closeOnce    sync.Once
 	wg           sync.WaitGroup // the pruner
-
-	// gifts replays a room's recent gift events on join (the money domain).
-	gifts GiftReplayer
 }
-
-// GiftReplayer gives the gift events a room had since a time.
-type GiftReplayer interface {
-	RoomEventsSince(ctx context.Context, room string, sinceMs int64, limit int) ([]json.RawMessage, error)
-}
-
-// SetGiftReplayer lets joining viewers catch up on gifts they missed.
-func (s *Service) SetGiftReplayer(g GiftReplayer) { s.gifts = g }
 
 type senderKey struct {
 	user int64
@@ -218,7 +207,7 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 		return Message{}, err
 	}
 	s.remember(key, sent{at: now, text: text}, now)
-	s.publish(slug, event{Type: "danmaku", Message: &m})
+	s.publish(chID, event{Type: "danmaku", Message: &m})
 	return m, nil
 }
 
@@ -292,20 +281,22 @@ type event struct {
 	Count   *int   `json:"count,omitempty"`
 }
 
-func subject(slug string) string { return "room." + slug }
+// subject is where a room's live events travel: by channel id (a slug can
+// be renamed).
+func subject(channelID int64) string { return "room." + strconv.FormatInt(channelID, 10) }
 
-func (s *Service) publishRaw(slug string, v any) {
+func (s *Service) publishRaw(channelID int64, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encode room event", "err", err)
 		return
 	}
-	if err := s.nc.Publish(subject(slug), data); err != nil {
-		s.log.Error("publish room event", "room", slug, "err", err)
+	if err := s.nc.Publish(subject(channelID), data); err != nil {
+		s.log.Error("publish room event", "channel", channelID, "err", err)
 	}
 }
 
-func (s *Service) publish(slug string, e event) { s.publishRaw(slug, e) }
+func (s *Service) publish(channelID int64, e event) { s.publishRaw(channelID, e) }
 
 // AnnounceLive tells a channel's room, on every node, that its stream
 // started or ended: {"type":"live","state":"started"|"ended"}.
@@ -315,7 +306,7 @@ func AnnounceLive(nc *nats.Conn, e media.Event) {
 		state = "started"
 	}
 	data, _ := json.Marshal(map[string]string{"type": "live", "state": state})
-	_ = nc.Publish(subject(e.Channel.Slug), data)
+	_ = nc.Publish(subject(e.Channel.ID), data)
 }
 
 // ErrNoMessage is returned for a message that does not exist (or is gone).
@@ -343,7 +334,7 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	if err := s.trust.Mod.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
 		return err
 	}
-	s.publish(slug, event{Type: "delete", Deleted: strconv.FormatInt(id, 10)})
+	s.publish(chID, event{Type: "delete", Deleted: strconv.FormatInt(id, 10)})
 	return nil
 }
 

@@ -145,10 +145,10 @@ func (s *Service) flushTally() {
 				continue
 			}
 			if t.likes > 0 {
-				s.publishRaw(slug, map[string]any{"type": "likes", "count": t.likes, "total": likes})
+				s.publishRaw(t.channelID, map[string]any{"type": "likes", "count": t.likes, "total": likes})
 			}
 			if t.shares > 0 {
-				s.publishRaw(slug, map[string]any{"type": "shares", "count": t.shares, "total": shares})
+				s.publishRaw(t.channelID, map[string]any{"type": "shares", "count": t.shares, "total": shares})
 			}
 		}
 		if len(t.names) > 0 || t.others > 0 {
@@ -156,7 +156,7 @@ func (s *Service) flushTally() {
 			if names == nil {
 				names = []string{} // only anonymous viewers joined: [] not null
 			}
-			s.publishRaw(slug, map[string]any{"type": "joins", "names": names, "others": t.others})
+			s.publishRaw(t.channelID, map[string]any{"type": "joins", "names": names, "others": t.others})
 		}
 	}
 }

@@ -1,11 +1,10 @@
 // Package outbox is the money domain's transactional outbox: an event is
 // a row written by Add in the same SQL transaction as the movement that
 // caused it, so no gift is charged without its event and no event is sent
-// for a gift that was not stored. After commit it is published to the bus
-// (at least once: a crash between publishing and marking republishes, and
-// clients de-duplicate by id) and marked; published rows are kept for a
-// while (a joining viewer replays the room's recent gifts from them, see
-// Since) and then pruned.
+// for a gift that was not stored. After commit it is stored in the bus's
+// durable stream (at least once: a crash between publishing and marking
+// republishes, under the same event id, which the stream and its consumers
+// de-duplicate) and marked; published rows are pruned after a retention.
 package outbox
 
 import (
@@ -14,29 +13,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/internal/sqlbatch"
-	"github.com/livehouse/livehouse/internal/money/subjects"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
-// Event is something to publish once the transaction commits.
+// Event is something to publish once the transaction commits: a durable
+// bus event of Type about a channel or an account.
 type Event struct {
-	Subject subjects.Subject
-	Payload any // stored and published as JSON
+	Type      string // bus.RoomGift, bus.RoomMembership, bus.MoneyNotice
+	ChannelID int64
+	UserID    int64
+	Payload   any // stored and published as JSON
 }
 
 // Message is an outbox row: what Add wrote, ready to publish.
 type Message struct {
-	ID      int64
-	Subject string
-	Data    []byte
+	ID        int64
+	Type      string
+	ChannelID int64
+	UserID    int64
+	At        int64
+	Data      []byte
 }
 
-// Bus is where messages are published (*nats.Conn is one).
+// event is the bus event a row becomes; its id is made from the row's (and
+// its time, so a database started afresh never reuses one), so a row
+// published twice (a crash between publishing and marking) is stored once
+// by the bus and recorded once by its consumers.
+func (m Message) event() bus.Event {
+	return bus.Event{ID: "money-outbox-" + strconv.FormatInt(m.ID, 10) + "-" + strconv.FormatInt(m.At, 10), Type: m.Type, At: m.At,
+		ChannelID: m.ChannelID, UserID: m.UserID, Payload: m.Data}
+}
+
+// Bus stores events durably (*bus.Bus is one).
 type Bus interface {
-	Publish(subject string, data []byte) error
+	PublishDurable(ctx context.Context, e bus.Event) error
 }
 
 // Add writes events to the outbox inside tx (one statement for any number
@@ -47,13 +62,13 @@ func Add(ctx context.Context, tx *sql.Tx, at int64, events ...Event) ([]Message,
 	for i, e := range events {
 		data, err := json.Marshal(e.Payload)
 		if err != nil {
-			return nil, fmt.Errorf("outbox: encode %s event: %w", e.Subject, err)
+			return nil, fmt.Errorf("outbox: encode %s event: %w", e.Type, err)
 		}
-		msgs[i] = Message{Subject: string(e.Subject), Data: data}
-		rows[i] = []any{string(e.Subject), string(data), at}
+		msgs[i] = Message{Type: e.Type, ChannelID: e.ChannelID, UserID: e.UserID, At: at, Data: data}
+		rows[i] = []any{e.Type, e.ChannelID, e.UserID, string(data), at}
 	}
 	i := 0
-	err := sqlbatch.Insert(ctx, tx, `INSERT INTO outbox (subject, payload, created_at) VALUES `, rows, ` RETURNING id`,
+	err := sqlbatch.Insert(ctx, tx, `INSERT INTO outbox (subject, channel_id, user_id, payload, created_at) VALUES `, rows, ` RETURNING id`,
 		func(scan func(...any) error) error {
 			if i >= len(msgs) {
 				return fmt.Errorf("outbox: more ids than rows")
@@ -71,12 +86,12 @@ func Add(ctx context.Context, tx *sql.Tx, at int64, events ...Event) ([]Message,
 // Publish sends messages whose transaction committed and marks them
 // published in one statement. It stops at the first message the bus
 // refuses; the relay publishes the rows left unmarked.
-func Publish(ctx context.Context, db *store.DB, bus Bus, msgs []Message) error {
+func Publish(ctx context.Context, db *store.DB, b Bus, msgs []Message) error {
 	ids := make([]int64, 0, len(msgs))
 	var failed error
 	for _, m := range msgs {
-		if err := bus.Publish(m.Subject, []byte(m.Data)); err != nil {
-			failed = fmt.Errorf("outbox: publish %s: %w", m.Subject, err)
+		if err := b.PublishDurable(ctx, m.event()); err != nil {
+			failed = fmt.Errorf("outbox: publish %s: %w", m.Type, err)
 			break
 		}
 		ids = append(ids, m.ID)
@@ -91,12 +106,12 @@ func Publish(ctx context.Context, db *store.DB, bus Bus, msgs []Message) error {
 // at or before cutoff (Unix ms), oldest first, and marks exactly those
 // (ids may interleave with rows whose transactions commit late). It
 // returns how many it published.
-func PublishPending(ctx context.Context, db *store.DB, bus Bus, cutoff int64) (int, error) {
+func PublishPending(ctx context.Context, db *store.DB, b Bus, cutoff int64) (int, error) {
 	const batch = 500
 	total := 0
 	for {
-		rows, err := db.QueryContext(ctx, `SELECT id, subject, payload FROM outbox WHERE published_at IS NULL AND created_at <= $1 ORDER BY id LIMIT $2`,
-			cutoff, batch)
+		rows, err := db.QueryContext(ctx, `SELECT id, subject, channel_id, user_id, created_at, payload FROM outbox
+			WHERE published_at IS NULL AND created_at <= $1 ORDER BY id LIMIT $2`, cutoff, batch)
 		if err != nil {
 			return total, fmt.Errorf("outbox: read: %w", err)
 		}
@@ -105,17 +120,18 @@ func PublishPending(ctx context.Context, db *store.DB, bus Bus, cutoff int64) (i
 		n := 0
 		for rows.Next() {
 			n++
-			var id int64
-			var subject, payload string
-			if err := rows.Scan(&id, &subject, &payload); err != nil {
+			var m Message
+			var payload string
+			if err := rows.Scan(&m.ID, &m.Type, &m.ChannelID, &m.UserID, &m.At, &payload); err != nil {
 				failed = err
 				break
 			}
-			if err := bus.Publish(subject, []byte(payload)); err != nil {
-				failed = fmt.Errorf("outbox: publish row %d: %w", id, err)
+			m.Data = []byte(payload)
+			if err := b.PublishDurable(ctx, m.event()); err != nil {
+				failed = fmt.Errorf("outbox: publish row %d: %w", m.ID, err)
 				break
 			}
-			ids = append(ids, id)
+			ids = append(ids, m.ID)
 		}
 		rows.Close()
 		if err := markPublished(ctx, db, ids); err != nil {
@@ -226,26 +242,4 @@ func firstSince(ctx context.Context, db *store.DB, at int64) (int64, error) {
 		}
 	}
 	return l, nil
-}
-
-// Since returns the payloads published on a subject for rows created
-// after sinceMs (Unix ms), oldest first (a viewer that was away, since
-// NATS delivers at most once, catches up on join; clients de-duplicate).
-// Rows are pruned after the retention, so sinceMs must be well within it.
-func Since(ctx context.Context, db *store.DB, subject subjects.Subject, sinceMs int64, limit int) ([]json.RawMessage, error) {
-	rows, err := db.QueryContext(ctx, `SELECT payload FROM outbox WHERE subject = $1 AND created_at > $2 ORDER BY id LIMIT $3`,
-		string(subject), sinceMs, limit)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: read %s: %w", subject, err)
-	}
-	defer rows.Close()
-	out := []json.RawMessage{}
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, json.RawMessage(p))
-	}
-	return out, rows.Err()
 }
