@@ -32,10 +32,14 @@ type Problem struct {
 	// Extra are further fields of the answer (a current price, a report).
 	Extra map[string]any
 
-	cause error // Internal's error: logged, never shown
+	err error // what it stands for (Wrap, Internal); logged for a 5xx, never shown
 }
 
 func (p *Problem) Error() string { return p.Message }
+
+// Unwrap is the error the Problem stands for, if any: errors.Is still
+// finds a domain's sentinel through it.
+func (p *Problem) Unwrap() error { return p.err }
 
 // NewProblem is a Problem with status, code ("" for the status's generic
 // one) and a message.
@@ -48,10 +52,17 @@ func BadRequest(code, format string, args ...any) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Wrap is err as a Problem with status and code ("" for the status's
+// generic one): its message is err's text, and errors.Is and errors.As
+// still see err (a sentinel with detail: "slug is already taken: demo").
+func Wrap(err error, status int, code string) *Problem {
+	return &Problem{Status: status, Code: code, Message: err.Error(), err: err}
+}
+
 // Internal is a 500 for an error the client can do nothing about (a bug, the
 // database gone); Fail logs err and shows only "internal error".
 func Internal(err error) *Problem {
-	return &Problem{Status: http.StatusInternalServerError, Message: "internal error", cause: err}
+	return &Problem{Status: http.StatusInternalServerError, Message: "internal error", err: err}
 }
 
 // Fail answers err: a Problem (or an error that converts to one) as itself,
@@ -61,8 +72,8 @@ func Fail(w http.ResponseWriter, err error) {
 	if !errors.As(err, &p) {
 		p = Internal(err)
 	}
-	if p.cause != nil {
-		logFailure(w, p.cause)
+	if p.err != nil && p.Status >= 500 {
+		logFailure(w, p.err)
 	}
 	if p.Retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(p.Retry)))
@@ -176,4 +187,14 @@ func logFailure(w http.ResponseWriter, err error) {
 		return
 	}
 	log.Error("request failed", attrs...)
+}
+
+// Read decodes the request body into v (Decode); when it cannot, it has
+// answered the refusal and reports false.
+func Read(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := Decode(w, r, v); err != nil {
+		Fail(w, err)
+		return false
+	}
+	return true
 }
