@@ -274,10 +274,12 @@ func (w *giftWriter) commit(group []*giftReq) {
 		s.kickRelay()
 	} else {
 		for _, r := range unique {
-			r.result <- results[r]
+			// Announce before answering: the sender's next danmaku must
+			// meet the medal this gift earned (as the one-by-one path does).
 			if res := results[r]; res.err == nil && !res.out.Duplicate {
 				s.standingChanged(r.channelID, r.senderID)
 			}
+			r.result <- results[r]
 		}
 		// The writer publishes its own group at once (the relay would add a
 		// hop and a competing writer); the relay only catches rows a crash
