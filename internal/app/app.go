@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -62,10 +63,12 @@ type App struct {
 	social     *social.Service
 	channelAPI *channel.Handlers
 	insight    *insight.Handlers
-	Frames     *media.FrameGrabber // nil without ffmpeg
-	Gateway    *room.Gateway
-	RTMP       *rtmp.Server
-	Web        *web.Server
+	// domains are closed in the reverse order they were built in.
+	domains []interface{ Close(context.Context) error }
+	Frames  *media.FrameGrabber // nil without ffmpeg
+	Gateway *room.Gateway
+	RTMP    *rtmp.Server
+	Web     *web.Server
 
 	// AdminToken is set only when this start generated it.
 	AdminToken string
@@ -127,6 +130,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	a.domains = append(a.domains, a.Accounts)
 	if a.AdminToken, err = a.Accounts.Admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
 		return a, err
 	}
@@ -186,14 +190,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Follows: follows, Fans: a.Money, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
 		return a, err
 	}
+	a.domains = append(a.domains, a.moderation)
 	if a.social, err = social.New(social.Deps{Store: follows, Accounts: a.Accounts, Publish: a.publish}); err != nil {
 		return a, err
 	}
-	if a.Rooms, err = room.NewService(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
+	a.domains = append(a.domains, a.social)
+	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
 		Accounts: a.Accounts, Gifts: a.Money, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"),
 		LogRetention: cfg.RoomLogRetention}); err != nil {
 		return a, err
 	}
+	a.domains = append(a.domains, a.Rooms)
 	a.Relay = a.Money.StartRelay(a.Bus.Conn)
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	// Viewers = external HLS players + the watch pages' room connections.
@@ -223,9 +230,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Follows: follows, Watch: a.Money, Files: cfg.DataDir, Kick: kick, Publish: a.publish}); err != nil {
 		return a, err
 	}
+	a.domains = append(a.domains, a.channelAPI)
 	if a.insight, err = insight.New(insight.Sources{Accounts: a.Accounts, Live: a.Hub, Rooms: a.Rooms, Online: roomHub.Online, Money: a.Money}); err != nil {
 		return a, err
 	}
+	a.domains = append(a.domains, a.insight)
 	moneyAPI := &money.Handlers{Money: a.Money, Auth: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels, Relay: a.Relay,
 		WebhookSecret: []byte(cfg.PaymentWebhookSecret)}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
@@ -308,7 +317,9 @@ func (a *App) ensureDemoChannel(ctx context.Context) error {
 }
 
 // Shutdown stops ingest first (ending every stream cleanly, so players see
-// the end), then HTTP, then the store. Safe on a partly started App.
+// the end), then HTTP, then the domains, the bus and the store, each
+// bounded by ctx. Safe on a partly started App, and to call again (it
+// returns the first call's result).
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() { a.shutdownErr = a.shutdown(ctx) })
 	return a.shutdownErr
@@ -332,8 +343,10 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.Web != nil {
 		errs = append(errs, a.Web.Shutdown(ctx))
 	}
-	if a.Rooms != nil {
-		a.Rooms.Close()
+	// No request reaches the domains any more: each stops what it owns (the
+	// room flushes its log), newest first.
+	for _, d := range slices.Backward(a.domains) {
+		errs = append(errs, d.Close(ctx))
 	}
 	if a.Money != nil {
 		a.Money.StopGroupCommit()

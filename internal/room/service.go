@@ -139,9 +139,9 @@ type Deps struct {
 	LogRetention time.Duration
 }
 
-// NewService starts the room log writer, the chat context and the log
-// pruner; Close stops them.
-func NewService(d Deps) (*Service, error) {
+// New starts the room log writer, the chat context and the log pruner;
+// Close stops them.
+func New(d Deps) (*Service, error) {
 	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
 		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts, gifts: d.Gifts,
@@ -184,8 +184,22 @@ func (s sources) Standing(ctx context.Context, user, ch int64, slug string) (pol
 }
 
 // Close flushes the room log and the last second of likes and joins, and
-// stops the pruner. Safe to call twice.
-func (s *Service) Close() {
+// stops the pruner, waiting at most until ctx ends. Safe to call twice.
+func (s *Service) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("room: the log is still flushing: %w", ctx.Err())
+	}
+}
+
+func (s *Service) close() {
 	s.closeOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
 	s.chat.close()
