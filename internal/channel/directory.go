@@ -365,8 +365,7 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 		Disabled *bool   `json:"disabled"`
 		Owner    *string `json:"owner"`
 	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	slug := r.PathValue("slug")

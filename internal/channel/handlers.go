@@ -178,8 +178,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in Input
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	owner := p.UserID()
@@ -296,8 +295,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in Input
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	if in.Owner != nil {
