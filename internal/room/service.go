@@ -95,6 +95,9 @@ type Service struct {
 
 	chat *chatContext // what danmaku checks read, in memory
 
+	closer sync.Once     // Close starts the teardown once
+	closed chan struct{} // closed when it is done
+
 	stop      chan struct{} // closed by Close: owned loops end
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the pruner
@@ -145,7 +148,7 @@ func New(d Deps) (*Service, error) {
 	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
 		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts, gifts: d.Gifts,
-		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}),
+		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}), closed: make(chan struct{}),
 		ids: newIDSource(int64(live.Self().ID)), writer: newLogWriter(db),
 		burst: ratelimit.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
@@ -186,13 +189,14 @@ func (s sources) Standing(ctx context.Context, user, ch int64, slug string) (pol
 // Close flushes the room log and the last second of likes and joins, and
 // stops the pruner, waiting at most until ctx ends. Safe to call twice.
 func (s *Service) Close(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.close()
-		close(done)
-	}()
+	s.closer.Do(func() {
+		go func() {
+			s.close()
+			close(s.closed)
+		}()
+	})
 	select {
-	case <-done:
+	case <-s.closed:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("room: the log is still flushing: %w", ctx.Err())
