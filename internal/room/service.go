@@ -95,15 +95,15 @@ type Service struct {
 
 	chat *chatContext // what danmaku checks read, in memory
 
-	closer sync.Once     // Close starts the teardown once
-	closed chan struct{} // closed when it is done
-
 	stop      chan struct{} // closed by Close: owned loops end
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the pruner
 
 	// gifts replays a room's recent gift events on join (the money domain).
 	gifts GiftReplayer
+
+	closer sync.Once     // Close starts the teardown once
+	closed chan struct{} // closed when it is done
 }
 
 // GiftReplayer gives the gift events a room had since a time.
