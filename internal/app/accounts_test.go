@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/account"
+	"github.com/livehouse/livehouse/internal/ratelimit"
 )
 
 // browser is one client of the HTTP API: a source address and, once
@@ -52,9 +53,9 @@ func (b *browser) do(method, path string, body any) reply {
 	req, _ := http.NewRequest(method, b.n.http+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	if b.session != "" {
-		req.AddCookie(&http.Cookie{Name: trust.SessionCookie, Value: b.session})
+		req.AddCookie(&http.Cookie{Name: account.SessionCookie, Value: b.session})
 		if b.csrf != "" {
-			req.Header.Set(trust.CSRFHeader, b.csrf)
+			req.Header.Set(account.CSRFHeader, b.csrf)
 		}
 	}
 	if b.bearer != "" {
@@ -76,13 +77,13 @@ func (b *browser) do(method, path string, body any) reply {
 	}
 	for _, c := range res.Cookies() {
 		switch c.Name {
-		case trust.SessionCookie:
+		case account.SessionCookie:
 			// Secure exactly when the request went over TLS (issue 10, item 1).
 			if !c.HttpOnly || c.Secure != (res.Request.URL.Scheme == "https") || c.SameSite != http.SameSiteLaxMode {
 				b.t.Errorf("session cookie flags: %+v", c)
 			}
 			b.session = c.Value
-		case trust.CSRFCookie:
+		case account.CSRFCookie:
 			b.csrf = c.Value
 		}
 	}
@@ -96,7 +97,7 @@ func (b *browser) signup(username, password string) reply {
 	if ch.code != 200 {
 		b.t.Fatalf("challenge: %d %s", ch.code, ch.raw)
 	}
-	nonce := trust.Solve(ch.str("challenge"), int(ch.body["difficulty"].(float64)))
+	nonce := account.Solve(ch.str("challenge"), int(ch.body["difficulty"].(float64)))
 	return b.do("POST", "/api/auth/signup", map[string]string{
 		"username": username, "password": password, "challenge": ch.str("challenge"), "nonce": nonce})
 }
@@ -252,7 +253,7 @@ func TestOwnerModeratorViewer(t *testing.T) {
 		name     string
 		streamer bool
 	}{{"owner1", true}, {"mod1", false}, {"viewer1", false}} {
-		if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: u.name, Password: u.name + "-password", CanStream: u.streamer}); err != nil {
+		if _, err := n.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: u.name, Password: u.name + "-password", CanStream: u.streamer}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -357,7 +358,7 @@ func TestOwnerModeratorViewer(t *testing.T) {
 // TestFloodFromOneAddressIsThrottled: one address hits the write limit and
 // gets 429 with Retry-After; another address carries on.
 func TestFloodFromOneAddressIsThrottled(t *testing.T) {
-	n := startNode(t, "", WithTrustLimits(trust.Limits{WritePerIP: trust.NewLimiter(5, time.Minute), BrowsePerIP: trust.NewLimiter(5, time.Minute)}))
+	n := startNode(t, "", WithLimits(account.Limits{WritePerIP: ratelimit.NewLimiter(5, time.Minute), BrowsePerIP: ratelimit.NewLimiter(5, time.Minute)}))
 	flood, calm := n.browser("127.0.0.1"), n.browser("127.0.0.2")
 	var last reply
 	for i := 0; i < 6; i++ {
@@ -380,10 +381,10 @@ func TestFloodFromOneAddressIsThrottled(t *testing.T) {
 	}
 	ch := r.body["challenge"].(map[string]any)
 	diff := int(ch["difficulty"].(float64))
-	if diff <= trust.BaseDifficulty {
+	if diff <= account.BaseDifficulty {
 		t.Errorf("crawler difficulty %d not raised", diff)
 	}
-	nonce := trust.Solve(ch["challenge"].(string), diff)
+	nonce := account.Solve(ch["challenge"].(string), diff)
 	pass := n.browser("127.0.0.1")
 	req, _ := http.NewRequest("POST", n.http+"/api/challenge/pass", strings.NewReader(`{"challenge":"`+ch["challenge"].(string)+`","nonce":"`+nonce+`"}`))
 	res, err := pass.client.Do(req)
@@ -392,7 +393,7 @@ func TestFloodFromOneAddressIsThrottled(t *testing.T) {
 	}
 	var passCookie *http.Cookie
 	for _, c := range res.Cookies() {
-		if c.Name == trust.PassCookie {
+		if c.Name == account.PassCookie {
 			passCookie = c
 		}
 	}
@@ -408,7 +409,7 @@ func TestFloodFromOneAddressIsThrottled(t *testing.T) {
 	// Reading many different channels anonymously is crawling too; one
 	// channel polled all day (a watch page) is not.
 	crawler, watcher := n.browser("127.0.0.3"), n.browser("127.0.0.4")
-	for i := 0; i < trust.MaxChannelsPerMinute; i++ {
+	for i := 0; i < account.MaxChannelsPerMinute; i++ {
 		if r := crawler.do("GET", fmt.Sprintf("/api/channels/ch-%d", i), nil); r.code != http.StatusNotFound {
 			t.Fatalf("read %d: %d", i, r.code)
 		}

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -19,23 +21,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/config"
+	"github.com/livehouse/livehouse/internal/insight"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/room"
+	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 	"github.com/livehouse/livehouse/internal/web"
 )
 
-// Migrations lists every domain's tables, in the order they are applied.
+// Migrations lists every domain's tables, in the order they are applied
+// (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
-	return []store.MigrationSet{trust.Migrations(), channel.Migrations(), room.Migrations(), money.Migrations(), live.Migrations()}
+	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
+		room.Migrations(), money.Migrations(), live.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -47,15 +54,22 @@ type App struct {
 	Node     *live.Registry // this process's node id
 	Live     live.Directory // which channel is live on which node
 	Hub      *media.Hub
-	Trust    *trust.Service
+	Accounts *account.Service
 	Bus      *bus.Bus
 	Rooms    *room.Service
 	Money    *money.Service
 	Relay    *money.Relay
-	Frames   *media.FrameGrabber // nil without ffmpeg
-	Gateway  *room.Gateway
-	RTMP     *rtmp.Server
-	Web      *web.Server
+
+	moderation *moderation.Service
+	social     *social.Service
+	channelAPI *channel.Handlers
+	insight    *insight.Handlers
+	// domains are closed in the reverse order they were built in.
+	domains []interface{ Close(context.Context) error }
+	Frames  *media.FrameGrabber // nil without ffmpeg
+	Gateway *room.Gateway
+	RTMP    *rtmp.Server
+	Web     *web.Server
 
 	// AdminToken is set only when this start generated it.
 	AdminToken string
@@ -70,12 +84,12 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	limits        trust.Limits
+	limits        account.Limits
 	webhookSecret string // tests: overrides cfg.PaymentWebhookSecret
 }
 
-// WithTrustLimits replaces the default abuse-defence rate limits.
-func WithTrustLimits(l trust.Limits) Option { return func(o *options) { o.limits = l } }
+// WithLimits replaces the default abuse-defence rate limits.
+func WithLimits(l account.Limits) Option { return func(o *options) { o.limits = l } }
 
 // Start opens the store and starts serving. On error everything already
 // started is stopped again.
@@ -109,11 +123,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	} else if n > 0 {
 		log.Warn("closed live sessions left open by an earlier run of this node or by nodes that died", "count", n)
 	}
-	a.Trust, err = trust.NewService(ctx, a.DB, a.Channels, o.limits, log.With("component", "trust"), a.publish)
+	// Moderation's and social's data come first: account asks moderation
+	// for a principal's roles; every other domain asks account who calls.
+	modStore, follows := moderation.NewStore(a.DB), social.NewStore(a.DB)
+	a.Accounts, err = account.New(ctx, account.Deps{DB: a.DB, Roles: modStore, Channels: a.Channels, Limits: o.limits,
+		Log: log.With("component", "account"), Publish: a.publish})
 	if err != nil {
 		return a, err
 	}
-	if a.AdminToken, err = a.Trust.Admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
+	a.domains = append(a.domains, a.Accounts)
+	if a.AdminToken, err = a.Accounts.Admin.EnsureToken(ctx, cfg.AdminToken); err != nil {
 		return a, err
 	}
 	if cfg.DemoChannel {
@@ -151,8 +170,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
-	// Trust keeps logins and settings in memory; changes on any node reach it.
-	if err := a.Bus.Subscribe(a.Trust.OnEvent, bus.IdentityChanged, bus.SettingsChanged); err != nil {
+	// Account keeps logins and settings in memory; changes on any node reach it.
+	if err := a.Bus.Subscribe(a.Accounts.OnEvent, bus.IdentityChanged, bus.SettingsChanged); err != nil {
 		return a, err
 	}
 	// A channel disabled on any node ends its stream on whichever node ingests it.
@@ -163,13 +182,26 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}); err != nil {
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
-	if a.Rooms, err = room.NewService(room.Deps{DB: a.DB, Trust: a.Trust, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"),
+	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"),
+		money.Deps{Accounts: a.Accounts.Users, Channels: a.Channels, Publish: a.publish})
+	a.Money.StartGroupCommit()
+	// Money tells members and medal holders apart (members-only and
+	// medal-only chat, badges) for moderation and the room.
+	if a.moderation, err = moderation.New(moderation.Deps{Store: modStore, Accounts: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels,
+		Follows: follows, Fans: a.Money, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.moderation)
+	if a.social, err = social.New(social.Deps{Store: follows, Accounts: a.Accounts, Publish: a.publish}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.social)
+	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
+		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"),
 		LogRetention: cfg.RoomLogRetention}); err != nil {
 		return a, err
 	}
-	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"), money.Deps{Accounts: a.Trust.Users, Channels: a.Channels, Publish: a.publish})
-	a.Trust.Fans = a.Money // members-only and medal-only chat, badges
-	a.Money.StartGroupCommit()
+	a.domains = append(a.domains, a.Rooms)
 	a.Relay = a.Money.StartRelay(a.Bus, money.RelayOptions{OutboxRetention: cfg.OutboxRetention})
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	// Viewers = external HLS players + the watch pages' room connections.
@@ -190,16 +222,30 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	kick := func(slug string) {
+		if err := a.Bus.Conn.Publish(kickSubject, []byte(slug)); err != nil {
+			log.Error("ask the nodes to end a stream", "channel", slug, "err", err)
+		}
+	}
+	if a.channelAPI, err = channel.New(channel.Deps{Service: a.Channels, Live: a.Hub, Accounts: a.Accounts, Users: a.Accounts.Users,
+		Follows: follows, Watch: a.Money, Files: cfg.DataDir, Kick: kick, Publish: a.publish}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.channelAPI)
+	if a.insight, err = insight.New(insight.Sources{Accounts: a.Accounts, Live: a.Hub, Rooms: a.Rooms, Online: roomHub.Online, Money: a.Money}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.insight)
+	moneyAPI := &money.Handlers{Money: a.Money, Auth: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels, Relay: a.Relay,
+		WebhookSecret: []byte(cfg.PaymentWebhookSecret)}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
-		Log: log.With("component", "http"), DB: a.DB, Channels: a.Channels, Hub: a.Hub, Trust: a.Trust, Metrics: reg,
-		Rooms: a.Rooms, Gateway: a.Gateway, Money: a.Money, Relay: a.Relay, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
-		DataDir: cfg.DataDir, Online: roomHub.Online,
-		Publish: a.publish,
-		KickStream: func(slug string) {
-			if err := a.Bus.Conn.Publish(kickSubject, []byte(slug)); err != nil {
-				log.Error("ask the nodes to end a stream", "channel", slug, "err", err)
-			}
-		},
+		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
+		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes,
+			moneyAPI.Register, a.insight.Routes},
+		Authenticate: a.Accounts.Authenticate,
+		Channels:     a.Channels,
+		HLS:          a.Hub.ServeHLS,
+		Gateway:      a.Gateway,
 		IngestURL:    "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
 		Proxies:      proxies,
 		TLSCert:      cfg.TLSCert,
@@ -218,8 +264,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	return a, nil
 }
 
-// publish sends a domain's event to every node (the bus opens after trust,
-// but no request reaches trust before both are up).
+// publish sends a domain's event to every node (the bus opens after
+// account, but no request reaches a domain before both are up).
 func (a *App) publish(e bus.Event) {
 	if a.Bus == nil {
 		return
@@ -272,7 +318,9 @@ func (a *App) ensureDemoChannel(ctx context.Context) error {
 }
 
 // Shutdown stops ingest first (ending every stream cleanly, so players see
-// the end), then HTTP, then the store. Safe on a partly started App.
+// the end), then HTTP, then the domains, the bus and the store, each
+// bounded by ctx. Safe on a partly started App, and to call again (it
+// returns the first call's result).
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() { a.shutdownErr = a.shutdown(ctx) })
 	return a.shutdownErr
@@ -296,8 +344,10 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.Web != nil {
 		errs = append(errs, a.Web.Shutdown(ctx))
 	}
-	if a.Rooms != nil {
-		a.Rooms.Close()
+	// No request reaches the domains any more: each stops what it owns (the
+	// room flushes its log), newest first.
+	for _, d := range slices.Backward(a.domains) {
+		errs = append(errs, d.Close(ctx))
 	}
 	if a.Money != nil {
 		errs = append(errs, a.Money.Close(ctx)) // the gift writer, then the relay's loops

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/account"
 )
 
 // raw sends a body that is not JSON (an image upload) with the browser's
@@ -22,8 +22,8 @@ func (b *browser) raw(method, path, contentType string, body []byte) reply {
 	b.t.Helper()
 	req, _ := http.NewRequest(method, b.n.http+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
-	req.AddCookie(&http.Cookie{Name: trust.SessionCookie, Value: b.session})
-	req.Header.Set(trust.CSRFHeader, b.csrf)
+	req.AddCookie(&http.Cookie{Name: account.SessionCookie, Value: b.session})
+	req.Header.Set(account.CSRFHeader, b.csrf)
 	res, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

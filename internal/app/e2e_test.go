@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/account"
 )
 
 // startFFmpeg publishes a live-encoded test pattern with tone, as a
@@ -277,11 +277,11 @@ func TestChromiumSignupLoginTokenLogout(t *testing.T) {
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
 	runBrowser(t, node, chromium, "accounts.mjs", []string{base, "小明_viewer", "a-long-enough-password"},
 		"SIGNED_UP", "ACCOUNT 小明_viewer — level 0", "TOKEN lh_pat_", "LOGGED_OUT me=401", "LOGGED_IN 小明_viewer")
-	u, err := n.app.Trust.Users.ByName(context.Background(), "小明_viewer")
+	u, err := n.app.Accounts.Users.ByName(context.Background(), "小明_viewer")
 	if err != nil {
 		t.Fatalf("account not stored: %v", err)
 	}
-	toks, _ := n.app.Trust.Tokens.List(context.Background(), u.ID)
+	toks, _ := n.app.Accounts.Tokens.List(context.Background(), u.ID)
 	if len(toks) != 1 || toks[0].Name != "obs plugin" || toks[0].Scopes[0] != "chat:write" {
 		t.Fatalf("tokens = %+v", toks)
 	}
@@ -295,7 +295,7 @@ func TestChromiumDanmakuBetweenTwoViewers(t *testing.T) {
 	n := startNode(t, "")
 	key := n.createChannel("party")
 	newUser(t, n, "chatter", false)
-	chatter, err := n.app.Trust.Users.ByName(context.Background(), "chatter")
+	chatter, err := n.app.Accounts.Users.ByName(context.Background(), "chatter")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,12 +370,12 @@ func TestChromiumMoneyJourney(t *testing.T) {
 	node, chromium := needPlaywright(t)
 	n := startNode(t, "")
 	ctx := context.Background()
-	for _, u := range []trust.NewUser{
+	for _, u := range []account.NewUser{
 		{Username: "patron", Password: "patron-password"},
 		{Username: "singer", Password: "singer-password", CanStream: true},
 		{Username: "boss", Password: "boss-password", IsAdmin: true},
 	} {
-		if _, err := n.app.Trust.Users.Create(ctx, u); err != nil {
+		if _, err := n.app.Accounts.Users.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -412,12 +412,12 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 	needTool(t, "ffmpeg")
 	n := startNode(t, "")
 	ctx := context.Background()
-	users := []trust.NewUser{{Username: "boss", Password: "boss-password", IsAdmin: true}, {Username: "keeper", Password: "keeper-password"}}
+	users := []account.NewUser{{Username: "boss", Password: "boss-password", IsAdmin: true}, {Username: "keeper", Password: "keeper-password"}}
 	for _, lang := range []string{"en", "zh"} {
-		users = append(users, trust.NewUser{Username: "fan_" + lang, Password: "fan_" + lang + "-password"})
+		users = append(users, account.NewUser{Username: "fan_" + lang, Password: "fan_" + lang + "-password"})
 	}
 	for _, u := range users {
-		if _, err := n.app.Trust.Users.Create(ctx, u); err != nil {
+		if _, err := n.app.Accounts.Users.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}

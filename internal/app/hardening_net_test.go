@@ -30,8 +30,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/config"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/ratelimit"
 )
 
 // Issue 10, deployment and input items (1, 2, 3, 20). The HLS items (18,
@@ -91,7 +92,7 @@ func sessionCookies(t *testing.T, client *http.Client, base, user string, header
 	for _, c := range res.Cookies() {
 		out[c.Name] = c
 	}
-	if out[trust.SessionCookie] == nil || out[trust.CSRFCookie] == nil {
+	if out[account.SessionCookie] == nil || out[account.CSRFCookie] == nil {
 		t.Fatalf("log-in set cookies %v", res.Header.Values("Set-Cookie"))
 	}
 	return out
@@ -104,13 +105,13 @@ func sessionCookies(t *testing.T, client *http.Client, base, user string, header
 func TestHardening01CookiesSecureOnlyOverTLS(t *testing.T) {
 	cert, key, pool := selfSigned(t)
 	tlsNode := startNodeWith(t, func(c *config.Config) { c.TLSCert, c.TLSKey = cert, key })
-	if _, err := tlsNode.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "secure", Password: "secure-password"}); err != nil {
+	if _, err := tlsNode.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: "secure", Password: "secure-password"}); err != nil {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	cookies := sessionCookies(t, client, tlsNode.http, "secure", nil)
-	for _, name := range []string{trust.SessionCookie, trust.CSRFCookie} {
+	for _, name := range []string{account.SessionCookie, account.CSRFCookie} {
 		if !cookies[name].Secure {
 			t.Errorf("over TLS, cookie %s is not Secure", name)
 		}
@@ -118,7 +119,7 @@ func TestHardening01CookiesSecureOnlyOverTLS(t *testing.T) {
 	// The jar sends them back over HTTPS; a write with the CSRF token works.
 	req, _ := http.NewRequest("POST", tlsNode.http+"/api/tokens", strings.NewReader(`{"name":"tls bot","scopes":["chat:write"]}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(trust.CSRFHeader, cookies[trust.CSRFCookie].Value)
+	req.Header.Set(account.CSRFHeader, cookies[account.CSRFCookie].Value)
 	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +138,11 @@ func TestHardening01CookiesSecureOnlyOverTLS(t *testing.T) {
 	}
 
 	plain := startNodeWith(t, func(*config.Config) {})
-	if _, err := plain.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "plain", Password: "plain-password"}); err != nil {
+	if _, err := plain.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: "plain", Password: "plain-password"}); err != nil {
 		t.Fatal(err)
 	}
 	cookies = sessionCookies(t, http.DefaultClient, plain.http, "plain", nil)
-	for _, name := range []string{trust.SessionCookie, trust.CSRFCookie} {
+	for _, name := range []string{account.SessionCookie, account.CSRFCookie} {
 		if cookies[name].Secure {
 			t.Errorf("over plain HTTP, cookie %s is Secure", name)
 		}
@@ -200,7 +201,7 @@ func post(t *testing.T, c *http.Client, url string, header http.Header) int {
 // header is never believed.
 func TestHardening02TrustedProxies(t *testing.T) {
 	limits := func() Option {
-		return WithTrustLimits(trust.Limits{WritePerIP: trust.NewLimiter(5, time.Minute)})
+		return WithLimits(account.Limits{WritePerIP: ratelimit.NewLimiter(5, time.Minute)})
 	}
 	spoof := func(i int) http.Header { return http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d", i)}} }
 	for _, trusted := range []bool{true, false} {
@@ -262,14 +263,14 @@ func TestHardening02TrustedProxies(t *testing.T) {
 // same header from anyone else is ignored.
 func TestHardening02ForwardedProtoMakesCookiesSecure(t *testing.T) {
 	n := startNodeWith(t, func(c *config.Config) { c.TrustedProxies = "127.0.0.1" })
-	if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "proxied", Password: "proxied-password"}); err != nil {
+	if _, err := n.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: "proxied", Password: "proxied-password"}); err != nil {
 		t.Fatal(err)
 	}
 	https := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-For": {"198.51.100.20"}}
-	if c := sessionCookies(t, proxyClient("127.0.0.1"), n.http, "proxied", https); !c[trust.SessionCookie].Secure {
+	if c := sessionCookies(t, proxyClient("127.0.0.1"), n.http, "proxied", https); !c[account.SessionCookie].Secure {
 		t.Error("trusted proxy said https, cookie not Secure")
 	}
-	if c := sessionCookies(t, proxyClient("127.0.0.9"), n.http, "proxied", https); c[trust.SessionCookie].Secure {
+	if c := sessionCookies(t, proxyClient("127.0.0.9"), n.http, "proxied", https); c[account.SessionCookie].Secure {
 		t.Error("an untrusted peer's X-Forwarded-Proto made the cookie Secure")
 	}
 }
@@ -427,7 +428,7 @@ func TestHardening20BadEncodingEverywhere(t *testing.T) {
 	if r := fan.do("POST", "/api/channels", map[string]any{"slug": "utf8", "title": "Plain title"}); r.code != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.code, r.raw)
 	}
-	if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "boss", Password: "boss-password", IsAdmin: true}); err != nil {
+	if _, err := n.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: "boss", Password: "boss-password", IsAdmin: true}); err != nil {
 		t.Fatal(err)
 	}
 	admin := n.browser("127.0.0.1")

@@ -12,8 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/room"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // rawWS dials /ws from a chosen local address and returns the connection,
@@ -47,7 +47,7 @@ func TestHardening18RoomConnectionsCappedPerAddress(t *testing.T) {
 	n := startNode(t, "")
 	n.createChannel("capped")
 	var open []*websocket.Conn
-	for i := 0; i < trust.DefaultRoomConnectionsPerIP; i++ {
+	for i := 0; i < policy.DefaultRoomConnectionsPerIP; i++ {
 		c, code := rawWS(t, n, "127.0.0.1")
 		if c == nil {
 			t.Fatalf("connection %d refused with %d", i+1, code)

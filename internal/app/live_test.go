@@ -11,9 +11,9 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // TestPublishFixtureReadLLHLS is the core loop: publish the committed FLV
@@ -138,7 +138,7 @@ func TestGoLiveOnPostgres(t *testing.T) {
 		return code == 200 && strings.Contains(body, "#EXT-X-PART:")
 	})
 	// A logged-in viewer's watch minute earns one point, once.
-	if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: "watcher", Password: "watcher-password"}); err != nil {
+	if _, err := n.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: "watcher", Password: "watcher-password"}); err != nil {
 		t.Fatal(err)
 	}
 	viewer := n.browser("127.0.0.1")

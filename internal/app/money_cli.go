@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 func openMoney(ctx context.Context, cfg config.Config) (*store.DB, *money.Service, error) {
@@ -24,7 +24,7 @@ func openMoney(ctx context.Context, cfg config.Config) (*store.DB, *money.Servic
 		db.Close()
 		return nil, nil, err
 	}
-	users, err := trust.NewUsers(db)
+	users, err := account.NewUsers(db)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -60,7 +60,7 @@ func walletCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	defer db.Close()
-	users, err := trust.NewUsers(db)
+	users, err := account.NewUsers(db)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // wsViewer is a WebSocket client speaking docs/protocol.md.
@@ -30,7 +30,7 @@ func (n *testNode) dialWS(b *browser) *wsViewer {
 	n.t.Helper()
 	h := http.Header{}
 	if b != nil && b.session != "" {
-		h.Set("Cookie", trust.SessionCookie+"="+b.session)
+		h.Set("Cookie", account.SessionCookie+"="+b.session)
 	}
 	if b != nil && b.bearer != "" {
 		h.Set("Authorization", "Bearer "+b.bearer)
@@ -129,7 +129,7 @@ func (v *wsViewer) danmaku(n int) []map[string]any {
 
 func newUser(t *testing.T, n *testNode, name string, streamer bool) *browser {
 	t.Helper()
-	if _, err := n.app.Trust.Users.Create(context.Background(), trust.NewUser{Username: name, Password: name + "-password", CanStream: streamer}); err != nil {
+	if _, err := n.app.Accounts.Users.Create(context.Background(), account.NewUser{Username: name, Password: name + "-password", CanStream: streamer}); err != nil {
 		t.Fatal(err)
 	}
 	b := n.browser("127.0.0.1")

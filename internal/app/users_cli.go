@@ -10,9 +10,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/config"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 const userUsage = `Usage:
@@ -63,7 +63,7 @@ func userCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err := db.Migrate(ctx, Migrations()...); err != nil {
 		return err
 	}
-	users, err := trust.NewUsers(db)
+	users, err := account.NewUsers(db)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func userCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		if password == "" {
 			return errors.New("--password is required")
 		}
-		u, err := users.Create(ctx, trust.NewUser{Username: name, Password: password, Email: email, IsAdmin: admin, CanStream: streamer})
+		u, err := users.Create(ctx, account.NewUser{Username: name, Password: password, Email: email, IsAdmin: admin, CanStream: streamer})
 		if err != nil {
 			return err
 		}

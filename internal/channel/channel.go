@@ -15,16 +15,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/textclean"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 //go:embed migrations/*.sql
@@ -60,23 +61,23 @@ type Input struct {
 	Owner *string `json:"owner"`
 }
 
-// Errors callers map to HTTP statuses.
+// Errors of the channel service. ErrNotFound is its answer as it is;
+// ErrSlugTaken and ErrLive come wrapped with detail in a Problem (see
+// slugTaken, live).
 var (
-	ErrNotFound  = errors.New("channel not found")
+	ErrNotFound  = httpjson.NewProblem(http.StatusNotFound, "", "channel not found")
 	ErrSlugTaken = errors.New("slug is already taken")
 	ErrLive      = errors.New("channel is live")
 )
 
-// ValidationError explains why input was refused.
-type ValidationError struct {
-	Msg  string
-	Code string // stable code for clients to translate ("" for the rest)
+func slugTaken(slug string) error {
+	return httpjson.Wrap(fmt.Errorf("%w: %s", ErrSlugTaken, slug), http.StatusConflict, "slug_taken")
 }
 
-func (e *ValidationError) Error() string { return e.Msg }
-
+// invalid refuses input (400 bad_request); input refusals clients
+// translate carry their own code (httpjson.BadRequest).
 func invalid(format string, args ...any) error {
-	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+	return httpjson.BadRequest("", format, args...)
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$`)
@@ -93,7 +94,7 @@ func (in Input) applyTo(c *Channel) error {
 	if in.Slug != nil {
 		s := strings.TrimSpace(*in.Slug)
 		if !slugPattern.MatchString(s) || strings.Contains(s, "--") {
-			return &ValidationError{Code: "slug_invalid", Msg: fmt.Sprintf("slug %q: use 3 to 32 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", clip(s, 40))}
+			return httpjson.BadRequest("slug_invalid", "slug %q: use 3 to 32 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", clip(s, 40))
 		}
 		c.Slug = s
 	}
@@ -103,7 +104,7 @@ func (in Input) applyTo(c *Channel) error {
 			return err
 		}
 		if t == "" {
-			return &ValidationError{Code: "title_required", Msg: "title must not be empty"}
+			return httpjson.BadRequest("title_required", "title must not be empty")
 		}
 		c.Title = t
 	}
@@ -144,12 +145,12 @@ func cleanText(field, s string, max int) (string, error) {
 	out, problem := textclean.Clean(s)
 	switch problem {
 	case textclean.BadEncoding:
-		return "", &ValidationError{Code: problem, Msg: field + " is not valid UTF-8"}
+		return "", httpjson.BadRequest(problem, "%s is not valid UTF-8", field)
 	case textclean.ControlChars:
-		return "", &ValidationError{Code: problem, Msg: field + " must not contain control characters"}
+		return "", httpjson.BadRequest(problem, "%s must not contain control characters", field)
 	}
 	if n := utf8.RuneCountInString(out); n > max {
-		return "", &ValidationError{Code: "too_long", Msg: fmt.Sprintf("%s is %d characters; at most %d", field, n, max)}
+		return "", httpjson.BadRequest("too_long", "%s is %d characters; at most %d", field, n, max)
 	}
 	return out, nil
 }
@@ -204,7 +205,7 @@ func (s *Service) Create(ctx context.Context, in Input, ownerID int64) (Channel,
 	err := s.db.QueryRowContext(ctx, `INSERT INTO channels (slug, title, category, tags, stream_key_hash, owner_id, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`, c.Slug, c.Title, c.Category, string(tags), hash, ownerID, now).Scan(&c.ID)
 	if store.IsUniqueViolation(err) {
-		return Channel{}, "", fmt.Errorf("%w: %s", ErrSlugTaken, c.Slug)
+		return Channel{}, "", slugTaken(c.Slug)
 	}
 	if err != nil {
 		return Channel{}, "", fmt.Errorf("insert channel: %w", err)
@@ -277,14 +278,14 @@ func (s *Service) Update(ctx context.Context, slug string, in Input, isLive bool
 			return err
 		}
 		if c.Slug != slug && isLive {
-			return fmt.Errorf("%w: end the stream before renaming it", ErrLive)
+			return httpjson.Wrap(fmt.Errorf("%w: end the stream before renaming it", ErrLive), http.StatusConflict, "")
 		}
 		tags, _ := json.Marshal(c.Tags)
 		now := store.Now()
 		_, err = tx.ExecContext(ctx, `UPDATE channels SET slug = $1, title = $2, category = $3, tags = $4, updated_at = $5 WHERE id = $6`,
 			c.Slug, c.Title, c.Category, string(tags), now, c.ID)
 		if store.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: %s", ErrSlugTaken, c.Slug)
+			return slugTaken(c.Slug)
 		}
 		if err != nil {
 			return fmt.Errorf("update channel %q: %w", slug, err)
@@ -308,51 +309,6 @@ func (s *Service) RegenerateKey(ctx context.Context, slug string) (string, error
 		return "", ErrNotFound
 	}
 	return key, nil
-}
-
-// ChannelOwner resolves a slug for the trust domain's channel-scoped rules.
-func (s *Service) ChannelOwner(ctx context.Context, slug string) (int64, int64, error) {
-	var id, owner int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, owner_id FROM channels WHERE slug = $1`, slug).Scan(&id, &owner)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, trust.ErrNoChannel
-	}
-	return id, owner, err
-}
-
-// OpenChannel resolves a slug for chat and money, which a disabled channel
-// no longer takes (trust.ErrChannelDisabled); one query, like ChannelOwner.
-func (s *Service) OpenChannel(ctx context.Context, slug string) (int64, int64, error) {
-	var id, owner int64
-	var disabled sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT id, owner_id, disabled_at FROM channels WHERE slug = $1`, slug).Scan(&id, &owner, &disabled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, trust.ErrNoChannel
-	}
-	if err == nil && disabled.Valid {
-		return id, owner, trust.ErrChannelDisabled
-	}
-	return id, owner, err
-}
-
-// OwnerByID returns the owner of a channel by id.
-func (s *Service) OwnerByID(ctx context.Context, id int64) (int64, error) {
-	var owner int64
-	err := s.db.QueryRowContext(ctx, `SELECT owner_id FROM channels WHERE id = $1`, id).Scan(&owner)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, trust.ErrNoChannel
-	}
-	return owner, err
-}
-
-// ChannelSlug returns a channel's slug by id.
-func (s *Service) ChannelSlug(ctx context.Context, id int64) (string, error) {
-	var slug string
-	err := s.db.QueryRowContext(ctx, `SELECT slug FROM channels WHERE id = $1`, id).Scan(&slug)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", trust.ErrNoChannel
-	}
-	return slug, err
 }
 
 // ChannelForKey resolves a stream key (media.Channels).

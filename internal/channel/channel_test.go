@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
@@ -142,8 +143,8 @@ func TestInputValidation(t *testing.T) {
 	for _, in := range bad {
 		var c Channel
 		err := in.applyTo(&c)
-		var ve *ValidationError
-		if !errors.As(err, &ve) {
+		var ve *httpjson.Problem
+		if !errors.As(err, &ve) || ve.Status != 400 {
 			t.Errorf("input %+v accepted", describe(in))
 		}
 	}

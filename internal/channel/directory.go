@@ -18,21 +18,14 @@ import (
 
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // The directory: how viewers find channels (live first, followed first,
 // search by title, tag and streamer name, categories), channel covers and
 // recent frames, and the platform's switches over a channel (disable,
 // transfer to another owner).
-
-// People resolves account names for the directory (the trust domain).
-type People interface {
-	Usernames(ctx context.Context, ids []int64) (map[int64]string, error)
-	IDsByNamePrefix(ctx context.Context, prefix string, limit int) ([]int64, error)
-	FollowedChannels(ctx context.Context, userID int64) ([]int64, error)
-}
 
 // Search lists enabled channels whose title, slug, tags or category
 // contain q (case-insensitive), or that belong to owners, in category if
@@ -145,7 +138,7 @@ func (h *Handlers) putCover(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCoverBytes))
@@ -168,12 +161,12 @@ func (h *Handlers) putCover(w http.ResponseWriter, r *http.Request) {
 	}
 	path := h.coverPath(c)
 	if err := writeFileAtomic(path, body); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	now := store.Now()
 	if _, err := h.Service.db.ExecContext(r.Context(), `UPDATE channels SET cover_at = $1 WHERE id = $2`, now, c.ID); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	c.CoverAt = now
@@ -257,23 +250,23 @@ func (h *Handlers) directory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var owners []int64
-	if text != "" && h.People != nil {
+	if text != "" && h.Users != nil {
 		var err error
-		if owners, err = h.People.IDsByNamePrefix(ctx, text, 20); err != nil {
-			h.fail(w, err)
+		if owners, err = h.Users.IDsByNamePrefix(ctx, text, 20); err != nil {
+			httpjson.Fail(w, err)
 			return
 		}
 	}
 	chans, err := h.Service.Search(ctx, text, category, owners, 200)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	followed := map[int64]bool{}
-	if p := trust.PrincipalFrom(ctx); p.User != nil && h.People != nil {
-		ids, err := h.People.FollowedChannels(ctx, p.User.ID)
+	if p := policy.PrincipalFrom(ctx); p.User != nil && h.Follows != nil {
+		ids, err := h.Follows.FollowedChannels(ctx, p.User.ID)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		for _, id := range ids {
@@ -281,13 +274,13 @@ func (h *Handlers) directory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	names := map[int64]string{}
-	if h.People != nil {
+	if h.Users != nil {
 		ids := make([]int64, 0, len(chans))
 		for _, c := range chans {
 			ids = append(ids, c.OwnerID)
 		}
-		if names, err = h.People.Usernames(ctx, ids); err != nil {
-			h.fail(w, err)
+		if names, err = h.Users.Usernames(ctx, ids); err != nil {
+			httpjson.Fail(w, err)
 			return
 		}
 	}
@@ -314,7 +307,7 @@ func (h *Handlers) directory(w http.ResponseWriter, r *http.Request) {
 	})
 	cats, err := h.categories(ctx)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"channels": entries, "categories": cats})
@@ -364,33 +357,32 @@ func (h *Handlers) categories(ctx context.Context) ([]categoryCount, error) {
 // adminChannel answers POST /api/admin/channels/{slug}: {"disabled": bool}
 // and/or {"owner": "username"}.
 func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0); err != nil {
-		h.fail(w, err)
+	if _, err := h.Accounts.Authorize(r, policy.ActPlatformAdmin, 0, 0); err != nil {
+		httpjson.Fail(w, err)
 		return
 	}
 	var in struct {
 		Disabled *bool   `json:"disabled"`
 		Owner    *string `json:"owner"`
 	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	slug := r.PathValue("slug")
 	if in.Owner != nil {
-		u, err := h.Trust.Users.ByName(r.Context(), *in.Owner)
+		u, err := h.Users.ByName(r.Context(), *in.Owner)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		if err := h.Service.Transfer(r.Context(), slug, u.ID); err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 	}
 	if in.Disabled != nil {
 		if err := h.Service.SetDisabled(r.Context(), slug, *in.Disabled); err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		// A live stream of a disabled channel ends now, wherever it is
@@ -405,7 +397,7 @@ func (h *Handlers) adminChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.Service.Get(r.Context(), slug)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	h.changed(c.ID)
@@ -420,8 +412,8 @@ type adminChannelJSON struct {
 
 func (h *Handlers) adminJSON(ctx context.Context, c Channel) adminChannelJSON {
 	out := adminChannelJSON{channelJSON: h.toJSON(c), Disabled: c.Disabled}
-	if h.People != nil && c.OwnerID != 0 {
-		if names, err := h.People.Usernames(ctx, []int64{c.OwnerID}); err == nil {
+	if h.Users != nil && c.OwnerID != 0 {
+		if names, err := h.Users.Usernames(ctx, []int64{c.OwnerID}); err == nil {
 			out.Owner = names[c.OwnerID]
 		}
 	}
@@ -431,15 +423,15 @@ func (h *Handlers) adminJSON(ctx context.Context, c Channel) adminChannelJSON {
 // adminChannels answers GET /api/admin/channels?q=: every channel,
 // disabled ones included.
 func (h *Handlers) adminChannels(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0); err != nil {
-		h.fail(w, err)
+	if _, err := h.Accounts.Authorize(r, policy.ActPlatformAdmin, 0, 0); err != nil {
+		httpjson.Fail(w, err)
 		return
 	}
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
 	chans, err := h.Service.queryChannels(r.Context(), `WHERE $1 = '' OR LOWER(slug) LIKE $2 ESCAPE '\' OR LOWER(title) LIKE $2 ESCAPE '\'
 		ORDER BY slug LIMIT 200`, q, "%"+escapeLike(q)+"%")
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := make([]adminChannelJSON, 0, len(chans))

@@ -2,7 +2,6 @@ package channel
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,7 +10,7 @@ import (
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // LiveStreams tells which channels are live (the media hub).
@@ -32,13 +31,37 @@ type WatchRewards interface {
 	WatchMinute(ctx context.Context, userID, channelID int64, now time.Time) error
 }
 
-// Handlers serves /api/channels.
-type Handlers struct {
-	Service *Service
-	Live    LiveStreams
-	Trust   *trust.Service
-	Watch   WatchRewards // optional
-	People  People       // names and follows for the directory; optional
+// Accounts is who is asking and the abuse defences on reads (the account
+// domain).
+type Accounts interface {
+	Authorize(r *http.Request, a policy.Action, channelID, ownerID int64) (policy.Principal, error)
+	ThrottleBrowsing(next http.HandlerFunc) http.HandlerFunc
+	GuardChannelReads(next http.HandlerFunc) http.HandlerFunc
+}
+
+// Users finds accounts, names owners and credits watch time (the account
+// domain's users).
+type Users interface {
+	ByName(ctx context.Context, name string) (policy.User, error)
+	AwardWatchXP(ctx context.Context, userID int64, now time.Time) (bool, error)
+	Usernames(ctx context.Context, ids []int64) (map[int64]string, error)
+	IDsByNamePrefix(ctx context.Context, prefix string, limit int) ([]int64, error)
+}
+
+// Follows lists the channels a viewer follows, for the directory (the
+// social domain).
+type Follows interface {
+	FollowedChannels(ctx context.Context, userID int64) ([]int64, error)
+}
+
+// Deps are what the channel domain's handlers are built on.
+type Deps struct {
+	Service  *Service
+	Live     LiveStreams
+	Accounts Accounts
+	Users    Users
+	Follows  Follows      // optional: no followed-first ordering
+	Watch    WatchRewards // optional: watching grows no medal
 	// Files is the data directory (covers, recent frames); empty: none.
 	Files string
 	// Kick ends a channel's stream on every node; nil: Live.Kick (this node).
@@ -48,6 +71,20 @@ type Handlers struct {
 	Publish func(bus.Event)
 }
 
+// Handlers serves /api/channels, the directory, covers and frames.
+type Handlers struct {
+	Deps
+}
+
+// New builds the channel domain's handlers on its service (built earlier:
+// other domains resolve channels through it).
+func New(d Deps) (*Handlers, error) {
+	return &Handlers{Deps: d}, nil
+}
+
+// Close ends the handlers; they own no goroutine. Safe to call more than once.
+func (h *Handlers) Close(context.Context) error { return nil }
+
 // changed announces that channel id changed.
 func (h *Handlers) changed(id int64) {
 	if h.Publish != nil {
@@ -55,18 +92,18 @@ func (h *Handlers) changed(id int64) {
 	}
 }
 
-// Register adds the channel routes to mux.
-func (h *Handlers) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/channels", h.Trust.ThrottleBrowsing(h.list))
+// Routes adds the channel routes to mux.
+func (h *Handlers) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/channels", h.Accounts.ThrottleBrowsing(h.list))
 	mux.HandleFunc("POST /api/channels", h.create)
-	mux.HandleFunc("GET /api/channels/{slug}", h.Trust.GuardChannelReads(h.get))
+	mux.HandleFunc("GET /api/channels/{slug}", h.Accounts.GuardChannelReads(h.get))
 	mux.HandleFunc("PATCH /api/channels/{slug}", h.update)
 	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.regenerateKey)
-	mux.HandleFunc("GET /api/channels/{slug}/live", h.Trust.GuardChannelReads(h.live))
-	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Trust.ThrottleBrowsing(h.sessions))
+	mux.HandleFunc("GET /api/channels/{slug}/live", h.Accounts.GuardChannelReads(h.live))
+	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Accounts.ThrottleBrowsing(h.sessions))
 	mux.HandleFunc("POST /api/channels/{slug}/heartbeat", h.heartbeat)
 	mux.HandleFunc("GET /api/me/channels", h.mine)
-	mux.HandleFunc("GET /api/directory", h.Trust.ThrottleBrowsing(h.directory))
+	mux.HandleFunc("GET /api/directory", h.Accounts.ThrottleBrowsing(h.directory))
 	mux.HandleFunc("PUT /api/channels/{slug}/cover", h.putCover)
 	mux.HandleFunc("GET /covers/{slug}", h.serveCover)
 	mux.HandleFunc("GET /frames/{file}", h.serveFrame)
@@ -134,33 +171,14 @@ func (h *Handlers) toJSON(c Channel) channelJSON {
 	}
 }
 
-func (h *Handlers) fail(w http.ResponseWriter, err error) {
-	var ve *ValidationError
-	switch {
-	case errors.As(err, &ve) && ve.Code != "":
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": ve.Msg, "code": ve.Code})
-	case errors.As(err, &ve):
-		httpjson.Error(w, http.StatusBadRequest, ve.Msg)
-	case errors.Is(err, ErrNotFound):
-		httpjson.Error(w, http.StatusNotFound, "channel not found")
-	case errors.Is(err, ErrSlugTaken):
-		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": "slug_taken"})
-	case errors.Is(err, ErrLive):
-		httpjson.Error(w, http.StatusConflict, err.Error())
-	default:
-		h.Trust.WriteError(w, err)
-	}
-}
-
 func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Trust.Authorize(r, trust.ActChannelCreate, 0, 0)
+	p, err := h.Accounts.Authorize(r, policy.ActChannelCreate, 0, 0)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	var in Input
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	owner := p.UserID()
@@ -169,16 +187,16 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusForbidden, "only platform admins may create channels for someone else")
 			return
 		}
-		u, err := h.Trust.Users.ByName(r.Context(), *in.Owner)
+		u, err := h.Users.ByName(r.Context(), *in.Owner)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		owner = u.ID
 	}
 	c, key, err := h.Service.Create(r.Context(), in, owner)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := h.toJSON(c)
@@ -202,7 +220,7 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	chans, err := h.Service.List(r.Context(), q.Get("after"), limit)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := struct {
@@ -220,38 +238,38 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 
 // mine lists the signed-in account's channels (the studio's start page).
 func (h *Handlers) mine(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Trust.Authorize(r, trust.ActAccountRead, 0, 0)
+	p, err := h.Accounts.Authorize(r, policy.ActAccountRead, 0, 0)
 	if err == nil && p.User == nil {
-		err = &trust.Denied{Reason: "the admin token owns no channels; use an account"}
+		err = &policy.Denied{Reason: "the admin token owns no channels; use an account"}
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	chans, err := h.Service.ByOwner(r.Context(), p.User.ID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := make([]channelJSON, 0, len(chans))
 	for _, c := range chans {
 		out = append(out, h.toJSON(c))
 	}
-	_, denied := h.Trust.Authorize(r, trust.ActChannelCreate, 0, 0)
+	_, denied := h.Accounts.Authorize(r, policy.ActChannelCreate, 0, 0)
 	httpjson.Write(w, http.StatusOK, map[string]any{"channels": out, "can_create": denied == nil})
 }
 
 func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := h.toJSON(c)
-	if h.People != nil && c.OwnerID != 0 {
-		names, err := h.People.Usernames(r.Context(), []int64{c.OwnerID})
+	if h.Users != nil && c.OwnerID != 0 {
+		names, err := h.Users.Usernames(r.Context(), []int64{c.OwnerID})
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		out.Owner = names[c.OwnerID]
@@ -263,10 +281,10 @@ func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) authorizeManage(w http.ResponseWriter, r *http.Request) bool {
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err == nil {
-		_, err = h.Trust.Authorize(r, trust.ActChannelManage, c.ID, c.OwnerID)
+		_, err = h.Accounts.Authorize(r, policy.ActChannelManage, c.ID, c.OwnerID)
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return false
 	}
 	return true
@@ -277,8 +295,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in Input
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		httpjson.BadBody(w, err)
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	if in.Owner != nil {
@@ -289,7 +306,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	_, isLive := h.Live.Lookup(slug)
 	c, err := h.Service.Update(r.Context(), slug, in, isLive)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	h.changed(c.ID)
@@ -302,7 +319,7 @@ func (h *Handlers) regenerateKey(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := h.Service.RegenerateKey(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]string{"slug": r.PathValue("slug"), "stream_key": key})
@@ -311,7 +328,7 @@ func (h *Handlers) regenerateKey(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) live(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
 	if _, err := h.Service.Get(r.Context(), slug); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, h.liveState(slug))
@@ -320,12 +337,12 @@ func (h *Handlers) live(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) sessions(w http.ResponseWriter, r *http.Request) {
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	ss, err := h.Service.Sessions(r.Context(), c.ID, 20)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"sessions": ss})
@@ -338,10 +355,10 @@ func (h *Handlers) sessions(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) heartbeat(w http.ResponseWriter, r *http.Request) {
 	c, err := h.Service.Get(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
-	p := trust.PrincipalFrom(r.Context())
+	p := policy.PrincipalFrom(r.Context())
 	if p.User == nil {
 		httpjson.Error(w, http.StatusUnauthorized, "log in to earn experience by watching")
 		return
@@ -351,16 +368,16 @@ func (h *Handlers) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	earned, err := h.Trust.Users.AwardWatchXP(r.Context(), p.User.ID, now)
+	earned, err := h.Users.AwardWatchXP(r.Context(), p.User.ID, now)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	// Only a counted minute counts for the medal too, so two tabs or two
 	// nodes do not double it.
 	if earned && h.Watch != nil {
 		if err := h.Watch.WatchMinute(r.Context(), p.User.ID, c.ID, now); err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 	}

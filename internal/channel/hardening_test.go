@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
 	"github.com/livehouse/livehouse/internal/textclean"
@@ -53,8 +54,8 @@ func TestHardening20ChannelTextStripsBidiAndControls(t *testing.T) {
 	}
 	for _, r := range refused {
 		err := r.in.applyTo(&Channel{})
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Code != r.code {
+		var ve *httpjson.Problem
+		if !errors.As(err, &ve) || ve.Status != 400 || ve.Code != r.code {
 			t.Errorf("%q: %v; want code %s", describe(r.in)+strings.Join(deref(r.in.Tags), ",")+deref(r.in.Category), err, r.code)
 		}
 	}

@@ -1,6 +1,6 @@
 // Package httpjson is the JSON side of every Livehouse HTTP handler: one way
-// to write a value, one error shape ({"error": "...", "code": "..."}) and one
-// strict decoder.
+// to write a value, one error type (Problem: status, code, message, retry)
+// written one way (Fail), and one strict decoder.
 package httpjson
 
 import (
@@ -31,55 +31,6 @@ func Write(w http.ResponseWriter, code int, v any) {
 	}
 }
 
-// Error sends {"error": msg, "code": C} with status, C being the generic
-// code of the status (bad_request, not_found, ...). Handlers with a more
-// precise code write it with Write.
-func Error(w http.ResponseWriter, status int, msg string) {
-	Write(w, status, map[string]string{"error": msg, "code": StatusCode(status)})
-}
-
-// StatusCode is the generic error code of an HTTP status.
-func StatusCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "bad_request"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusRequestTimeout:
-		return "timeout"
-	case http.StatusConflict:
-		return "conflict"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "error"
-}
-
-// BodyError is a request body Decode refused: the status to answer, a
-// stable code for clients and a message safe to show them.
-type BodyError struct {
-	Status int
-	Code   string
-	Msg    string
-}
-
-func (e *BodyError) Error() string { return e.Msg }
-
 // Codes of Decode's refusals.
 const (
 	CodeBodyTooLarge = "body_too_large"
@@ -92,14 +43,14 @@ const (
 	CodeTrailingData = "trailing_data"
 )
 
-func refuse(status int, code, format string, args ...any) *BodyError {
-	return &BodyError{Status: status, Code: code, Msg: fmt.Sprintf(format, args...)}
+func refuse(status int, code, format string, args ...any) *Problem {
+	return &Problem{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Decode reads exactly one JSON object into v, refusing bodies over
 // MaxBody, that are not UTF-8, that do not arrive in time, unknown fields
-// and trailing data. Its errors are *BodyError, safe to show the client;
-// answer them with BadBody.
+// and trailing data. Its errors are *Problem, safe to show the client;
+// answer them with BadBody (or Fail).
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
@@ -156,14 +107,4 @@ func DecodeBytes(data []byte, v any) error {
 func isUnknownField(err error) bool {
 	const prefix = "json: unknown field "
 	return len(err.Error()) > len(prefix) && err.Error()[:len(prefix)] == prefix
-}
-
-// BadBody answers a Decode error: its status and {"error", "code"}. Any
-// other error is a 400 bad_request.
-func BadBody(w http.ResponseWriter, err error) {
-	var be *BodyError
-	if !errors.As(err, &be) {
-		be = &BodyError{Status: http.StatusBadRequest, Code: "bad_request", Msg: err.Error()}
-	}
-	Write(w, be.Status, map[string]string{"error": be.Msg, "code": be.Code})
 }

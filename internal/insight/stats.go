@@ -10,12 +10,16 @@ import (
 
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/live"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // Sources are the domains the numbers come from.
 type Sources struct {
-	Trust *trust.Service
+	// Accounts resolves a channel-scoped request and its caller (the
+	// account domain's channel-scope middleware).
+	Accounts interface {
+		InChannel(a policy.Action, h func(http.ResponseWriter, *http.Request, policy.Channel, policy.Principal)) http.HandlerFunc
+	}
 	// Live is the live directory: a channel's state on whichever node
 	// ingests it.
 	Live interface {
@@ -36,10 +40,16 @@ type Sources struct {
 // Handlers serves the insight API.
 type Handlers struct{ Sources }
 
-// Register adds the routes.
-func (h *Handlers) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/channels/{slug}/stats", h.channelStats)
+// New builds the insight domain on its sources.
+func New(s Sources) (*Handlers, error) { return &Handlers{Sources: s}, nil }
+
+// Routes adds the routes.
+func (h *Handlers) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/channels/{slug}/stats", h.Accounts.InChannel(policy.ActChannelModerate, h.channelStats))
 }
+
+// Close ends the domain; it owns no goroutine. Safe to call more than once.
+func (h *Handlers) Close(context.Context) error { return nil }
 
 // ChannelStats is a channel's numbers right now.
 type ChannelStats struct {
@@ -63,18 +73,10 @@ type ChannelStats struct {
 // channelStats answers GET /api/channels/{slug}/stats for the channel's
 // owner, its moderators and admins ("today" is since 00:00 UTC); the money
 // figures go only to those who may manage the channel (owner, admins).
-func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
+func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request, ch policy.Channel, p policy.Principal) {
 	ctx := r.Context()
-	slug := r.PathValue("slug")
-	chID, owner, err := h.Trust.Channels.ChannelOwner(ctx, slug)
-	var p trust.Principal
-	if err == nil {
-		p, err = h.Trust.Authorize(r, trust.ActChannelModerate, chID, owner)
-	}
-	if err != nil {
-		h.Trust.WriteError(w, err)
-		return
-	}
+	slug, chID := ch.Slug, ch.ID
+	var err error
 	now := time.Now()
 	midnight := now.UTC().Truncate(24 * time.Hour)
 	var st ChannelStats
@@ -88,7 +90,7 @@ func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(err error) bool {
 		if err != nil {
-			h.Trust.WriteError(w, err)
+			httpjson.Fail(w, err)
 			return true
 		}
 		return false
@@ -106,7 +108,7 @@ func (h *Handlers) channelStats(w http.ResponseWriter, r *http.Request) {
 	if st.GiftsToday, coins, err = h.Money.GiftsSince(ctx, chID, midnight); fail(err) {
 		return
 	}
-	if trust.Decide(p, trust.ActChannelManage, trust.ChannelRoles{ChannelID: chID, OwnerID: owner}, trust.Settings{}) == nil {
+	if policy.Decide(p, policy.ActChannelManage, policy.ChannelRoles{ChannelID: chID, OwnerID: ch.OwnerID}, policy.Settings{}) == nil {
 		earnings, err := h.Money.Earnings(ctx, chID)
 		if fail(err) {
 			return

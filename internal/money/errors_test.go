@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // TestRefusalsAnswerAsBefore: every refusal answers with the status, code
@@ -42,7 +42,7 @@ func TestRefusalsAnswerAsBefore(t *testing.T) {
 			t.Errorf("%v: %d %s (%v), want %d %s", c.err, status, got, ok, c.status, c.body)
 		}
 	}
-	for _, err := range []error{errors.New("disk full"), trust.ErrChannelDisabled, ErrRenewalStopped} {
+	for _, err := range []error{errors.New("disk full"), policy.ErrChannelDisabled, ErrRenewalStopped} {
 		if status, _, ok := answer(err); ok {
 			t.Errorf("%v answered as a money refusal (%d)", err, status)
 		}

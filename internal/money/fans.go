@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/money/internal/sqlbatch"
+	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // Fan medals and the platform's share: what a viewer's support of one
@@ -129,8 +129,8 @@ func medalName(name, slug string) string {
 }
 
 // Standing reads a viewer's active membership tier and medal in one query
-// (it runs for every danmaku); it is the trust domain's FanStanding.
-func (s *Service) Standing(ctx context.Context, userID, channelID int64, slug string) (trust.FanBadge, error) {
+// (it runs for every danmaku); the room's and moderation's Fans.
+func (s *Service) Standing(ctx context.Context, userID, channelID int64, slug string) (policy.FanBadge, error) {
 	var tier, until sql.NullInt64
 	var intimacy sql.NullInt64
 	var name sql.NullString
@@ -140,9 +140,9 @@ func (s *Service) Standing(ctx context.Context, userID, channelID int64, slug st
 		(SELECT intimacy FROM fan_medals WHERE channel_id = $1 AND user_id = $2),
 		(SELECT medal_name FROM channel_money WHERE channel_id = $1)`, channelID, userID, store.Now()).Scan(&tier, &until, &intimacy, &name)
 	if err != nil {
-		return trust.FanBadge{}, fmt.Errorf("read fan standing: %w", err)
+		return policy.FanBadge{}, fmt.Errorf("read fan standing: %w", err)
 	}
-	b := trust.FanBadge{MemberTier: int(tier.Int64), MemberUntil: until.Int64, MedalLevel: MedalLevel(intimacy.Int64)}
+	b := policy.FanBadge{MemberTier: int(tier.Int64), MemberUntil: until.Int64, MedalLevel: MedalLevel(intimacy.Int64)}
 	if b.MedalLevel > 0 {
 		b.MedalName = medalName(name.String, slug)
 	}

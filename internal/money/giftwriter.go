@@ -191,10 +191,12 @@ func (w *giftWriter) commit(group []*giftReq) {
 	default:
 		w.slowDebits.Add(int64(b.slow))
 		for _, r := range unique {
-			r.result <- b.results[r]
+			// Announce before answering: the sender's next danmaku must
+			// meet the medal this gift earned (as the one-by-one path does).
 			if res := b.results[r]; res.err == nil && !res.out.Duplicate {
 				s.standingChanged(r.channelID, r.senderID)
 			}
+			r.result <- b.results[r]
 		}
 		// The writer publishes its own group at once (the relay would add a
 		// hop and a competing writer); the relay only catches rows a crash

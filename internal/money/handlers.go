@@ -1,6 +1,7 @@
 package money
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +11,36 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
+
+// Authorizer says who is asking and whether they may (the account domain).
+type Authorizer interface {
+	Authorize(r *http.Request, a policy.Action, channelID, ownerID int64) (policy.Principal, error)
+}
+
+// UserDirectory finds accounts (the account domain's users).
+type UserDirectory interface {
+	ByName(ctx context.Context, name string) (policy.User, error)
+	Get(ctx context.Context, id int64) (policy.User, error)
+}
+
+// ChannelDirectory resolves channels (the channel domain).
+type ChannelDirectory interface {
+	ChannelOwner(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	// OpenChannel is ChannelOwner for spending: a disabled channel answers
+	// policy.ErrChannelDisabled.
+	OpenChannel(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	ChannelSlug(ctx context.Context, channelID int64) (string, error)
+}
 
 // Handlers serves the wallet, the gift catalog and gifts.
 type Handlers struct {
-	Money *Service
-	Trust *trust.Service
-	Relay *Relay
+	Money    *Service
+	Auth     Authorizer
+	Users    UserDirectory
+	Channels ChannelDirectory
+	Relay    *Relay
 	// WebhookSecret signs payment webhooks; empty disables them.
 	WebhookSecret []byte
 }
@@ -101,7 +124,7 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 		httpjson.BadBody(w, err)
 		return
 	}
-	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
+	u, err := h.Users.ByName(r.Context(), in.Username)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -122,7 +145,7 @@ func (h *Handlers) fail(w http.ResponseWriter, err error) {
 		httpjson.Write(w, status, body)
 		return
 	}
-	h.Trust.WriteError(w, err)
+	httpjson.Fail(w, err)
 }
 
 // decode reads a JSON body, answering 400 itself when it cannot.
@@ -136,10 +159,10 @@ func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // user authorizes a for the signed-in account (the admin token has no
 // wallet, memberships or gifts of its own).
-func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a trust.Action, chID, owner int64) (*trust.User, bool) {
-	p, err := h.Trust.Authorize(r, a, chID, owner)
+func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a policy.Action, chID, owner int64) (*policy.User, bool) {
+	p, err := h.Auth.Authorize(r, a, chID, owner)
 	if err == nil && p.User == nil {
-		err = &trust.Denied{Reason: "the admin token has no account of its own; use a user's session or token"}
+		err = &policy.Denied{Reason: "the admin token has no account of its own; use a user's session or token"}
 	}
 	if err != nil {
 		h.fail(w, err)
@@ -149,10 +172,10 @@ func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a trust.Action, 
 }
 
 // channel resolves {slug} and authorizes a on it.
-func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a trust.Action) (chID int64, p trust.Principal, ok bool) {
-	chID, owner, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a policy.Action) (chID int64, p policy.Principal, ok bool) {
+	chID, owner, err := h.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
 	if err == nil {
-		p, err = h.Trust.Authorize(r, a, chID, owner)
+		p, err = h.Auth.Authorize(r, a, chID, owner)
 	}
 	if err != nil {
 		h.fail(w, err)
@@ -162,8 +185,8 @@ func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a trust.Actio
 }
 
 // admin authorizes a platform admin.
-func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) (trust.Principal, bool) {
-	p, err := h.Trust.Authorize(r, trust.ActPlatformAdmin, 0, 0)
+func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) (policy.Principal, bool) {
+	p, err := h.Auth.Authorize(r, policy.ActPlatformAdmin, 0, 0)
 	if err != nil {
 		h.fail(w, err)
 		return p, false
@@ -194,7 +217,7 @@ func (h *Handlers) decision(w http.ResponseWriter, r *http.Request) (approve, ok
 }
 
 func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	u, ok := h.user(w, r, policy.ActAccountRead, 0, 0)
 	if !ok {
 		return
 	}
@@ -213,7 +236,7 @@ func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
 
 // dismissNotice answers DELETE /api/wallet/notices/{id}.
 func (h *Handlers) dismissNotice(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	u, ok := h.user(w, r, policy.ActAccountRead, 0, 0)
 	if !ok {
 		return
 	}
@@ -233,16 +256,16 @@ func (h *Handlers) dismissNotice(w http.ResponseWriter, r *http.Request) {
 // scope; channel bans apply). A disabled channel is not refused here but
 // returned as refused, so a retry of a purchase made before it was
 // disabled still gets its answer.
-func (h *Handlers) spender(w http.ResponseWriter, r *http.Request, slug string) (chID int64, u *trust.User, refused error, ok bool) {
-	chID, owner, err := h.Trust.Channels.OpenChannel(r.Context(), slug)
-	if errors.Is(err, trust.ErrChannelDisabled) {
+func (h *Handlers) spender(w http.ResponseWriter, r *http.Request, slug string) (chID int64, u *policy.User, refused error, ok bool) {
+	chID, owner, err := h.Channels.OpenChannel(r.Context(), slug)
+	if errors.Is(err, policy.ErrChannelDisabled) {
 		refused, err = err, nil
 	}
 	if err != nil {
 		h.fail(w, err)
 		return 0, nil, nil, false
 	}
-	u, ok = h.user(w, r, trust.ActSpend, chID, owner)
+	u, ok = h.user(w, r, policy.ActSpend, chID, owner)
 	return chID, u, refused, ok
 }
 
@@ -252,7 +275,7 @@ func (h *Handlers) catalog(w http.ResponseWriter, r *http.Request) {
 	var chID int64
 	if slug := r.URL.Query().Get("room"); slug != "" {
 		var err error
-		if chID, _, err = h.Trust.Channels.ChannelOwner(r.Context(), slug); err != nil {
+		if chID, _, err = h.Channels.ChannelOwner(r.Context(), slug); err != nil {
 			h.fail(w, err)
 			return
 		}
@@ -263,7 +286,7 @@ func (h *Handlers) catalog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{"gifts": gifts}
-	if u := trust.PrincipalFrom(r.Context()).User; u != nil {
+	if u := policy.PrincipalFrom(r.Context()).User; u != nil {
 		used, eligible, err := h.Money.TrialsUsed(r.Context(), u.ID)
 		if err != nil {
 			h.fail(w, err)
@@ -323,7 +346,7 @@ func (h *Handlers) grant(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &in) {
 		return
 	}
-	u, err := h.Trust.Users.ByName(r.Context(), in.Username)
+	u, err := h.Users.ByName(r.Context(), in.Username)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -6,14 +6,14 @@ import (
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // Catalog editors (a channel's own gifts, the platform's catalog) and
 // memberships and fan medals.
 
 func (h *Handlers) channelGifts(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}
@@ -21,19 +21,19 @@ func (h *Handlers) channelGifts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) createChannelGift(w http.ResponseWriter, r *http.Request) {
-	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+	if chID, _, ok := h.channel(w, r, policy.ActChannelManage); ok {
 		h.saveGift(w, r, chID, true)
 	}
 }
 
 func (h *Handlers) updateChannelGift(w http.ResponseWriter, r *http.Request) {
-	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+	if chID, _, ok := h.channel(w, r, policy.ActChannelManage); ok {
 		h.saveGift(w, r, chID, false)
 	}
 }
 
 func (h *Handlers) retireChannelGift(w http.ResponseWriter, r *http.Request) {
-	if chID, _, ok := h.channel(w, r, trust.ActChannelManage); ok {
+	if chID, _, ok := h.channel(w, r, policy.ActChannelManage); ok {
 		h.retireGift(w, r, chID)
 	}
 }
@@ -107,7 +107,7 @@ func (h *Handlers) retireGift(w http.ResponseWriter, r *http.Request, scope int6
 // fans answers what supporting a channel offers (tiers, medal name) and,
 // for a signed-in viewer, their membership and medal there.
 func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
-	chID, p, ok := h.channel(w, r, trust.ActWatch)
+	chID, p, ok := h.channel(w, r, policy.ActWatch)
 	if !ok {
 		return
 	}
@@ -210,7 +210,7 @@ func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) setTiers(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}
@@ -233,7 +233,7 @@ func (h *Handlers) setTiers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) setMedal(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // Earnings, withdrawals and statements for channel owners; top-up orders
 // for viewers; their review and the platform share for admins.
 
 func (h *Handlers) earnings(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}
@@ -32,7 +32,7 @@ func (h *Handlers) earnings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) channelWithdrawals(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}
@@ -49,7 +49,7 @@ func (h *Handlers) channelWithdrawals(w http.ResponseWriter, r *http.Request) {
 // tokens need the channel:payout scope). A disabled channel's earnings
 // can still be withdrawn.
 func (h *Handlers) requestWithdrawal(w http.ResponseWriter, r *http.Request) {
-	chID, p, ok := h.channel(w, r, trust.ActPayout)
+	chID, p, ok := h.channel(w, r, policy.ActPayout)
 	if !ok {
 		return
 	}
@@ -75,7 +75,7 @@ func (h *Handlers) requestWithdrawal(w http.ResponseWriter, r *http.Request) {
 // statement sends ?from=YYYY-MM-DD&to=YYYY-MM-DD (to exclusive; default:
 // this month so far) as CSV.
 func (h *Handlers) statement(w http.ResponseWriter, r *http.Request) {
-	chID, _, ok := h.channel(w, r, trust.ActChannelManage)
+	chID, _, ok := h.channel(w, r, policy.ActChannelManage)
 	if !ok {
 		return
 	}
@@ -107,7 +107,7 @@ func (h *Handlers) statement(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) requestTopup(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.user(w, r, trust.ActAccountManage, 0, 0)
+	u, ok := h.user(w, r, policy.ActAccountManage, 0, 0)
 	if !ok {
 		return
 	}
@@ -131,7 +131,7 @@ func (h *Handlers) requestTopup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) myTopups(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.user(w, r, trust.ActAccountRead, 0, 0)
+	u, ok := h.user(w, r, policy.ActAccountRead, 0, 0)
 	if !ok {
 		return
 	}
@@ -213,7 +213,7 @@ func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
 	out := make([]topupView, 0, len(list))
 	for _, o := range list {
 		v := topupView{TopupOrder: o}
-		if u, err := h.Trust.Users.Get(r.Context(), o.UserID); err == nil {
+		if u, err := h.Users.Get(r.Context(), o.UserID); err == nil {
 			v.Username = u.Username
 		}
 		out = append(out, v)
@@ -246,7 +246,7 @@ func (h *Handlers) adminWithdrawals(w http.ResponseWriter, r *http.Request) {
 	out := make([]withdrawalView, 0, len(list))
 	for _, wd := range list {
 		v := withdrawalView{Withdrawal: wd}
-		if slug, err := h.Trust.Channels.ChannelSlug(r.Context(), wd.ChannelID); err == nil {
+		if slug, err := h.Channels.ChannelSlug(r.Context(), wd.ChannelID); err == nil {
 			v.Channel = slug
 		}
 		out = append(out, v)
@@ -264,7 +264,7 @@ func (h *Handlers) setShare(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.admin(w, r); !ok {
 		return
 	}
-	chID, _, err := h.Trust.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
+	chID, _, err := h.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // TestHardening17VerifyReconciles: ledger verify reconciles every kind of
@@ -239,7 +239,7 @@ func TestHardening17LegacyLedgerBackfilled(t *testing.T) {
 		exec(`INSERT INTO membership_purchases (user_id, idempotency_key, channel_id, tier, months, amount, expires_at, tx_id, created_at)
 			VALUES (1, 'm', 5, 1, 1, 198, $1, $2, 3)`, expires, mem)
 
-		if err := db.Migrate(ctx, trust.Migrations(), channel.Migrations(), Migrations()); err != nil {
+		if err := db.Migrate(ctx, account.Migrations(), channel.Migrations(), Migrations()); err != nil {
 			t.Fatal(err)
 		}
 		s := newService(db)
@@ -261,5 +261,5 @@ func TestHardening17LegacyLedgerBackfilled(t *testing.T) {
 		if rep, _ := s.Verify(ctx); len(rep.Problems) == 0 {
 			t.Fatal("tampered legacy gift not caught")
 		}
-	}, trust.Migrations(), channel.Migrations(), store.MigrationSet{Domain: "money", FS: old})
+	}, account.Migrations(), channel.Migrations(), store.MigrationSet{Domain: "money", FS: old})
 }

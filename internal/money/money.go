@@ -75,7 +75,7 @@ type Service struct {
 }
 
 // Accounts tells whether an account still exists: renewals act for a
-// member later and must not charge a closed account (trust.Users does).
+// member later and must not charge a closed account (policy.Users does).
 type Accounts interface {
 	Closed(ctx context.Context, userID int64) (bool, error)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/outbox"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // Automatic renewal: an hour before a membership runs out it is bought
@@ -149,7 +149,7 @@ func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
 			continue
 		}
 		slug, err := s.openChannel(ctx, d.channel)
-		if errors.Is(err, trust.ErrChannelDisabled) || errors.Is(err, trust.ErrNoChannel) {
+		if errors.Is(err, policy.ErrChannelDisabled) || errors.Is(err, policy.ErrNoChannel) {
 			log.Info("membership not renewed: the channel takes no money", "why", err)
 			continue
 		}
@@ -182,7 +182,7 @@ func (s *Service) RenewDue(ctx context.Context, now time.Time) (int, error) {
 }
 
 // openChannel returns the slug of a channel that takes money now, or
-// trust.ErrChannelDisabled / trust.ErrNoChannel.
+// policy.ErrChannelDisabled / policy.ErrNoChannel.
 func (s *Service) openChannel(ctx context.Context, channelID int64) (string, error) {
 	slug, err := s.deps.Channels.ChannelSlug(ctx, channelID)
 	if err != nil {

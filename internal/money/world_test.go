@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // world is the money service with the real account and channel domains
@@ -23,7 +23,7 @@ type world struct {
 	t        *testing.T
 	db       *store.DB
 	s        *Service
-	users    *trust.Users
+	users    *account.Users
 	channels *channel.Service
 	logs     *lockedBuffer
 	clock    time.Time
@@ -33,11 +33,11 @@ type world struct {
 func eachWorld(t *testing.T, fn func(t *testing.T, w *world)) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
 		fn(t, newWorld(t, db))
-	}, trust.Migrations(), channel.Migrations(), Migrations())
+	}, account.Migrations(), channel.Migrations(), Migrations())
 }
 
 func newWorld(t *testing.T, db *store.DB) *world {
-	users, err := trust.NewUsers(db)
+	users, err := account.NewUsers(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 // user creates an account with coins.
 func (w *world) user(name string, coins int64) int64 {
 	w.t.Helper()
-	u, err := w.users.Create(context.Background(), trust.NewUser{Username: name, Password: name + "-password-123"})
+	u, err := w.users.Create(context.Background(), account.NewUser{Username: name, Password: name + "-password-123"})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/bus"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/moderation"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // The chat context: what a danmaku check needs, kept in this node's memory
@@ -25,16 +26,16 @@ import (
 // older than contextMaxAge is also reloaded, in the background, in case an
 // event was lost (NATS core delivers at most once).
 
-// chatSources are where the context is read from (the trust and money
-// domains).
+// chatSources are where the context is read from: the channel, moderation,
+// social and money domains (see sources).
 type chatSources interface {
 	OpenChannel(ctx context.Context, slug string) (channelID, ownerID int64, err error)
 	ChannelSlug(ctx context.Context, channelID int64) (string, error)
-	Rules(ctx context.Context, channelID int64) (trust.Rules, error)
-	Moderators(ctx context.Context, channelID int64) ([]trust.User, error)
-	ListSanctions(ctx context.Context, channelID int64, now time.Time) ([]trust.Sanction, error)
+	Rules(ctx context.Context, channelID int64) (policy.Rules, error)
+	Moderators(ctx context.Context, channelID int64) ([]policy.User, error)
+	ListSanctions(ctx context.Context, channelID int64, now time.Time) ([]moderation.Sanction, error)
 	Follows(ctx context.Context, userID, channelID int64) (bool, error)
-	Standing(ctx context.Context, userID, channelID int64, slug string) (trust.FanBadge, error)
+	Standing(ctx context.Context, userID, channelID int64, slug string) (policy.FanBadge, error)
 }
 
 const (
@@ -51,15 +52,15 @@ type roomState struct {
 	channelID int64
 	ownerID   int64
 	disabled  bool
-	rules     trust.Rules
+	rules     policy.Rules
 	mods      map[int64]bool
-	sanctions map[int64][]trust.Sanction // by user: channel mutes and bans
+	sanctions map[int64][]moderation.Sanction // by user: channel mutes and bans
 	loadedAt  time.Time
 }
 
 // roles is what the policy needs to know about userID here at now.
-func (st *roomState) roles(userID int64, now time.Time) trust.ChannelRoles {
-	r := trust.ChannelRoles{ChannelID: st.channelID, OwnerID: st.ownerID, IsModerator: st.mods[userID]}
+func (st *roomState) roles(userID int64, now time.Time) policy.ChannelRoles {
+	r := policy.ChannelRoles{ChannelID: st.channelID, OwnerID: st.ownerID, IsModerator: st.mods[userID]}
 	for _, sn := range st.sanctions[userID] {
 		if sn.ExpiresAt != nil && !now.Before(*sn.ExpiresAt) {
 			continue
@@ -77,7 +78,7 @@ func (st *roomState) roles(userID int64, now time.Time) trust.ChannelRoles {
 // standing is a sender's standing in one room.
 type standing struct {
 	follows  bool
-	badge    trust.FanBadge
+	badge    policy.FanBadge
 	loadedAt time.Time
 }
 
@@ -98,7 +99,7 @@ type chatContext struct {
 func newChatContext(src chatSources, log *slog.Logger) *chatContext {
 	c := &chatContext{src: src, log: log, stop: make(chan struct{})}
 	c.rooms = newCache(c, "room", c.loadRoom, func(st *roomState) time.Time { return st.loadedAt })
-	c.rooms.drop = func(err error) bool { return errors.Is(err, trust.ErrNoChannel) } // renamed or deleted
+	c.rooms.drop = func(err error) bool { return errors.Is(err, policy.ErrNoChannel) } // renamed or deleted
 	c.standings = newCache(c, "standing", c.loadStanding, func(st *standing) time.Time { return st.loadedAt })
 	return c
 }
@@ -181,10 +182,10 @@ func (c *chatContext) standing(ctx context.Context, userID int64, room *roomStat
 
 func (c *chatContext) loadRoom(ctx context.Context, slug string) (*roomState, error) {
 	now := time.Now()
-	st := &roomState{slug: slug, loadedAt: now, mods: map[int64]bool{}, sanctions: map[int64][]trust.Sanction{}}
+	st := &roomState{slug: slug, loadedAt: now, mods: map[int64]bool{}, sanctions: map[int64][]moderation.Sanction{}}
 	var err error
 	st.channelID, st.ownerID, err = c.src.OpenChannel(ctx, slug)
-	if errors.Is(err, trust.ErrChannelDisabled) {
+	if errors.Is(err, policy.ErrChannelDisabled) {
 		st.disabled, err = true, nil
 	}
 	if err != nil {

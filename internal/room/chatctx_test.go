@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/bus"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/moderation"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // memSources is the chat context's sources held in memory: the cache's
@@ -19,7 +20,7 @@ import (
 // end in internal/app (TestChatContext*, TestQueriesPerDanmaku).
 type memSources struct {
 	mu        sync.Mutex
-	rules     trust.Rules
+	rules     policy.Rules
 	slugs     map[string]int64
 	loads     atomic.Int64
 	block     chan struct{} // when set, Rules waits on it
@@ -32,14 +33,14 @@ func (m *memSources) OpenChannel(_ context.Context, slug string) (int64, int64, 
 	defer m.mu.Unlock()
 	id, ok := m.slugs[slug]
 	if !ok {
-		return 0, 0, trust.ErrNoChannel
+		return 0, 0, policy.ErrNoChannel
 	}
 	return id, 1, nil
 }
 func (m *memSources) ChannelSlug(context.Context, int64) (string, error) {
-	return "", trust.ErrNoChannel
+	return "", policy.ErrNoChannel
 }
-func (m *memSources) Rules(context.Context, int64) (trust.Rules, error) {
+func (m *memSources) Rules(context.Context, int64) (policy.Rules, error) {
 	m.loads.Add(1)
 	m.mu.Lock()
 	block, r := m.block, m.rules
@@ -52,8 +53,8 @@ func (m *memSources) Rules(context.Context, int64) (trust.Rules, error) {
 	}
 	return r, nil
 }
-func (m *memSources) Moderators(context.Context, int64) ([]trust.User, error) { return nil, nil }
-func (m *memSources) ListSanctions(context.Context, int64, time.Time) ([]trust.Sanction, error) {
+func (m *memSources) Moderators(context.Context, int64) ([]policy.User, error) { return nil, nil }
+func (m *memSources) ListSanctions(context.Context, int64, time.Time) ([]moderation.Sanction, error) {
 	return nil, nil
 }
 func (m *memSources) Follows(context.Context, int64, int64) (bool, error) {
@@ -62,12 +63,12 @@ func (m *memSources) Follows(context.Context, int64, int64) (bool, error) {
 	defer m.mu.Unlock()
 	return m.follows, nil
 }
-func (m *memSources) Standing(context.Context, int64, int64, string) (trust.FanBadge, error) {
-	return trust.FanBadge{}, nil
+func (m *memSources) Standing(context.Context, int64, int64, string) (policy.FanBadge, error) {
+	return policy.FanBadge{}, nil
 }
 
 func newTestContext(t *testing.T) (*chatContext, *memSources) {
-	src := &memSources{rules: trust.Rules{MaxLength: 100}, slugs: map[string]int64{"a": 7}}
+	src := &memSources{rules: policy.Rules{MaxLength: 100}, slugs: map[string]int64{"a": 7}}
 	c := newChatContext(src, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(c.close)
 	return c, src
@@ -89,7 +90,7 @@ func TestChatContextLoadsOnceForManyCallers(t *testing.T) {
 	if n := src.loads.Load(); n != 1 {
 		t.Fatalf("50 concurrent first uses loaded %d times, want 1", n)
 	}
-	if _, err := c.room(context.Background(), "missing"); err != trust.ErrNoChannel {
+	if _, err := c.room(context.Background(), "missing"); err != policy.ErrNoChannel {
 		t.Fatalf("unknown room: %v", err)
 	}
 }
@@ -152,7 +153,7 @@ func TestChatContextDropsRenamedRoomAndStaleValues(t *testing.T) {
 	delete(src.slugs, "a") // renamed
 	src.mu.Unlock()
 	c.onEvent(bus.Event{Type: bus.ChannelChanged, ChannelID: 7})
-	if _, err := c.room(context.Background(), "a"); err != trust.ErrNoChannel {
+	if _, err := c.room(context.Background(), "a"); err != policy.ErrNoChannel {
 		t.Fatalf("a renamed room: %v", err)
 	}
 	// A standing older than contextMaxAge is served at once and reloaded.

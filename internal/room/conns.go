@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/bus"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // What the gateway keeps per connection beyond the socket: who is on it
@@ -22,7 +22,7 @@ const identityRecheck = 5 * time.Minute
 // admit registers c under its address and account. It reports false when
 // the address already holds the cap of open connections on this node.
 func (g *Gateway) admit(c *client) bool {
-	limit := g.svc.trust.RoomConnectionsPerIP()
+	limit := g.svc.accounts.RoomConnectionsPerIP()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.perIP[c.ip] >= limit {
@@ -94,9 +94,9 @@ func (g *Gateway) onIdentity(ch bus.Event) {
 // frame, and the client hears of them in an "account" frame.
 func (g *Gateway) recheck(ctx context.Context, c *client) {
 	old := *c.principal.Load()
-	p, err := g.svc.trust.Refresh(ctx, old)
+	p, err := g.svc.accounts.Refresh(ctx, old)
 	switch {
-	case errors.Is(err, trust.ErrIdentityGone):
+	case errors.Is(err, account.ErrIdentityGone):
 		c.kill(CloseLoginEnded, "your login has ended; reconnect")
 	case err != nil:
 		g.log.Error("re-check a connection's identity", "user", c.userID, "err", err) // tried again later

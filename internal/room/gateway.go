@@ -14,8 +14,10 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/bus"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // ProtocolVersion is the WebSocket protocol in docs/protocol.md.
@@ -87,7 +89,7 @@ type client struct {
 	userID int64 // 0: anonymous or the admin token
 	// principal is who the connection acts as; replaced when a re-check
 	// finds roles or a ban changed.
-	principal atomic.Pointer[trust.Principal]
+	principal atomic.Pointer[policy.Principal]
 	checkedAt atomic.Int64 // Unix ms of the last identity re-check
 	likes     likeGate     // reader goroutine only
 
@@ -225,9 +227,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(maxFrame)
 	// The principal (session cookie or bearer token) was resolved by the
-	// trust middleware on the upgrade request.
-	p := trust.PrincipalFrom(r.Context())
-	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{}), ip: trust.ClientIP(r), userID: p.UserID()}
+	// account middleware on the upgrade request.
+	p := policy.PrincipalFrom(r.Context())
+	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{}), ip: account.ClientIP(r), userID: p.UserID()}
 	c.principal.Store(&p)
 	c.checkedAt.Store(time.Now().UnixMilli())
 	if !g.admit(c) {
@@ -310,7 +312,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 		}
 		now := time.Now()
 		g.recheckIfStale(ctx, c, now)
-		fctx := trust.WithPrincipal(ctx, *c.principal.Load())
+		fctx := policy.WithPrincipal(ctx, *c.principal.Load())
 		switch f.Type {
 		case "ping":
 			g.send(c, map[string]string{"type": "pong"})
@@ -363,7 +365,7 @@ func (g *Gateway) fail(c *client, nonce, code, msg string) {
 func (g *Gateway) refuse(c *client, nonce string, err error) {
 	code, msg := ErrorCode(err)
 	frame := map[string]string{"type": "error", "nonce": nonce, "code": code, "message": msg}
-	if kind := trust.DenialKind(err); kind != "" {
+	if kind := policy.DenialKind(err); kind != "" {
 		frame["reason"] = kind
 	}
 	g.send(c, frame)
@@ -372,7 +374,7 @@ func (g *Gateway) refuse(c *client, nonce string, err error) {
 // join enters the room: live frames are held while the replay (missed or
 // recent messages) is sent, then released without the ids the replay had.
 func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
-	chID, _, err := g.svc.trust.Channels.ChannelOwner(ctx, f.Room)
+	chID, _, err := g.svc.channels.ChannelOwner(ctx, f.Room)
 	if err != nil {
 		c.kill(CloseRoomNotFound, "no such room")
 		return nil
@@ -391,7 +393,7 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	r, err := g.hub.join(f.Room, chID, c)
 	if err == nil {
 		name := ""
-		if p := trust.PrincipalFrom(ctx); p.User != nil {
+		if p := policy.PrincipalFrom(ctx); p.User != nil {
 			name = p.User.Username
 		}
 		g.svc.joined(f.Room, chID, name)
@@ -501,26 +503,23 @@ func (g *Gateway) Close(ctx context.Context) error {
 
 // ErrorCode maps a refusal to the protocol's error code and text.
 func ErrorCode(err error) (string, string) {
-	var he *HygieneError
-	var rv *trust.RuleViolation
-	var ve *trust.ValidationError
-	switch d, denied := trust.IsDenied(err); {
+	var rv *policy.RuleViolation
+	var p *httpjson.Problem
+	switch d, denied := policy.IsDenied(err); {
 	case denied && d.Anonymous:
 		return "login_required", d.Reason
 	case denied:
 		return "forbidden", d.Reason
-	case errors.As(err, &he):
-		return he.Code, he.Msg
 	case errors.As(err, &rv):
 		return rv.Code, rv.Msg
-	case errors.As(err, &ve):
-		return "invalid", ve.Msg
-	case errors.Is(err, trust.ErrNoChannel):
+	case errors.Is(err, policy.ErrNoChannel):
 		return "room_not_found", "no such room"
-	case errors.Is(err, trust.ErrChannelDisabled):
+	case errors.Is(err, policy.ErrChannelDisabled):
 		return "channel_disabled", err.Error()
 	case errors.Is(err, ErrNoMessage):
 		return "message_not_found", err.Error()
+	case errors.As(err, &p) && p.Status < 500: // a message's form (hygiene), other input
+		return p.Code, p.Message
 	}
 	return "internal", "internal error"
 }

@@ -4,16 +4,17 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
-// Register adds the room's HTTP routes (the WebSocket gateway is mounted
+// Routes adds the room's HTTP routes (the WebSocket gateway is mounted
 // separately at /ws).
-func (s *Service) Register(mux *http.ServeMux) {
+func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/rooms/{slug}/danmaku", s.postHTTP)
-	mux.HandleFunc("GET /api/rooms/{slug}/danmaku", s.trust.ThrottleBrowsing(s.historyHTTP))
+	mux.HandleFunc("GET /api/rooms/{slug}/danmaku", s.accounts.ThrottleBrowsing(s.historyHTTP))
 	mux.HandleFunc("DELETE /api/rooms/{slug}/danmaku/{id}", s.deleteHTTP)
 	mux.HandleFunc("POST /api/rooms/{slug}/likes", s.likeHTTP)
 	mux.HandleFunc("POST /api/rooms/{slug}/shares", s.shareHTTP)
@@ -52,33 +53,29 @@ func (s *Service) roomHTTP(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"room": r.PathValue("slug"), "likes": likes, "shares": shares})
 }
 
+// writeError answers a refusal with the protocol's code (ErrorCode: the
+// same codes the WebSocket sends) and its HTTP status.
 func (s *Service) writeError(w http.ResponseWriter, err error) {
 	code, msg := ErrorCode(err)
-	status := http.StatusForbidden
+	p := &httpjson.Problem{Status: http.StatusForbidden, Code: code, Message: msg, Reason: policy.DenialKind(err)}
 	switch code {
 	case "login_required":
-		status = http.StatusUnauthorized
+		p.Status = http.StatusUnauthorized
 	case "room_not_found", "message_not_found":
-		status = http.StatusNotFound
+		p.Status = http.StatusNotFound
 	case "too_fast", "slow_mode":
-		status = http.StatusTooManyRequests
-		var rv *trust.RuleViolation
+		p.Status, p.Retry = http.StatusTooManyRequests, time.Second
+		var rv *policy.RuleViolation
 		if errors.As(err, &rv) && rv.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(trust.RetryAfterSeconds(rv.RetryAfter)))
-		} else {
-			w.Header().Set("Retry-After", "1")
+			p.Retry = rv.RetryAfter
 		}
 	case "empty", "control_chars", "bad_encoding", "bad_color", "bad_mode", "too_long", "invalid", "repeated", "bad_count":
-		status = http.StatusBadRequest
+		p.Status = http.StatusBadRequest
 	case "internal":
-		s.log.Error("room", "err", err)
-		status = http.StatusInternalServerError
+		httpjson.Fail(w, httpjson.Internal(err))
+		return
 	}
-	out := map[string]string{"error": msg, "code": code}
-	if kind := trust.DenialKind(err); kind != "" {
-		out["reason"] = kind
-	}
-	httpjson.Write(w, status, out)
+	httpjson.Fail(w, p)
 }
 
 func (s *Service) postHTTP(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +98,7 @@ func (s *Service) historyHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "limit must be 1 to 200", "code": "bad_request"})
+			httpjson.Error(w, http.StatusBadRequest, "limit must be 1 to 200")
 			return
 		}
 		limit = n
@@ -110,7 +107,7 @@ func (s *Service) historyHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("before"); v != "" {
 		var err error
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 0 {
-			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "before must be a message id", "code": "bad_request"})
+			httpjson.Error(w, http.StatusBadRequest, "before must be a message id")
 			return
 		}
 	}
@@ -129,7 +126,7 @@ func (s *Service) historyHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "message id must be a number", "code": "bad_request"})
+		httpjson.Error(w, http.StatusBadRequest, "message id must be a number")
 		return
 	}
 	if err := s.Delete(r.Context(), r.PathValue("slug"), id); err != nil {

@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/textclean"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 //go:embed migrations/*.sql
@@ -37,7 +38,7 @@ type Message struct {
 	At       int64  `json:"at"`        // server time, Unix ms
 	OffsetMS int64  `json:"offset_ms"` // into the live stream; -1 when offline
 	// Fan is the sender's membership and medal in this channel when sent.
-	Fan trust.FanBadge `json:"fan"`
+	Fan policy.FanBadge `json:"fan"`
 }
 
 // Modes a danmaku can fly in.
@@ -47,22 +48,21 @@ const (
 	ModeBottom = "bottom"
 )
 
-// HygieneError is a message refused for its form, with a stable code.
-type HygieneError struct{ Code, Msg string }
-
-func (e *HygieneError) Error() string { return e.Msg }
+// hygiene refuses a message for its form, with a stable code (the
+// protocol's error codes).
+func hygiene(code, msg string) error { return httpjson.BadRequest(code, "%s", msg) }
 
 // Clean normalises danmaku text (textclean.Clean) and refuses an empty one.
 func Clean(text string) (string, error) {
 	out, problem := textclean.Clean(text)
 	switch problem {
 	case textclean.BadEncoding:
-		return "", &HygieneError{problem, "text is not valid UTF-8"}
+		return "", hygiene(problem, "text is not valid UTF-8")
 	case textclean.ControlChars:
-		return "", &HygieneError{problem, "text contains control characters"}
+		return "", hygiene(problem, "text contains control characters")
 	}
 	if out == "" {
-		return "", &HygieneError{"empty", "message is empty"}
+		return "", hygiene("empty", "message is empty")
 	}
 	return out, nil
 }
@@ -73,13 +73,13 @@ func CheckStyle(color, mode string) (string, string, error) {
 		color = "#ffffff"
 	}
 	if len(color) != 7 || color[0] != '#' || strings.Trim(strings.ToLower(color[1:]), "0123456789abcdef") != "" {
-		return "", "", &HygieneError{"bad_color", "color must look like #rrggbb"}
+		return "", "", hygiene("bad_color", "color must look like #rrggbb")
 	}
 	if mode == "" {
 		mode = ModeScroll
 	}
 	if mode != ModeScroll && mode != ModeTop && mode != ModeBottom {
-		return "", "", &HygieneError{"bad_mode", "mode must be scroll, top or bottom"}
+		return "", "", hygiene("bad_mode", "mode must be scroll, top or bottom")
 	}
 	return strings.ToLower(color), mode, nil
 }

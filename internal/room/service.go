@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +19,10 @@ import (
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/moderation"
+	"github.com/livehouse/livehouse/internal/policy"
+	"github.com/livehouse/livehouse/internal/ratelimit"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 // LiveStreams is the live directory: whether a channel is live on any
@@ -30,18 +33,58 @@ type LiveStreams interface {
 	Self() live.Node
 }
 
+// Channels resolves rooms (the channel domain).
+type Channels interface {
+	ChannelOwner(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	// OpenChannel is ChannelOwner for chat: a disabled channel answers
+	// policy.ErrChannelDisabled.
+	OpenChannel(ctx context.Context, slug string) (channelID, ownerID int64, err error)
+	ChannelSlug(ctx context.Context, channelID int64) (string, error)
+}
+
+// Moderation is what a room reads of its channel's moderation and where it
+// records a deleted message (the moderation store).
+type Moderation interface {
+	Rules(ctx context.Context, channelID int64) (policy.Rules, error)
+	Moderators(ctx context.Context, channelID int64) ([]policy.User, error)
+	ListSanctions(ctx context.Context, channelID int64, now time.Time) ([]moderation.Sanction, error)
+	Record(ctx context.Context, channelID, actorID int64, action string, target int64, detail string) error
+}
+
+// Follows tells whether a viewer follows a channel (the social store).
+type Follows interface {
+	Follows(ctx context.Context, userID, channelID int64) (bool, error)
+}
+
+// Fans reads a viewer's badge in a channel (the money domain).
+type Fans interface {
+	Standing(ctx context.Context, userID, channelID int64, slug string) (policy.FanBadge, error)
+}
+
+// Accounts is who is on a connection and may they (the account domain).
+type Accounts interface {
+	AuthorizeContext(ctx context.Context, a policy.Action, channelID, ownerID int64) (policy.Principal, error)
+	// Refresh re-reads a connection's principal (account.ErrIdentityGone
+	// when its login ended).
+	Refresh(ctx context.Context, p policy.Principal) (policy.Principal, error)
+	RoomConnectionsPerIP() int
+	ThrottleBrowsing(next http.HandlerFunc) http.HandlerFunc
+}
+
 // Service takes danmaku in: checks, the room log, and the bus.
 type Service struct {
-	db    *store.DB
-	trust *trust.Service
-	live  LiveStreams
-	nc    *nats.Conn
-	bus   *bus.Bus
-	log   *slog.Logger
+	db         *store.DB
+	channels   Channels
+	moderation Moderation
+	accounts   Accounts
+	live       LiveStreams
+	nc         *nats.Conn
+	bus        *bus.Bus
+	log        *slog.Logger
 
 	ids    *idSource
 	writer *logWriter
-	burst  *trust.Limiter
+	burst  *ratelimit.Limiter
 
 	mu   sync.Mutex
 	last map[senderKey]sent // per sender and room: slow mode and repeats
@@ -56,6 +99,9 @@ type Service struct {
 	stopRecorder func()        // the durable consumer recording room events
 	closeOnce    sync.Once
 	wg           sync.WaitGroup // the pruner
+
+	closer sync.Once     // Close starts the teardown once
+	closed chan struct{} // closed when it is done
 }
 
 type senderKey struct {
@@ -73,26 +119,31 @@ const RepeatWindow = 30 * time.Second
 
 // Deps are what the room domain is built on.
 type Deps struct {
-	DB    *store.DB
-	Trust *trust.Service
-	Live  LiveStreams
-	Bus   *bus.Bus
-	Log   *slog.Logger
+	DB         *store.DB
+	Channels   Channels
+	Moderation Moderation
+	Follows    Follows
+	Fans       Fans // optional: nobody is a member or holds a medal
+	Accounts   Accounts
+	Live       LiveStreams
+	Bus        *bus.Bus
+	Log        *slog.Logger
 	// LogRetention is how long danmaku are kept (0: for ever).
 	LogRetention time.Duration
 }
 
-// NewService starts the room log writer, the chat context and the log
-// pruner; Close stops them.
-func NewService(d Deps) (*Service, error) {
-	db, t, live, b, log := d.DB, d.Trust, d.Live, d.Bus, d.Log
+// New starts the room log writer, the chat context and the log pruner;
+// Close stops them.
+func New(d Deps) (*Service, error) {
+	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
-		db: db, trust: t, live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}),
+		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts,
+		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}), closed: make(chan struct{}),
 		ids: newIDSource(int64(live.Self().ID)), writer: newLogWriter(db),
-		burst: trust.NewLimiter(10, 10*time.Second),
+		burst: ratelimit.NewLimiter(10, 10*time.Second),
 		last:  map[senderKey]sent{},
 		tally: tally{rooms: map[string]*roomTally{}, stop: make(chan struct{}), done: make(chan struct{})},
-		chat:  newChatContext(trustSources{t}, log),
+		chat:  newChatContext(sources{d.Channels, d.Moderation, d.Follows, d.Fans}, log),
 	}
 	if err := s.chat.listen(b); err != nil {
 		s.writer.close()
@@ -114,38 +165,43 @@ func NewService(d Deps) (*Service, error) {
 	return s, nil
 }
 
-// trustSources reads the chat context from the trust domain (and, through
-// it, the fan standing money keeps).
-type trustSources struct{ t *trust.Service }
+// sources reads the chat context from the domains that keep it.
+type sources struct {
+	Channels
+	Moderation
+	follows Follows
+	fans    Fans
+}
 
-func (s trustSources) OpenChannel(ctx context.Context, slug string) (int64, int64, error) {
-	return s.t.Channels.OpenChannel(ctx, slug)
+func (s sources) Follows(ctx context.Context, user, ch int64) (bool, error) {
+	return s.follows.Follows(ctx, user, ch)
 }
-func (s trustSources) ChannelSlug(ctx context.Context, id int64) (string, error) {
-	return s.t.Channels.ChannelSlug(ctx, id)
-}
-func (s trustSources) Rules(ctx context.Context, ch int64) (trust.Rules, error) {
-	return s.t.Mod.Rules(ctx, ch)
-}
-func (s trustSources) Moderators(ctx context.Context, ch int64) ([]trust.User, error) {
-	return s.t.Mod.Moderators(ctx, ch)
-}
-func (s trustSources) ListSanctions(ctx context.Context, ch int64, now time.Time) ([]trust.Sanction, error) {
-	return s.t.Mod.ListSanctions(ctx, ch, now)
-}
-func (s trustSources) Follows(ctx context.Context, user, ch int64) (bool, error) {
-	return s.t.Mod.Follows(ctx, user, ch)
-}
-func (s trustSources) Standing(ctx context.Context, user, ch int64, slug string) (trust.FanBadge, error) {
-	if s.t.Fans == nil {
-		return trust.FanBadge{}, nil
+
+func (s sources) Standing(ctx context.Context, user, ch int64, slug string) (policy.FanBadge, error) {
+	if s.fans == nil {
+		return policy.FanBadge{}, nil
 	}
-	return s.t.Fans.Standing(ctx, user, ch, slug)
+	return s.fans.Standing(ctx, user, ch, slug)
 }
 
 // Close flushes the room log and the last second of likes and joins, and
-// stops the pruner. Safe to call twice.
-func (s *Service) Close() {
+// stops the pruner, waiting at most until ctx ends. Safe to call twice.
+func (s *Service) Close(ctx context.Context) error {
+	s.closer.Do(func() {
+		go func() {
+			s.close()
+			close(s.closed)
+		}()
+	})
+	select {
+	case <-s.closed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("room: the log is still flushing: %w", ctx.Err())
+	}
+}
+
+func (s *Service) close() {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.stopRecorder()
@@ -169,10 +225,10 @@ type PostInput struct {
 }
 
 // Post checks a danmaku from the principal in ctx, stores it and publishes
-// it to every node. Errors are *trust.Denied, *trust.RuleViolation,
-// *HygieneError or internal.
+// it to every node. Errors are *policy.Denied, *policy.RuleViolation, a
+// hygiene *httpjson.Problem or internal.
 func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message, error) {
-	p := trust.PrincipalFrom(ctx)
+	p := policy.PrincipalFrom(ctx)
 	text, err := Clean(in.Text)
 	if err != nil {
 		return Message{}, err
@@ -186,10 +242,10 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	prev := s.lastSent(key)
 	if p.User != nil {
 		if ok, _ := s.burst.Allow(strconv.FormatInt(p.User.ID, 10), now); !ok {
-			return Message{}, &HygieneError{"too_fast", "you are sending too fast"}
+			return Message{}, hygiene("too_fast", "you are sending too fast")
 		}
 		if prev.text != "" && strings.EqualFold(prev.text, text) && now.Sub(prev.at) < RepeatWindow {
-			return Message{}, &HygieneError{"repeated", "you just sent that"}
+			return Message{}, hygiene("repeated", "you just sent that")
 		}
 	}
 	chID, fan, err := s.check(ctx, p, slug, text, prev.at, now)
@@ -215,22 +271,22 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 // takes chat, the policy (login, bans, mutes), the channel's rules — from
 // the chat context in memory: no query once the room and the sender are
 // loaded. It returns the channel and the sender's fan badge there.
-func (s *Service) check(ctx context.Context, p trust.Principal, slug, text string, lastSent, now time.Time) (int64, trust.FanBadge, error) {
+func (s *Service) check(ctx context.Context, p policy.Principal, slug, text string, lastSent, now time.Time) (int64, policy.FanBadge, error) {
 	room, err := s.chat.room(ctx, slug)
 	if err != nil {
-		return 0, trust.FanBadge{}, err
+		return 0, policy.FanBadge{}, err
 	}
 	if room.disabled {
-		return room.channelID, trust.FanBadge{}, trust.ErrChannelDisabled
+		return room.channelID, policy.FanBadge{}, policy.ErrChannelDisabled
 	}
-	if err := trust.Decide(p, trust.ActChatSend, room.roles(p.UserID(), now), trust.Settings{}); err != nil {
-		return room.channelID, trust.FanBadge{}, err
+	if err := policy.Decide(p, policy.ActChatSend, room.roles(p.UserID(), now), policy.Settings{}); err != nil {
+		return room.channelID, policy.FanBadge{}, err
 	}
-	sp := trust.Speaker{LastSent: lastSent}
+	sp := policy.Speaker{LastSent: lastSent}
 	if p.User != nil {
 		st, err := s.chat.standing(ctx, p.User.ID, room)
 		if err != nil {
-			return room.channelID, trust.FanBadge{}, err
+			return room.channelID, policy.FanBadge{}, err
 		}
 		sp.Fan = st.badge.At(now)
 		sp.Follows = st.follows
@@ -238,7 +294,7 @@ func (s *Service) check(ctx context.Context, p trust.Principal, slug, text strin
 		sp.AccountAge = p.User.AccountAge(now)
 		sp.Privileged = p.User.IsAdmin || p.User.ID == room.ownerID || room.mods[p.User.ID]
 	}
-	return room.channelID, sp.Fan, trust.CheckMessage(room.rules, sp, text, now)
+	return room.channelID, sp.Fan, policy.CheckMessage(room.rules, sp, text, now)
 }
 
 // warm loads what a viewer's first danmaku in a room will need, so even
@@ -314,11 +370,11 @@ var ErrNoMessage = errors.New("no such message")
 
 // Delete removes a message for every viewer (moderators, owner, admins).
 func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
-	chID, owner, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, owner, err := s.channels.ChannelOwner(ctx, slug)
 	if err != nil {
 		return err
 	}
-	p, err := s.trust.AuthorizeContext(ctx, trust.ActChannelModerate, chID, owner)
+	p, err := s.accounts.AuthorizeContext(ctx, policy.ActChannelModerate, chID, owner)
 	if err != nil {
 		return err
 	}
@@ -331,7 +387,7 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
-	if err := s.trust.Mod.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
+	if err := s.moderation.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
 		return err
 	}
 	s.publish(chID, event{Type: "delete", Deleted: strconv.FormatInt(id, 10)})
@@ -343,7 +399,7 @@ const messageColumns = `id, user_id, username, level, text, color, mode, created
 // History returns up to limit messages before the id `before` (0: the
 // newest), oldest first.
 func (s *Service) History(ctx context.Context, slug string, before int64, limit int) ([]Message, error) {
-	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, _, err := s.channels.ChannelOwner(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +424,7 @@ func (s *Service) History(ctx context.Context, slug string, before int64, limit 
 // After returns up to limit messages after the id `after`, oldest first:
 // what a reconnecting viewer missed.
 func (s *Service) After(ctx context.Context, slug string, after int64, limit int) ([]Message, error) {
-	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, _, err := s.channels.ChannelOwner(ctx, slug)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/trust"
+	"github.com/livehouse/livehouse/internal/policy"
 )
 
 // tally aggregates likes, shares and joins per room on this node and, once
@@ -45,7 +45,7 @@ func (s *Service) roomTally(slug string, channelID int64) *roomTally {
 // Like records count taps (1 to 50) by the principal in ctx.
 func (s *Service) Like(ctx context.Context, slug string, count int) error {
 	if count < 1 || count > MaxLikesPerFrame {
-		return &HygieneError{"bad_count", "count must be 1 to 50"}
+		return hygiene("bad_count", "count must be 1 to 50")
 	}
 	chID, err := s.authorizeLike(ctx, slug)
 	if err != nil {
@@ -60,18 +60,18 @@ func (s *Service) Like(ctx context.Context, slug string, count int) error {
 // disabled — read from the chat context, so it costs no query. An anonymous
 // tap is refused before anything else.
 func (s *Service) authorizeLike(ctx context.Context, slug string) (int64, error) {
-	p := trust.PrincipalFrom(ctx)
+	p := policy.PrincipalFrom(ctx)
 	if p.Via == "" {
-		return 0, &trust.Denied{Reason: "log in to like", Anonymous: true}
+		return 0, &policy.Denied{Reason: "log in to like", Anonymous: true}
 	}
 	room, err := s.chat.room(ctx, slug)
 	if err != nil {
 		return 0, err
 	}
 	if room.disabled {
-		return room.channelID, trust.ErrChannelDisabled
+		return room.channelID, policy.ErrChannelDisabled
 	}
-	if err := trust.Decide(p, trust.ActFollow, room.roles(p.UserID(), time.Now()), trust.Settings{}); err != nil {
+	if err := policy.Decide(p, policy.ActFollow, room.roles(p.UserID(), time.Now()), policy.Settings{}); err != nil {
 		return room.channelID, err
 	}
 	return room.channelID, nil
@@ -163,7 +163,7 @@ func (s *Service) flushTally() {
 
 // Counters returns a room's like and share totals.
 func (s *Service) Counters(ctx context.Context, slug string) (likes, shares int64, err error) {
-	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, _, err := s.channels.ChannelOwner(ctx, slug)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -177,7 +177,7 @@ func (s *Service) Counters(ctx context.Context, slug string) (likes, shares int6
 // DanmakuSince counts a room's messages since a time (deleted ones too:
 // they were sent).
 func (s *Service) DanmakuSince(ctx context.Context, slug string, since time.Time) (int, error) {
-	chID, _, err := s.trust.Channels.ChannelOwner(ctx, slug)
+	chID, _, err := s.channels.ChannelOwner(ctx, slug)
 	if err != nil {
 		return 0, err
 	}

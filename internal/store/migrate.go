@@ -20,6 +20,21 @@ import (
 type MigrationSet struct {
 	Domain string
 	FS     fs.FS
+	// Moved names versions of this set whose change another domain made
+	// before it moved here (a column of a table that changed owner): a
+	// database that recorded that migration records this version as applied
+	// without running it again. A new table needs no entry: it is written
+	// with CREATE TABLE IF NOT EXISTS and adopts the one already there.
+	Moved map[int]Applied
+}
+
+// Applied names a migration as schema_migrations recorded it. The name
+// matters: a version left behind where a migration moved out is kept as a
+// placeholder under another name, so fresh installs never match it.
+type Applied struct {
+	Domain  string
+	Version int
+	Name    string
 }
 
 type migration struct {
@@ -104,7 +119,7 @@ func (db *DB) Migrate(ctx context.Context, sets ...MigrationSet) error {
 			return err
 		}
 		for _, m := range migrations {
-			if err := db.applyOne(ctx, set.Domain, m); err != nil {
+			if err := db.applyOne(ctx, set.Domain, m, set.Moved[m.version]); err != nil {
 				return err
 			}
 		}
@@ -112,7 +127,7 @@ func (db *DB) Migrate(ctx context.Context, sets ...MigrationSet) error {
 	return nil
 }
 
-func (db *DB) applyOne(ctx context.Context, domain string, m migration) error {
+func (db *DB) applyOne(ctx context.Context, domain string, m migration, movedFrom Applied) error {
 	return db.InTx(ctx, func(tx *sql.Tx) error {
 		if db.Dialect == Postgres {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7295001)`); err != nil {
@@ -128,7 +143,18 @@ func (db *DB) applyOne(ctx context.Context, domain string, m migration) error {
 		if n > 0 {
 			return nil
 		}
-		for _, stmt := range splitStatements(m.sql) {
+		stmts := splitStatements(m.sql)
+		if movedFrom.Domain != "" { // made before under another domain: record it only
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE domain = $1 AND version = $2 AND name = $3`,
+				movedFrom.Domain, movedFrom.Version, movedFrom.Name).Scan(&n)
+			if err != nil {
+				return fmt.Errorf("read schema_migrations: %w", err)
+			}
+			if n > 0 {
+				stmts = nil
+			}
+		}
+		for _, stmt := range stmts {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s %04d_%s: %w", domain, m.version, m.name, err)
 			}

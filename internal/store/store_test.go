@@ -134,3 +134,48 @@ func TestSQLiteWritersQueueFairly(t *testing.T) {
 		t.Fatalf("a writer waiting past its deadline: %v", err)
 	}
 }
+
+// TestMovedMigrationRunsOnce: a column added by one domain's migration that
+// moved to another domain is not added again where the first one ran, and
+// is added where it never did (a fresh install, or one from before it).
+func TestMovedMigrationRunsOnce(t *testing.T) {
+	old := fstest.MapFS{
+		"0001_things.sql": {Data: []byte("CREATE TABLE things (id INTEGER PRIMARY KEY)")},
+		"0002_colour.sql": {Data: []byte("ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT ''")},
+	}
+	// The first domain keeps version 2 as a placeholder under another name.
+	kept := fstest.MapFS{
+		"0001_things.sql":       {Data: []byte("-- things moved to the new domain")},
+		"0002_colour_moved.sql": {Data: []byte("-- colour moved to the new domain")},
+	}
+	moved := store.MigrationSet{Domain: "new", Moved: map[int]store.Applied{2: {Domain: "old", Version: 2, Name: "colour"}}, FS: fstest.MapFS{
+		"0001_things.sql": {Data: []byte("CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY)")},
+		"0002_colour.sql": {Data: []byte("ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT ''")},
+	}}
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for name, before := range map[string]fstest.MapFS{
+			"both old migrations": old,
+			"the first only":      {"0001_things.sql": old["0001_things.sql"]},
+			"nothing (fresh)":     nil,
+		} {
+			if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS things`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations`); err != nil {
+				t.Fatal(err)
+			}
+			if before != nil {
+				if err := db.Migrate(ctx, store.MigrationSet{Domain: "old", FS: before}); err != nil {
+					t.Fatalf("%s: old migrations: %v", name, err)
+				}
+			}
+			if err := db.Migrate(ctx, store.MigrationSet{Domain: "old", FS: kept}, moved); err != nil {
+				t.Fatalf("%s: new migrations: %v", name, err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO things (id, colour) VALUES (1, 'red')`); err != nil {
+				t.Fatalf("%s: the column is missing: %v", name, err)
+			}
+		}
+	})
+}

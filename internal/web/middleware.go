@@ -69,7 +69,7 @@ func metricsHandler(h http.Handler, token string) http.Handler {
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "metrics need Authorization: Bearer METRICS_TOKEN", "code": "unauthorized"})
+			httpjson.Error(w, http.StatusUnauthorized, "metrics need Authorization: Bearer METRICS_TOKEN")
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
-// Package web is Livehouse's HTTP front door: it wires every domain's
-// handlers onto one mux and serves the embedded pages, LL-HLS, /healthz and
-// /metrics.
+// Package web is Livehouse's HTTP front door: one mux onto which every
+// domain adds its own routes (the app hands them over), the middleware
+// around it (client address, body deadline, security headers, CSRF,
+// authentication) and the embedded pages, LL-HLS, /healthz and /metrics.
 package web
 
 import (
@@ -21,16 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
-	"github.com/livehouse/livehouse/internal/insight"
-	"github.com/livehouse/livehouse/internal/media"
-	"github.com/livehouse/livehouse/internal/money"
-	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/store"
-	"github.com/livehouse/livehouse/internal/trust"
 )
 
 //go:embed static templates i18n
@@ -38,28 +33,23 @@ var assets embed.FS
 
 // Options are the parts the web server serves.
 type Options struct {
-	Log      *slog.Logger
-	DB       *store.DB
-	Channels *channel.Service
-	Hub      *media.Hub
-	Trust    *trust.Service
-	Metrics  *prometheus.Registry
-	Rooms    *room.Service
-	Gateway  http.Handler
-	Money    *money.Service
-	Relay    *money.Relay
-	// PaymentWebhookSecret enables POST /api/payments/webhook.
-	PaymentWebhookSecret string
-	// DataDir holds channel covers and recent frames.
-	DataDir string
-	// Online counts a room's chat viewers on every node.
-	Online func(slug string) int
+	Log *slog.Logger
+	DB  *store.DB // /healthz pings it
+	// Routes add each domain's routes to the mux (their Routes methods).
+	Routes []func(*http.ServeMux)
+	// Authenticate resolves who is calling before any route runs (the
+	// account domain's middleware).
+	Authenticate func(http.Handler) http.Handler
+	// Channels reads the channel a page is about (watch, studio).
+	Channels interface {
+		Get(ctx context.Context, slug string) (channel.Channel, error)
+	}
+	// HLS serves /hls/{slug}/{file} (the media hub).
+	HLS     http.HandlerFunc
+	Gateway http.Handler // /ws
+	Metrics *prometheus.Registry
 	// IngestURL is the RTMP server URL streamers put in OBS.
 	IngestURL string
-	// KickStream ends a channel's stream on every node (nil: this node's hub).
-	KickStream func(slug string)
-	// Publish sends a domain's event to every node (nil: nobody listens).
-	Publish func(bus.Event)
 
 	// Proxies are the trusted reverse proxies: the real client address and
 	// scheme come from their X-Forwarded-* headers.
@@ -199,18 +189,12 @@ func (s *Server) metricsHandler() http.Handler {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	ch := &channel.Handlers{Service: s.o.Channels, Live: s.o.Hub, Trust: s.o.Trust, People: s.o.Trust, Files: s.o.DataDir, Kick: s.o.KickStream, Publish: s.o.Publish}
-	if s.o.Money != nil {
-		ch.Watch = s.o.Money
+	for _, add := range s.o.Routes {
+		add(mux)
 	}
-	ch.Register(mux)
-	s.o.Trust.Register(mux)
-	s.o.Rooms.Register(mux)
-	(&money.Handlers{Money: s.o.Money, Trust: s.o.Trust, Relay: s.o.Relay, WebhookSecret: []byte(s.o.PaymentWebhookSecret)}).Register(mux)
-	(&insight.Handlers{Sources: insight.Sources{Trust: s.o.Trust, Live: s.o.Hub, Rooms: s.o.Rooms, Online: s.o.Online, Money: s.o.Money}}).Register(mux)
 	mux.Handle("GET /ws", s.o.Gateway)
 
-	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.Hub.ServeHLS)
+	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.HLS)
 	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html"))
 	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html"))
 	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html"))
@@ -234,7 +218,8 @@ func (s *Server) routes() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusForbidden, "cross-origin request refused")
 	}))
-	site := s.recoverer(securityHeaders(csrf.Handler(s.o.Trust.Authenticate(mux))))
+	// httpjson.Fail logs the errors it answers 500 for with this server's logger.
+	site := s.recoverer(securityHeaders(httpjson.LogFailures(s.o.Log, csrf.Handler(s.o.Authenticate(mux)))))
 	// /metrics answers before Authenticate, which would refuse its bearer
 	// token as an unknown API token; with --metrics-addr it is not here.
 	var metrics http.Handler

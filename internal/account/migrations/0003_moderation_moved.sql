@@ -1,0 +1,5 @@
+-- Placeholder. Version 3 once created the moderation tables (moderators,
+-- channel rules, sanctions, the moderation log, reports) and follows here.
+-- They belong to the moderation and social domains now, whose migration
+-- sets create them (CREATE TABLE IF NOT EXISTS adopts those an existing
+-- database made here). The version stays so this domain never reuses it.

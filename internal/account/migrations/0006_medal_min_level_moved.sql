@@ -1,0 +1,4 @@
+-- Placeholder. Version 6 once added channel_rules.medal_min_level here; the
+-- moderation domain adds it now (its version 2, which a database that ran
+-- this one as "medal_min_level" records without running again). The name
+-- differs on purpose so a fresh install is never taken for such a database.
