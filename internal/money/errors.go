@@ -1,16 +1,17 @@
 package money
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
 )
 
-// Refusal is the money domain's one error type for a request it will not
-// carry out (as opposed to a failure): it carries the HTTP status and the
-// code the API answers with. Every refusal is declared here; the two
-// shapes with fields of their own (InputError, PriceChangedError) answer
-// through answer as well.
+// Refusal is the money domain's error for a request it will not carry out
+// (as opposed to a failure): it carries the HTTP status and the code the
+// API answers with. Every refusal is declared here. It, and the two shapes
+// with fields of their own (InputError, PriceChangedError), convert
+// themselves into the platform's one error answer, httpjson.Problem.
 type Refusal struct {
 	Status int    // the HTTP status the API answers
 	Code   string // the answer's "code", which clients switch on
@@ -70,27 +71,38 @@ func (e *PriceChangedError) Error() string {
 	return fmt.Sprintf("the %s's price changed to %d coins; nothing was charged", e.What, e.Price)
 }
 
-// answer is how the API answers a refusal: its status and JSON body, or
-// ok false when err is not a refusal of this domain.
-func answer(err error) (status int, body map[string]any, ok bool) {
-	var ie *InputError
-	var pc *PriceChangedError
-	var r *Refusal
-	switch {
-	case errors.As(err, &ie):
-		code := ie.Code
-		if code == "" {
-			code = "invalid"
-		}
-		return http.StatusBadRequest, map[string]any{"error": ie.Msg, "code": code}, true
-	case errors.As(err, &pc):
-		return http.StatusConflict, map[string]any{"error": pc.Error(), "code": "price_changed", "price": pc.Price}, true
-	case errors.As(err, &r):
+// As answers a refusal over HTTP (httpjson.Fail): its status, code and
+// message, the one error type every handler writes.
+func (r *Refusal) As(target any) bool {
+	p, ok := target.(**httpjson.Problem)
+	if ok {
 		msg := r.Msg
 		if r.Answer != "" {
 			msg = r.Answer
 		}
-		return r.Status, map[string]any{"error": msg, "code": r.Code}, true
+		*p = httpjson.NewProblem(r.Status, r.Code, msg)
 	}
-	return 0, nil, false
+	return ok
+}
+
+// As answers refused input: 400 with its code, "invalid" without one.
+func (e *InputError) As(target any) bool {
+	p, ok := target.(**httpjson.Problem)
+	if ok {
+		code := e.Code
+		if code == "" {
+			code = "invalid"
+		}
+		*p = httpjson.NewProblem(http.StatusBadRequest, code, e.Msg)
+	}
+	return ok
+}
+
+// As answers 409 price_changed with the current price.
+func (e *PriceChangedError) As(target any) bool {
+	p, ok := target.(**httpjson.Problem)
+	if ok {
+		*p = &httpjson.Problem{Status: http.StatusConflict, Code: "price_changed", Message: e.Error(), Extra: map[string]any{"price": e.Price}}
+	}
+	return ok
 }

@@ -1,12 +1,13 @@
 package money
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
-	"github.com/livehouse/livehouse/internal/policy"
+	"github.com/livehouse/livehouse/internal/httpjson"
 )
 
 // TestRefusalsAnswerAsBefore: every refusal answers with the status, code
@@ -36,15 +37,17 @@ func TestRefusalsAnswerAsBefore(t *testing.T) {
 		{ErrTooManyPending, 429, `{"code":"too_many_pending","error":"too many requests waiting for review; wait for an admin to decide them"}`},
 		{fmt.Errorf("grant: %w", ErrKeyReused), 409, `{"code":"idempotency_key_reused","error":"idempotency key already used for a different request"}`},
 	} {
-		status, body, ok := answer(c.err)
-		got, _ := json.Marshal(body)
-		if !ok || status != c.status || string(got) != c.body {
-			t.Errorf("%v: %d %s (%v), want %d %s", c.err, status, got, ok, c.status, c.body)
+		rec := httptest.NewRecorder()
+		httpjson.Fail(rec, c.err)
+		if got := strings.TrimSpace(rec.Body.String()); rec.Code != c.status || got != c.body {
+			t.Errorf("%v: %d %s, want %d %s", c.err, rec.Code, got, c.status, c.body)
 		}
 	}
-	for _, err := range []error{errors.New("disk full"), policy.ErrChannelDisabled, ErrRenewalStopped} {
-		if status, _, ok := answer(err); ok {
-			t.Errorf("%v answered as a money refusal (%d)", err, status)
+	for _, err := range []error{errors.New("disk full"), ErrRenewalStopped} {
+		rec := httptest.NewRecorder()
+		httpjson.Fail(rec, err)
+		if rec.Code != 500 {
+			t.Errorf("%v answered %d, want a 500 (not a refusal)", err, rec.Code)
 		}
 	}
 	// What logs and wrapped errors say is unchanged too.

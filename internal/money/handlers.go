@@ -91,7 +91,7 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 func (h *Handlers) packages(w http.ResponseWriter, r *http.Request) {
 	p, err := h.Money.Packages(r.Context())
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"packages": p})
@@ -126,12 +126,12 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.Users.ByName(r.Context(), in.Username)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	bal, dup, err := h.Money.ConfirmPayment(r.Context(), "webhook", in.ProviderTx, u.ID, in.Package)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"credited": !dup, "duplicate": dup, "balance": bal})
@@ -140,23 +140,6 @@ func (h *Handlers) webhook(w http.ResponseWriter, r *http.Request) {
 // fail answers err: a refusal with its status and code (errors.go), any
 // other error as the trust domain answers it (denials, unknown channels,
 // and 500 for failures).
-func (h *Handlers) fail(w http.ResponseWriter, err error) {
-	if status, body, ok := answer(err); ok {
-		httpjson.Write(w, status, body)
-		return
-	}
-	httpjson.Fail(w, err)
-}
-
-// decode reads a JSON body, answering 400 itself when it cannot.
-func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := httpjson.Decode(w, r, v); err != nil {
-		httpjson.BadBody(w, err)
-		return false
-	}
-	return true
-}
-
 // user authorizes a for the signed-in account (the admin token has no
 // wallet, memberships or gifts of its own).
 func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a policy.Action, chID, owner int64) (*policy.User, bool) {
@@ -165,7 +148,7 @@ func (h *Handlers) user(w http.ResponseWriter, r *http.Request, a policy.Action,
 		err = &policy.Denied{Reason: "the admin token has no account of its own; use a user's session or token"}
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return nil, false
 	}
 	return p.User, true
@@ -178,7 +161,7 @@ func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a policy.Acti
 		p, err = h.Auth.Authorize(r, a, chID, owner)
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return 0, p, false
 	}
 	return chID, p, true
@@ -188,7 +171,7 @@ func (h *Handlers) channel(w http.ResponseWriter, r *http.Request, a policy.Acti
 func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) (policy.Principal, bool) {
 	p, err := h.Auth.Authorize(r, policy.ActPlatformAdmin, 0, 0)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return p, false
 	}
 	return p, true
@@ -198,7 +181,7 @@ func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) (policy.Princip
 func (h *Handlers) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "no such request", "code": "not_found"})
+		httpjson.Fail(w, ErrNoRequest)
 		return 0, false
 	}
 	return id, true
@@ -212,7 +195,7 @@ func (h *Handlers) decision(w http.ResponseWriter, r *http.Request) (approve, ok
 	case "reject":
 		return false, true
 	}
-	httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "decision must be approve or reject", "code": "not_found"})
+	httpjson.Error(w, http.StatusNotFound, "decision must be approve or reject")
 	return false, false
 }
 
@@ -223,12 +206,12 @@ func (h *Handlers) wallet(w http.ResponseWriter, r *http.Request) {
 	}
 	bal, moves, err := h.Money.Wallet(r.Context(), u.ID, 50)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	notices, err := h.Money.Notices(r.Context(), u.ID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"balance": bal, "movements": moves, "notices": notices})
@@ -245,7 +228,7 @@ func (h *Handlers) dismissNotice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.Money.DismissNotice(r.Context(), u.ID, id); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -262,7 +245,7 @@ func (h *Handlers) spender(w http.ResponseWriter, r *http.Request, slug string) 
 		refused, err = err, nil
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return 0, nil, nil, false
 	}
 	u, ok = h.user(w, r, policy.ActSpend, chID, owner)
@@ -276,20 +259,20 @@ func (h *Handlers) catalog(w http.ResponseWriter, r *http.Request) {
 	if slug := r.URL.Query().Get("room"); slug != "" {
 		var err error
 		if chID, _, err = h.Channels.ChannelOwner(r.Context(), slug); err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 	}
 	gifts, err := h.Money.Catalog(r.Context(), chID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := map[string]any{"gifts": gifts}
 	if u := policy.PrincipalFrom(r.Context()).User; u != nil {
 		used, eligible, err := h.Money.TrialsUsed(r.Context(), u.ID)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		avail := []string{}
@@ -313,7 +296,7 @@ func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey string `json:"idempotency_key"`
 		Price          *int64 `json:"price"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	chID, u, refused, ok := h.spender(w, r, in.Room)
@@ -323,7 +306,7 @@ func (h *Handlers) sendGift(w http.ResponseWriter, r *http.Request) {
 	g, err := h.Money.SendGiftOrder(r.Context(), GiftOrder{SenderID: u.ID, SenderName: u.Username, ChannelID: chID, Room: in.Room,
 		Gift: in.Gift, Count: in.Count, Key: strings.TrimSpace(in.IdempotencyKey), Price: in.Price, Refused: refused})
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	code := http.StatusCreated
@@ -343,17 +326,17 @@ func (h *Handlers) grant(w http.ResponseWriter, r *http.Request) {
 		Coins    int64  `json:"coins"`
 		Reason   string `json:"reason"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	u, err := h.Users.ByName(r.Context(), in.Username)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	bal, err := h.Money.Grant(r.Context(), u.ID, in.Coins, in.Reason, p.UserID())
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"username": u.Username, "balance": bal})
@@ -365,7 +348,7 @@ func (h *Handlers) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := h.Money.Verify(r.Context())
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	if len(rep.Problems) > 0 {

@@ -65,7 +65,7 @@ func (h *Handlers) adminRetireGift(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) listGifts(w http.ResponseWriter, r *http.Request, scope int64) {
 	gifts, err := h.Money.ChannelGifts(r.Context(), scope)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"gifts": gifts})
@@ -75,7 +75,7 @@ func (h *Handlers) listGifts(w http.ResponseWriter, r *http.Request, scope int64
 // a gift in scope (a channel, or 0 for the platform).
 func (h *Handlers) saveGift(w http.ResponseWriter, r *http.Request, scope int64, create bool) {
 	var g Gift
-	if !h.decode(w, r, &g) {
+	if !httpjson.Read(w, r, &g) {
 		return
 	}
 	var err error
@@ -86,7 +86,7 @@ func (h *Handlers) saveGift(w http.ResponseWriter, r *http.Request, scope int64,
 		g, err = h.Money.UpdateGift(r.Context(), scope, g)
 	}
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	code := http.StatusOK
@@ -98,7 +98,7 @@ func (h *Handlers) saveGift(w http.ResponseWriter, r *http.Request, scope int64,
 
 func (h *Handlers) retireGift(w http.ResponseWriter, r *http.Request, scope int64) {
 	if err := h.Money.RetireGift(r.Context(), scope, r.PathValue("id")); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -115,12 +115,12 @@ func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
 	tiers, err := h.Money.Tiers(ctx, chID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	name, err := h.Money.MedalName(ctx, chID, slug)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := map[string]any{"tiers": tiers, "medal_name": name, "medal_levels": map[string]any{"max": MaxMedalLevel,
@@ -128,12 +128,12 @@ func (h *Handlers) fans(w http.ResponseWriter, r *http.Request) {
 	if p.User != nil {
 		mem, err := h.Money.MembershipOf(ctx, p.User.ID, chID)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		medal, err := h.Money.MedalOf(ctx, p.User.ID, chID, slug)
 		if err != nil {
-			h.fail(w, err)
+			httpjson.Fail(w, err)
 			return
 		}
 		out["membership"], out["medal"] = mem, medal
@@ -153,7 +153,7 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 		AutoRenew      *bool  `json:"auto_renew"`
 		Price          *int64 `json:"price"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	chID, u, refused, ok := h.spender(w, r, r.PathValue("slug"))
@@ -166,7 +166,7 @@ func (h *Handlers) buyMembership(w http.ResponseWriter, r *http.Request) {
 	p, err := h.Money.BuyMembershipOrder(r.Context(), MembershipOrder{UserID: u.ID, UserName: u.Username, ChannelID: chID, Room: r.PathValue("slug"),
 		Tier: in.Tier, Months: in.Months, Key: strings.TrimSpace(in.IdempotencyKey), AutoRenew: in.AutoRenew, Price: in.Price, Refused: refused})
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	code := http.StatusCreated
@@ -186,7 +186,7 @@ func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
 		AutoRenew bool   `json:"auto_renew"`
 		Price     *int64 `json:"price"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	chID, u, refused, ok := h.spender(w, r, r.PathValue("slug"))
@@ -194,16 +194,16 @@ func (h *Handlers) setAutoRenew(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if refused != nil && in.AutoRenew {
-		h.fail(w, refused)
+		httpjson.Fail(w, refused)
 		return
 	}
 	if err := h.Money.SetAutoRenew(r.Context(), u.ID, chID, in.AutoRenew, in.Price); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	m, err := h.Money.MembershipOf(r.Context(), u.ID, chID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, m)
@@ -217,16 +217,16 @@ func (h *Handlers) setTiers(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Tiers []Tier `json:"tiers"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	if err := h.Money.SetTiers(r.Context(), chID, in.Tiers); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	tiers, err := h.Money.Tiers(r.Context(), chID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"tiers": tiers})
@@ -240,12 +240,12 @@ func (h *Handlers) setMedal(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	name, err := h.Money.SetMedalName(r.Context(), chID, in.Name)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	if h.Money.deps.Publish != nil {

@@ -21,7 +21,7 @@ func (h *Handlers) earnings(w http.ResponseWriter, r *http.Request) {
 	}
 	sum, err := h.Money.Summary(r.Context(), chID, time.Now())
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{
@@ -38,7 +38,7 @@ func (h *Handlers) channelWithdrawals(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := h.Money.Withdrawals(r.Context(), chID, "", 100)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"withdrawals": list})
@@ -57,12 +57,12 @@ func (h *Handlers) requestWithdrawal(w http.ResponseWriter, r *http.Request) {
 		Amount         int64  `json:"amount"`
 		IdempotencyKey string `json:"idempotency_key"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	wd, err := h.Money.RequestWithdrawal(r.Context(), chID, p.UserID(), in.Amount, strings.TrimSpace(in.IdempotencyKey))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	code := http.StatusCreated
@@ -86,14 +86,14 @@ func (h *Handlers) statement(w http.ResponseWriter, r *http.Request) {
 		if v := r.URL.Query().Get(name); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				h.fail(w, &InputError{Msg: name + " must be a date like 2026-11-01"})
+				httpjson.Fail(w, &InputError{Msg: name + " must be a date like 2026-11-01"})
 				return
 			}
 			*dst = t
 		}
 	}
 	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
-		h.fail(w, &InputError{Msg: "to must be after from, at most a year later"})
+		httpjson.Fail(w, &InputError{Msg: "to must be after from, at most a year later"})
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -115,12 +115,12 @@ func (h *Handlers) requestTopup(w http.ResponseWriter, r *http.Request) {
 		Package        string `json:"package"`
 		IdempotencyKey string `json:"idempotency_key"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	o, err := h.Money.RequestTopup(r.Context(), u.ID, in.Package, strings.TrimSpace(in.IdempotencyKey))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	code := http.StatusCreated
@@ -137,7 +137,7 @@ func (h *Handlers) myTopups(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := h.Money.Topups(r.Context(), u.ID, "", 50)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"topups": list})
@@ -153,7 +153,7 @@ func (h *Handlers) reviewStatus(w http.ResponseWriter, r *http.Request) (string,
 	case StatusPending, StatusApproved, StatusRejected:
 		return s, true
 	}
-	h.fail(w, &InputError{Msg: "status must be pending, approved, rejected or all"})
+	httpjson.Fail(w, &InputError{Msg: "status must be pending, approved, rejected or all"})
 	return "", false
 }
 
@@ -189,12 +189,12 @@ func (h *Handlers) decide(w http.ResponseWriter, r *http.Request, fn func(ctx co
 	var in struct {
 		Note string `json:"note"`
 	}
-	if r.ContentLength != 0 && !h.decode(w, r, &in) {
+	if r.ContentLength != 0 && !httpjson.Read(w, r, &in) {
 		return
 	}
 	out, err := fn(r.Context(), id, approve, in.Note, p.UserID())
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, out)
@@ -207,7 +207,7 @@ func (h *Handlers) adminTopups(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := h.Money.Topups(r.Context(), 0, status, 200)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := make([]topupView, 0, len(list))
@@ -240,7 +240,7 @@ func (h *Handlers) adminWithdrawals(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := h.Money.Withdrawals(r.Context(), 0, status, 200)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	out := make([]withdrawalView, 0, len(list))
@@ -266,22 +266,22 @@ func (h *Handlers) setShare(w http.ResponseWriter, r *http.Request) {
 	}
 	chID, _, err := h.Channels.ChannelOwner(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	var in struct {
 		PlatformShareBP *int64 `json:"platform_share_bp"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	if err := h.Money.SetShare(r.Context(), chID, in.PlatformShareBP); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	bp, override, err := h.Money.ShareOf(r.Context(), chID)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"platform_share_bp": bp, "override": override})
@@ -295,7 +295,7 @@ func (h *Handlers) defaultShare(w http.ResponseWriter, r *http.Request) {
 	}
 	bp, set, err := h.Money.ShareOf(r.Context(), 0)
 	if err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"platform_share_bp": bp, "set_by_admin": set})
@@ -311,11 +311,11 @@ func (h *Handlers) setDefaultShare(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		PlatformShareBP *int64 `json:"platform_share_bp"`
 	}
-	if !h.decode(w, r, &in) {
+	if !httpjson.Read(w, r, &in) {
 		return
 	}
 	if err := h.Money.SetShare(r.Context(), 0, in.PlatformShareBP); err != nil {
-		h.fail(w, err)
+		httpjson.Fail(w, err)
 		return
 	}
 	h.defaultShare(w, r)
