@@ -58,7 +58,6 @@ type App struct {
 	Bus      *bus.Bus
 	Rooms    *room.Service
 	Money    *money.Service
-	Relay    *money.Relay
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -182,9 +181,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}); err != nil {
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
-	a.Money = money.NewService(a.DB, int64(cfg.PlatformSharePercent)*100, log.With("component", "money"),
-		money.Deps{Accounts: a.Accounts.Users, Channels: a.Channels, Publish: a.publish})
-	a.Money.StartGroupCommit()
+	if a.Money, err = money.New(money.Config{
+		Deps: money.Deps{Accounts: a.Accounts.Users, Channels: a.Channels, Publish: a.publish},
+		DB:   a.DB, Log: log.With("component", "money"), PlatformShareBP: int64(cfg.PlatformSharePercent) * 100,
+		Bus: a.Bus, OutboxRetention: cfg.OutboxRetention,
+		Auth: a.Accounts, Users: a.Accounts.Users, Directory: a.Channels, WebhookSecret: []byte(cfg.PaymentWebhookSecret),
+	}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Money) // closes the gift writer, then the relay's loops
 	// Money tells members and medal holders apart (members-only and
 	// medal-only chat, badges) for moderation and the room.
 	if a.moderation, err = moderation.New(moderation.Deps{Store: modStore, Accounts: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels,
@@ -202,7 +207,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
-	a.Relay = a.Money.StartRelay(a.Bus, money.RelayOptions{OutboxRetention: cfg.OutboxRetention})
 	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
 	// Viewers = external HLS players + the watch pages' room connections.
 	a.Hub.SetPageViewers(roomHub.Online)
@@ -236,12 +240,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.insight)
-	moneyAPI := &money.Handlers{Money: a.Money, Auth: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels, Relay: a.Relay,
-		WebhookSecret: []byte(cfg.PaymentWebhookSecret)}
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes,
-			moneyAPI.Register, a.insight.Routes},
+			a.Money.Routes, a.insight.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Channels:     a.Channels,
 		HLS:          a.Hub.ServeHLS,
@@ -348,9 +350,6 @@ func (a *App) shutdown(ctx context.Context) error {
 	// room flushes its log), newest first.
 	for _, d := range slices.Backward(a.domains) {
 		errs = append(errs, d.Close(ctx))
-	}
-	if a.Money != nil {
-		errs = append(errs, a.Money.Close(ctx)) // the gift writer, then the relay's loops
 	}
 	if a.Live != nil {
 		errs = append(errs, a.Live.Close(ctx))

@@ -69,6 +69,7 @@ type Service struct {
 	catalogAt time.Time
 
 	relay atomic.Pointer[Relay] // set by StartRelay
+	api   *Handlers             // set by New
 
 	deps Deps
 	now  func() time.Time // the clock memberships are timed by (tests set it)
