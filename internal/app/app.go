@@ -4,8 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +83,12 @@ type Option func(*options)
 type options struct {
 	limits        account.Limits
 	webhookSecret string // tests: overrides cfg.PaymentWebhookSecret
+	filter        moderation.Filter
 }
+
+// WithContentFilter screens every danmaku's text (after the channel's
+// rules), over the WebSocket, HTTP and check-message alike.
+func WithContentFilter(f moderation.Filter) Option { return func(o *options) { o.filter = f } }
 
 // WithLimits replaces the default abuse-defence rate limits.
 func WithLimits(l account.Limits) Option { return func(o *options) { o.limits = l } }
@@ -152,9 +155,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Presence counts are per node, named by the node's assigned id.
+	roomHub := room.NewHub(a.Bus.Conn, "node-"+strconv.Itoa(a.Node.ID()), room.HubOptions{}, log.With("component", "room"))
 	a.Hub, err = media.NewHub(media.HubOptions{
-		Channels:  a.Channels,
-		Directory: a.Live,
+		// Viewers = external HLS players + the watch pages' room connections.
+		PageViewers: roomHub.Online,
+		Channels:    a.Channels,
+		Directory:   a.Live,
 		HLS: media.HLSConfig{
 			PartDuration:      cfg.HLSPartDuration,
 			SegmentDuration:   cfg.HLSSegmentDuration,
@@ -190,10 +197,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Money) // closes the gift writer, then the relay's loops
+	// One content filter for every way a message is checked (room, and
+	// moderation's check-message); none yet unless an embedder gives one.
+	var filter moderation.Filter = moderation.PassThrough{}
+	if o.filter != nil {
+		filter = o.filter
+	}
 	// Money tells members and medal holders apart (members-only and
 	// medal-only chat, badges) for moderation and the room.
 	if a.moderation, err = moderation.New(moderation.Deps{Store: modStore, Accounts: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels,
-		Follows: follows, Fans: a.Money, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
+		Follows: follows, Fans: a.Money, Filter: filter, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.moderation)
@@ -202,14 +215,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.domains = append(a.domains, a.social)
 	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
-		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"),
+		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"), Filter: filter,
 		LogRetention: cfg.RoomLogRetention}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
-	roomHub := room.NewHub(a.Bus.Conn, randomNodeName(), room.HubOptions{}, log.With("component", "room"))
-	// Viewers = external HLS players + the watch pages' room connections.
-	a.Hub.SetPageViewers(roomHub.Online)
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}
@@ -386,13 +396,6 @@ func (a *App) PrintWelcome(w io.Writer) {
 			"   curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' %s/api/channels/demo/stream-key)\n", httpURL)
 	}
 	fmt.Fprintln(w)
-}
-
-// randomNodeName names this process on the bus (presence counts per node).
-func randomNodeName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "node-" + hex.EncodeToString(b[:])
 }
 
 func port(a net.Addr) string {

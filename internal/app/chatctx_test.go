@@ -1,10 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
 )
 
 // TestChatContextFollowsChanges: what a danmaku check reads is kept in each
@@ -118,5 +122,38 @@ func TestChatContextAcrossNodes(t *testing.T) {
 			t.Fatal("B still takes the muted viewer's messages 3 s after the mute")
 		}
 		time.Sleep(300 * time.Millisecond) // probes are messages: few, to stay under the burst limit
+	}
+}
+
+// wordFilter refuses texts containing a word, as a content filter would.
+type wordFilter string
+
+func (w wordFilter) Check(_ context.Context, _ int64, text string) error {
+	if strings.Contains(text, string(w)) {
+		return &httpjson.Problem{Status: 403, Code: "filtered", Message: "this message was held by the content filter"}
+	}
+	return nil
+}
+
+// TestContentFilterSeam: the one content filter given to the app screens
+// danmaku over the WebSocket, over HTTP and in check-message alike.
+func TestContentFilterSeam(t *testing.T) {
+	n := startNode(t, "", WithContentFilter(wordFilter("spoiler")))
+	n.createChannel("seam")
+	talker := newUser(t, n, "talker11", false)
+	v := n.dialWS(talker)
+	v.write(map[string]any{"type": "join", "room": "seam"})
+	v.expect("joined")
+	v.write(map[string]any{"type": "send", "text": "the ending is a spoiler", "nonce": "1"})
+	if f := v.expect("error"); f["code"] != "filtered" {
+		t.Fatalf("WebSocket: %v", f)
+	}
+	v.write(map[string]any{"type": "send", "text": "nice stream", "nonce": "2"})
+	v.expect("sent")
+	if r := talker.do("POST", "/api/rooms/seam/danmaku", map[string]string{"text": "spoiler alert"}); r.code != 403 || r.str("code") != "filtered" {
+		t.Fatalf("HTTP: %d %s", r.code, r.raw)
+	}
+	if r := talker.do("POST", "/api/channels/seam/check-message", map[string]string{"text": "spoiler"}); r.code != 403 || r.str("code") != "filtered" {
+		t.Fatalf("check-message: %d %s", r.code, r.raw)
 	}
 }

@@ -68,6 +68,8 @@ type Hub struct {
 	hlsCfg   HLSConfig
 	log      *slog.Logger
 	onEvent  func(Event)
+	// pageViewers counts a channel's viewers on Livehouse's pages.
+	pageViewers func(slug string) int
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -76,8 +78,6 @@ type Hub struct {
 	hlsRequests *prometheus.CounterVec
 	ingestBytes *prometheus.CounterVec
 	hlsWaiting  atomic.Int64 // blocking LL-HLS requests in progress
-
-	pageViewers atomic.Pointer[func(slug string) int]
 
 	mu      sync.Mutex
 	claims  map[int64]*Claim // by channel id: reserved or live
@@ -104,6 +104,11 @@ type HubOptions struct {
 	Metrics prometheus.Registerer
 	// OnEvent, if set, is called (synchronously) for live.started and live.ended.
 	OnEvent func(Event)
+	// PageViewers counts a channel's viewers on Livehouse's own pages
+	// (watch page, studio: the room's connections), which the HLS count
+	// leaves out; Status.Viewers and livehouse_viewers add them to the
+	// external players. nil counts none.
+	PageViewers func(slug string) int
 }
 
 // NewHub creates a hub, registers its metrics and starts keeping its
@@ -119,18 +124,19 @@ func NewHub(o HubOptions) (*Hub, error) {
 		o.ClaimRenew = time.Second
 	}
 	h := &Hub{
-		channels: o.Channels,
-		dir:      o.Directory,
-		node:     o.Directory.Self().ID,
-		claimTTL: o.ClaimTTL,
-		renew:    o.ClaimRenew,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		hlsCfg:   o.HLS,
-		log:      o.Log,
-		onEvent:  o.OnEvent,
-		claims:   map[int64]*Claim{},
-		bySlug:   map[string]*Stream{},
+		channels:    o.Channels,
+		dir:         o.Directory,
+		node:        o.Directory.Self().ID,
+		claimTTL:    o.ClaimTTL,
+		renew:       o.ClaimRenew,
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		hlsCfg:      o.HLS,
+		log:         o.Log,
+		onEvent:     o.OnEvent,
+		claims:      map[int64]*Claim{},
+		pageViewers: o.PageViewers,
+		bySlug:      map[string]*Stream{},
 		hlsRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "livehouse_hls_requests_total",
 			Help: "LL-HLS requests by kind (playlist, part, segment, init) and result.",
@@ -339,14 +345,9 @@ func (c *Claim) Release(reason string) {
 	}
 }
 
-// SetPageViewers tells the hub how many viewers a channel has on
-// Livehouse's own pages (watch page, studio), which the HLS count leaves
-// out; Status.Viewers and livehouse_viewers add them to the external players.
-func (h *Hub) SetPageViewers(count func(slug string) int) { h.pageViewers.Store(&count) }
-
 func (h *Hub) pageViewersOf(slug string) int {
-	if f := h.pageViewers.Load(); f != nil && *f != nil {
-		return (*f)(slug)
+	if f := h.pageViewers; f != nil {
+		return f(slug)
 	}
 	return 0
 }

@@ -56,7 +56,7 @@ type Stream struct {
 	log *slog.Logger
 	hls *hlsOutput
 	// pageViewers counts the channel's viewers on Livehouse's own pages
-	// (Hub.SetPageViewers); nil counts none.
+	// (HubOptions.PageViewers); nil counts none.
 	pageViewers func() int
 	params      []*videoParams // per track; nil for audio. Guarded by outMu.
 
@@ -160,7 +160,7 @@ type Status struct {
 	BitrateKbps int           `json:"bitrate_kbps"`
 	FPS         float64       `json:"fps"`
 	// Viewers is ExternalPlayers plus the viewers on Livehouse's own pages
-	// (Hub.SetPageViewers).
+	// (HubOptions.PageViewers).
 	Viewers int `json:"viewers"`
 	// ExternalPlayers are HLS players other than Livehouse's pages (VLC,
 	// ffplay, apps): playback sessions seen in the last 15 s, at most

@@ -93,7 +93,8 @@ type Service struct {
 	tally        tally
 	likesDropped atomic.Int64
 
-	chat *chatContext // what danmaku checks read, in memory
+	chat   *chatContext // what danmaku checks read, in memory
+	filter Filter       // nil: no content filter
 
 	stop         chan struct{} // closed by Close: owned loops end
 	stopRecorder func()        // the durable consumer recording room events
@@ -130,6 +131,14 @@ type Deps struct {
 	Log        *slog.Logger
 	// LogRetention is how long danmaku are kept (0: for ever).
 	LogRetention time.Duration
+	// Filter screens message text after the rules (nil: none): the same
+	// one moderation's check-message uses. It must answer from memory.
+	Filter Filter
+}
+
+// Filter screens a danmaku's text (moderation.Filter is one).
+type Filter interface {
+	Check(ctx context.Context, channelID int64, text string) error
 }
 
 // New starts the room log writer, the chat context and the log pruner;
@@ -137,7 +146,7 @@ type Deps struct {
 func New(d Deps) (*Service, error) {
 	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
-		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts,
+		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts, filter: d.Filter,
 		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}), closed: make(chan struct{}),
 		ids: newIDSource(int64(live.Self().ID)), writer: newLogWriter(db),
 		burst: ratelimit.NewLimiter(10, 10*time.Second),
@@ -294,7 +303,15 @@ func (s *Service) check(ctx context.Context, p policy.Principal, slug, text stri
 		sp.AccountAge = p.User.AccountAge(now)
 		sp.Privileged = p.User.IsAdmin || p.User.ID == room.ownerID || room.mods[p.User.ID]
 	}
-	return room.channelID, sp.Fan, policy.CheckMessage(room.rules, sp, text, now)
+	if err := policy.CheckMessage(room.rules, sp, text, now); err != nil {
+		return room.channelID, sp.Fan, err
+	}
+	if s.filter != nil { // the content filter's seam (moderation.Filter)
+		if err := s.filter.Check(ctx, room.channelID, text); err != nil {
+			return room.channelID, sp.Fan, err
+		}
+	}
+	return room.channelID, sp.Fan, nil
 }
 
 // warm loads what a viewer's first danmaku in a room will need, so even
