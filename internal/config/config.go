@@ -105,7 +105,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP listen address for publishers (OBS, ffmpeg)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (the SQLite database lives here)")
 	fs.StringVar(&c.DBURL, "db", c.DBURL, "database URL: empty for SQLite under --data, sqlite:PATH, or postgres://USER@HOST:PORT/DB")
-	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "NATS URL of the bus shared by nodes (nats://HOST:4222); empty runs NATS embedded in the process")
+	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "NATS URL of the bus shared by nodes (nats://HOST:4222, a server with JetStream: -js); empty runs NATS embedded in the process")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "platform admin bearer token (at least 16 characters); when unset one is generated on first start and printed once")
 	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name printed in the OBS and watch URLs")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
