@@ -84,6 +84,50 @@ func (b *Bus) PublishDurable(ctx context.Context, e Event) error {
 	return nil
 }
 
+// PublishDurableAll stores events in the durable stream without waiting
+// for one before sending the next (the stream acknowledges them in
+// flight), and returns which were stored; err is the first failure.
+func (b *Bus) PublishDurableAll(ctx context.Context, events []Event) ([]bool, error) {
+	futures := make([]jetstream.PubAckFuture, len(events))
+	stored := make([]bool, len(events))
+	var first error
+	for i, e := range events {
+		if e.ID == "" {
+			e.ID = randomID()
+		}
+		if e.At == 0 {
+			e.At = time.Now().UnixMilli()
+		}
+		e.Origin = b.node
+		data, err := json.Marshal(e)
+		if err == nil {
+			futures[i], err = b.js.PublishAsync(durablePrefix+e.Type, data, jetstream.WithMsgID(e.ID))
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("store %s event: %w", e.Type, err)
+		}
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			stored[i] = true
+		case err := <-f.Err():
+			if first == nil {
+				first = fmt.Errorf("store %s event: %w", events[i].Type, err)
+			}
+		case <-ctx.Done():
+			if first == nil {
+				first = fmt.Errorf("store events: %w", ctx.Err())
+			}
+			return stored, first
+		}
+	}
+	return stored, first
+}
+
 // Consume hands each durable event of the types to fn on ONE node of all
 // that consume under name (a shared durable consumer), from where the last
 // left off. An fn error has the event delivered again later. It runs until

@@ -158,10 +158,12 @@ func (c *chatContext) sweep() {
 func (c *chatContext) onEvent(e bus.Event) {
 	switch e.Type {
 	case bus.StandingChanged:
-		c.standings.reload(standingKey{e.UserID, e.ChannelID}, true)
+		// Lazily: a storm of gifts must not become a storm of reloads; the
+		// sender's next message reloads their standing (and waits for it).
+		c.standings.invalidate(standingKey{e.UserID, e.ChannelID})
 	case bus.MedalChanged: // every badge in the channel shows the medal's name
 		for _, k := range c.standings.keys(func(k standingKey, _ *standing) bool { return k.channel == e.ChannelID }) {
-			c.standings.reload(k, true)
+			c.standings.invalidate(k)
 		}
 	default: // the room itself
 		for _, slug := range c.rooms.keys(func(_ string, st *roomState) bool { return st.channelID == e.ChannelID }) {
@@ -250,6 +252,7 @@ type entry[T any] struct {
 	err     error         // first load's error; set before ready closes
 	used    time.Time     // mu
 	running bool          // mu: a reload runs
+	stale   bool          // mu: changed; the next use reloads and waits
 	waitFor chan struct{} // mu: the reload uses must wait for (an event asked for it)
 	next    chan struct{} // mu: an event came during a reload: run again, then close this
 }
@@ -277,6 +280,10 @@ func (c *cache[K, T]) get(ctx context.Context, k K) (*T, error) {
 		return v, err
 	}
 	e.used = now
+	if e.stale && e.val != nil {
+		e.stale = false
+		c.reloadLocked(k, e, true)
+	}
 	wait := e.waitFor
 	c.mu.Unlock()
 	for _, ch := range []chan struct{}{e.ready, wait} {
@@ -304,13 +311,30 @@ func (c *cache[K, T]) get(ctx context.Context, k K) (*T, error) {
 	return v, nil
 }
 
+// invalidate marks k changed: its next use reloads it and waits.
+func (c *cache[K, T]) invalidate(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[k]; ok {
+		e.stale = true
+	}
+}
+
 // reload reloads k in the background; the loaded value serves meanwhile
 // unless fresh (an event changed it), when uses wait for the new one.
 func (c *cache[K, T]) reload(k K, fresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
-	if !ok || e.val == nil || c.owner.stopped() {
+	if !ok || e.val == nil {
+		return
+	}
+	c.reloadLocked(k, e, fresh)
+}
+
+// reloadLocked is reload for callers holding mu.
+func (c *cache[K, T]) reloadLocked(k K, e *entry[T], fresh bool) {
+	if c.owner.stopped() {
 		return
 	}
 	if e.running {

@@ -192,3 +192,31 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A sender's standing changes with every gift: the events only mark it, and
+// their next message reloads it once (and sees the change).
+func TestChatContextStandingReloadsLazily(t *testing.T) {
+	c, src := newTestContext(t)
+	room, err := c.room(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.standing(context.Background(), 3, room); err != nil || st.follows {
+		t.Fatalf("first load: %+v %v", st, err)
+	}
+	src.mu.Lock()
+	src.follows = true
+	src.mu.Unlock()
+	for i := 0; i < 100; i++ { // a gift storm
+		c.onEvent(bus.Event{Type: bus.StandingChanged, ChannelID: 7, UserID: 3})
+	}
+	if n := src.standings.Load(); n != 1 {
+		t.Fatalf("events alone loaded the standing %d times, want only the first load", n)
+	}
+	if st, err := c.standing(context.Background(), 3, room); err != nil || !st.follows {
+		t.Fatalf("the next use after the events: %+v %v, want the new standing", st, err)
+	}
+	if st, _ := c.standing(context.Background(), 3, room); !st.follows || src.standings.Load() != 2 {
+		t.Fatalf("%d standing loads, want 2", src.standings.Load())
+	}
+}

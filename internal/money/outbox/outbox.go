@@ -49,9 +49,10 @@ func (m Message) event() bus.Event {
 		ChannelID: m.ChannelID, UserID: m.UserID, Payload: m.Data}
 }
 
-// Bus stores events durably (*bus.Bus is one).
+// Bus stores events durably (*bus.Bus is one): all of them in flight at
+// once, reporting which were stored.
 type Bus interface {
-	PublishDurable(ctx context.Context, e bus.Event) error
+	PublishDurableAll(ctx context.Context, events []bus.Event) ([]bool, error)
 }
 
 // Add writes events to the outbox inside tx (one statement for any number
@@ -83,23 +84,38 @@ func Add(ctx context.Context, tx *sql.Tx, at int64, events ...Event) ([]Message,
 	return msgs, nil
 }
 
-// Publish sends messages whose transaction committed and marks them
-// published in one statement. It stops at the first message the bus
-// refuses; the relay publishes the rows left unmarked.
+// Publish stores messages whose transaction committed in the bus's durable
+// stream and marks those stored; the relay publishes the rows a refusal
+// left unmarked.
 func Publish(ctx context.Context, db *store.DB, b Bus, msgs []Message) error {
+	_, err := publish(ctx, db, b, msgs)
+	return err
+}
+
+// publish stores msgs in the bus's stream, all in flight at once, and
+// marks the rows that were stored; it returns how many.
+func publish(ctx context.Context, db *store.DB, b Bus, msgs []Message) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	events := make([]bus.Event, len(msgs))
+	for i, m := range msgs {
+		events[i] = m.event()
+	}
+	stored, failed := b.PublishDurableAll(ctx, events)
 	ids := make([]int64, 0, len(msgs))
-	var failed error
-	for _, m := range msgs {
-		if err := b.PublishDurable(ctx, m.event()); err != nil {
-			failed = fmt.Errorf("outbox: publish %s: %w", m.Type, err)
-			break
+	for i, ok := range stored {
+		if ok {
+			ids = append(ids, msgs[i].ID)
 		}
-		ids = append(ids, m.ID)
 	}
 	if err := markPublished(ctx, db, ids); err != nil {
-		return err
+		return 0, err
 	}
-	return failed
+	if failed != nil {
+		failed = fmt.Errorf("outbox: publish: %w", failed)
+	}
+	return len(ids), failed
 }
 
 // PublishPending publishes the rows not published yet that were created
@@ -115,31 +131,25 @@ func PublishPending(ctx context.Context, db *store.DB, b Bus, cutoff int64) (int
 		if err != nil {
 			return total, fmt.Errorf("outbox: read: %w", err)
 		}
-		var ids []int64
-		var failed error
-		n := 0
+		var msgs []Message
 		for rows.Next() {
-			n++
 			var m Message
 			var payload string
 			if err := rows.Scan(&m.ID, &m.Type, &m.ChannelID, &m.UserID, &m.At, &payload); err != nil {
-				failed = err
-				break
+				rows.Close()
+				return total, fmt.Errorf("outbox: read: %w", err)
 			}
 			m.Data = []byte(payload)
-			if err := b.PublishDurable(ctx, m.event()); err != nil {
-				failed = fmt.Errorf("outbox: publish row %d: %w", m.ID, err)
-				break
-			}
-			ids = append(ids, m.ID)
+			msgs = append(msgs, m)
 		}
 		rows.Close()
-		if err := markPublished(ctx, db, ids); err != nil {
-			return total, err
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("outbox: read: %w", err)
 		}
-		total += len(ids)
-		if failed != nil || n < batch {
-			return total, failed
+		n, err := publish(ctx, db, b, msgs)
+		total += n
+		if err != nil || len(msgs) < batch {
+			return total, err
 		}
 	}
 }
