@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -460,94 +459,5 @@ func (h *Hub) dropLost(held []*Claim, open []int64) {
 		h.mu.Unlock()
 		h.log.Error("live claim lapsed before it was renewed; ending this publish", "channel", c.Channel.Slug, "session", c.session)
 		kick()
-	}
-}
-
-// ServeHLS answers GET /hls/{slug}/{file}.
-func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
-	slug, file := r.PathValue("slug"), r.PathValue("file")
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-	defer func() {
-		h.hlsRequests.WithLabelValues(hlsKind(file), fmt.Sprint(rec.code)).Inc()
-		if rec.code >= 400 {
-			h.log.Debug("LL-HLS request failed", "channel", slug, "file", file, "query", r.URL.RawQuery, "code", rec.code)
-		}
-	}()
-	s, ok := h.Stream(slug)
-	if !ok {
-		hlsError(rec, http.StatusNotFound, "not_live", "channel is not live")
-		return
-	}
-	// Requests the muxer may hold open: a blocking playlist reload or a
-	// part not made yet.
-	if _, part := parsePartName(file); part || r.URL.Query().Has("_HLS_msn") {
-		h.hlsWaiting.Add(1)
-		defer h.hlsWaiting.Add(-1)
-	}
-	// Players on other origins (an embed, a test page) may read the stream.
-	rec.Header().Set("Access-Control-Allow-Origin", "*")
-	s.hls.serve(rec, r)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter.WriteHeader(code) }
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-func describeTracks(tracks []*Track) string {
-	out := ""
-	for i, t := range tracks {
-		if i > 0 {
-			out += ", "
-		}
-		if t.Codec.IsVideo() {
-			out += fmt.Sprintf("%s %dx%d", t.Codec, t.Width, t.Height)
-		} else {
-			out += fmt.Sprintf("%s %d Hz %d ch", t.Codec, t.SampleRate, t.ChannelCount)
-		}
-	}
-	return out
-}
-
-// hubCollector reports live streams and viewers at scrape time, so a
-// channel that went offline leaves no stale series behind.
-type hubCollector struct{ h *Hub }
-
-var (
-	liveStreamsDesc = prometheus.NewDesc("livehouse_live_streams", "Channels live right now.", nil, nil)
-	viewersDesc     = prometheus.NewDesc("livehouse_viewers",
-		"Viewers of a live channel: external HLS players (livehouse_hls_players) plus viewers on Livehouse's own pages (their room connections).",
-		[]string{"channel"}, nil)
-	playersDesc = prometheus.NewDesc("livehouse_hls_players",
-		"External HLS players of a live channel (VLC, ffplay, apps; not Livehouse's pages): playback sessions seen in the last 15 s, capped per client address.",
-		[]string{"channel"}, nil)
-	hlsWaitingDesc = prometheus.NewDesc("livehouse_hls_waiting_requests",
-		"LL-HLS requests in progress that may be held open: blocking playlist reloads (_HLS_msn) and parts not made yet.", nil, nil)
-)
-
-func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- liveStreamsDesc
-	ch <- viewersDesc
-	ch <- playersDesc
-	ch <- hlsWaitingDesc
-}
-
-func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
-	c.h.mu.Lock()
-	streams := make([]*Stream, 0, len(c.h.bySlug))
-	for _, s := range c.h.bySlug {
-		streams = append(streams, s)
-	}
-	c.h.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(liveStreamsDesc, prometheus.GaugeValue, float64(len(streams)))
-	ch <- prometheus.MustNewConstMetric(hlsWaitingDesc, prometheus.GaugeValue, float64(c.h.hlsWaiting.Load()))
-	for _, s := range streams {
-		st := s.Status()
-		ch <- prometheus.MustNewConstMetric(viewersDesc, prometheus.GaugeValue, float64(st.Viewers), s.Channel.Slug)
-		ch <- prometheus.MustNewConstMetric(playersDesc, prometheus.GaugeValue, float64(st.ExternalPlayers), s.Channel.Slug)
 	}
 }
