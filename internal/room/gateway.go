@@ -50,7 +50,8 @@ type Gateway struct {
 	hub *Hub
 	log *slog.Logger
 
-	stopTail  func() // the durable room events' tail
+	stopTail  func()       // the durable room events' tail
+	recent    recentEvents // what the tail saw lately, for joins
 	closeTail sync.Once
 
 	mu      sync.Mutex
@@ -72,7 +73,10 @@ func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 	}
 	// Gifts and memberships are durable events: every node shows each new
 	// one to its viewers of that room.
-	stop, err := svc.bus.Tail(func(e bus.Event) { hub.deliverToChannel(e.ChannelID, e.Payload) }, roomEventTypes...)
+	stop, err := svc.bus.Tail(func(e bus.Event) {
+		g.recent.add(e, time.Now())
+		hub.deliverToChannel(e.ChannelID, e.Payload)
+	}, roomEventTypes...)
 	if err != nil {
 		return nil, err
 	}

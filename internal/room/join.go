@@ -71,11 +71,11 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	if after > 0 {
 		since = max(since, idTime(after)-1000) // a second of overlap; clients de-duplicate
 	}
-	gifts, err := g.svc.EventsSince(ctx, chID, since, replayLimit)
+	stored, err := g.svc.eventsSince(ctx, chID, since, replayLimit)
 	if err != nil {
 		g.log.Error("replay gifts", "room", f.Room, "err", err)
-		gifts = []json.RawMessage{}
 	}
+	gifts := replayEvents(stored, g.recent.since(chID, since), replayLimit)
 	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
 		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts})
 	for _, frame := range held {
