@@ -80,11 +80,11 @@ func (g *FrameGrabber) run() {
 				return
 			}
 			s, ok := g.hub.Stream(slug)
-			if !ok || time.Since(s.StartedAt) < 3*time.Second {
+			if !ok || time.Since(s.StartedAt()) < 3*time.Second {
 				continue // let the first segment exist
 			}
 			path := FramePath(g.dir, slug)
-			if fi, err := os.Stat(path); err == nil && fi.ModTime().After(s.StartedAt) && time.Since(fi.ModTime()) < g.interval {
+			if fi, err := os.Stat(path); err == nil && fi.ModTime().After(s.StartedAt()) && time.Since(fi.ModTime()) < g.interval {
 				continue
 			}
 			if err := g.grab(ctx, slug, path); err != nil && ctx.Err() == nil {

@@ -254,7 +254,7 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 }
 
 // GoLive starts the channel's stream with the publisher's tracks.
-func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
+func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream, error) {
 	h := c.hub
 	log := h.log.With("channel", c.Channel.Slug)
 	hls, err := newHLSOutput(tracks, h.hlsCfg, log)
@@ -262,7 +262,7 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
 		return nil, err
 	}
 	slug := c.Channel.Slug
-	s := &Stream{Channel: c.Channel, Tracks: tracks, StartedAt: time.Now(), log: log, hls: hls,
+	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log, hls: hls,
 		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) }}
 	for i, t := range tracks {
 		if t.Codec.IsVideo() {
@@ -285,8 +285,8 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track) (*Stream, error) {
 	h.bySlug[c.Channel.Slug] = s
 	h.mu.Unlock()
 	h.dir.Publish(c.Channel.ID, slug, s.liveState)
-	log.Info("stream started", "session", id, "node", h.node, "tracks", describeTracks(tracks))
-	h.onEvent(Event{Type: "live.started", Channel: c.Channel, At: s.StartedAt})
+	log.Info("stream started", "session", id, "node", h.node, "protocol", in.Protocol, "tracks", describeTracks(tracks))
+	h.onEvent(Event{Type: "live.started", Channel: c.Channel, At: s.StartedAt()})
 	return s, nil
 }
 
@@ -339,7 +339,7 @@ func (c *Claim) Release(reason string) {
 
 	if s != nil {
 		s.log.Info("stream ended", "session", s.SessionID, "reason", reason,
-			"duration", time.Since(s.StartedAt).Round(time.Millisecond))
+			"duration", time.Since(s.StartedAt()).Round(time.Millisecond))
 		h.onEvent(Event{Type: "live.ended", Channel: c.Channel, At: time.Now()})
 	}
 }

@@ -15,32 +15,32 @@ func TestParamsArePutBeforeKeyframes(t *testing.T) {
 	p := &videoParams{codec: H264, sps: sps, pps: pps}
 	idr, slice := []byte{0x65, 9}, []byte{0x41, 9}
 
-	got := p.process([][]byte{idr})
-	if len(got) != 3 || got[0][0] != 0x67 || got[1][0] != 0x68 || got[2][0] != 0x65 {
-		t.Fatalf("IDR without params became %x", got)
+	got, key := p.process([][]byte{idr})
+	if !key || len(got) != 3 || got[0][0] != 0x67 || got[1][0] != 0x68 || got[2][0] != 0x65 {
+		t.Fatalf("IDR without params became %x (key %v)", got, key)
 	}
-	if got := p.process([][]byte{slice}); len(got) != 1 {
-		t.Fatalf("non-IDR changed: %x", got)
+	if got, key := p.process([][]byte{slice}); len(got) != 1 || key {
+		t.Fatalf("non-IDR changed: %x (key %v)", got, key)
 	}
 	// A parameter-only unit updates the sets and is not passed on.
 	newSPS := []byte{0x67, 7}
-	if got := p.process([][]byte{newSPS, pps}); got != nil {
+	if got, _ := p.process([][]byte{newSPS, pps}); got != nil {
 		t.Fatalf("parameter-only unit passed on: %x", got)
 	}
-	got = p.process([][]byte{idr})
+	got, _ = p.process([][]byte{idr})
 	if got[0][1] != 7 {
 		t.Fatalf("new SPS not used: %x", got)
 	}
 	// An IDR that carries its params keeps them, without duplicates.
-	got = p.process([][]byte{newSPS, pps, idr})
+	got, _ = p.process([][]byte{newSPS, pps, idr})
 	if len(got) != 3 {
 		t.Fatalf("IDR with params became %x", got)
 	}
 
 	h := &videoParams{codec: H265, vps: []byte{0x40, 1}, sps: []byte{0x42, 1}, pps: []byte{0x44, 1}}
 	irap := []byte{19 << 1, 1} // IDR_W_RADL
-	if got := h.process([][]byte{irap}); len(got) != 4 {
-		t.Fatalf("H.265 IRAP became %x", got)
+	if got, key := h.process([][]byte{irap}); len(got) != 4 || !key {
+		t.Fatalf("H.265 IRAP became %x (key %v)", got, key)
 	}
 }
 

@@ -21,15 +21,16 @@ func newVideoParams(t *Track) *videoParams {
 }
 
 // process returns the access unit to pass on, or nil when it carries no
-// picture (a parameter-set update alone is absorbed here).
-func (p *videoParams) process(au [][]byte) [][]byte {
+// picture (a parameter-set update alone is absorbed here), and whether it
+// is a random-access point (a decoder can start there).
+func (p *videoParams) process(au [][]byte) ([][]byte, bool) {
 	if p.codec == H265 {
 		return p.processH265(au)
 	}
 	return p.processH264(au)
 }
 
-func (p *videoParams) processH264(au [][]byte) [][]byte {
+func (p *videoParams) processH264(au [][]byte) ([][]byte, bool) {
 	var hasSPS, hasPPS, hasIDR, hasPicture bool
 	for _, n := range au {
 		if len(n) == 0 {
@@ -51,15 +52,15 @@ func (p *videoParams) processH264(au [][]byte) [][]byte {
 		}
 	}
 	if !hasPicture {
-		return nil
+		return nil, false
 	}
 	if hasIDR && (!hasSPS || !hasPPS) && p.sps != nil && p.pps != nil {
-		return prepend(au, p.sps, p.pps)
+		return prepend(au, p.sps, p.pps), true
 	}
-	return au
+	return au, hasIDR
 }
 
-func (p *videoParams) processH265(au [][]byte) [][]byte {
+func (p *videoParams) processH265(au [][]byte) ([][]byte, bool) {
 	var hasVPS, hasSPS, hasPPS, hasIRAP, hasPicture bool
 	for _, n := range au {
 		if len(n) == 0 {
@@ -83,12 +84,12 @@ func (p *videoParams) processH265(au [][]byte) [][]byte {
 		}
 	}
 	if !hasPicture {
-		return nil
+		return nil, false
 	}
 	if hasIRAP && (!hasVPS || !hasSPS || !hasPPS) && p.vps != nil && p.sps != nil && p.pps != nil {
-		return prepend(au, p.vps, p.sps, p.pps)
+		return prepend(au, p.vps, p.sps, p.pps), true
 	}
-	return au
+	return au, hasIRAP
 }
 
 func cloneIfChanged(cur, n []byte) []byte {

@@ -24,6 +24,22 @@ type Frame struct {
 	DTS   time.Duration
 	// Data is the NAL units of one access unit (video) or a single packet (audio).
 	Data [][]byte
+	// Key marks a video access unit a decoder can start at (IDR, IRAP). The
+	// stream sets it; publishers need not.
+	Key bool
+	// NTP is the wall-clock time the frame was captured, as well as
+	// Livehouse can tell: when it arrived at the ingest. The stream sets it.
+	NTP time.Time
+}
+
+// Ingest describes how a stream reached Livehouse.
+type Ingest struct {
+	// Protocol is "rtmp", "srt" or "whip".
+	Protocol string
+	// FirstArrival is when the publisher's first frame arrived, if the
+	// ingest held frames back to detect tracks (RTMP reads ~1-2 s before it
+	// knows them); zero means the frames are written as they arrive.
+	FirstArrival time.Time
 }
 
 func (f Frame) size() int {
@@ -50,7 +66,7 @@ var ErrBadTimestamp = errors.New("absurd timestamp")
 type Stream struct {
 	Channel   ChannelRef
 	Tracks    []*Track
-	StartedAt time.Time
+	Ingest    Ingest
 	SessionID int64
 
 	log *slog.Logger
@@ -64,13 +80,18 @@ type Stream struct {
 	// output sees a frame after it was closed. Taken before mu, never after.
 	outMu sync.Mutex
 
-	mu        sync.Mutex // guards the fields below; held per frame, briefly
+	mu sync.Mutex // guards the fields below; held per frame, briefly
+	// anchor is the wall-clock time of the media timeline's zero (the first
+	// frame's DTS): frame f was captured at anchor + (f.DTS - firstDTS).
+	anchor    time.Time
+	subs      map[*Subscription]struct{}
 	lastDTS   []time.Duration
 	seen      []bool
 	firstDTS  time.Duration
 	anyFrame  bool
 	bytes     uint64
 	frames    uint64 // video frames
+	liveAt    time.Time // when GoLive ran
 	sample    rateSample
 	bitrate   float64 // bits per second over the last window
 	frameRate float64
@@ -120,17 +141,54 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.frameRate = float64(s.frames-s.sample.frames) / d.Seconds()
 		s.sample = rateSample{dts: f.DTS, bytes: s.bytes, frames: s.frames}
 	}
-	// Wall-clock time of this frame on the media timeline, for
-	// EXT-X-PROGRAM-DATE-TIME; steady even when frames arrive in bursts.
-	ntp := s.StartedAt.Add(f.DTS - s.firstDTS)
+	f.NTP = s.frameTime(f.DTS, time.Now())
 	s.mu.Unlock()
 
 	if p := s.params[f.Track]; p != nil {
-		if f.Data = p.process(f.Data); f.Data == nil {
+		if f.Data, f.Key = p.process(f.Data); f.Data == nil {
 			return nil
 		}
 	}
-	return s.hls.write(s.Tracks[f.Track], f, ntp)
+	s.fanOut(f)
+	return s.hls.write(s.Tracks[f.Track], f, f.NTP)
+}
+
+// frameTime is the wall-clock time of a frame on the media timeline, for
+// EXT-X-PROGRAM-DATE-TIME and danmaku offsets: steady when frames arrive in
+// bursts (a congested publisher, RTMP's track detection), and never later
+// than the frame's arrival — a frame that arrives before its place on the
+// timeline moves the timeline back. Called with s.mu held.
+func (s *Stream) frameTime(dts time.Duration, arrived time.Time) time.Time {
+	if s.anchor.IsZero() {
+		s.anchor = arrived
+		if first := s.Ingest.FirstArrival; !first.IsZero() && first.Before(arrived) {
+			s.anchor = first
+		}
+	}
+	t := s.anchor.Add(dts - s.firstDTS)
+	if arrived.Before(t) {
+		s.anchor = s.anchor.Add(arrived.Sub(t))
+		t = arrived
+	}
+	return t
+}
+
+// StartedAt is the wall-clock time of the stream's first frame (when it
+// went live, if no frame has arrived yet).
+func (s *Stream) StartedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startedAtLocked()
+}
+
+func (s *Stream) startedAtLocked() time.Time {
+	if !s.anchor.IsZero() {
+		return s.anchor
+	}
+	if !s.Ingest.FirstArrival.IsZero() {
+		return s.Ingest.FirstArrival
+	}
+	return s.liveAt
 }
 
 func (s *Stream) checkTimestamps(f Frame) error {
@@ -181,7 +239,7 @@ type TrackStatus struct {
 
 // Status reports the stream's tracks and measured rates.
 func (s *Stream) Status() Status {
-	st := Status{StartedAt: s.StartedAt, Uptime: time.Since(s.StartedAt)}
+	st := Status{}
 	for _, t := range s.Tracks {
 		st.Tracks = append(st.Tracks, TrackStatus{
 			Codec: t.Codec, Width: t.Width, Height: t.Height, FPS: t.FPS,
@@ -189,6 +247,8 @@ func (s *Stream) Status() Status {
 		})
 	}
 	s.mu.Lock()
+	st.StartedAt = s.startedAtLocked()
+	st.Uptime = time.Since(st.StartedAt)
 	st.BitrateKbps = int(s.bitrate / 1000)
 	st.FPS = float64(int(s.frameRate*10+0.5)) / 10
 	st.IngestBytes = s.bytes
@@ -215,6 +275,7 @@ func (s *Stream) end() {
 	s.mu.Unlock()
 	if !already {
 		s.hls.close()
+		s.closeSubscriptions()
 	}
 }
 

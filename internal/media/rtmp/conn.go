@@ -74,6 +74,9 @@ func (c *conn) serve() error {
 	defer func() { claim.Release(reason) }()
 	claim.OnKick(func() { _ = c.nc.Close() })
 
+	// The publisher sends media right after its publish is accepted; the
+	// reader holds the first frames back while it detects the tracks.
+	firstArrival := time.Now()
 	r := &gortmplib.Reader{Conn: sc}
 	if err := r.Initialize(); err != nil {
 		reason = "bad stream header"
@@ -84,7 +87,7 @@ func (c *conn) serve() error {
 		reason = "unsupported stream"
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
-	stream, err := claim.GoLive(c.srv.ctx, tracks)
+	stream, err := claim.GoLive(c.srv.ctx, tracks, media.Ingest{Protocol: "rtmp", FirstArrival: firstArrival})
 	if err != nil {
 		reason = "could not start"
 		return err
