@@ -90,7 +90,7 @@ type Stream struct {
 	firstDTS  time.Duration
 	anyFrame  bool
 	bytes     uint64
-	frames    uint64 // video frames
+	frames    uint64    // video frames
 	liveAt    time.Time // when GoLive ran
 	sample    rateSample
 	bitrate   float64 // bits per second over the last window
