@@ -167,7 +167,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 
 	httpPort, rtmpPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--data", filepath.Join(dir, "data"))
+	cmd := exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "", "--data", filepath.Join(dir, "data"))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = &testLogWriter{t: t, prefix: "livehouse: "}
 	if err := cmd.Start(); err != nil {
@@ -230,7 +230,7 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Fatalf("reset-password: %v %s", err, out)
 	}
 	newPassword := strings.Fields(strings.SplitN(string(out), "opsadmin: ", 2)[1])[0]
-	cmd = exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--data", data)
+	cmd = exec.Command(bin, "--http", "127.0.0.1:"+httpPort, "--rtmp", "127.0.0.1:"+rtmpPort, "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "", "--data", data)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,7 @@ func fdChild(t *testing.T) {
 	say := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 	cfg := config.Default()
 	cfg.HTTPAddr, cfg.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SRTAddr, cfg.WebRTCUDPAddr, cfg.WebRTCTCPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = os.Getenv(fdChildEnv)
 	cfg.AdminToken = testAdminToken
 	cfg.DemoChannel = false

@@ -60,6 +60,7 @@ func startNodeWith(t *testing.T, set func(*config.Config), opts ...Option) *test
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTPAddr, cfg.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SRTAddr, cfg.WebRTCUDPAddr, cfg.WebRTCTCPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.AdminToken = testAdminToken
 	cfg.DemoChannel = false

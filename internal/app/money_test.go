@@ -143,7 +143,7 @@ func giftStormCrash(t *testing.T, bin, dbURL string) {
 	hp := freePort(t)
 	base := "http://127.0.0.1:" + hp
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--http", "127.0.0.1:"+hp, "--rtmp", "127.0.0.1:"+freePort(t), "--db", dbURL,
+		cmd := exec.Command(bin, "--http", "127.0.0.1:"+hp, "--rtmp", "127.0.0.1:"+freePort(t), "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "", "--db", dbURL,
 			"--admin-token", testAdminToken, "--demo-channel=false", "--data", t.TempDir())
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

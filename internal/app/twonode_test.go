@@ -64,7 +64,7 @@ func startCluster(t *testing.T) *cluster {
 // until it is healthy.
 func (c *cluster) launch(t *testing.T, p *nodeProc) *testNode {
 	t.Helper()
-	cmd := exec.Command(c.bin, "--http", "127.0.0.1:"+p.httpPort, "--rtmp", "127.0.0.1:"+p.rtmpPort, "--db", c.dbURL, "--nats", c.natsURL,
+	cmd := exec.Command(c.bin, "--http", "127.0.0.1:"+p.httpPort, "--rtmp", "127.0.0.1:"+p.rtmpPort, "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "", "--db", c.dbURL, "--nats", c.natsURL,
 		"--admin-token", testAdminToken, "--demo-channel=false", "--data", filepath.Join(c.dir, p.name))
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -25,13 +25,27 @@ import (
 type Config struct {
 	File string // the config file that was read, if any
 
-	HTTPAddr   string
-	RTMPAddr   string
-	DataDir    string
-	DBURL      string
-	NATSURL    string
-	AdminToken string
-	PublicHost string
+	HTTPAddr string
+	RTMPAddr string
+	// SRTAddr is the SRT listener (UDP) for publishers; empty turns SRT off.
+	SRTAddr string
+	// SRTPassphrase, if set, is the passphrase every SRT publisher must use.
+	SRTPassphrase string
+	// WebRTCUDPAddr is the one UDP port every WebRTC (WHIP/WHEP) peer's ICE
+	// traffic shares; WebRTCTCPAddr the TCP fallback (empty: none).
+	WebRTCUDPAddr string
+	WebRTCTCPAddr string
+	// WebRTCPublicIPs are the addresses ICE candidates announce when the
+	// server sits behind NAT (comma separated); empty announces the local ones.
+	WebRTCPublicIPs string
+	// STUNServers (stun:HOST:PORT, comma separated) are handed to browsers
+	// and used to learn the server's own public address; empty uses none.
+	STUNServers string
+	DataDir     string
+	DBURL       string
+	NATSURL     string
+	AdminToken  string
+	PublicHost  string
 
 	LogLevel  string
 	LogFormat string
@@ -78,6 +92,9 @@ func Default() Config {
 	return Config{
 		HTTPAddr:             ":8080",
 		RTMPAddr:             ":1935",
+		SRTAddr:              ":8890",
+		WebRTCUDPAddr:        ":8189",
+		WebRTCTCPAddr:        ":8189",
 		DataDir:              "./data",
 		PublicHost:           "localhost",
 		LogLevel:             "info",
@@ -103,6 +120,12 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.File, "config", c.File, "optional JSON file of settings, keys named as these flags")
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address: API, watch pages, LL-HLS, /metrics")
 	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP listen address for publishers (OBS, ffmpeg)")
+	fs.StringVar(&c.SRTAddr, "srt", c.SRTAddr, "SRT listen address (UDP) for publishers: srt://HOST:PORT?streamid=publish:STREAM_KEY; empty turns SRT off")
+	fs.StringVar(&c.SRTPassphrase, "srt-passphrase", c.SRTPassphrase, "passphrase (10 to 79 characters) SRT publishers must encrypt with; empty accepts unencrypted SRT")
+	fs.StringVar(&c.WebRTCUDPAddr, "webrtc-udp", c.WebRTCUDPAddr, "UDP address all WebRTC (WHIP/WHEP) media shares (ICE mux)")
+	fs.StringVar(&c.WebRTCTCPAddr, "webrtc-tcp", c.WebRTCTCPAddr, "TCP address for WebRTC peers whose UDP is blocked (ICE-TCP); empty turns it off")
+	fs.StringVar(&c.WebRTCPublicIPs, "webrtc-public-ip", c.WebRTCPublicIPs, "public IP addresses WebRTC candidates announce when the server is behind NAT (comma separated)")
+	fs.StringVar(&c.STUNServers, "stun", c.STUNServers, "STUN servers (stun:HOST:PORT, comma separated) for browsers and to learn the public address; empty uses none")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (the SQLite database lives here)")
 	fs.StringVar(&c.DBURL, "db", c.DBURL, "database URL: empty for SQLite under --data, sqlite:PATH, or postgres://USER@HOST:PORT/DB")
 	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "NATS URL of the bus shared by nodes (nats://HOST:4222, a server with JetStream: -js); empty runs NATS embedded in the process")
@@ -236,7 +259,12 @@ func ApplyFile(fs *flag.FlagSet, data []byte) error {
 
 // Validate explains the first setting that cannot work.
 func (c Config) Validate() error {
-	addrs := []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}}
+	addrs := []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}, {"webrtc-udp", c.WebRTCUDPAddr}}
+	for _, opt := range []struct{ name, addr string }{{"srt", c.SRTAddr}, {"webrtc-tcp", c.WebRTCTCPAddr}} {
+		if opt.addr != "" {
+			addrs = append(addrs, opt)
+		}
+	}
 	if c.MetricsAddr != "" {
 		addrs = append(addrs, struct{ name, addr string }{"metrics-addr", c.MetricsAddr})
 	}
@@ -245,6 +273,19 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--%s %q is not a listen address like :8080 or 127.0.0.1:8080", a.name, a.addr)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 			return fmt.Errorf("--%s %q: port must be a number from 0 to 65535", a.name, a.addr)
+		}
+	}
+	if n := len(c.SRTPassphrase); n != 0 && (n < 10 || n > 79) {
+		return errors.New("--srt-passphrase must be 10 to 79 characters (SRT's limits)")
+	}
+	for _, ip := range splitList(c.WebRTCPublicIPs) {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("--webrtc-public-ip %q is not an IP address", ip)
+		}
+	}
+	for _, u := range splitList(c.STUNServers) {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {
+			return fmt.Errorf("--stun %q: want stun:HOST:PORT", u)
 		}
 	}
 	if c.DBURL == "" && c.DataDir == "" {
@@ -350,3 +391,17 @@ type discard struct{ isBool bool }
 func (discard) String() string     { return "" }
 func (discard) Set(string) error   { return nil }
 func (d discard) IsBoolFlag() bool { return d.isBool }
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// List splits a comma-separated setting (--webrtc-public-ip, --stun).
+func List(s string) []string { return splitList(s) }
