@@ -102,7 +102,10 @@ func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput,
 }
 
 func (o *hlsOutput) write(t *Track, f Frame, ntp time.Time) error {
-	ht := o.tracks[t]
+	ht, ok := o.tracks[t]
+	if !ok {
+		return nil // a track LL-HLS gets transcoded (Stream.hlsAudio)
+	}
 	pts := durationToTicks(f.PTS, ht.ClockRate)
 	var err error
 	switch t.Codec {

@@ -76,6 +76,14 @@ type Stream struct {
 	pageViewers func() int
 	params      []*videoParams // per track; nil for audio. Guarded by outMu.
 
+	// Audio transcoders (transcode.go), guarded by outMu. toAAC makes the
+	// LL-HLS audio of an Opus publisher (hlsAudio); toOpus makes WebRTC
+	// viewers' audio (opusTrack) of an AAC publisher, started by the first
+	// such viewer.
+	toAAC, toOpus *audioTranscoder
+	hlsAudio      *Track
+	opusTrack     *Track
+
 	// outMu serialises writes to the outputs with their closing, so no
 	// output sees a frame after it was closed. Taken before mu, never after.
 	outMu sync.Mutex
@@ -150,7 +158,23 @@ func (s *Stream) WriteFrame(f Frame) error {
 		}
 	}
 	s.fanOut(f)
+	if x := s.toAAC; x != nil && x.from == s.Tracks[f.Track] {
+		x.write(f)
+	}
+	if x := s.toOpus; x != nil && x.from == s.Tracks[f.Track] {
+		x.write(f)
+	}
 	return s.hls.write(s.Tracks[f.Track], f, f.NTP)
+}
+
+// timelineTime is the wall-clock time of a point on the media timeline
+// (for frames made here, like transcoded audio, whose arrival says
+// nothing). Called with s.mu held.
+func (s *Stream) timelineTime(dts time.Duration) time.Time {
+	if s.anchor.IsZero() {
+		return s.startedAtLocked()
+	}
+	return s.anchor.Add(dts - s.firstDTS)
 }
 
 // frameTime is the wall-clock time of a frame on the media timeline, for
@@ -268,7 +292,6 @@ func (s *Stream) ExternalPlayers() int { return s.hls.players.count(time.Now()) 
 // end stops the outputs; further frames are refused.
 func (s *Stream) end() {
 	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	s.mu.Lock()
 	already := s.ended
 	s.ended = true
@@ -276,6 +299,15 @@ func (s *Stream) end() {
 	if !already {
 		s.hls.close()
 		s.closeSubscriptions()
+	}
+	transcoders := []*audioTranscoder{s.toAAC, s.toOpus}
+	s.toAAC, s.toOpus = nil, nil
+	s.outMu.Unlock()
+	// Outside outMu: a transcoder's reader may be waiting for it to emit.
+	for _, x := range transcoders {
+		if x != nil {
+			x.close()
+		}
 	}
 }
 
