@@ -93,6 +93,7 @@ type Stream struct {
 	// frame's DTS): frame f was captured at anchor + (f.DTS - firstDTS).
 	anchor    time.Time
 	subs      map[*Subscription]struct{}
+	health    healthTracker
 	lastDTS   []time.Duration
 	seen      []bool
 	firstDTS  time.Duration
@@ -126,6 +127,16 @@ func (s *Stream) WriteFrame(f Frame) error {
 	}
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
+	size := f.size()
+	video := s.Tracks[f.Track].Codec.IsVideo()
+	if p := s.params[f.Track]; p != nil {
+		// Parameter sets are absorbed here (nil: nothing to pass on) and
+		// keyframes marked, before the frame is measured.
+		if f.Data, f.Key = p.process(f.Data); f.Data == nil {
+			return nil
+		}
+	}
+	arrived := time.Now()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -139,9 +150,10 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.anyFrame = true
 		s.firstDTS = f.DTS
 		s.sample = rateSample{dts: f.DTS}
+		s.health.window = s.sample
 	}
-	s.bytes += uint64(f.size())
-	if s.Tracks[f.Track].Codec.IsVideo() {
+	s.bytes += uint64(size)
+	if video {
 		s.frames++
 	}
 	if d := f.DTS - s.sample.dts; d >= rateWindow {
@@ -149,14 +161,11 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.frameRate = float64(s.frames-s.sample.frames) / d.Seconds()
 		s.sample = rateSample{dts: f.DTS, bytes: s.bytes, frames: s.frames}
 	}
-	f.NTP = s.frameTime(f.DTS, time.Now())
+	f.NTP = s.frameTime(f.DTS, arrived)
+	s.health.observe(f, video, arrived, s.frameRate)
+	s.health.sample(f.DTS, s.bytes, s.frames, f.NTP)
 	s.mu.Unlock()
 
-	if p := s.params[f.Track]; p != nil {
-		if f.Data, f.Key = p.process(f.Data); f.Data == nil {
-			return nil
-		}
-	}
 	s.fanOut(f)
 	if x := s.toAAC; x != nil && x.from == s.Tracks[f.Track] {
 		x.write(f)
@@ -319,6 +328,8 @@ func (s *Stream) liveState() live.State {
 		Tracks: make([]live.Track, 0, len(st.Tracks)), BitrateKbps: st.BitrateKbps, FPS: st.FPS,
 		Viewers: st.Viewers, ExternalPlayers: st.ExternalPlayers, IngestBytes: st.IngestBytes,
 	}
+	health := s.Health()
+	out.Health = &health
 	for _, t := range st.Tracks {
 		out.Tracks = append(out.Tracks, live.Track{Codec: string(t.Codec), Width: t.Width, Height: t.Height, FPS: t.FPS,
 			SampleRate: t.SampleRate, Channels: t.Channels})
