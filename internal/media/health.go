@@ -23,7 +23,7 @@ const (
 	// bitrate_unsteady: the coefficient of variation of the last 30 s of
 	// per-second bitrates over this (a network that cannot carry the
 	// stream's rate, or an encoder without rate control).
-	unsteadyCoV = 0.5
+	unsteadyCoV   = 0.5
 	healthHistory = 300 // one point a second: the studio's 5-minute charts
 )
 
