@@ -253,7 +253,8 @@
     if (res.status !== 201) {
       let data = {};
       try { data = await res.json(); } catch (e) { /* not JSON: the route may not exist */ }
-      if (!data.code && rtcStatusCodes[res.status]) data.code = rtcStatusCodes[res.status];
+      // A generic code (unauthorized, not_found…) says less than the status does here.
+      if (!messages['err.' + data.code] && rtcStatusCodes[res.status]) data.code = rtcStatusCodes[res.status];
       throw new APIError(res.status, data);
     }
     const answer = await res.text();
