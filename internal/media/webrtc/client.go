@@ -155,7 +155,9 @@ type StatusError struct {
 	Body string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Code, strings.TrimSpace(e.Body)) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.Code, strings.TrimSpace(e.Body))
+}
 
 func (c *Client) connect(ctx context.Context, endpoint, key string) error {
 	offer, err := c.pc.CreateOffer(nil)

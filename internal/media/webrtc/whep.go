@@ -156,6 +156,7 @@ type outTrack struct {
 	index  int
 	codec  media.Codec
 	track  *pion.TrackLocalStaticRTP
+	w      rtpWriter // the track; tests collect the packets instead
 	media  *media.Track
 	rate   int64
 	seq    uint16
@@ -187,7 +188,7 @@ func newOutTrack(t *media.Track, slug string) (*outTrack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &outTrack{codec: t.Codec, track: track, media: t, rate: int64(c.ClockRate),
+	return &outTrack{codec: t.Codec, track: track, w: track, media: t, rate: int64(c.ClockRate),
 		seq: uint16(rand.Uint32()), tsBase: rand.Uint32()}, nil
 }
 
@@ -245,8 +246,10 @@ func (o *outTrack) send(payload []byte, ts uint32, marker bool) error {
 	o.pkt.Header = rtp.Header{Version: 2, Marker: marker, SequenceNumber: o.seq, Timestamp: ts}
 	o.pkt.Payload = payload
 	o.seq++
-	return o.track.WriteRTP(&o.pkt)
+	return o.w.WriteRTP(&o.pkt)
 }
+
+type rtpWriter interface{ WriteRTP(*rtp.Packet) error }
 
 // hasParameterSets reports whether an access unit carries its SPS and PPS.
 func hasParameterSets(nalus [][]byte) bool {
