@@ -24,6 +24,9 @@ unit:
 fuzz:
 	$(GO) test ./internal/media/rtmp -run '^$$' -fuzz FuzzPublishKey -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/webrtc -run '^$$' -fuzz FuzzInspectOffer -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/webrtc -run '^$$' -fuzz FuzzParseTrickle -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/webrtc -run '^$$' -fuzz FuzzDepacketize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzParseAVCConfig -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
