@@ -107,8 +107,7 @@ func TestChromiumStudioStreamHealth(t *testing.T) {
 		}
 	}
 	if !hasHealth {
-		t.Skip("GET /api/channels/SLUG/health answers 404 in this build (the health API is issue 12's server part): " +
-			"checked the panel's facts and charts from the public live figures; not checked: profile/level, colour, keyframe interval, protocol, warnings")
+		t.Fatal("GET /api/channels/SLUG/health is not served: the panel fell back to the public live figures")
 	}
 	for _, l := range lines {
 		for _, want := range []string{"source=health", `protocol="RTMP"`, `keyframes="`} {
@@ -132,6 +131,9 @@ func TestChromiumGoLiveFromBrowserWHIP(t *testing.T) {
 	n := startNode(t, "")
 	key := streamerChannel(t, n, "camgirl", "webcam")
 	whip := served(t, n, "POST", "/whip/webcam", "application/sdp", "v=0\r\n")
+	if !whip {
+		t.Fatal("POST /whip/SLUG is not served")
+	}
 	expect := "absent"
 	want := []string{"PANEL camera_options=", "WHIP_ABSENT"}
 	if whip {
@@ -171,6 +173,9 @@ func TestChromiumLowDelayFallsBackToLLHLS(t *testing.T) {
 	publishFixture(t, n, key)
 	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("lowdelay").Live })
 	whep := served(t, n, "POST", "/whep/lowdelay", "application/sdp", "v=0\r\n")
+	if !whep {
+		t.Fatal("POST /whep/SLUG is not served")
+	}
 	expect := "absent"
 	if whep {
 		expect = "present"
