@@ -163,6 +163,11 @@ func (s *Stream) Health() live.Health {
 	h := &s.health
 	out.FPS = math.Round(s.frameRate*10) / 10
 	out.BitrateKbps = int(s.bitrate / 1000)
+	if s.frameRate == 0 && len(h.history) > 0 {
+		// The first 2 s window is not over yet: the last second will do.
+		last := h.points()[len(h.history)-1]
+		out.FPS, out.BitrateKbps = last.FPS, last.BitrateKbps
+	}
 	out.KeyframeIntervalMS = h.keyframeInterval(h.lastVideoDTS).Milliseconds()
 	out.DroppedFrames, out.LateFrames = h.dropped, h.late
 	unsteady := h.unsteady()
