@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -10,6 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/media/webrtc"
 )
 
 // clockSource is an ffmpeg lavfi input that burns the wall clock
@@ -138,7 +145,126 @@ func TestHonestProgramDateTimeRTMP(t *testing.T) {
 	start := time.Now()
 	startClockPublisher(t, "flv", n.rtmp+"/"+key)
 	waitFor(t, 20*time.Second, "clock stream live", func() bool { return n.channel("clock").Live })
-	t.Logf("live %v after ffmpeg started", time.Since(start).Round(10*time.Millisecond))
+	liveAfter := time.Since(start)
+	waitFor(t, 20*time.Second, "first LL-HLS part", func() bool { return firstPartReady(t, n, "clock") })
+	t.Logf("live %v and first LL-HLS part %v after ffmpeg started", liveAfter.Round(10*time.Millisecond),
+		time.Since(start).Round(10*time.Millisecond))
 	pdt, glass := measurePDT(t, n, "clock", 8)
 	checkHonestPDT(t, pdt, glass)
+}
+
+// firstPartReady reports whether the channel's LL-HLS media playlist lists
+// a part yet (the multivariant playlist names the media playlists).
+func firstPartReady(t *testing.T, n *testNode, slug string) bool {
+	t.Helper()
+	code, body := httpGet(t, n.http+"/hls/"+slug+"/index.m3u8")
+	if code != 200 {
+		return false
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasSuffix(strings.SplitN(line, "?", 2)[0], ".m3u8") && !strings.HasPrefix(line, "#") {
+			code, media := httpGet(t, n.http+"/hls/"+slug+"/"+line)
+			return code == 200 && strings.Contains(media, "#EXT-X-PART:")
+		}
+	}
+	return false
+}
+
+// TestHonestProgramDateTimeWHIP: a WHIP publisher (the Go client, sending
+// ffmpeg's live clock stream as H.264 + Opus) gets an honest playlist clock
+// too; its Opus reaches LL-HLS as AAC.
+func TestHonestProgramDateTimeWHIP(t *testing.T) {
+	n := startNode(t, "")
+	key := n.createChannel("whipclock")
+	ff := needTool(t, "ffmpeg")
+	args := append([]string{"-hide_banner", "-loglevel", "error"}, clockSource()...)
+	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
+		"-g", "30", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k", "-ar", "48000",
+		"-max_interleave_delta", "0", "-flush_packets", "1", "-muxdelay", "0", "-f", "mpegts", "pipe:1")
+	cmd := exec.Command(ff, args...)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client, err := webrtc.Publish(ctx, n.http+"/whip/whipclock", key,
+		[]*media.Track{{Codec: media.H264}, {Codec: media.Opus, SampleRate: 48000, ChannelCount: 2}}, webrtc.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- relayTS(stdout, client) }()
+
+	waitFor(t, 20*time.Second, "WHIP stream live", func() bool { return n.channel("whipclock").Live })
+	waitFor(t, 20*time.Second, "first LL-HLS part", func() bool { return firstPartReady(t, n, "whipclock") })
+	var ch channelResp
+	n.api("GET", "/api/channels/whipclock", "", nil, &ch)
+	if len(ch.Tracks) != 2 || ch.Tracks[0].Codec != "h264" || ch.Tracks[1].Codec != "opus" {
+		t.Fatalf("tracks %+v", ch.Tracks)
+	}
+	// Safari plays AAC: the Opus is transcoded for LL-HLS.
+	probe := needTool(t, "ffprobe")
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel()
+	out, err := exec.CommandContext(pctx, probe, "-v", "error", "-show_entries", "stream=codec_name,sample_rate",
+		"-of", "compact", n.http+"/hls/whipclock/index.m3u8").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "codec_name=h264") || !strings.Contains(string(out), "codec_name=aac|sample_rate=48000") {
+		t.Fatalf("ffprobe of the WHIP stream's LL-HLS: %v\n%s", err, out)
+	}
+	pdt, glass := measurePDT(t, n, "whipclock", 8)
+	checkHonestPDT(t, pdt, glass)
+	select {
+	case err := <-relayDone:
+		t.Fatalf("relay ended early: %v", err)
+	default:
+	}
+}
+
+// relayTS sends the H.264 and Opus of an MPEG-TS stream to a WHIP client
+// as they arrive.
+func relayTS(r io.Reader, client *webrtc.Client) error {
+	rd := &mpegts.Reader{R: r}
+	if err := rd.Initialize(); err != nil {
+		return err
+	}
+	var dec mpegts.TimeDecoder
+	dec.Initialize()
+	ticks := func(v int64) time.Duration { return time.Duration(dec.Decode(v)) * time.Second / 90000 }
+	for _, tr := range rd.Tracks() {
+		switch tr.Codec.(type) {
+		case *tscodecs.H264:
+			rd.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
+				key := false
+				for _, n := range au {
+					key = key || (len(n) > 0 && n[0]&0x1f == 5)
+				}
+				d := ticks(dts)
+				return client.Write(media.Frame{Track: 0, PTS: d + time.Duration(pts-dts)*time.Second/90000, DTS: d, Data: au, Key: key})
+			})
+		case *tscodecs.Opus:
+			rd.OnDataOpus(tr, func(pts int64, pkts [][]byte) error {
+				p := ticks(pts)
+				for i, pkt := range pkts {
+					at := p + time.Duration(i)*20*time.Millisecond
+					if err := client.Write(media.Frame{Track: 1, PTS: at, DTS: at, Data: [][]byte{pkt}}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
+	for {
+		if err := rd.Read(); err != nil {
+			return err
+		}
+	}
 }
