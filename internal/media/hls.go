@@ -338,13 +338,21 @@ func (w *muxerResponse) WriteHeader(code int) {
 		return
 	}
 	if w.private && code == http.StatusOK {
-		if cc := w.Header().Get("Cache-Control"); cc != "" {
-			w.Header().Set("Cache-Control", "private, "+cc)
-		} else {
-			w.Header().Set("Cache-Control", "private")
-		}
+		w.Header().Set("Cache-Control", privateCache(w.Header().Get("Cache-Control")))
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// privateCache turns the muxer's Cache-Control (gohlslib marks playlists
+// "public, max-age=N") into one for a single client.
+func privateCache(cc string) string {
+	out := []string{"private"}
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.TrimSpace(d); d != "" && !strings.EqualFold(d, "public") {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (w *muxerResponse) Write(b []byte) (int, error) {
