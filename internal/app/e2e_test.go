@@ -452,3 +452,29 @@ func TestChromiumPlatformInBothLanguages(t *testing.T) {
 		})
 	}
 }
+
+// TestRTMPFromCopiedMPEGTS: ffmpeg relaying an MPEG-TS source to RTMP
+// without re-encoding (-c copy) announces AAC but first sends an empty AAC
+// configuration; the stream must still go live with its audio (fast track
+// detection once took the empty one as the real one and dropped the publish).
+func TestRTMPFromCopiedMPEGTS(t *testing.T) {
+	ff := needTool(t, "ffmpeg")
+	ts := filepath.Join(t.TempDir(), "fixture.ts")
+	if out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-i", fixturePath(), "-c", "copy", "-f", "mpegts", ts).CombinedOutput(); err != nil {
+		t.Fatalf("make MPEG-TS: %v %s", err, out)
+	}
+	n := startNode(t, "")
+	key := n.createChannel("copied")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", ts, "-c", "copy", "-f", "flv", n.rtmp+"/"+key)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+	waitFor(t, 15*time.Second, "copied stream live", func() bool { return n.channel("copied").Live })
+	time.Sleep(2 * time.Second)
+	c := n.channel("copied")
+	if !c.Live || len(c.Tracks) != 2 || c.Tracks[1].Codec != "aac" {
+		t.Fatalf("after 2 s: live %v, tracks %+v", c.Live, c.Tracks)
+	}
+}

@@ -62,14 +62,16 @@ func (d *fastDetect) Read() (message.Message, error) {
 		d.media(msg.DTS)
 		if msg.Codec != message.CodecH264 {
 			d.done = true
-		} else if msg.Type == message.VideoTypeConfig && d.videoConfig == nil {
+		} else if msg.Type == message.VideoTypeConfig && msg.AVCConfig != nil && d.videoConfig == nil {
 			d.videoConfig = msg
 		}
 	case *message.Audio:
 		d.media(msg.DTS)
 		if msg.Codec != message.CodecMPEG4Audio {
 			d.done = true
-		} else if msg.AACType == message.AudioAACTypeConfig {
+		} else if msg.AACType == message.AudioAACTypeConfig && msg.AACConfig != nil {
+			// ffmpeg copying ADTS audio sends an empty configuration
+			// first; only one gortmplib could read counts.
 			d.audioConfig = true
 		}
 	case *message.VideoExSequenceStart, *message.VideoExCodedFrames, *message.VideoExFramesX, *message.VideoExMultitrack,
