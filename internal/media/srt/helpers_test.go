@@ -3,14 +3,17 @@ package srt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,4 +344,57 @@ func (e *env) endReason(slug string) string {
 		return ""
 	}
 	return *reason
+}
+
+// lossyLink is a UDP relay between an SRT caller and the server that loses
+// some data packets for good: every transmission of them, retransmissions
+// included, as a link that drops more than SRT's latency can recover.
+type lossyLink struct {
+	pc   *net.UDPConn
+	lose func(seq uint32) bool
+	lost atomic.Int64
+}
+
+func newLossyLink(t *testing.T, server net.Addr, lose func(seq uint32) bool) *lossyLink {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lossyLink{pc: pc, lose: lose}
+	up, err := net.DialUDP("udp", nil, server.(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close(); up.Close() })
+	var caller atomic.Pointer[net.UDPAddr]
+	go func() { // caller → server
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			caller.Store(from)
+			// A data packet's first bit is 0; its first 31 bits are the sequence number.
+			if n >= 16 && buf[0]&0x80 == 0 && l.lose(binary.BigEndian.Uint32(buf)&0x7fffffff) {
+				l.lost.Add(1)
+				continue
+			}
+			_, _ = up.Write(buf[:n])
+		}
+	}()
+	go func() { // server → caller
+		buf := make([]byte, 2048)
+		for {
+			n, err := up.Read(buf)
+			if err != nil {
+				return
+			}
+			if to := caller.Load(); to != nil {
+				_, _ = pc.WriteToUDP(buf[:n], to)
+			}
+		}
+	}()
+	return l
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gosrt "github.com/datarhei/gosrt"
+	"github.com/datarhei/gosrt/circular"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
@@ -53,6 +54,10 @@ type publisher struct {
 
 	decodeErrors int
 	firstDecode  error
+	// After a gap in the data, video waits for a keyframe.
+	waitKey bool
+	gaps    int // gaps in the data (packets SRT could not recover)
+	skipped int // video frames skipped after gaps
 }
 
 // tsTrack is one elementary stream of the publisher's program.
@@ -105,6 +110,9 @@ func (p *publisher) run() {
 	attrs := []any{"reason", reason, "after", time.Since(start).Round(time.Millisecond)}
 	if p.decodeErrors > 0 {
 		attrs = append(attrs, "decode_errors", p.decodeErrors, "first_decode_error", p.firstDecode)
+	}
+	if p.gaps > 0 {
+		attrs = append(attrs, "data_gaps", p.gaps, "video_frames_skipped", p.skipped)
 	}
 	switch {
 	case errors.Is(err, errRefused):
@@ -306,6 +314,22 @@ func (p *publisher) frame(t *tsTrack, pts, dts int64, data [][]byte) error {
 	// the DTS plus their (wrap-aware) difference.
 	dts = p.clock.Decode(dts)
 	pts = dts + wrapDiff(pts, dts)
+	if p.in.lost {
+		// Data went missing: the frames around the gap are damaged or
+		// gone, and a video decoder (and the muxer's DTS reasoning) would
+		// trip over what follows. Video resumes at the next keyframe.
+		p.in.lost = false
+		p.gaps++
+		p.waitKey = true
+		p.held, p.heldN = nil, 0
+	}
+	if t.isVideo() && p.waitKey {
+		if !isRandomAccess(t, data) {
+			p.skipped++
+			return nil
+		}
+		p.waitKey = false
+	}
 	if p.stream != nil {
 		return p.write(t, pts, dts, data)
 	}
@@ -389,11 +413,9 @@ func (p *publisher) videoParams(t *tsTrack, au [][]byte) error {
 func (p *publisher) goLive() error {
 	start := 0
 	for i, f := range p.held {
-		if f.track.isVideo() {
-			if isKeyframe(f) {
-				start = i
-				break
-			}
+		if f.track.isVideo() && isRandomAccess(f.track, f.data) {
+			start = i
+			break
 		}
 	}
 	var keyDTS int64
@@ -425,11 +447,11 @@ func (p *publisher) goLive() error {
 	return nil
 }
 
-// isKeyframe is true for the held video frame the track was built at or
-// any later random-access unit.
-func isKeyframe(f heldFrame) bool {
-	_, h265Track := f.track.ts.Codec.(*tscodecs.H265)
-	for _, n := range f.data {
+// isRandomAccess reports whether a video access unit is one a decoder
+// can start at (H.264 IDR; H.265 IRAP).
+func isRandomAccess(t *tsTrack, au [][]byte) bool {
+	_, h265Track := t.ts.Codec.(*tscodecs.H265)
+	for _, n := range au {
 		if len(n) == 0 {
 			continue
 		}
@@ -460,15 +482,24 @@ func ticksToDuration(t int64) time.Duration {
 	return time.Duration(t/90000)*time.Second + time.Duration(t%90000)*time.Second/90000
 }
 
-// connReader reads the publisher's data: it counts bytes, drops a
-// publisher that goes silent (gosrt has no read deadlines; its keepalives
-// hold a connection open without data), and can cap how much is read.
-// Only the publisher's goroutine uses it (but for the silence timer).
+// connReader reads the publisher's data: it counts bytes, notices packets
+// SRT gave up on, drops a publisher that goes silent (gosrt has no read
+// deadlines; its keepalives hold a connection open without data), and can
+// cap how much is read. Only the publisher's goroutine uses it (but for
+// the silence timer).
 type connReader struct {
 	conn    gosrt.Conn
 	timeout time.Duration
 	timer   *time.Timer
 	quiet   atomic.Bool
+
+	buf     []byte // the current packet's payload
+	rest    []byte // what of it is still unread
+	nextSeq circular.Number
+	haveSeq bool
+	// lost is set when a packet never arrived (SRT drops what is still
+	// missing when its latency runs out); the publisher clears it.
+	lost bool
 
 	n       uint64
 	counted uint64
@@ -492,12 +523,25 @@ func (r *connReader) Read(b []byte) (int, error) {
 	if r.max > 0 && r.n-r.capped >= r.max {
 		return 0, errDetectTooLarge
 	}
-	n, err := r.conn.Read(b)
-	if n > 0 {
+	if len(r.rest) == 0 {
+		pkt, err := r.conn.ReadPacket()
+		if err != nil {
+			return 0, err
+		}
+		seq := pkt.Header().PacketSequenceNumber
+		if r.haveSeq && !seq.Equals(r.nextSeq) {
+			r.lost = true
+		}
+		r.nextSeq, r.haveSeq = seq.Inc(), true
+		r.buf = append(r.buf[:0], pkt.Data()...)
+		pkt.Decommission()
+		r.rest = r.buf
 		r.timer.Reset(r.timeout)
-		r.n += uint64(n)
+		r.n += uint64(len(r.buf))
 	}
-	return n, err
+	n := copy(b, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
 }
 
 // limit caps further reads at n bytes (0: no cap).

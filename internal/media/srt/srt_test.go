@@ -324,3 +324,48 @@ func TestKickAndClose(t *testing.T) {
 		t.Fatalf("end reason %q", r)
 	}
 }
+
+// TestLossyLinkKeepsStreaming: packets lost for good (SRT gave up on them)
+// damage frames; video skips to the next keyframe and the publish carries
+// on (fed to the muxer, the damaged frames ended it: "unable to extract
+// DTS"), and video flows again once the link is clean.
+func TestLossyLinkKeepsStreaming(t *testing.T) {
+	e := newEnv(t, Options{})
+	key := e.channel("lossy")
+	// About 1% of the packets for a second and a half, and every
+	// retransmission of them; then a clean link.
+	var sent int
+	doomed := map[uint32]bool{}
+	link := newLossyLink(t, e.srv.Addr(), func(seq uint32) bool {
+		if sent++; sent > 300 && sent <= 800 && seq%97 == 0 {
+			doomed[seq] = true
+		}
+		return doomed[seq]
+	})
+	cfg := gosrt.DefaultConfig()
+	cfg.StreamId = "publish:" + key
+	conn, err := gosrt.Dial("srt", link.pc.LocalAddr().String(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- send(context.Background(), conn, h264AAC(t), sendOptions{Start: 90000, Speed: 2, Loops: 2})
+	}()
+	w := e.watch("lossy")
+	video, audio, _ := w.collect(t, 3*time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if link.lost.Load() == 0 {
+		t.Fatal("the link lost nothing")
+	}
+	if _, ok := e.hub.Stream("lossy"); !ok {
+		t.Fatalf("stream ended: %q", e.endReason("lossy"))
+	}
+	if video < 45 || audio < 100 {
+		t.Fatalf("got %d video and %d audio frames over a lossy link", video, audio)
+	}
+	t.Logf("%d packets lost; %d video and %d audio frames went through", link.lost.Load(), video, audio)
+}
