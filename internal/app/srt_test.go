@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -180,7 +181,17 @@ func TestMeasureSRTAgainstRTMP(t *testing.T) {
 			}
 			begin := time.Now()
 			cmd := copyTo(url, format)
-			t.Logf("%s: first LL-HLS part %v after ffmpeg started", proto, firstPart(t, n, slug, 20*time.Second).Sub(begin).Round(10*time.Millisecond))
+			var live atomic.Int64
+			go func() {
+				for live.Load() == 0 && time.Since(begin) < 20*time.Second {
+					if _, ok := n.app.Hub.Stream(slug); ok {
+						live.Store(int64(time.Since(begin)))
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			part := firstPart(t, n, slug, 20*time.Second).Sub(begin)
+			t.Logf("%s: live %v, first LL-HLS part %v after ffmpeg started", proto, time.Duration(live.Load()).Round(10*time.Millisecond), part.Round(10*time.Millisecond))
 			stopGracefully(cmd)
 		}
 	}
