@@ -24,6 +24,7 @@ unit:
 fuzz:
 	$(GO) test ./internal/media/rtmp -run '^$$' -fuzz FuzzPublishKey -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/srt -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/srt -run '^$$' -fuzz FuzzTSGuard -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzParseAVCConfig -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)

@@ -499,7 +499,8 @@ type connReader struct {
 	haveSeq bool
 	// lost is set when a packet never arrived (SRT drops what is still
 	// missing when its latency runs out); the publisher clears it.
-	lost bool
+	lost  bool
+	guard tsGuard
 
 	n       uint64
 	counted uint64
@@ -538,6 +539,9 @@ func (r *connReader) Read(b []byte) (int, error) {
 		r.rest = r.buf
 		r.timer.Reset(r.timeout)
 		r.n += uint64(len(r.buf))
+		if err := r.guard.check(r.buf); err != nil {
+			return 0, err
+		}
 	}
 	n := copy(b, r.rest)
 	r.rest = r.rest[n:]
