@@ -72,13 +72,13 @@ func TestFFmpegSRTPublishFFprobeReads(t *testing.T) {
 	n.waitLog("protocol=srt")
 }
 
-// TestFFmpegSRTOpus: an SRT stream with Opus audio goes live. LL-HLS
-// carries the audio as the media package delivers it (Opus, or AAC once
-// the stream transcodes it).
+// TestFFmpegSRTOpus: an SRT stream with Opus audio, its key in the
+// Haivision stream id form, goes live. LL-HLS carries the audio as the
+// media package delivers it (Opus, or AAC once the stream transcodes it).
 func TestFFmpegSRTOpus(t *testing.T) {
 	n := startNode(t, "")
 	key := n.createChannel("srtopus")
-	startFFmpegTo(t, n.srtURL(key), "mpegts", "libopus")
+	startFFmpegTo(t, "srt://"+n.app.SRT.Addr().String()+"?streamid=#!::u=studio,r="+key+",m=publish", "mpegts", "libopus")
 	waitFor(t, 20*time.Second, "SRT Opus stream live", func() bool { return n.channel("srtopus").Live })
 	var codecs []string
 	for _, tr := range n.channel("srtopus").Tracks {

@@ -99,7 +99,7 @@ func (p *publisher) run() {
 	p.in = newConnReader(p.conn, p.srv.timeouts.Read)
 	defer p.in.stop()
 	p.claim.OnKick(func() { p.conn.Close() })
-	// Went live too late to hear the kick: the platform ended it already.
+	// Kicked between the claim and OnKick: the platform ended it already.
 	if p.claim.Kicked() {
 		p.claim.Release(reasonKicked)
 		return

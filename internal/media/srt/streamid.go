@@ -3,6 +3,7 @@ package srt
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -54,6 +55,14 @@ func ParseStreamID(id string) (StreamID, error) {
 	}
 	if len(id) > maxStreamIDLen {
 		return StreamID{}, fmt.Errorf("stream id is %d bytes, over SRT's %d", len(id), maxStreamIDLen)
+	}
+	// Some callers send the stream id still URL-encoded, as it was typed
+	// in the srt:// URL (ffmpeg before 6.1 passes %23!::… on as is). A
+	// stream key has no '%', so decoding never changes a valid one.
+	if strings.Contains(id, "%") {
+		if dec, err := url.PathUnescape(id); err == nil {
+			id = dec
+		}
 	}
 	var sid StreamID
 	if body, ok := strings.CutPrefix(id, "#!::"); ok {

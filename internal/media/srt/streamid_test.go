@@ -1,6 +1,7 @@
 package srt
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,10 @@ func TestParseStreamID(t *testing.T) {
 		{"#!::u=obs,r=" + key + ",m=publish,s=abc,h=example.com,t=stream", StreamID{ModePublish, key}, true},
 		{"#!::r=" + key, StreamID{Mode: ModeRead}, true}, // m defaults to request
 		{"#!::r=" + key + ",m=request", StreamID{Mode: ModeRead}, true},
+		{"%23!::r=" + key + ",m=publish", StreamID{ModePublish, key}, true}, // still URL-encoded
+		{"publish%3A" + key, StreamID{ModePublish, key}, true},
+		{"publish:" + key + "%", StreamID{}, false},
+		{"publish:" + key + "%20", StreamID{}, false},
 		{"", StreamID{}, false},
 		{key, StreamID{}, false},
 		{"publish:", StreamID{}, false},
@@ -61,7 +66,8 @@ func FuzzParseStreamID(f *testing.F) {
 		}
 		switch sid.Mode {
 		case ModePublish:
-			if !keyPattern.MatchString(sid.Key) || !strings.Contains(id, sid.Key) {
+			dec, _ := url.PathUnescape(id)
+			if !keyPattern.MatchString(sid.Key) || !(strings.Contains(id, sid.Key) || strings.Contains(dec, sid.Key)) {
 				t.Fatalf("%q gave key %q", id, sid.Key)
 			}
 		case ModeRead:
