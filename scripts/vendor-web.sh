@@ -12,6 +12,8 @@ mkdir -p "$dest"
 files=(
   "hls.js dist/hls.min.js hls.min.js"
   "js-sha256 build/sha256.min.js sha256.min.js"
+  "uplot dist/uPlot.iife.min.js uplot.min.js"
+  "uplot dist/uPlot.min.css uplot.min.css"
 )
 echo "# package version sha256 file (written by scripts/vendor-web.sh)" > "$dest/VENDOR.txt"
 for entry in "${files[@]}"; do

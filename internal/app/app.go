@@ -29,6 +29,7 @@ import (
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
 	"github.com/livehouse/livehouse/internal/media/srt"
+	"github.com/livehouse/livehouse/internal/media/webrtc"
 	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/room"
@@ -67,7 +68,8 @@ type App struct {
 	Frames  *media.FrameGrabber // nil without ffmpeg
 	Gateway *room.Gateway
 	RTMP    *rtmp.Server
-	SRT     *srt.Server // nil when --srt is empty
+	SRT     *srt.Server    // nil when --srt is empty
+	WebRTC  *webrtc.Server // WHIP ingest and WHEP playback
 	Web     *web.Server
 
 	// AdminToken is set only when this start generated it.
@@ -240,6 +242,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			return a, err
 		}
 	}
+	if a.WebRTC, err = webrtc.New(webrtc.Options{Hub: a.Hub, Log: log.With("component", "webrtc"), UDPAddr: cfg.WebRTCUDPAddr,
+		TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers)}); err != nil {
+		return a, err
+	}
+	webrtcRoutes := http.NewServeMux()
+	a.WebRTC.Routes(webrtcRoutes)
 	proxies, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return a, err
@@ -274,14 +282,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		MetricsToken: cfg.MetricsToken,
 		MetricsAddr:  cfg.MetricsAddr,
+		WebRTC:       webrtcRoutes,
 	})
 	if err != nil {
 		return a, err
 	}
 	a.Live.Advertise(a.scheme() + "://" + net.JoinHostPort(cfg.PublicHost, port(a.Web.Addr())))
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
-	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "srt", a.srtAddr(), "db", a.DB.Location,
-		"bus", a.Bus.Location, "node", a.Node.ID())
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "srt", a.srtAddr(),
+		"webrtc udp", a.WebRTC.UDPAddr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
+		"node", a.Node.ID())
 	return a, nil
 }
 
@@ -372,6 +382,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.SRT != nil {
 		errs = append(errs, a.SRT.Close(ctx))
+	}
+	if a.WebRTC != nil {
+		errs = append(errs, a.WebRTC.Close(ctx))
 	}
 	if a.Hub != nil {
 		errs = append(errs, a.Hub.Close(ctx))

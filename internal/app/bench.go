@@ -17,6 +17,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "chat" {
 		return runChatBench(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "whep" {
+		return runWHEPBench(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "gifts" {
 		fs := flag.NewFlagSet("livehouse bench gifts", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -80,4 +83,28 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout})
+}
+
+func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("livehouse bench whep", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fixture := fs.String("fixture", "testdata/fixture.flv", "FLV (H.264 + AAC) published over RTMP, looped in real time")
+	viewers := fs.String("viewers", "50,200", "comma-separated WHEP viewer counts, one run each")
+	duration := fs.Duration("duration", 20*time.Second, "CPU measuring window per run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var counts []int
+	for _, s := range strings.Split(*viewers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 1000 {
+			return fmt.Errorf("--viewers: %q is not a count from 1 to 1000", s)
+		}
+		counts = append(counts, n)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.RunWHEP(ctx, bench.WHEPOptions{Binary: bin, Fixture: *fixture, Viewers: counts, Duration: *duration, Out: stdout})
 }

@@ -81,8 +81,14 @@ func TestFFmpegPublishFFprobeReads(t *testing.T) {
 	if !strings.Contains(got, "codec_name=h264|width=640|height=360") || !strings.Contains(got, "codec_name=aac") || !strings.Contains(got, "sample_rate=48000") {
 		t.Fatalf("ffprobe saw:\n%s", got)
 	}
-	live := n.channel("ffmpeg")
-	if live.FPS < 25 || live.FPS > 35 || live.BitrateKbps <= 0 {
+	// Rates are measured over 2 s of the stream, which now goes live
+	// within a fraction of a second.
+	var live channelResp
+	waitFor(t, 10*time.Second, "bitrate and frame rate measured", func() bool {
+		live = n.channel("ffmpeg")
+		return live.BitrateKbps > 0
+	})
+	if live.FPS < 25 || live.FPS > 35 {
 		t.Errorf("live stats %+v", live)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,10 +179,11 @@ func TestHardening18PlayerCapIsConfigurable(t *testing.T) {
 	}
 }
 
-// TestHardening21StreamEndIsNot500: blocking playlist requests (and a part
-// request) waiting when a real stream ends are answered 404 stream_ended,
-// and /metrics shows no 500s. The node has a 1 s body timeout: the blocking
-// GETs are not subject to it.
+// TestHardening21StreamEndIsNot500: blocking playlist requests (and a
+// request for the preload-hinted part) waiting when a real stream ends are
+// answered 404 stream_ended, and /metrics shows no 500s. The node has a 1 s
+// body timeout: the blocking GETs are not subject to it. The publisher is
+// frozen first, so the hinted part is never made, then it vanishes.
 func TestHardening21StreamEndIsNot500(t *testing.T) {
 	n := startNodeWith(t, func(c *config.Config) {
 		c.HLSSegmentDuration = 4 * time.Second // a blocking request waits at least one segment
@@ -191,6 +193,11 @@ func TestHardening21StreamEndIsNot500(t *testing.T) {
 	ff := publishFixtureFFmpeg(t, n.rtmp+"/"+key)
 	waitForParts(t, n, "ending")
 	base := n.http + "/hls/ending/"
+	// The publisher freezes: no part is made from now on.
+	if err := ff.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // frames already sent arrive
 
 	// The segment being made now: MEDIA-SEQUENCE plus the complete ones.
 	_, pl := httpGet(t, base+"video1_stream.m3u8")
@@ -201,13 +208,18 @@ func TestHardening21StreamEndIsNot500(t *testing.T) {
 		}
 	}
 	inProgress := seq + strings.Count(pl, "#EXTINF:")
-	// The last announced part, to ask for one far beyond it.
-	parts := regexp.MustCompile(`URI="([^"?]*_part)(\d+)\.mp4`).FindAllStringSubmatch(pl, -1)
-	if len(parts) == 0 {
-		t.Fatalf("no parts in\n%s", pl)
+	// The part being made: the muxer holds a request for it until it is.
+	hint := regexp.MustCompile(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"?]*_part)(\d+)\.mp4`).FindStringSubmatch(pl)
+	if hint == nil {
+		t.Fatalf("no preload hint in\n%s", pl)
 	}
-	lastPart, _ := strconv.Atoi(parts[len(parts)-1][2])
-	urls := []string{base + parts[0][1] + strconv.Itoa(lastPart+100) + ".mp4"}
+	hinted, _ := strconv.Atoi(hint[2])
+	// A part beyond it is not known yet: 404 at once, no wait.
+	code, body := httpGet(t, base+hint[1]+strconv.Itoa(hinted+100)+".mp4")
+	if code != http.StatusNotFound || !strings.Contains(body, `"not_found"`) {
+		t.Errorf("a part far ahead: %d %s", code, body)
+	}
+	urls := []string{base + hint[1] + hint[2] + ".mp4"}
 	for i := 0; i < 4; i++ {
 		// The next segment's 30th part: with 4 s segments of 200 ms parts it
 		// is the one after, at least 4 s away.
@@ -237,7 +249,9 @@ func TestHardening21StreamEndIsNot500(t *testing.T) {
 	waitFor(t, 5*time.Second, "the requests to wait", func() bool {
 		return metric(t, n, "livehouse_hls_waiting_requests") >= float64(len(urls))
 	})
-	stopGracefully(ff) // the streamer stops
+	// The streamer vanishes (the connection closes).
+	_ = ff.Process.Kill()
+	_ = ff.Wait()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {

@@ -24,6 +24,9 @@ type Sources struct {
 	// ingests it.
 	Live interface {
 		Lookup(slug string) (live.State, bool)
+		// HealthHistory is the last minutes of a stream's ingest when this
+		// node ingests it, nil otherwise.
+		HealthHistory(slug string) []live.HealthPoint
 	}
 	Rooms interface {
 		Counters(ctx context.Context, slug string) (likes, shares int64, err error)
@@ -46,6 +49,30 @@ func New(s Sources) (*Handlers, error) { return &Handlers{Sources: s}, nil }
 // Routes adds the routes.
 func (h *Handlers) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/stats", h.Accounts.InChannel(policy.ActChannelModerate, h.channelStats))
+	mux.HandleFunc("GET /api/channels/{slug}/health", h.Accounts.InChannel(policy.ActChannelModerate, h.channelHealth))
+}
+
+// StreamHealth is GET /api/channels/{slug}/health: the ingest's figures and
+// warnings, and (from the node that ingests) a point a second for the last
+// five minutes.
+type StreamHealth struct {
+	Live bool `json:"live"`
+	live.Health
+	History []live.HealthPoint `json:"history"`
+}
+
+func (h *Handlers) channelHealth(w http.ResponseWriter, r *http.Request, ch policy.Channel, _ policy.Principal) {
+	out := StreamHealth{Health: live.Health{Warnings: []string{}}, History: []live.HealthPoint{}}
+	if ls, ok := h.Live.Lookup(ch.Slug); ok {
+		out.Live = true
+		if ls.Health != nil {
+			out.Health = *ls.Health
+		}
+		if hist := h.Live.HealthHistory(ch.Slug); hist != nil {
+			out.History = hist
+		}
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // Close ends the domain; it owns no goroutine. Safe to call more than once.

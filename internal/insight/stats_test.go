@@ -28,7 +28,8 @@ func (c caller) InChannel(a policy.Action, h func(http.ResponseWriter, *http.Req
 
 type liveDir map[string]live.State
 
-func (d liveDir) Lookup(slug string) (live.State, bool) { s, ok := d[slug]; return s, ok }
+func (d liveDir) Lookup(slug string) (live.State, bool)   { s, ok := d[slug]; return s, ok }
+func (d liveDir) HealthHistory(string) []live.HealthPoint { return nil }
 
 type rooms struct{ err error }
 

@@ -44,10 +44,47 @@ type State struct {
 	Viewers         int    `json:"viewers"`
 	ExternalPlayers int    `json:"external_players"`
 	IngestBytes     uint64 `json:"ingest_bytes"`
+	// Health is what the streamer's studio shows about the ingest.
+	Health *Health `json:"health,omitempty"`
 	// Node ingests the stream and serves its LL-HLS.
 	Node Node `json:"node"`
 	// Local: Node is this node.
 	Local bool `json:"-"`
+}
+
+// Health describes how well a live stream arrives and whether every player
+// can decode it (GET /api/channels/SLUG/health, the studio, /metrics).
+type Health struct {
+	Protocol           string  `json:"protocol"`
+	VideoCodec         string  `json:"video_codec"`
+	Profile            string  `json:"profile,omitempty"`
+	Level              string  `json:"level,omitempty"`
+	Chroma             string  `json:"chroma,omitempty"`
+	BitDepth           int     `json:"bit_depth,omitempty"`
+	Width              int     `json:"width,omitempty"`
+	Height             int     `json:"height,omitempty"`
+	FPS                float64 `json:"fps"`
+	BitrateKbps        int     `json:"bitrate_kbps"`
+	KeyframeIntervalMS int64   `json:"keyframe_interval_ms"`
+	AudioCodec         string  `json:"audio_codec"`
+	SampleRate         int     `json:"sample_rate,omitempty"`
+	Channels           int     `json:"channels,omitempty"`
+	// DroppedFrames are video frames missing from the publisher's
+	// timeline (gaps in its timestamps: the encoder or network dropped
+	// them); LateFrames arrived over half a second behind their time.
+	DroppedFrames uint64 `json:"dropped_frames"`
+	LateFrames    uint64 `json:"late_frames"`
+	// Warnings are codes the studio explains: keyframe_interval_long,
+	// video_not_8bit_420, bitrate_unsteady, no_audio, no_video, frames_late.
+	Warnings []string `json:"warnings"`
+}
+
+// HealthPoint is one second of a stream's ingest.
+type HealthPoint struct {
+	T                  int64   `json:"t"` // Unix milliseconds
+	BitrateKbps        int     `json:"bitrate_kbps"`
+	FPS                float64 `json:"fps"`
+	KeyframeIntervalMS int64   `json:"keyframe_interval_ms"`
 }
 
 // Directory answers which channels are live, on every node.

@@ -1,16 +1,12 @@
 package media
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
@@ -33,16 +29,10 @@ const durationSlack = 5 * time.Millisecond
 // hlsOutput is one stream's LL-HLS muxer (fMP4 parts, blocking playlist
 // reload, EXT-X-PROGRAM-DATE-TIME), held in memory.
 type hlsOutput struct {
-	muxer     *gohlslib.Muxer
-	leadingID string // the muxer's name for the leading rendition ("video1")
-	closed    chan struct{}
-
-	parts       partMarks
-	waiting     atomic.Int32 // requests waiting in awaitPart
-	hasPlaylist atomic.Bool  // a media playlist has been served
+	muxer  *gohlslib.Muxer
+	closed chan struct{}
 
 	tracks  map[*Track]*gohlslib.Track
-	leading *Track
 	players *playerSet // external players (not Livehouse's pages)
 }
 
@@ -53,13 +43,7 @@ func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput,
 		closed:  make(chan struct{}),
 	}
 	var hlsTracks []*gohlslib.Track
-	for i, t := range tracks {
-		// gohlslib names renditions by kind and position; the leading one is
-		// the video track, or the first track of an audio-only stream.
-		if o.leadingID == "" && (t.Codec.IsVideo() || !hasVideo(tracks)) {
-			o.leadingID = fmt.Sprintf("%s%d", map[bool]string{true: "video", false: "audio"}[t.Codec.IsVideo()], i+1)
-			o.leading = t
-		}
+	for _, t := range tracks {
 		ht := &gohlslib.Track{ClockRate: t.ClockRate()}
 		switch t.Codec {
 		case H264:
@@ -102,7 +86,10 @@ func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput,
 }
 
 func (o *hlsOutput) write(t *Track, f Frame, ntp time.Time) error {
-	ht := o.tracks[t]
+	ht, ok := o.tracks[t]
+	if !ok {
+		return nil // a track LL-HLS gets transcoded (Stream.hlsAudio)
+	}
 	pts := durationToTicks(f.PTS, ht.ClockRate)
 	var err error
 	switch t.Codec {
@@ -118,9 +105,6 @@ func (o *hlsOutput) write(t *Track, f Frame, ntp time.Time) error {
 	if err != nil {
 		return fmt.Errorf("LL-HLS muxer: %w", err)
 	}
-	if t == o.leading {
-		o.refreshParts()
-	}
 	return nil
 }
 
@@ -129,27 +113,13 @@ func (o *hlsOutput) close() {
 	o.muxer.Close()
 }
 
-func hasVideo(tracks []*Track) bool {
-	for _, t := range tracks {
-		if t.Codec.IsVideo() {
-			return true
-		}
-	}
-	return false
-}
-
 // serve answers one LL-HLS request.
 //
-// A part is handed to the muxer only once it is complete. gohlslib v2.2.5
-// returns from a waiting preload-hint request with its mutex still held
-// when the muxer closes, which would hang every later request of the stream
-// and the server's shutdown; so Livehouse waits for announced parts itself
-// (see awaitPart) and the muxer never has a hint request waiting.
-//
-// When the stream ends, requests still waiting in the muxer (blocking
-// playlist reloads, a multivariant playlist before the first segment) get
-// a 500 from gohlslib; they are answered 404 stream_ended instead, as
-// every request after the end is: the end of a stream is not a server error.
+// The muxer holds blocking playlist reloads and requests for the
+// preload-hinted part until they can be answered (a part not hinted yet is
+// 404). When the stream ends, requests still waiting in the muxer get a 500
+// from gohlslib; they are answered 404 stream_ended instead, as every
+// request after the end is: the end of a stream is not a server error.
 func (o *hlsOutput) serve(w http.ResponseWriter, r *http.Request) {
 	if o.ended() {
 		streamEnded(w)
@@ -160,22 +130,10 @@ func (o *hlsOutput) serve(w http.ResponseWriter, r *http.Request) {
 	if pb.counted {
 		o.players.touch(pb.session, clientHost(r), time.Now())
 	}
-	if n, ok := parsePartName(file); ok && !o.awaitPart(r.Context(), n) {
-		if o.ended() {
-			streamEnded(w)
-			return
-		}
-		notFound(w, "part not available")
-		return
-	}
 	rec := &muxerResponse{ResponseWriter: w, out: o, private: pb.issued}
 	o.muxer.Handle(rec, r)
 	if !rec.wrote {
 		notFound(w, "not found")
-		return
-	}
-	if rec.code == http.StatusOK && strings.HasSuffix(file, "_stream.m3u8") {
-		o.hasPlaylist.Store(true)
 	}
 }
 
@@ -204,64 +162,6 @@ func hlsError(w http.ResponseWriter, status int, code, msg string) {
 	fmt.Fprintf(w, "{\"error\":%q,\"code\":%q}\n", msg, code)
 }
 
-// partWaitLimit bounds how long a request may wait for a part to be made.
-const partWaitLimit = 5 * time.Second
-
-// awaitPart waits until part n is complete; false if it will not be.
-func (o *hlsOutput) awaitPart(ctx context.Context, n uint64) bool {
-	if o.parts.complete(n) {
-		return true
-	}
-	o.waiting.Add(1)
-	defer o.waiting.Add(-1)
-	timeout := time.NewTimer(partWaitLimit)
-	defer timeout.Stop()
-	for {
-		changed := o.parts.changed()
-		if o.parts.complete(n) {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-o.closed:
-			return false
-		case <-ctx.Done():
-			return false
-		case <-timeout.C:
-			return false
-		}
-	}
-}
-
-// refreshParts learns which parts are complete by reading the leading
-// rendition's playlist, as a player would. Parts are cut only when the
-// leading track is written, and every rendition numbers its parts alike, so
-// one read after each leading write is enough. It runs only while a request
-// is waiting for a part, and never before a playlist exists (the muxer
-// would block the writer until it did).
-func (o *hlsOutput) refreshParts() {
-	if o.waiting.Load() == 0 || !o.hasPlaylist.Load() {
-		return
-	}
-	req, _ := http.NewRequest(http.MethodGet, "/"+o.leadingID+"_stream.m3u8", nil)
-	buf := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
-	o.muxer.Handle(buf, req)
-	pl := buf.body.Bytes()
-	i := bytes.LastIndex(pl, []byte("#EXT-X-PART:"))
-	if i < 0 {
-		return
-	}
-	line := pl[i:]
-	if j := bytes.Index(line, []byte(`URI="`)); j >= 0 {
-		uri := line[j+5:]
-		if k := bytes.IndexByte(uri, '"'); k >= 0 {
-			if n, ok := parsePartName(string(uri[:k])); ok {
-				o.parts.raise(n)
-			}
-		}
-	}
-}
-
 // parsePartName reads the number of "PREFIX_video1_part42.mp4".
 func parsePartName(name string) (n uint64, ok bool) {
 	base, found := strings.CutSuffix(name, ".mp4")
@@ -274,42 +174,6 @@ func parsePartName(name string) (n uint64, ok bool) {
 	}
 	n, err := strconv.ParseUint(base[i+5:], 10, 64)
 	return n, err == nil
-}
-
-// partMarks is the highest complete part, with a way to wait for it to grow.
-type partMarks struct {
-	mu      sync.Mutex
-	highest uint64
-	any     bool
-	grew    chan struct{} // closed and replaced whenever highest grows
-}
-
-func (p *partMarks) raise(n uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.any && n <= p.highest {
-		return
-	}
-	p.highest, p.any = n, true
-	if p.grew != nil {
-		close(p.grew)
-		p.grew = nil
-	}
-}
-
-func (p *partMarks) complete(n uint64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.any && n <= p.highest
-}
-
-func (p *partMarks) changed() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.grew == nil {
-		p.grew = make(chan struct{})
-	}
-	return p.grew
 }
 
 // muxerResponse passes the muxer's answer on, noting whether and what it
@@ -338,13 +202,21 @@ func (w *muxerResponse) WriteHeader(code int) {
 		return
 	}
 	if w.private && code == http.StatusOK {
-		if cc := w.Header().Get("Cache-Control"); cc != "" {
-			w.Header().Set("Cache-Control", "private, "+cc)
-		} else {
-			w.Header().Set("Cache-Control", "private")
-		}
+		w.Header().Set("Cache-Control", privateCache(w.Header().Get("Cache-Control")))
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// privateCache turns the muxer's Cache-Control (gohlslib marks playlists
+// "public, max-age=N") into one for a single client.
+func privateCache(cc string) string {
+	out := []string{"private"}
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.TrimSpace(d); d != "" && !strings.EqualFold(d, "public") {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (w *muxerResponse) Write(b []byte) (int, error) {
@@ -356,17 +228,6 @@ func (w *muxerResponse) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
-
-// bufferedResponse captures a response in memory.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header         { return b.header }
-func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
-func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // durationToTicks converts d to units of 1/rate s without overflowing for
 // streams that run for days.

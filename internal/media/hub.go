@@ -257,13 +257,15 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream, error) {
 	h := c.hub
 	log := h.log.With("channel", c.Channel.Slug)
-	hls, err := newHLSOutput(tracks, h.hlsCfg, log)
+	slug := c.Channel.Slug
+	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log,
+		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) }}
+	hls, err := newHLSOutput(s.planHLSAudio(), h.hlsCfg, log)
 	if err != nil {
+		s.stopTranscoders()
 		return nil, err
 	}
-	slug := c.Channel.Slug
-	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log, hls: hls,
-		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) }}
+	s.hls = hls
 	for i, t := range tracks {
 		if t.Codec.IsVideo() {
 			s.params[i] = newVideoParams(t)
@@ -272,13 +274,13 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 	id := c.session
 	s.SessionID = id
 	if err := h.channels.SessionStarted(ctx, id, s.Status()); err != nil {
-		hls.close()
+		s.end()
 		return nil, fmt.Errorf("record live session: %w", err)
 	}
 	h.mu.Lock()
 	if c.done || h.closing {
 		h.mu.Unlock()
-		hls.close()
+		s.end()
 		return nil, ErrShutdown
 	}
 	c.stream = s

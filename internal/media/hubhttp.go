@@ -71,6 +71,18 @@ var (
 	playersDesc = prometheus.NewDesc("livehouse_hls_players",
 		"External HLS players of a live channel (VLC, ffplay, apps; not Livehouse's pages): playback sessions seen in the last 15 s, capped per client address.",
 		[]string{"channel"}, nil)
+	ingestBitrateDesc = prometheus.NewDesc("livehouse_ingest_bitrate_bits_per_second",
+		"Bitrate a live channel's publisher sends, over the last 2 s of its timeline.", []string{"channel", "protocol"}, nil)
+	ingestFPSDesc = prometheus.NewDesc("livehouse_ingest_fps",
+		"Video frames a second a live channel's publisher sends.", []string{"channel"}, nil)
+	keyframeIntervalDesc = prometheus.NewDesc("livehouse_ingest_keyframe_interval_seconds",
+		"Time between a live channel's last two keyframes (or since the last, when longer).", []string{"channel"}, nil)
+	droppedFramesDesc = prometheus.NewDesc("livehouse_ingest_dropped_frames_total",
+		"Video frames missing from a live channel's timeline (gaps in its timestamps), this session.", []string{"channel"}, nil)
+	lateFramesDesc = prometheus.NewDesc("livehouse_ingest_late_frames_total",
+		"Frames of a live channel that arrived over 0.5 s behind their time, this session.", []string{"channel"}, nil)
+	streamWarningDesc = prometheus.NewDesc("livehouse_stream_warning",
+		"1 for each stream-health warning a live channel has now (see GET /api/channels/SLUG/health).", []string{"channel", "code"}, nil)
 	hlsWaitingDesc = prometheus.NewDesc("livehouse_hls_waiting_requests",
 		"LL-HLS requests in progress that may be held open: blocking playlist reloads (_HLS_msn) and parts not made yet.", nil, nil)
 )
@@ -80,6 +92,9 @@ func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- viewersDesc
 	ch <- playersDesc
 	ch <- hlsWaitingDesc
+	for _, d := range []*prometheus.Desc{ingestBitrateDesc, ingestFPSDesc, keyframeIntervalDesc, droppedFramesDesc, lateFramesDesc, streamWarningDesc} {
+		ch <- d
+	}
 }
 
 func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
@@ -95,5 +110,14 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 		st := s.Status()
 		ch <- prometheus.MustNewConstMetric(viewersDesc, prometheus.GaugeValue, float64(st.Viewers), s.Channel.Slug)
 		ch <- prometheus.MustNewConstMetric(playersDesc, prometheus.GaugeValue, float64(st.ExternalPlayers), s.Channel.Slug)
+		hl, slug := s.Health(), s.Channel.Slug
+		ch <- prometheus.MustNewConstMetric(ingestBitrateDesc, prometheus.GaugeValue, float64(hl.BitrateKbps)*1000, slug, hl.Protocol)
+		ch <- prometheus.MustNewConstMetric(ingestFPSDesc, prometheus.GaugeValue, hl.FPS, slug)
+		ch <- prometheus.MustNewConstMetric(keyframeIntervalDesc, prometheus.GaugeValue, float64(hl.KeyframeIntervalMS)/1000, slug)
+		ch <- prometheus.MustNewConstMetric(droppedFramesDesc, prometheus.CounterValue, float64(hl.DroppedFrames), slug)
+		ch <- prometheus.MustNewConstMetric(lateFramesDesc, prometheus.CounterValue, float64(hl.LateFrames), slug)
+		for _, code := range hl.Warnings {
+			ch <- prometheus.MustNewConstMetric(streamWarningDesc, prometheus.GaugeValue, 1, slug, code)
+		}
 	}
 }

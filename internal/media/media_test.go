@@ -174,3 +174,18 @@ func TestHardening18PlayersCappedPerAddress(t *testing.T) {
 		t.Fatalf("after idling: %d players", n)
 	}
 }
+
+// A playlist carrying a session issued to one client must not be stored by
+// a shared cache, whatever the muxer marked it.
+func TestPrivateCache(t *testing.T) {
+	for in, want := range map[string]string{
+		"public, max-age=30": "private, max-age=30",
+		"max-age=30":         "private, max-age=30",
+		"no-cache":           "private, no-cache",
+		"":                   "private",
+	} {
+		if got := privateCache(in); got != want {
+			t.Errorf("privateCache(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

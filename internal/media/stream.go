@@ -76,6 +76,14 @@ type Stream struct {
 	pageViewers func() int
 	params      []*videoParams // per track; nil for audio. Guarded by outMu.
 
+	// Audio transcoders (transcode.go), guarded by outMu. toAAC makes the
+	// LL-HLS audio of an Opus publisher (hlsAudio); toOpus makes WebRTC
+	// viewers' audio (opusTrack) of an AAC publisher, started by the first
+	// such viewer.
+	toAAC, toOpus *audioTranscoder
+	hlsAudio      *Track
+	opusTrack     *Track
+
 	// outMu serialises writes to the outputs with their closing, so no
 	// output sees a frame after it was closed. Taken before mu, never after.
 	outMu sync.Mutex
@@ -85,6 +93,7 @@ type Stream struct {
 	// frame's DTS): frame f was captured at anchor + (f.DTS - firstDTS).
 	anchor    time.Time
 	subs      map[*Subscription]struct{}
+	health    healthTracker
 	lastDTS   []time.Duration
 	seen      []bool
 	firstDTS  time.Duration
@@ -118,6 +127,16 @@ func (s *Stream) WriteFrame(f Frame) error {
 	}
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
+	size := f.size()
+	video := s.Tracks[f.Track].Codec.IsVideo()
+	if p := s.params[f.Track]; p != nil {
+		// Parameter sets are absorbed here (nil: nothing to pass on) and
+		// keyframes marked, before the frame is measured.
+		if f.Data, f.Key = p.process(f.Data); f.Data == nil {
+			return nil
+		}
+	}
+	arrived := time.Now()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -131,9 +150,10 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.anyFrame = true
 		s.firstDTS = f.DTS
 		s.sample = rateSample{dts: f.DTS}
+		s.health.window = s.sample
 	}
-	s.bytes += uint64(f.size())
-	if s.Tracks[f.Track].Codec.IsVideo() {
+	s.bytes += uint64(size)
+	if video {
 		s.frames++
 	}
 	if d := f.DTS - s.sample.dts; d >= rateWindow {
@@ -141,16 +161,29 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.frameRate = float64(s.frames-s.sample.frames) / d.Seconds()
 		s.sample = rateSample{dts: f.DTS, bytes: s.bytes, frames: s.frames}
 	}
-	f.NTP = s.frameTime(f.DTS, time.Now())
+	f.NTP = s.frameTime(f.DTS, arrived)
+	s.health.observe(f, video, arrived, s.frameRate)
+	s.health.sample(f.DTS, s.bytes, s.frames, f.NTP)
 	s.mu.Unlock()
 
-	if p := s.params[f.Track]; p != nil {
-		if f.Data, f.Key = p.process(f.Data); f.Data == nil {
-			return nil
-		}
-	}
 	s.fanOut(f)
+	if x := s.toAAC; x != nil && x.from == s.Tracks[f.Track] {
+		x.write(f)
+	}
+	if x := s.toOpus; x != nil && x.from == s.Tracks[f.Track] {
+		x.write(f)
+	}
 	return s.hls.write(s.Tracks[f.Track], f, f.NTP)
+}
+
+// timelineTime is the wall-clock time of a point on the media timeline
+// (for frames made here, like transcoded audio, whose arrival says
+// nothing). Called with s.mu held.
+func (s *Stream) timelineTime(dts time.Duration) time.Time {
+	if s.anchor.IsZero() {
+		return s.startedAtLocked()
+	}
+	return s.anchor.Add(dts - s.firstDTS)
 }
 
 // frameTime is the wall-clock time of a frame on the media timeline, for
@@ -268,7 +301,6 @@ func (s *Stream) ExternalPlayers() int { return s.hls.players.count(time.Now()) 
 // end stops the outputs; further frames are refused.
 func (s *Stream) end() {
 	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	s.mu.Lock()
 	already := s.ended
 	s.ended = true
@@ -276,6 +308,15 @@ func (s *Stream) end() {
 	if !already {
 		s.hls.close()
 		s.closeSubscriptions()
+	}
+	transcoders := []*audioTranscoder{s.toAAC, s.toOpus}
+	s.toAAC, s.toOpus = nil, nil
+	s.outMu.Unlock()
+	// Outside outMu: a transcoder's reader may be waiting for it to emit.
+	for _, x := range transcoders {
+		if x != nil {
+			x.close()
+		}
 	}
 }
 
@@ -287,6 +328,8 @@ func (s *Stream) liveState() live.State {
 		Tracks: make([]live.Track, 0, len(st.Tracks)), BitrateKbps: st.BitrateKbps, FPS: st.FPS,
 		Viewers: st.Viewers, ExternalPlayers: st.ExternalPlayers, IngestBytes: st.IngestBytes,
 	}
+	health := s.Health()
+	out.Health = &health
 	for _, t := range st.Tracks {
 		out.Tracks = append(out.Tracks, live.Track{Codec: string(t.Codec), Width: t.Width, Height: t.Height, FPS: t.FPS,
 			SampleRate: t.SampleRate, Channels: t.Channels})

@@ -35,6 +35,10 @@ type Track struct {
 	Width, Height int
 	// FPS is the frame rate the encoder declared in the SPS, 0 when absent.
 	FPS float64
+	// What decoders must support, from the SPS: profile ("High", "Main
+	// 10"), level ("4.1"), chroma subsampling ("4:2:0") and bit depth.
+	Profile, Level, Chroma string
+	BitDepth               int
 
 	// Audio.
 	AACConfig    *mpeg4audio.AudioSpecificConfig
@@ -63,7 +67,68 @@ func NewH264Track(sps, pps []byte) (*Track, error) {
 	if len(pps) == 0 {
 		return nil, fmt.Errorf("H.264 track has no PPS")
 	}
-	return &Track{Codec: H264, SPS: sps, PPS: pps, Width: s.Width(), Height: s.Height(), FPS: s.FPS()}, nil
+	t := &Track{Codec: H264, SPS: sps, PPS: pps, Width: s.Width(), Height: s.Height(), FPS: s.FPS(),
+		Profile: h264Profile(s.ProfileIdc), Level: fmt.Sprintf("%d.%d", s.LevelIdc/10, s.LevelIdc%10),
+		Chroma: "4:2:0", BitDepth: 8}
+	// chroma_format_idc and bit depths are coded only in the High
+	// profiles; the others are 8-bit 4:2:0 by definition.
+	switch s.ProfileIdc {
+	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
+		t.Chroma = chromaName(s.ChromaFormatIdc)
+		t.BitDepth = 8 + int(s.BitDepthLumaMinus8)
+	}
+	return t, nil
+}
+
+func h264Profile(idc uint8) string {
+	switch idc {
+	case 66:
+		return "Baseline"
+	case 77:
+		return "Main"
+	case 88:
+		return "Extended"
+	case 100:
+		return "High"
+	case 110:
+		return "High 10"
+	case 122:
+		return "High 4:2:2"
+	case 244:
+		return "High 4:4:4"
+	default:
+		return fmt.Sprintf("profile %d", idc)
+	}
+}
+
+func h265Profile(idc uint8) string {
+	switch idc {
+	case 1:
+		return "Main"
+	case 2:
+		return "Main 10"
+	case 3:
+		return "Main Still Picture"
+	case 4:
+		return "Range Extensions"
+	default:
+		return fmt.Sprintf("profile %d", idc)
+	}
+}
+
+func chromaName(idc uint32) string {
+	switch idc {
+	case 0:
+		return "4:0:0"
+	case 1:
+		return "4:2:0"
+	case 2:
+		return "4:2:2"
+	case 3:
+		return "4:4:4"
+	default:
+		return "unknown"
+	}
 }
 
 // NewH265Track parses the parameter sets; a stream whose SPS cannot be read is refused.
@@ -75,7 +140,10 @@ func NewH265Track(vps, sps, pps []byte) (*Track, error) {
 	if len(vps) == 0 || len(pps) == 0 {
 		return nil, fmt.Errorf("H.265 track lacks a VPS or PPS")
 	}
-	return &Track{Codec: H265, VPS: vps, SPS: sps, PPS: pps, Width: s.Width(), Height: s.Height(), FPS: s.FPS()}, nil
+	lvl := s.ProfileTierLevel.GeneralLevelIdc
+	return &Track{Codec: H265, VPS: vps, SPS: sps, PPS: pps, Width: s.Width(), Height: s.Height(), FPS: s.FPS(),
+		Profile: h265Profile(s.ProfileTierLevel.GeneralProfileIdc), Level: fmt.Sprintf("%d.%d", lvl/30, (lvl%30)/3),
+		Chroma: chromaName(s.ChromaFormatIdc), BitDepth: 8 + int(s.BitDepthLumaMinus8)}, nil
 }
 
 // NewAACTrack checks the AudioSpecificConfig.

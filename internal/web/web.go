@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,11 @@ type Options struct {
 	MetricsToken string
 	// MetricsAddr, when set, serves /metrics there instead of on the main address.
 	MetricsAddr string
+	// WebRTC serves /whip/ and /whep/ (nil: not offered). It runs outside
+	// account authentication, whose bearer tokens are API tokens (WHIP's is
+	// a stream key), and outside the cross-origin check (no cookies are
+	// used; WHIP/WHEP players may be embedded on other sites).
+	WebRTC http.Handler
 }
 
 // Server is the HTTP server. It owns its listeners and serving goroutines.
@@ -233,7 +239,15 @@ func (s *Server) routes() http.Handler {
 	if s.o.MetricsAddr == "" {
 		metrics = s.recoverer(s.metricsHandler())
 	}
+	var webrtc http.Handler
+	if s.o.WebRTC != nil {
+		webrtc = s.recoverer(httpjson.LogFailures(s.o.Log, s.o.WebRTC))
+	}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if webrtc != nil && (strings.HasPrefix(r.URL.Path, "/whip/") || strings.HasPrefix(r.URL.Path, "/whep/")) {
+			webrtc.ServeHTTP(w, r)
+			return
+		}
 		if metrics != nil && r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			metrics.ServeHTTP(w, r)
 			return

@@ -74,10 +74,13 @@ func (c *conn) serve() error {
 	defer func() { claim.Release(reason) }()
 	claim.OnKick(func() { _ = c.nc.Close() })
 
+	if err := sc.AcceptAction(); err != nil {
+		return fmt.Errorf("accept publish: %w", err)
+	}
 	// The publisher sends media right after its publish is accepted; the
 	// reader holds the first frames back while it detects the tracks.
 	firstArrival := time.Now()
-	r := &gortmplib.Reader{Conn: sc}
+	r := &gortmplib.Reader{Conn: &fastDetect{Conn: sc}}
 	if err := r.Initialize(); err != nil {
 		reason = "bad stream header"
 		return fmt.Errorf("read stream header: %w", err)

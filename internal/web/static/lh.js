@@ -222,5 +222,55 @@
     };
   }
 
-  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, localPath, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room };
+  // WebRTC sessions the WHIP/WHEP way (RFC 9725): the whole offer, ICE
+  // candidates included, in one POST; a 201 brings the answer and a
+  // Location that ends the session with DELETE. Both the studio's "go live
+  // from this browser" (WHIP) and the watch page's low-delay player (WHEP)
+  // use these two.
+  function iceGathered(pc, ms) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+      const timer = setTimeout(() => done(), ms); // host candidates are enough on most networks
+      function done() { clearTimeout(timer); pc.removeEventListener('icegatheringstatechange', check); resolve(); }
+      pc.addEventListener('icegatheringstatechange', check);
+    });
+  }
+
+  // A refusal without a code of its own gets one from its status, so the
+  // page can say it in its language (err.CODE).
+  const rtcStatusCodes = { 401: 'stream_key_refused', 403: 'stream_key_refused', 404: 'webrtc_unavailable', 409: 'already_live', 429: 'too_fast', 503: 'webrtc_unavailable' };
+
+  // rtcOffer sends pc's offer to url and applies the answer; it returns the
+  // session's URL (for rtcEnd). token, when given, is the bearer token.
+  async function rtcOffer(pc, url, token) {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc, 2000);
+    const headers = { 'Content-Type': 'application/sdp' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    else if (cookie('lh_csrf')) headers['X-CSRF-Token'] = cookie('lh_csrf');
+    const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription.sdp, cache: 'no-store', credentials: token ? 'omit' : 'same-origin' });
+    if (res.status !== 201) {
+      let data = {};
+      try { data = await res.json(); } catch (e) { /* not JSON: the route may not exist */ }
+      // A generic code (unauthorized, not_found…) says less than the status does here.
+      if (!messages['err.' + data.code] && rtcStatusCodes[res.status]) data.code = rtcStatusCodes[res.status];
+      throw new APIError(res.status, data);
+    }
+    const answer = await res.text();
+    const loc = res.headers.get('Location');
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    return loc ? new URL(loc, new URL(url, location.href)).href : '';
+  }
+
+  // rtcEnd ends a session; it also works while the page unloads.
+  function rtcEnd(sessionURL, token) {
+    if (!sessionURL) return;
+    const headers = {};
+    if (token) headers.Authorization = 'Bearer ' + token;
+    else if (cookie('lh_csrf')) headers['X-CSRF-Token'] = cookie('lh_csrf');
+    fetch(sessionURL, { method: 'DELETE', headers, keepalive: true, credentials: token ? 'omit' : 'same-origin' }).catch(() => {});
+  }
+
+  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, localPath, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room, rtcOffer, rtcEnd };
 })();

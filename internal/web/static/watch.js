@@ -1,8 +1,9 @@
 // Watch page: polls the channel's live state, plays LL-HLS with hls.js (or
-// natively on Safari), and shows an offline / ended card otherwise.
+// natively on Safari) or, with "Low delay" on, WebRTC (WHEP), and shows an
+// offline / ended card otherwise.
 (function () {
   'use strict';
-  const { t, api, me, navUser, fmtDuration, fmtNumber } = window.Livehouse;
+  const { t, api, me, navUser, fmtDuration, fmtNumber, rtcOffer, rtcEnd } = window.Livehouse;
   const root = document.querySelector('main.watch');
   const slug = root.dataset.slug;
   const video = document.getElementById('video');
@@ -23,9 +24,22 @@
 
   function setState(state) { document.body.dataset.state = state; }
 
-  function startPlayer() {
-    if (playing) return;
-    playing = true;
+  // The player is LL-HLS (hls.js, or Safari's own), or with "Low delay" on,
+  // WebRTC over WHEP into the same <video>, so the danmaku overlay and the
+  // unmute button work the same in both. WHEP that cannot connect or shows
+  // no picture within 5 s falls back to LL-HLS with a one-line notice.
+  const lowDelay = document.getElementById('low-delay');
+  const notice = document.getElementById('player-notice');
+  const canWHEP = !!window.RTCPeerConnection;
+  let pc = null;
+  let whepSession = '';
+  let whepTimer = null;
+  let fellBack = false; // this play gave up on WHEP: LL-HLS until the next start or toggle
+
+  function mode(m) { root.dataset.player = m; }
+
+  function startHLS() {
+    mode('hls');
     if (window.Hls && Hls.isSupported()) {
       hls = new Hls({
         lowLatencyMode: true,        // use parts and blocking playlist reload
@@ -42,17 +56,94 @@
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = src;         // Safari plays LL-HLS natively
     }
+  }
+
+  async function startWHEP() {
+    mode('whep');
+    const mine = pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const stream = new MediaStream();
+    mine.addTransceiver('video', { direction: 'recvonly' });
+    mine.addTransceiver('audio', { direction: 'recvonly' });
+    mine.addEventListener('track', function (ev) { stream.addTrack(ev.track); });
+    mine.addEventListener('connectionstatechange', function () {
+      if (pc !== mine) return;
+      const st = mine.connectionState;
+      if (st === 'failed') fallBack(t('watch.fail.connection'));
+      else if (st === 'disconnected') {
+        clearTimeout(whepTimer);
+        whepTimer = setTimeout(function () { if (pc === mine && mine.connectionState !== 'connected') fallBack(t('watch.fail.connection')); }, 5000);
+      }
+    });
+    video.srcObject = stream;
+    video.play().catch(function () {});
+    // Frames or not, five seconds decide.
+    let framed = false;
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(function () { framed = true; });
+    clearTimeout(whepTimer);
+    whepTimer = setTimeout(function () {
+      if (pc !== mine) return;
+      if (!framed && !(video.videoWidth > 0 && video.currentTime > 0)) fallBack(t('watch.fail.no_frames'));
+    }, 5000);
+    try {
+      const loc = await rtcOffer(mine, '/whep/' + encodeURIComponent(slug));
+      if (pc !== mine) { rtcEnd(loc); return; } // switched away meanwhile
+      whepSession = loc;
+    } catch (e) {
+      if (pc === mine) fallBack(e.message);
+    }
+  }
+
+  function stopWHEP() {
+    clearTimeout(whepTimer);
+    if (whepSession) rtcEnd(whepSession);
+    whepSession = '';
+    if (pc) { const old = pc; pc = null; old.close(); }
+    if (video.srcObject) { video.srcObject = null; }
+  }
+
+  function fallBack(reason) {
+    stopWHEP();
+    fellBack = true;
+    say(t('watch.low_delay_fallback', { reason: reason }));
+    if (playing) { startHLS(); video.play().catch(function () {}); }
+  }
+
+  let noticeTimer = null;
+  function say(text) {
+    notice.textContent = text;
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
+  }
+
+  function startPlayer() {
+    if (playing) return;
+    playing = true;
+    if (lowDelay.checked && canWHEP && !fellBack) startWHEP();
+    else startHLS();
     video.play().catch(function () {});
     unmute.hidden = !video.muted;
   }
 
   function stopPlayer() {
     playing = false;
+    stopWHEP();
     if (hls) { hls.destroy(); hls = null; }
     video.removeAttribute('src');
     video.load();
     unmute.hidden = true;
   }
+
+  // The switch is remembered in this browser; flipping it while playing
+  // restarts the player in the other mode.
+  lowDelay.checked = localStorage.getItem('lh-low-delay') === '1';
+  document.getElementById('player-bar').hidden = !canWHEP; // no WebRTC here: LL-HLS is all there is
+  lowDelay.addEventListener('change', function () {
+    localStorage.setItem('lh-low-delay', lowDelay.checked ? '1' : '0');
+    fellBack = false;
+    if (playing) { stopPlayer(); startPlayer(); }
+  });
+  window.addEventListener('pagehide', stopWHEP);
 
   function render(ch) {
     titleEl.textContent = ch.title;
@@ -72,6 +163,7 @@
       badge.textContent = t('watch.offline_badge');
       badge.className = 'badge offline';
       if (playing) stopPlayer();
+      fellBack = false;
       if (wasLive) {
         setState('ended');
         cardTitle.textContent = t('watch.ended');

@@ -1,0 +1,121 @@
+package webrtc
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/pion/sdp/v3"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/media"
+)
+
+// postWHIP starts a publish (RFC 9725 4.2): the bearer token is the stream
+// key, the body the SDP offer; the answer comes back with 201 and the
+// session's Location.
+func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	slug := r.PathValue("slug")
+	log := s.log.With("protocol", "whip", "channel", slug, "remote", clientHost(r.RemoteAddr))
+	refuse := func(err error, why string) {
+		// The key is a secret: never logged.
+		log.Warn("WHIP publish refused", "reason", why)
+		httpjson.Fail(w, err)
+	}
+	key := bearer(r)
+	if key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
+		refuse(httpjson.NewProblem(http.StatusUnauthorized, "no_stream_key", "send the stream key as Authorization: Bearer STREAM_KEY"), "no stream key")
+		return
+	}
+	body, err := readBody(w, r, "application/sdp")
+	if err != nil {
+		refuse(err, err.Error())
+		return
+	}
+	offer, err := inspectOffer(body)
+	if err != nil {
+		code := "bad_sdp"
+		if errors.Is(err, errNoUsableCodec) {
+			code = "no_usable_codec"
+		}
+		refuse(httpjson.BadRequest(code, "%v", err), err.Error())
+		return
+	}
+	if !offer.Sending {
+		refuse(httpjson.BadRequest("not_sending", "the offer sends no media (want sendonly audio/video)"), "offer sends no media")
+		return
+	}
+
+	claim, err := s.hub.Claim(r.Context(), key)
+	if err != nil {
+		refuse(claimProblem(err), err.Error())
+		return
+	}
+	if claim.Channel.Slug != slug {
+		claim.Release("wrong channel")
+		refuse(httpjson.NewProblem(http.StatusForbidden, "wrong_channel", "this stream key belongs to another channel"),
+			"stream key of channel "+claim.Channel.Slug)
+		return
+	}
+	ss := newSession(s, kindWHIP, slug, clientHost(r.RemoteAddr))
+	ss.remoteUfrag = offer.Ufrag
+	if err := s.add(ss); err != nil {
+		claim.Release("refused: " + err.Error())
+		refuse(err, err.Error())
+		return
+	}
+	pub := &publisher{ss: ss, claim: claim, log: ss.log}
+	ss.onEnd = pub.release
+	claim.OnKick(func() { ss.end("stopped by the platform") })
+
+	if ss.pc, err = s.api.NewPeerConnection(pion.Configuration{}); err != nil {
+		ss.end("could not start")
+		refuse(httpjson.Internal(err), "new peer connection: "+err.Error())
+		return
+	}
+	ss.watch()
+	ss.pc.OnTrack(pub.onTrack)
+	answer, err := negotiate(r, ss.pc, string(body))
+	if err != nil {
+		ss.end("bad offer")
+		refuse(err, "negotiate: "+err.Error())
+		return
+	}
+	ans, err := inspectOffer([]byte(answer))
+	if err != nil || !ans.Receiving {
+		ss.end("no usable media")
+		refuse(httpjson.BadRequest("no_usable_codec", "%v", errNoUsableCodec), "answer accepts no media")
+		return
+	}
+	pub.expectVideo, pub.expectAudio = ans.Video, ans.Audio
+	ss.log.Info("WHIP session started", "video", pub.expectVideo, "audio", pub.expectAudio)
+	s.answer(w, ss, answer)
+}
+
+// claimProblem turns hub.Claim's refusals into HTTP answers.
+func claimProblem(err error) error {
+	switch {
+	case errors.Is(err, media.ErrUnknownKey):
+		return httpjson.NewProblem(http.StatusUnauthorized, "unknown_stream_key", "unknown stream key")
+	case errors.Is(err, media.ErrAlreadyLive):
+		return httpjson.NewProblem(http.StatusConflict, "already_live", "the channel is already live")
+	case errors.Is(err, media.ErrShutdown):
+		return errShuttingDown
+	default:
+		// A disabled channel (and, rarely, a store failure) ends here; the
+		// channel domain has no sentinel for "disabled" to tell them apart.
+		return httpjson.NewProblem(http.StatusForbidden, "publish_refused", "this stream key cannot publish now")
+	}
+}
+
+// sdpDirection returns a media section's direction attribute.
+func sdpDirection(md *sdp.MediaDescription) string {
+	for _, d := range []string{"sendonly", "recvonly", "inactive", "sendrecv"} {
+		if _, ok := md.Attribute(d); ok {
+			return d
+		}
+	}
+	return "sendrecv"
+}
