@@ -241,3 +241,20 @@ func cpuTime(t *testing.T) time.Duration {
 	}
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
 }
+
+// TestHonestProgramDateTimeSRT: an SRT publisher's playlist clock starts
+// when its first frame was sent, not when track detection ended or SRT's
+// receive buffer let the frame go.
+func TestHonestProgramDateTimeSRT(t *testing.T) {
+	n := startNode(t, "")
+	key := n.createChannel("srtclock")
+	start := time.Now()
+	startClockPublisher(t, "mpegts", n.srtURL(key))
+	waitFor(t, 20*time.Second, "SRT clock stream live", func() bool { return n.channel("srtclock").Live })
+	liveAfter := time.Since(start)
+	waitFor(t, 20*time.Second, "first LL-HLS part", func() bool { return firstPartReady(t, n, "srtclock") })
+	t.Logf("live %v and first LL-HLS part %v after ffmpeg started", liveAfter.Round(10*time.Millisecond),
+		time.Since(start).Round(10*time.Millisecond))
+	pdt, glass := measurePDT(t, n, "srtclock", 8)
+	checkHonestPDT(t, pdt, glass)
+}

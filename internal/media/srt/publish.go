@@ -427,8 +427,14 @@ func (p *publisher) goLive() error {
 	for i, t := range p.tracks {
 		tracks[i] = t.media
 	}
-	first := p.held[start]
-	stream, err := p.claim.GoLive(p.srv.ctx, tracks, media.Ingest{Protocol: "srt", FirstArrival: first.arrived})
+	// SRT hands each packet over its receive latency (TSBPD delay) after
+	// the publisher sent it: frame times go back by it, to when each frame
+	// was sent, as near to its capture as the server can tell.
+	var st gosrt.Statistics
+	p.conn.Stats(&st)
+	delay := time.Duration(st.Instantaneous.MsRecvTsbPdDelay) * time.Millisecond
+	stream, err := p.claim.GoLive(p.srv.ctx, tracks, media.Ingest{Protocol: "srt",
+		FirstArrival: p.held[start].arrived.Add(-delay), TransportDelay: delay})
 	if err != nil {
 		return &frameError{err: err, golive: true}
 	}
