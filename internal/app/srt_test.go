@@ -143,26 +143,30 @@ func httpGetQuiet(url string) (int, string) {
 }
 
 // TestMeasureSRTAgainstRTMP (LIVEHOUSE_MEASURE=1) measures, in one run,
-// the time from ffmpeg's start to the first LL-HLS part over SRT and over
-// RTMP, and the server's CPU per SRT and per RTMP stream at 2.9 Mbit/s
-// (a pre-encoded 720p file sent with -c copy, so the encoder's CPU is not
-// in the way).
+// the time from ffmpeg's start to going live and to the first LL-HLS part
+// over SRT and over RTMP, and the server's CPU per SRT and per RTMP stream
+// at 2.9 Mbit/s (a pre-encoded 720p clip sent with -c copy, so the
+// encoder's CPU is not in the way).
 func TestMeasureSRTAgainstRTMP(t *testing.T) {
 	if os.Getenv("LIVEHOUSE_MEASURE") == "" {
 		t.Skip("a measurement: set LIVEHOUSE_MEASURE=1")
 	}
 	ff := needTool(t, "ffmpeg")
-	file := t.TempDir() + "/clip.ts"
-	enc := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
-		"-c:v", "libx264", "-preset", "veryfast", "-b:v", "2800k", "-maxrate", "2800k", "-bufsize", "2800k", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "128k", "-f", "mpegts", file)
-	if out, err := enc.CombinedOutput(); err != nil {
-		t.Fatalf("encode: %v %s", err, out)
+	// The same 30 s encoded twice, as MPEG-TS for SRT and as FLV for RTMP
+	// (encoded straight to FLV, so its AAC header comes first).
+	dir := t.TempDir()
+	for _, format := range []string{"mpegts", "flv"} {
+		enc := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
+			"-c:v", "libx264", "-preset", "veryfast", "-b:v", "2800k", "-maxrate", "2800k", "-bufsize", "2800k", "-g", "30", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-b:a", "128k", "-f", format, dir+"/clip."+format)
+		if out, err := enc.CombinedOutput(); err != nil {
+			t.Fatalf("encode: %v %s", err, out)
+		}
 	}
 	n := startNode(t, "")
 	copyTo := func(url, format string) *exec.Cmd {
-		cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re", "-i", file, "-c", "copy", "-f", format, url)
+		cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re", "-i", dir+"/clip."+format, "-c", "copy", "-f", format, url)
 		cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
