@@ -70,6 +70,9 @@ func TestFFmpegSRTPublishFFprobeReads(t *testing.T) {
 		return live.FPS >= 25 && live.FPS <= 35 && live.BitrateKbps > 0
 	})
 	n.waitLog("protocol=srt")
+	waitFor(t, 5*time.Second, "ingest bytes counted", func() bool {
+		return metric(t, n, `livehouse_ingest_bytes_total{channel="srtcast"}`) > 10000
+	})
 }
 
 // TestFFmpegSRTOpus: an SRT stream with Opus audio, its key in the
