@@ -7,11 +7,15 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/media/webrtc"
 )
 
 // liveResp is a channel's live state as GET /api/channels/{slug} gives it.
@@ -127,6 +131,23 @@ func TestLiveStateAcrossTwoNodes(t *testing.T) {
 	if code := b.api("GET", "/api/channels/relay/stats", testAdminToken, nil, &stats); code != 200 || !stats.Live || stats.BitrateKbps <= 0 {
 		t.Fatalf("stats on B: %d %+v", code, stats)
 	}
+	// A WHEP viewer who asks B is sent to A (307), where the media is, and
+	// plays; the session lives on A.
+	var whepVideo atomic.Int64
+	whepViewer, err := webrtc.Play(context.Background(), b.http+"/whep/relay", webrtc.ClientOptions{OnPacket: func(mime string, _ *rtp.Packet) {
+		if strings.EqualFold(mime, "video/h264") {
+			whepVideo.Add(1)
+		}
+	}})
+	if err != nil {
+		t.Fatalf("WHEP through B: %v", err)
+	}
+	waitFor(t, 15*time.Second, "video over WHEP from A via B", func() bool { return whepVideo.Load() > 100 })
+	if !strings.HasPrefix(whepViewer.Location(), onB.Node.URL+"/whep/relay/") {
+		t.Errorf("WHEP session at %q, want on A (%s)", whepViewer.Location(), onB.Node.URL)
+	}
+	whepViewer.Close()
+
 	// The rename guard on B knows the channel is live.
 	if code := b.api("PATCH", "/api/channels/relay", testAdminToken, map[string]any{"slug": "relay2"}, nil); code != http.StatusConflict {
 		t.Fatalf("rename on B while live on A: %d, want 409", code)

@@ -95,7 +95,10 @@ type Stream struct {
 	mu sync.Mutex // guards the fields below; held per frame, briefly
 	// anchor is the wall-clock time of the media timeline's zero (the first
 	// frame's DTS): frame f was captured at anchor + (f.DTS - firstDTS).
-	anchor    time.Time
+	anchor time.Time
+	// startedAt is the first anchor: when the stream started, as reported
+	// (it stays put while the anchor settles by milliseconds).
+	startedAt time.Time
 	subs      map[*Subscription]struct{}
 	health    healthTracker
 	lastDTS   []time.Duration
@@ -201,6 +204,7 @@ func (s *Stream) frameTime(dts time.Duration, arrived time.Time) time.Time {
 		if first := s.Ingest.FirstArrival; !first.IsZero() && first.Before(arrived) {
 			s.anchor = first
 		}
+		s.startedAt = s.anchor
 	}
 	t := s.anchor.Add(dts - s.firstDTS)
 	if arrived.Before(t) {
@@ -211,7 +215,7 @@ func (s *Stream) frameTime(dts time.Duration, arrived time.Time) time.Time {
 }
 
 // StartedAt is the wall-clock time of the stream's first frame (when it
-// went live, if no frame has arrived yet).
+// went live, if no frame has arrived yet). It does not change afterwards.
 func (s *Stream) StartedAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,8 +223,8 @@ func (s *Stream) StartedAt() time.Time {
 }
 
 func (s *Stream) startedAtLocked() time.Time {
-	if !s.anchor.IsZero() {
-		return s.anchor
+	if !s.startedAt.IsZero() {
+		return s.startedAt
 	}
 	if !s.Ingest.FirstArrival.IsZero() {
 		return s.Ingest.FirstArrival

@@ -190,10 +190,9 @@ func (c *Client) connect(ctx context.Context, endpoint, key string) error {
 	if res.StatusCode != http.StatusCreated {
 		return &StatusError{Code: res.StatusCode, Body: string(body)}
 	}
-	loc, err := url.Parse(endpoint)
-	if err != nil {
-		return err
-	}
+	// The session lives where the answer came from, after any redirect
+	// to the node that ingests.
+	loc := res.Request.URL
 	rel, err := url.Parse(res.Header.Get("Location"))
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pion/rtp"
@@ -44,8 +46,14 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 	}
 	stream, ok := s.hub.Stream(slug)
 	if !ok {
-		// Multi-node: the viewer must ask the node that ingests (later: a redirect).
-		httpjson.Fail(w, httpjson.NewProblem(http.StatusNotFound, "not_live", "the channel is not live on this server"))
+		// Media flows from the node that ingests: send the viewer there
+		// (307 keeps the method and the offer; the WHEP draft allows it).
+		if st, live := s.hub.Lookup(slug); live && !st.Local && st.Node.URL != "" {
+			w.Header().Set("Location", strings.TrimSuffix(st.Node.URL, "/")+"/whep/"+url.PathEscape(slug))
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		httpjson.Fail(w, httpjson.NewProblem(http.StatusNotFound, "not_live", "the channel is not live"))
 		return
 	}
 	ss := newSession(s, kindWHEP, slug, clientHost(r.RemoteAddr))

@@ -66,7 +66,9 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 		refuse(err, err.Error())
 		return
 	}
-	pub := &publisher{ss: ss, claim: claim, log: ss.log}
+	// What the publisher sends is set before pion can call back with its
+	// tracks (OnTrack's registration orders it before every callback).
+	pub := &publisher{ss: ss, claim: claim, log: ss.log, expectVideo: offer.Video, expectAudio: offer.Audio}
 	ss.onEnd = pub.release
 	claim.OnKick(func() { ss.end("stopped by the platform") })
 
@@ -84,12 +86,11 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ans, err := inspectOffer([]byte(answer))
-	if err != nil || !ans.Receiving {
+	if err != nil || !ans.Receiving || ans.Video != offer.Video || ans.Audio != offer.Audio {
 		ss.end("no usable media")
-		refuse(httpjson.BadRequest("no_usable_codec", "%v", errNoUsableCodec), "answer accepts no media")
+		refuse(httpjson.BadRequest("no_usable_codec", "%v", errNoUsableCodec), "answer does not accept the offered media")
 		return
 	}
-	pub.expectVideo, pub.expectAudio = ans.Video, ans.Audio
 	ss.log.Info("WHIP session started", "video", pub.expectVideo, "audio", pub.expectAudio)
 	s.answer(w, ss, answer)
 }

@@ -260,7 +260,8 @@
     const answer = await res.text();
     const loc = res.headers.get('Location');
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    return loc ? new URL(loc, new URL(url, location.href)).href : '';
+    // After a redirect to the node that ingests, the session is there.
+    return loc ? new URL(loc, res.url || new URL(url, location.href)).href : '';
   }
 
   // rtcEnd ends a session; it also works while the page unloads.
