@@ -23,6 +23,8 @@ unit:
 # Run each fuzz target for FUZZTIME.
 fuzz:
 	$(GO) test ./internal/media/rtmp -run '^$$' -fuzz FuzzPublishKey -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/srt -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/media/srt -run '^$$' -fuzz FuzzTSGuard -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/flv -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/webrtc -run '^$$' -fuzz FuzzInspectOffer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/media/webrtc -run '^$$' -fuzz FuzzParseTrickle -fuzztime $(FUZZTIME)

@@ -28,6 +28,7 @@ import (
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
+	"github.com/livehouse/livehouse/internal/media/srt"
 	"github.com/livehouse/livehouse/internal/media/webrtc"
 	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
@@ -67,6 +68,7 @@ type App struct {
 	Frames  *media.FrameGrabber // nil without ffmpeg
 	Gateway *room.Gateway
 	RTMP    *rtmp.Server
+	SRT     *srt.Server    // nil when --srt is empty
 	WebRTC  *webrtc.Server // WHIP ingest and WHEP playback
 	Web     *web.Server
 
@@ -234,6 +236,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	if cfg.SRTAddr != "" {
+		if a.SRT, err = srt.Listen(cfg.SRTAddr, srt.Options{Hub: a.Hub, Passphrase: cfg.SRTPassphrase,
+			Timeouts: srt.Timeouts{Read: cfg.RTMPReadTimeout}, Log: log.With("component", "srt")}); err != nil {
+			return a, err
+		}
+	}
 	if a.WebRTC, err = webrtc.New(webrtc.Options{Hub: a.Hub, Log: log.With("component", "webrtc"), UDPAddr: cfg.WebRTCUDPAddr,
 		TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers)}); err != nil {
 		return a, err
@@ -267,6 +275,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		HLS:          a.Hub.ServeHLS,
 		Gateway:      a.Gateway,
 		IngestURL:    "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
+		SRTURL:       a.srtURL(),
 		Proxies:      proxies,
 		TLSCert:      cfg.TLSCert,
 		TLSKey:       cfg.TLSKey,
@@ -280,10 +289,25 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Live.Advertise(a.scheme() + "://" + net.JoinHostPort(cfg.PublicHost, port(a.Web.Addr())))
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
-	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(),
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "srt", a.srtAddr(),
 		"webrtc udp", a.WebRTC.UDPAddr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
 		"node", a.Node.ID())
 	return a, nil
+}
+
+// srtURL is the SRT publish URL without its key, "" when SRT is off.
+func (a *App) srtURL() string {
+	if a.SRT == nil {
+		return ""
+	}
+	return "srt://" + net.JoinHostPort(a.Config.PublicHost, port(a.SRT.Addr())) + "?streamid=publish:"
+}
+
+func (a *App) srtAddr() string {
+	if a.SRT == nil {
+		return "off"
+	}
+	return a.SRT.Addr().String()
 }
 
 // publish sends a domain's event to every node (the bus opens after
@@ -356,6 +380,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.RTMP != nil {
 		errs = append(errs, a.RTMP.Close(ctx))
 	}
+	if a.SRT != nil {
+		errs = append(errs, a.SRT.Close(ctx))
+	}
 	if a.WebRTC != nil {
 		errs = append(errs, a.WebRTC.Close(ctx))
 	}
@@ -395,6 +422,9 @@ func (a *App) PrintWelcome(w io.Writer) {
 	httpURL := a.scheme() + "://" + net.JoinHostPort(host, port(a.Web.Addr()))
 	fmt.Fprintf(w, "\nLivehouse is running.\n")
 	fmt.Fprintf(w, "  OBS server:   rtmp://%s/live\n", net.JoinHostPort(host, port(a.RTMP.Addr())))
+	if u := a.srtURL(); u != "" {
+		fmt.Fprintf(w, "  SRT:          %sSTREAM_KEY\n", u)
+	}
 	if a.DemoKey != "" {
 		fmt.Fprintf(w, "  Stream key:   %s   (demo channel; shown once, stored hashed)\n", a.DemoKey)
 	}

@@ -40,6 +40,10 @@ type Ingest struct {
 	// ingest held frames back to detect tracks (RTMP reads ~1-2 s before it
 	// knows them); zero means the frames are written as they arrive.
 	FirstArrival time.Time
+	// TransportDelay is how long the ingest protocol holds every frame on
+	// purpose before handing it over (SRT's receive latency, 120 ms by
+	// default): frame times are moved back by it, to when it was sent.
+	TransportDelay time.Duration
 }
 
 func (f Frame) size() int {
@@ -164,7 +168,7 @@ func (s *Stream) WriteFrame(f Frame) error {
 		s.frameRate = float64(s.frames-s.sample.frames) / d.Seconds()
 		s.sample = rateSample{dts: f.DTS, bytes: s.bytes, frames: s.frames}
 	}
-	f.NTP = s.frameTime(f.DTS, arrived)
+	f.NTP = s.frameTime(f.DTS, arrived.Add(-s.Ingest.TransportDelay))
 	s.health.observe(f, video, arrived, s.frameRate)
 	s.health.sample(f.DTS, s.bytes, s.frames, f.NTP)
 	s.mu.Unlock()

@@ -51,6 +51,9 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// IngestURL is the RTMP server URL streamers put in OBS.
 	IngestURL string
+	// SRTURL is the SRT publish URL up to the stream key
+	// (srt://HOST:PORT?streamid=publish:); empty when SRT is off.
+	SRTURL string
 
 	// Proxies are the trusted reverse proxies: the real client address and
 	// scheme come from their X-Forwarded-* headers.
@@ -213,7 +216,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/ingest", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"rtmp_url": s.o.IngestURL})
+		urls := map[string]string{"rtmp_url": s.o.IngestURL}
+		if s.o.SRTURL != "" {
+			urls["srt_url"] = s.o.SRTURL
+		}
+		httpjson.Write(w, http.StatusOK, urls)
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
