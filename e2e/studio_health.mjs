@@ -21,6 +21,10 @@ try {
 
   await page.goto(base + '/studio/' + slug);
   await page.waitForSelector('#health[data-state="live"]', { timeout: 30000 });
+  // The other ways in: WHIP and SRT addresses under the OBS server.
+  await page.click('.other-ingest summary');
+  say(`INGEST whip=${await page.inputValue('#whip-url')} srt=${await page.inputValue('#srt-url')}`);
+  if (shots) await page.locator('#h-setup').locator('..').screenshot({ path: `${shots}/${lang}-studio-setup.png` });
   for (const [w, h] of [[1280, 800], [375, 812]]) {
     await page.setViewportSize({ width: w, height: h });
     // Let the charts take the new width and gather a few seconds of points.

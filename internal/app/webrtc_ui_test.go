@@ -85,7 +85,7 @@ func TestChromiumStudioStreamHealth(t *testing.T) {
 	var lines []string
 	for _, lang := range []string{"en", "zh-CN"} {
 		out := runBrowser(t, node, chromium, "studio_health.mjs", []string{base, lang, "health-check", "healthy", "healthy-password", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
-			"HEALTH lang="+lang+" width=1280", "HEALTH lang="+lang+" width=375")
+			"INGEST whip="+base+"/whip/health-check srt=srt://localhost:", "HEALTH lang="+lang+" width=1280", "HEALTH lang="+lang+" width=375")
 		for _, l := range strings.Split(out, "\n") {
 			if strings.HasPrefix(l, "HEALTH ") {
 				lines = append(lines, l)

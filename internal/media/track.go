@@ -1,7 +1,9 @@
 // Package media holds live streams: what a publisher sends (tracks and
-// frames), the registry of channels that are live, and the LL-HLS output
-// every viewer reads. Ingest protocols (RTMP now; SRT and WHIP later) live in
-// subpackages and feed a Stream; they never talk to viewers directly.
+// frames), the registry of channels that are live, the LL-HLS output, the
+// subscriptions other outputs read (WHEP viewers), the audio transcoder
+// between AAC and Opus, and each stream's health. Ingest protocols (rtmp,
+// srt, and WHIP in webrtc) live in subpackages and feed a Stream; webrtc
+// also serves WHEP from a Subscription.
 package media
 
 import (

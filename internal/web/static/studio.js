@@ -43,9 +43,13 @@
     // Stream setup: the server URL, and the key while this tab knows it.
     const ingest = await api('GET', '/api/ingest');
     $('ingest-url').value = ingest.rtmp_url;
+    $('whip-url').value = location.origin + '/whip/' + encodeURIComponent(slug);
+    $('srt-row').hidden = $('srt-hint').hidden = !ingest.srt_url;
     const keyInput = $('stream-key');
     function showKnownKey() {
       const k = sessionStorage.getItem(keyStore(slug));
+      // SRT carries the key in the URL: shown whole only while this tab knows it.
+      if (ingest.srt_url) $('srt-url').value = ingest.srt_url + (k || 'STREAM_KEY');
       keyInput.value = k || '';
       $('key-status').textContent = k ? '' : t('studio.key_hidden');
       $('copy-key').disabled = !k;
