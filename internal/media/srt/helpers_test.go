@@ -115,6 +115,9 @@ func (e *env) dial(streamID, passphrase string) (gosrt.Conn, error) {
 	cfg.StreamId = streamID
 	cfg.Passphrase = passphrase
 	cfg.ConnectionTimeout = 5 * time.Second
+	// A receive buffer of half a second, as over a real network: with the
+	// default 120 ms, a starved test machine drops packets as too late.
+	cfg.PeerLatency = 500 * time.Millisecond
 	return gosrt.Dial("srt", e.srv.Addr().String(), cfg)
 }
 
