@@ -57,7 +57,11 @@ try {
   await page.waitForFunction((b) => document.getElementById('balance').textContent === String(Number(b) - 12), balance);
   say('GIFT_SENT balance=' + (await page.textContent('#balance')));
 
-  // 4. A membership repriced after the page loaded.
+  // 4. A membership repriced after the page loaded. The gift above reloads
+  // the fan panel (and with it the tier buttons); on a loaded machine that
+  // reload could land after the repricing and show the new price, so the
+  // click would buy at it. Let it finish first.
+  await page.waitForLoadState('networkidle', { timeout: 10000 }).catch(() => {});
   await admin('PUT', '/api/channels/' + slug + '/membership-tiers', tiers(300));
   await page.click('#tier-buttons button[data-tier="1"]');
   await page.waitForFunction(() => document.getElementById('gift-status').className === 'error' && /300/.test(document.getElementById('gift-status').textContent));
