@@ -330,6 +330,19 @@ func TestWebRTCRefusals(t *testing.T) {
 	if _, err := webrtc.Play(ctx, n.http+"/whep/other", webrtc.ClientOptions{}); status(err) != 404 {
 		t.Errorf("offline WHEP: %v", err)
 	}
+	// A malformed key is refused without asking the store; a disabled
+	// channel says so (the code the rest of the API uses).
+	if _, err := webrtc.Publish(ctx, n.http+"/whip/other", "not a key!", []*media.Track{video}, webrtc.ClientOptions{}); status(err) != 401 {
+		t.Errorf("malformed key: %v", err)
+	}
+	if code := n.api("POST", "/api/admin/channels/other", testAdminToken, map[string]any{"disabled": true}, nil); code != 200 {
+		t.Fatalf("disable channel: %d", code)
+	}
+	_, err = webrtc.Publish(ctx, n.http+"/whip/other", otherKey, []*media.Track{video}, webrtc.ClientOptions{})
+	var se *webrtc.StatusError
+	if !errors.As(err, &se) || se.Code != 403 || !strings.Contains(se.Body, `"code":"channel_disabled"`) {
+		t.Errorf("disabled channel: %v", err)
+	}
 	// CORS preflight.
 	req, _ := http.NewRequest("OPTIONS", n.http+"/whip/refuse", nil)
 	res, err := http.DefaultClient.Do(req)

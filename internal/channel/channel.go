@@ -323,7 +323,7 @@ func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelR
 		return ref, fmt.Errorf("look up stream key: %w", err)
 	}
 	if disabled.Valid {
-		return ref, fmt.Errorf("channel %q is disabled by the platform", ref.Slug)
+		return ref, fmt.Errorf("%w: %s", media.ErrChannelDisabled, ref.Slug)
 	}
 	return ref, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,16 +17,26 @@ import (
 
 // Errors a publisher can get from the hub.
 var (
-	ErrUnknownKey  = errors.New("unknown stream key")
-	ErrAlreadyLive = errors.New("channel is already live")
-	ErrShutdown    = errors.New("server is shutting down")
+	ErrUnknownKey      = errors.New("unknown stream key")
+	ErrChannelDisabled = errors.New("channel is disabled by the platform")
+	ErrAlreadyLive     = errors.New("channel is already live")
+	ErrShutdown        = errors.New("server is shutting down")
 )
+
+// streamKeyPattern is what a stream key can look like: anything else is
+// refused by every ingest before the store is asked.
+var streamKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)
+
+// ValidStreamKey reports whether key has the shape of a stream key.
+func ValidStreamKey(key string) bool { return streamKeyPattern.MatchString(key) }
 
 // Channels is what the hub needs from the channel domain: resolving stream
 // keys and recording live sessions, which are also the claims that keep two
 // nodes from ingesting one channel. The channel package implements it.
 type Channels interface {
-	// ChannelForKey returns the channel a stream key belongs to, or ErrUnknownKey.
+	// ChannelForKey returns the channel a stream key belongs to, or
+	// ErrUnknownKey, or ErrChannelDisabled (wrapped) for a channel the
+	// platform switched off.
 	ChannelForKey(ctx context.Context, key string) (ChannelRef, error)
 	// ClaimChannel opens a live session of ch held by node until ttl from
 	// now unless renewed: a conditional write, so a channel has at most one

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -156,8 +155,6 @@ func isClosed(err error) bool {
 		strings.Contains(err.Error(), "connection reset")
 }
 
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)
-
 // PublishKey extracts the stream key from a publish URL of the form
 // rtmp://HOST[:PORT]/live/STREAM_KEY (OBS: server …/live, key STREAM_KEY).
 func PublishKey(u *url.URL) (string, error) {
@@ -168,7 +165,7 @@ func PublishKey(u *url.URL) (string, error) {
 	if !ok || app != "live" {
 		return "", fmt.Errorf("publish URL path %q: want /live/STREAM_KEY", truncate(u.Path, 64))
 	}
-	if !keyPattern.MatchString(key) {
+	if !media.ValidStreamKey(key) {
 		return "", errors.New("malformed stream key")
 	}
 	return key, nil

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/livehouse/livehouse/internal/media"
 )
 
 func TestPublishKey(t *testing.T) {
@@ -45,7 +47,7 @@ func FuzzPublishKey(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !keyPattern.MatchString(key) || strings.TrimPrefix(p, "/") != "live/"+key {
+		if !media.ValidStreamKey(key) || strings.TrimPrefix(p, "/") != "live/"+key {
 			t.Fatalf("accepted %q as key %q", p, key)
 		}
 	})

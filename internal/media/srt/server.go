@@ -194,6 +194,8 @@ func (s *Server) decide(req gosrt.ConnRequest) (*media.Claim, *refusal) {
 	case errors.Is(err, media.ErrUnknownKey):
 		// The key itself is a secret: never log it.
 		return nil, &refusal{gosrt.REJX_UNAUTHORIZED, err}
+	case errors.Is(err, media.ErrChannelDisabled):
+		return nil, &refusal{gosrt.REJX_FORBIDDEN, err}
 	case errors.Is(err, media.ErrAlreadyLive):
 		return nil, &refusal{gosrt.REJX_CONFLICT, err}
 	case errors.Is(err, media.ErrShutdown):
@@ -218,6 +220,8 @@ func rejectName(code gosrt.RejectionReason) string {
 		return "bad_mode"
 	case gosrt.REJX_UNAUTHORIZED:
 		return "unauthorized"
+	case gosrt.REJX_FORBIDDEN:
+		return "forbidden"
 	case gosrt.REJX_CONFLICT:
 		return "conflict"
 	case gosrt.REJX_DOWN:

@@ -185,6 +185,14 @@ func TestRefusals(t *testing.T) {
 	_, err = e.dial("publish:"+key, "passphrase-nobody-set")
 	rejectedWith(t, err, gosrt.REJ_UNSECURE)
 
+	off := e.channel("switched-off")
+	if err := e.chs.SetDisabled(context.Background(), "switched-off", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.dial("publish:"+off, "")
+	rejectedWith(t, err, gosrt.REJX_FORBIDDEN)
+	e.waitLog("channel is disabled by the platform")
+
 	first, err := e.dial("publish:"+key, "")
 	if err != nil {
 		t.Fatal(err)

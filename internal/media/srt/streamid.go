@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/livehouse/livehouse/internal/media"
 )
 
 // Mode is what a caller asks to do with a stream.
@@ -24,10 +25,6 @@ type StreamID struct {
 	Mode Mode
 	Key  string
 }
-
-// keyPattern is what a stream key can look like (the same as RTMP's): a
-// stream id that cannot hold a key is refused before the store is asked.
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)
 
 // maxStreamIDLen is SRT's own limit on SRTO_STREAMID.
 const maxStreamIDLen = 512
@@ -85,7 +82,8 @@ func ParseStreamID(id string) (StreamID, error) {
 		}
 		sid.Key = key
 	}
-	if !keyPattern.MatchString(sid.Key) {
+	// A stream id that cannot hold a key is refused before the store is asked.
+	if !media.ValidStreamKey(sid.Key) {
 		return StreamID{}, errBadKey
 	}
 	if sid.Mode == ModeRead {

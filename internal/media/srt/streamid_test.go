@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/media"
 )
 
 func TestParseStreamID(t *testing.T) {
@@ -67,7 +69,7 @@ func FuzzParseStreamID(f *testing.F) {
 		switch sid.Mode {
 		case ModePublish:
 			dec, _ := url.PathUnescape(id)
-			if !keyPattern.MatchString(sid.Key) || !(strings.Contains(id, sid.Key) || strings.Contains(dec, sid.Key)) {
+			if !media.ValidStreamKey(sid.Key) || !(strings.Contains(id, sid.Key) || strings.Contains(dec, sid.Key)) {
 				t.Fatalf("%q gave key %q", id, sid.Key)
 			}
 		case ModeRead:

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/pion/sdp/v3"
@@ -27,6 +28,11 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 	if key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
 		refuse(httpjson.NewProblem(http.StatusUnauthorized, "no_stream_key", "send the stream key as Authorization: Bearer STREAM_KEY"), "no stream key")
+		return
+	}
+	if !media.ValidStreamKey(key) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="whip", error="invalid_token"`)
+		refuse(httpjson.NewProblem(http.StatusUnauthorized, "unknown_stream_key", "unknown stream key"), "malformed stream key")
 		return
 	}
 	body, err := readBody(w, r, "application/sdp")
@@ -100,14 +106,14 @@ func claimProblem(err error) error {
 	switch {
 	case errors.Is(err, media.ErrUnknownKey):
 		return httpjson.NewProblem(http.StatusUnauthorized, "unknown_stream_key", "unknown stream key")
+	case errors.Is(err, media.ErrChannelDisabled):
+		return httpjson.NewProblem(http.StatusForbidden, "channel_disabled", "the platform switched this channel off")
 	case errors.Is(err, media.ErrAlreadyLive):
 		return httpjson.NewProblem(http.StatusConflict, "already_live", "the channel is already live")
 	case errors.Is(err, media.ErrShutdown):
 		return errShuttingDown
 	default:
-		// A disabled channel (and, rarely, a store failure) ends here; the
-		// channel domain has no sentinel for "disabled" to tell them apart.
-		return httpjson.NewProblem(http.StatusForbidden, "publish_refused", "this stream key cannot publish now")
+		return fmt.Errorf("claim channel: %w", err) // a store failure: 500, logged
 	}
 }
 
