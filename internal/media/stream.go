@@ -99,7 +99,7 @@ type Stream struct {
 	// startedAt is the first anchor: when the stream started, as reported
 	// (it stays put while the anchor settles by milliseconds).
 	startedAt time.Time
-	subs      map[*Subscription]struct{}
+	subs      []*Subscription // replaced, never changed in place
 	health    healthTracker
 	lastDTS   []time.Duration
 	seen      []bool

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -77,10 +78,9 @@ func (s *Stream) Subscribe(o SubscribeOptions) (*Subscription, error) {
 	if s.ended {
 		return nil, ErrStreamEnded
 	}
-	if s.subs == nil {
-		s.subs = map[*Subscription]struct{}{}
-	}
-	s.subs[sub] = struct{}{}
+	// Copy on write: the writer reads the list once per frame, without
+	// copying it, and subscribers come and go far less often than frames.
+	s.subs = append(append(make([]*Subscription, 0, len(s.subs)+1), s.subs...), sub)
 	return sub, nil
 }
 
@@ -100,7 +100,9 @@ func (sub *Subscription) Close() {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	s.mu.Lock()
-	delete(s.subs, sub)
+	if i := slices.Index(s.subs, sub); i >= 0 {
+		s.subs = slices.Delete(slices.Clone(s.subs), i, i+1)
+	}
 	s.mu.Unlock()
 	sub.end()
 }
@@ -119,7 +121,7 @@ func (s *Stream) closeSubscriptions() {
 	subs := s.subs
 	s.subs = nil
 	s.mu.Unlock()
-	for sub := range subs {
+	for _, sub := range subs {
 		sub.end()
 	}
 }
@@ -127,14 +129,7 @@ func (s *Stream) closeSubscriptions() {
 // fanOut hands a source frame to every subscriber; called with outMu held.
 func (s *Stream) fanOut(f Frame) {
 	s.mu.Lock()
-	if len(s.subs) == 0 {
-		s.mu.Unlock()
-		return
-	}
-	subs := make([]*Subscription, 0, len(s.subs))
-	for sub := range s.subs {
-		subs = append(subs, sub)
-	}
+	subs := s.subs // never modified in place (copy on write)
 	s.mu.Unlock()
 	for _, sub := range subs {
 		to := sub.route[f.Track]

@@ -382,14 +382,12 @@ func (s *Stream) emitOpus(pts time.Duration, pkt []byte) {
 		return
 	}
 	f := Frame{PTS: pts, DTS: pts, Data: [][]byte{pkt}, NTP: s.timelineTime(pts)}
-	subs := make([]*Subscription, 0, len(s.subs))
-	for sub := range s.subs {
-		if sub.audioFrom >= 0 {
-			subs = append(subs, sub)
-		}
-	}
+	subs := s.subs // copy on write: safe to read unlocked
 	s.mu.Unlock()
 	for _, sub := range subs {
+		if sub.audioFrom < 0 {
+			continue
+		}
 		g := f
 		g.Track = sub.audioFrom
 		sub.offer(g, false)
