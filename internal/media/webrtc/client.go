@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
@@ -39,6 +40,11 @@ type ClientOptions struct {
 
 func clientAPI() (*pion.API, error) {
 	var se pion.SettingEngine
+	// Hundreds of bench viewers closing at once would print pion's
+	// warnings by the thousand; errors still show.
+	logs := logging.NewDefaultLoggerFactory()
+	logs.DefaultLogLevel = logging.LogLevelError
+	se.LoggerFactory = logs
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
