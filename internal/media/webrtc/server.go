@@ -116,10 +116,11 @@ func New(o Options) (*Server, error) {
 	// (keyframes to every viewer at once). Best effort.
 	_ = udp.SetReadBuffer(4 << 20)
 	_ = udp.SetWriteBuffer(4 << 20)
-	s.udp = udp
+	// Writes go out in batches (sendmmsg, UDP GSO): see batchUDPConn.
+	s.udp = batchWrites(udp)
 	logs := logging.NewDefaultLoggerFactory()
 	logs.DefaultLogLevel = logging.LogLevelWarn
-	s.udpMux = pion.NewICEUDPMux(logs.NewLogger("ice-udp"), udp)
+	s.udpMux = pion.NewICEUDPMux(logs.NewLogger("ice-udp"), s.udp)
 	if o.TCPAddr != "" {
 		if s.tcp, err = net.Listen("tcp", o.TCPAddr); err != nil {
 			s.udpMux.Close()
