@@ -52,8 +52,15 @@ func clientAPI() (*pion.API, error) {
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	// NACK and RTCP reports as a browser sends them, without pion's stats
+	// and TWCC interceptors: hundreds of bench viewers share the machine
+	// with the server they measure, and a starved viewer loses packets
+	// whose NACKs then cost the server retransmissions.
 	reg := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := pion.ConfigureNack(me, reg); err != nil {
+		return nil, err
+	}
+	if err := pion.ConfigureRTCPReports(reg); err != nil {
 		return nil, err
 	}
 	return pion.NewAPI(pion.WithSettingEngine(se), pion.WithMediaEngine(me), pion.WithInterceptorRegistry(reg)), nil
