@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
@@ -163,6 +164,14 @@ func (s *Server) newAPI(publicIPs []string, logs logging.LoggerFactory) (*pion.A
 	// mDNS candidates only work on a LAN and cost CPU; servers have addresses.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICETimeouts(disconnectGrace, 2*disconnectGrace, time.Second)
+	// SRTP with AES-GCM costs a fraction of AES-CM with HMAC-SHA1 per
+	// packet. The DTLS server picks the profile, and pion answers as the
+	// DTLS client by default, so Chromium chose HMAC-SHA1: answering as
+	// the server makes this order decide. HMAC-SHA1 stays as the fallback.
+	if err := se.SetAnsweringDTLSRole(pion.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("webrtc DTLS role: %w", err)
+	}
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	if len(publicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(pion.ICEAddressRewriteRule{
 			External: publicIPs, AsCandidateType: pion.ICECandidateTypeHost, Mode: pion.ICEAddressRewriteReplace,
