@@ -3,7 +3,8 @@
 // analyser on the received track), and the glass-to-glass delay read from
 // the wall clock the publisher burns into each frame (see e2e/pdt.mjs).
 // Usage: node e2e/whep.mjs BASE_URL SLUG SECONDS
-// Prints "FIRST_FRAME ms", "SAMPLE glass_ms", "AUDIO rms", "FRAMES n", "DONE".
+// Prints "FIRST_FRAME ms", "SAMPLE glass_ms", "SRTP cipher", "AUDIO rms",
+// "FRAMES n", "DONE".
 import { launch, say } from './browser.mjs';
 
 const [base, slug, seconds] = process.argv.slice(2);
@@ -63,6 +64,13 @@ try {
     say('SAMPLE ' + glass);
     await page.waitForTimeout(200);
   }
+  // The SRTP cipher negotiated (AEAD_AES_*_GCM costs the server far less
+  // per packet than AES_CM_128_HMAC_SHA1_80).
+  const cipher = await page.evaluate(async () => {
+    for (const r of (await window.pc.getStats()).values()) if (r.type === 'transport' && r.srtpCipher) return r.srtpCipher;
+    return 'unknown';
+  });
+  say('SRTP ' + cipher);
   say('AUDIO ' + (await page.evaluate(() => window.rms)).toFixed(4));
   say('FRAMES ' + (await page.evaluate(() => window.frames)));
   say('DONE');

@@ -91,6 +91,8 @@ func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fixture := fs.String("fixture", "testdata/fixture.flv", "FLV (H.264 + AAC) published over RTMP, looped in real time")
 	viewers := fs.String("viewers", "50,200", "comma-separated WHEP viewer counts, one run each")
 	duration := fs.Duration("duration", 20*time.Second, "CPU measuring window per run")
+	cpuProfile := fs.String("cpuprofile", "", "the server writes a CPU profile of its whole run to this file (go tool pprof)")
+	server := fs.String("server", "", "livehouse binary to run as the server (empty: this one); compares two builds with the same viewers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,5 +108,8 @@ func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	return bench.RunWHEP(ctx, bench.WHEPOptions{Binary: bin, Fixture: *fixture, Viewers: counts, Duration: *duration, Out: stdout})
+	if *server != "" {
+		bin = *server
+	}
+	return bench.RunWHEP(ctx, bench.WHEPOptions{Binary: bin, Fixture: *fixture, Viewers: counts, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile})
 }

@@ -51,15 +51,16 @@ type server struct {
 	dir        string
 }
 
-func startServer(ctx context.Context, o Options) (*server, error) {
+func startServer(ctx context.Context, o Options, extra ...string) (*server, error) {
 	dir, err := os.MkdirTemp("", "livehouse-bench-")
 	if err != nil {
 		return nil, err
 	}
 	hp, rp := freePort(), freePort()
 	s := &server{http: "http://127.0.0.1:" + hp, rtmp: "rtmp://127.0.0.1:" + rp + "/live", dir: dir}
-	s.cmd = exec.CommandContext(ctx, o.Binary, "serve", "--http", "127.0.0.1:"+hp, "--rtmp", "127.0.0.1:"+rp, "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "",
-		"--data", filepath.Join(dir, "data"), "--admin-token", adminToken, "--demo-channel=false", "--log-level", "warn")
+	args := append([]string{"serve", "--http", "127.0.0.1:" + hp, "--rtmp", "127.0.0.1:" + rp, "--srt", "127.0.0.1:0", "--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "",
+		"--data", filepath.Join(dir, "data"), "--admin-token", adminToken, "--demo-channel=false", "--log-level", "warn"}, extra...)
+	s.cmd = exec.CommandContext(ctx, o.Binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)

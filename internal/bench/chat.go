@@ -266,18 +266,20 @@ func sender(ctx context.Context, base, wsURL, user, password string, ip net.IP) 
 }
 
 // startPinnedServer runs the server on core 0 (taskset) when it can.
-func startPinnedServer(ctx context.Context, bin string) (*server, error) {
+// startPinnedServer starts the server on core 0 (when taskset exists);
+// extra are more serve flags.
+func startPinnedServer(ctx context.Context, bin string, extra ...string) (*server, error) {
 	if ts, err := exec.LookPath("taskset"); err == nil {
 		wrapper := filepath.Join(os.TempDir(), fmt.Sprintf("livehouse-pinned-%d.sh", os.Getpid()))
 		script := fmt.Sprintf("#!/bin/sh\nexec %s -c 0 %s \"$@\"\n", ts, bin)
 		if err := os.WriteFile(wrapper, []byte(script), 0o700); err == nil {
 			defer os.Remove(wrapper)
 			// exec keeps the PID, so CPU and RSS are the server's own.
-			s, err := startServer(ctx, Options{Binary: wrapper})
+			s, err := startServer(ctx, Options{Binary: wrapper}, extra...)
 			return s, err
 		}
 	}
-	return startServer(ctx, Options{Binary: bin})
+	return startServer(ctx, Options{Binary: bin}, extra...)
 }
 
 type latencies struct {

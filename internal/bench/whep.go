@@ -25,6 +25,9 @@ type WHEPOptions struct {
 	Viewers  []int         // viewer counts, one run each
 	Duration time.Duration // CPU measuring window per run
 	Out      io.Writer
+	// CPUProfile, when set, is where the server writes a CPU profile of
+	// its whole run (go tool pprof BINARY FILE).
+	CPUProfile string
 }
 
 // RunWHEP publishes the fixture over RTMP to a fresh server, then for each
@@ -38,7 +41,11 @@ func RunWHEP(ctx context.Context, o WHEPOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startPinnedServer(ctx, o.Binary)
+	var extra []string
+	if o.CPUProfile != "" {
+		extra = append(extra, "--cpuprofile", o.CPUProfile)
+	}
+	srv, err := startPinnedServer(ctx, o.Binary, extra...)
 	if err != nil {
 		return err
 	}

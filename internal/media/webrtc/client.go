@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
@@ -39,6 +40,11 @@ type ClientOptions struct {
 
 func clientAPI() (*pion.API, error) {
 	var se pion.SettingEngine
+	// Hundreds of bench viewers closing at once would print pion's
+	// warnings by the thousand; errors still show.
+	logs := logging.NewDefaultLoggerFactory()
+	logs.DefaultLogLevel = logging.LogLevelError
+	se.LoggerFactory = logs
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
@@ -46,8 +52,15 @@ func clientAPI() (*pion.API, error) {
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	// NACK and RTCP reports as a browser sends them, without pion's stats
+	// and TWCC interceptors: hundreds of bench viewers share the machine
+	// with the server they measure, and a starved viewer loses packets
+	// whose NACKs then cost the server retransmissions.
 	reg := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := pion.ConfigureNack(me, reg); err != nil {
+		return nil, err
+	}
+	if err := pion.ConfigureRTCPReports(reg); err != nil {
 		return nil, err
 	}
 	return pion.NewAPI(pion.WithSettingEngine(se), pion.WithMediaEngine(me), pion.WithInterceptorRegistry(reg)), nil
