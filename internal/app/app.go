@@ -425,6 +425,7 @@ func (a *App) PrintWelcome(w io.Writer) {
 	if u := a.srtURL(); u != "" {
 		fmt.Fprintf(w, "  SRT:          %sSTREAM_KEY\n", u)
 	}
+	fmt.Fprintf(w, "  WHIP (OBS 30+, browsers): %s/whip/demo   (Bearer Token: the stream key)\n", httpURL)
 	if a.DemoKey != "" {
 		fmt.Fprintf(w, "  Stream key:   %s   (demo channel; shown once, stored hashed)\n", a.DemoKey)
 	}
