@@ -236,7 +236,10 @@ func TestPassphrase(t *testing.T) {
 // keyframe and one that falls silent are each dropped with a reason, while
 // another channel's stream carries on.
 func TestBadStreamsEndOnlyThemselves(t *testing.T) {
-	e := newEnv(t, Options{Timeouts: Timeouts{Read: time.Second, Detect: 2 * time.Second}})
+	// Read well above Detect and the publishers' 500 ms receive latency:
+	// the keyframe-less publisher must be dropped for having no keyframe,
+	// not for its first packets arriving late on a loaded machine.
+	e := newEnv(t, Options{Timeouts: Timeouts{Read: 3 * time.Second, Detect: 2 * time.Second}})
 	good, garbage, nokey, silent := e.channel("good"), e.channel("garbage"), e.channel("nokey"), e.channel("silent")
 	src := h264AAC(t)
 
