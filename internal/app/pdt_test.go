@@ -58,10 +58,29 @@ func startClockPublisher(t *testing.T, format, url string) {
 // the delay EXT-X-PROGRAM-DATE-TIME implies and the glass-to-glass delay.
 func measurePDT(t *testing.T, n *testNode, slug string, seconds int) (pdt, glass []time.Duration) {
 	t.Helper()
+	measureScript(t, "pdt.mjs", []string{n.http, slug, strconv.Itoa(seconds)}, time.Duration(seconds+60)*time.Second,
+		func(f []string) bool {
+			if len(f) != 3 || f[0] != "SAMPLE" {
+				return false
+			}
+			p, _ := strconv.ParseFloat(f[1], 64)
+			g, _ := strconv.ParseFloat(f[2], 64)
+			pdt = append(pdt, time.Duration(p*float64(time.Millisecond)))
+			glass = append(glass, time.Duration(g*float64(time.Millisecond)))
+			return true
+		})
+	return pdt, glass
+}
+
+// measureScript runs a measuring browser script (e2e/SCRIPT), handing each
+// line it prints, split into fields, to line; lines line does not take are
+// logged. The script must end by printing DONE.
+func measureScript(t *testing.T, script string, args []string, timeout time.Duration, line func(fields []string) bool) {
+	t.Helper()
 	node, chromium := needPlaywright(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "../../e2e/pdt.mjs", n.http, slug, strconv.Itoa(seconds))
+	cmd := exec.CommandContext(ctx, node, append([]string{"../../e2e/" + script}, args...)...)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	cmd.Stderr = &testLogWriter{t: t, prefix: "node: "}
 	out, err := cmd.StdoutPipe()
@@ -76,21 +95,16 @@ func measurePDT(t *testing.T, n *testNode, slug string, seconds int) (pdt, glass
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
-		case len(f) == 3 && f[0] == "SAMPLE":
-			p, _ := strconv.ParseFloat(f[1], 64)
-			g, _ := strconv.ParseFloat(f[2], 64)
-			pdt = append(pdt, time.Duration(p*float64(time.Millisecond)))
-			glass = append(glass, time.Duration(g*float64(time.Millisecond)))
-		case len(f) > 0 && f[0] == "DONE":
+		case len(f) == 1 && f[0] == "DONE":
 			done = true
+		case len(f) > 0 && line(f):
 		default:
 			t.Log("browser: " + sc.Text())
 		}
 	}
 	if err := cmd.Wait(); err != nil || !done {
-		t.Fatalf("e2e/pdt.mjs: %v (done %v)", err, done)
+		t.Fatalf("e2e/%s: %v (done %v)", script, err, done)
 	}
-	return pdt, glass
 }
 
 func percentile(d []time.Duration, p int) time.Duration {

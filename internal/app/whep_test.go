@@ -1,12 +1,7 @@
 package app
 
 import (
-	"bufio"
-	"context"
-	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,49 +16,30 @@ type whepResult struct {
 // watchWHEP plays a channel over WHEP in Chromium (e2e/whep.mjs).
 func watchWHEP(t *testing.T, n *testNode, slug string, seconds int) whepResult {
 	t.Helper()
-	node, chromium := needPlaywright(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "../../e2e/whep.mjs", n.http, slug, strconv.Itoa(seconds))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	cmd.Stderr = &testLogWriter{t: t, prefix: "node: "}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var r whepResult
-	done := false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		num := 0.0
-		if len(f) > 1 {
-			num, _ = strconv.ParseFloat(f[1], 64)
-		}
-		switch f[0] {
-		case "FIRST_FRAME":
-			r.firstFrame = time.Duration(num * float64(time.Millisecond))
-		case "SAMPLE":
-			r.glass = append(r.glass, time.Duration(num*float64(time.Millisecond)))
-		case "AUDIO":
-			r.audioRMS = num
-		case "FRAMES":
-			r.frames = int(num)
-		case "DONE":
-			done = true
-		default:
-			t.Log("browser: " + sc.Text())
-		}
-	}
-	if err := cmd.Wait(); err != nil || !done {
-		t.Fatalf("e2e/whep.mjs: %v (done %v)", err, done)
-	}
+	measureScript(t, "whep.mjs", []string{n.http, slug, strconv.Itoa(seconds)}, time.Duration(seconds+60)*time.Second,
+		func(f []string) bool {
+			if len(f) != 2 {
+				return false
+			}
+			num, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return false
+			}
+			switch f[0] {
+			case "FIRST_FRAME":
+				r.firstFrame = time.Duration(num * float64(time.Millisecond))
+			case "SAMPLE":
+				r.glass = append(r.glass, time.Duration(num*float64(time.Millisecond)))
+			case "AUDIO":
+				r.audioRMS = num
+			case "FRAMES":
+				r.frames = int(num)
+			default:
+				return false
+			}
+			return true
+		})
 	return r
 }
 
