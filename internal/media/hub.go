@@ -176,6 +176,7 @@ type Claim struct {
 	hub     *Hub
 	Channel ChannelRef
 	session int64 // the open live session that holds the channel in the store
+	ingest  prometheus.Counter
 	stream  *Stream
 	done    bool
 	kick    func() // set by the ingest: drops the publisher's connection
@@ -233,7 +234,7 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 		h.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s (on this node)", ErrAlreadyLive, ch.Slug)
 	}
-	c := &Claim{hub: h, Channel: ch}
+	c := &Claim{hub: h, Channel: ch, ingest: h.ingestBytes.WithLabelValues(ch.Slug)}
 	h.claims[ch.ID] = c
 	h.mu.Unlock()
 
@@ -303,10 +304,9 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 	return s, nil
 }
 
-// AddIngestBytes counts bytes received for the claim's channel.
-func (c *Claim) AddIngestBytes(n uint64) {
-	c.hub.ingestBytes.WithLabelValues(c.Channel.Slug).Add(float64(n))
-}
+// AddIngestBytes counts bytes received for the claim's channel; cheap
+// enough to call per packet.
+func (c *Claim) AddIngestBytes(n uint64) { c.ingest.Add(float64(n)) }
 
 // Release ends the stream (if it started) and frees the channel. It is safe
 // to call more than once. The session is recorded as ended before the

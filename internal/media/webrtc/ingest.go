@@ -172,8 +172,6 @@ func (p *publisher) readVideo(tr *pion.TrackRemote) {
 	var dts *h264.DTSExtractor
 	var sps, pps []byte
 	var lastPLI time.Time
-	var bytes uint64
-	lastCount := time.Now()
 	// Until the stream is live, keep asking for a keyframe.
 	stopPLI := make(chan struct{})
 	defer func() {
@@ -197,7 +195,6 @@ func (p *publisher) readVideo(tr *pion.TrackRemote) {
 			}
 		}
 	})
-	defer func() { p.claim.AddIngestBytes(bytes) }()
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -205,11 +202,7 @@ func (p *publisher) readVideo(tr *pion.TrackRemote) {
 		}
 		now := time.Now()
 		clock := p.clockFor(&p.video, 90000, pkt.Timestamp, now)
-		bytes += uint64(len(pkt.Payload))
-		if now.Sub(lastCount) >= time.Second {
-			p.claim.AddIngestBytes(bytes)
-			bytes, lastCount = 0, now
-		}
+		p.claim.AddIngestBytes(uint64(len(pkt.Payload)))
 		ordered, lost := reorder.push(pkt, now)
 		if lost > 0 {
 			depack.lost()
@@ -278,9 +271,6 @@ func (p *publisher) isLive() bool {
 }
 
 func (p *publisher) readAudio(tr *pion.TrackRemote) {
-	var bytes uint64
-	lastCount := time.Now()
-	defer func() { p.claim.AddIngestBytes(bytes) }()
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -288,11 +278,7 @@ func (p *publisher) readAudio(tr *pion.TrackRemote) {
 		}
 		now := time.Now()
 		clock := p.clockFor(&p.audio, 48000, pkt.Timestamp, now)
-		bytes += uint64(len(pkt.Payload))
-		if now.Sub(lastCount) >= time.Second {
-			p.claim.AddIngestBytes(bytes)
-			bytes, lastCount = 0, now
-		}
+		p.claim.AddIngestBytes(uint64(len(pkt.Payload)))
 		if len(pkt.Payload) == 0 {
 			continue // padding / DTX keep-alive
 		}
