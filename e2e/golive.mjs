@@ -7,7 +7,9 @@
 import { launch, say } from './browser.mjs';
 
 const [base, lang, slug, user, password, key, expect, shots] = process.argv.slice(2);
-const fake = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+const fake = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  // A LAN name over plain HTTP (not a secure context): see the end.
+  '--host-resolver-rules=MAP livehouse.test 127.0.0.1'];
 
 const browser = await launch(fake);
 try {
@@ -91,6 +93,21 @@ try {
     await viewer.waitForSelector('body[data-state="ended"]', { timeout: 30000 });
     say('STOPPED viewer_sees_ended');
   }
+
+  // On a LAN name over plain HTTP the browser gives no camera: the panel
+  // says why and what to do instead, in the page's language.
+  const lan = base.replace('localhost', 'livehouse.test');
+  const lanCtx = await browser.newContext({ locale: lang, viewport: { width: 1280, height: 800 } });
+  const lanPage = await lanCtx.newPage();
+  await lanPage.goto(lan + '/login');
+  await lanPage.fill('#username', user);
+  await lanPage.fill('#password', password);
+  await lanPage.click('#login-button');
+  await lanPage.waitForURL(lan + '/account');
+  await lanPage.goto(lan + '/studio/' + slug);
+  await lanPage.click('#golive-open');
+  await lanPage.waitForSelector('#browser-live[data-state="failed"]', { timeout: 10000 });
+  say(`LAN_HTTP secure=${await lanPage.evaluate(() => window.isSecureContext)} state=${JSON.stringify(await lanPage.textContent('#bl-state'))}`);
 } catch (e) {
   say('FAIL ' + e.message.split('\n')[0]);
   process.exitCode = 1;

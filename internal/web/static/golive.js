@@ -168,6 +168,9 @@
     panel.hidden = false;
     $('bl-key-row').hidden = !!sessionStorage.getItem(keyStore);
     panel.scrollIntoView({ block: 'start' });
+    // Browsers give cameras only to secure pages: a LAN name over plain
+    // HTTP gets no navigator.mediaDevices at all.
+    if (!window.isSecureContext) { state('failed', t('golive.needs_https')); return; }
     if (!navigator.mediaDevices) { state('failed', t('golive.unsupported')); return; }
     if (!media) refresh();
   });
