@@ -67,11 +67,16 @@ func TestErrorPageStatusCodes(t *testing.T) {
 	if r := singer.do("POST", "/api/channels", map[string]any{"slug": "songs", "title": "Songs"}); r.code != 201 {
 		t.Fatalf("create channel: %d %s", r.code, r.raw)
 	}
-	viewer := newUser(t, n, "viewer", false)
-	anon := n.browser("127.0.0.1")
 	noFollow := func(b *browser) {
 		b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
+	viewer := newUser(t, n, "viewer", false)
+	keeper := newUser(t, n, "keeper", false)
+	if r := singer.do("POST", "/api/channels/songs/moderators", map[string]any{"username": "keeper"}); r.code >= 300 {
+		t.Fatalf("appoint moderator: %d %s", r.code, r.raw)
+	}
+	noFollow(keeper)
+	anon := n.browser("127.0.0.1")
 	noFollow(anon)
 	noFollow(viewer)
 	noFollow(singer)
@@ -109,6 +114,9 @@ func TestErrorPageStatusCodes(t *testing.T) {
 	page(viewer, "/studio/songs", 403, "你无权打开此页面")
 	page(viewer, "/studio/songs/money", 403, "你无权打开此页面")
 	page(singer, "/studio/songs", 200, `data-page="studio"`)
+	page(singer, "/studio/songs/money", 200, `class="top"`)
+	page(keeper, "/studio/songs", 200, `data-page="studio"`) // moderators work in the studio
+	page(keeper, "/studio/songs/money", 403, "你无权打开此页面")
 	page(viewer, "/studio", 200, `data-page="studio-list"`)
 	page(anon, "/c/songs", 200, `class="watch"`)
 

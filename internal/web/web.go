@@ -44,6 +44,11 @@ type Options struct {
 	// Authenticate resolves who is calling before any route runs (the
 	// account domain's middleware).
 	Authenticate func(http.Handler) http.Handler
+	// Authorize decides whether the request's principal (from ctx) may do
+	// a in a channel: the studio pages ask it before rendering (the
+	// account service's AuthorizeContext). Nil: any logged-in visitor gets
+	// the page, and only its API calls are checked.
+	Authorize func(ctx context.Context, a policy.Action, channelID, ownerID int64) (policy.Principal, error)
 	// Channels reads the channel a page is about (watch, studio).
 	Channels interface {
 		Get(ctx context.Context, slug string) (channel.Channel, error)
@@ -207,9 +212,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.HLS)
-	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html", false))
-	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html", true))
-	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html", true))
+	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html", ""))
+	// The studio is for the channel's moderators (the owner, whom the
+	// moderators' tools include, and platform admins); its earnings for
+	// whoever may take a payout.
+	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html", policy.ActChannelModerate))
+	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html", policy.ActPayout))
 	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
 		"/wallet": "wallet.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
@@ -367,10 +375,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // channelPage renders a page about the channel in the path (the watch
-// page, the studio pages). Studio pages need a login and the right to
-// manage the channel (its owner or a platform admin); the API calls check
-// again who may see what.
-func (s *Server) channelPage(page string, studio bool) http.HandlerFunc {
+// page, the studio pages). With need set, the page needs a login and that
+// right in the channel; the API calls check again who may see what.
+func (s *Server) channelPage(page string, need policy.Action) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.o.Channels.Get(r.Context(), r.PathValue("slug"))
 		if errors.Is(err, channel.ErrNotFound) {
@@ -382,15 +389,22 @@ func (s *Server) channelPage(page string, studio bool) http.HandlerFunc {
 			s.errorPage(w, r, http.StatusInternalServerError)
 			return
 		}
-		if studio {
-			p := policy.PrincipalFrom(r.Context())
-			if p.Via == "" {
+		if need != "" {
+			if policy.PrincipalFrom(r.Context()).Via == "" {
 				toLogin(w, r)
 				return
 			}
-			if !p.IsAdmin() && (c.OwnerID == 0 || c.OwnerID != p.UserID()) {
-				s.errorPage(w, r, http.StatusForbidden)
-				return
+			if s.o.Authorize != nil {
+				_, err := s.o.Authorize(r.Context(), need, c.ID, c.OwnerID)
+				if _, denied := policy.IsDenied(err); denied {
+					s.errorPage(w, r, http.StatusForbidden)
+					return
+				}
+				if err != nil {
+					s.o.Log.Error("channel page: authorize", "page", page, "err", err)
+					s.errorPage(w, r, http.StatusInternalServerError)
+					return
+				}
 			}
 		}
 		s.render(w, r, page, c)
