@@ -61,7 +61,8 @@ try {
 
   // /admin logged out: the log-in page, then back to the admin home.
   await page.goto(base + '/admin');
-  say(`DETOUR at=${where()}`);
+  await page.waitForSelector('#login-next:not([hidden])');
+  say(`DETOUR at=${where()} hint="${await text('#login-next')}"`);
   await shot('login-detour');
   await fillLogin(adminName);
   await page.waitForSelector('main[data-page="admin-home"]');
@@ -82,8 +83,10 @@ try {
   // Hostile next= values are ignored: the log-in lands on the account page.
   for (const next of ['//evil.example', 'https://evil.example', '/%5Cevil.example']) {
     await page.goto(base + '/login?next=' + next);
+    await page.waitForSelector('#login-form');
+    const hint = await page.isVisible('#login-next');
     await fillLogin(viewerName);
-    say(`NEXT ${next} -> ${where()}`);
+    say(`NEXT ${next} -> ${where()} hint=${hint}`);
     await logOut();
   }
 } catch (e) {

@@ -37,19 +37,19 @@ func TestChromiumErrorPagesAndLoginReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
-	for _, c := range []struct{ lang, notFound, empty, admin, forbidden string }{
-		{"en", "Page not found", "No results for “zzz-nothing”.", "Administration", "You may not open this page"},
-		{"zh-CN", "页面不存在", "没有找到“zzz-nothing”的结果。", "平台管理", "你无权打开此页面"},
+	for _, c := range []struct{ lang, notFound, empty, admin, forbidden, hint string }{
+		{"en", "Page not found", "No results for “zzz-nothing”.", "Administration", "You may not open this page", "Log in to open the page you asked for; you will be taken back to it."},
+		{"zh-CN", "页面不存在", "没有找到“zzz-nothing”的结果。", "平台管理", "你无权打开此页面", "请先登录，登录后将带你回到刚才的页面。"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
 			out := runBrowser(t, node, chromium, "errpages.mjs", []string{base, c.lang, "boss", "viewer", shots},
 				`NOTFOUND status=404 page=error html=`+c.lang+` h1="`+c.notFound+`" nav_links=2 home_link=1`,
 				`EMPTY text="`+c.empty+`" clear=/ nobody_live_shown=false`,
 				`CLEARED at=/ empty_search_shown=false`,
-				`DETOUR at=/login?next=%2Fadmin`,
+				`DETOUR at=/login?next=%2Fadmin hint="`+c.hint+`"`,
 				`RETURN at=/admin sections=6 h1="`+c.admin+`"`,
 				`FORBIDDEN at=/admin status=403 h1="`+c.forbidden+`"`,
-				"NEXT //evil.example -> /account", "NEXT https://evil.example -> /account", "NEXT /%5Cevil.example -> /account")
+				"NEXT //evil.example -> /account hint=false", "NEXT https://evil.example -> /account hint=false", "NEXT /%5Cevil.example -> /account hint=false")
 			for _, line := range strings.Split(out, "\n") {
 				if strings.HasPrefix(line, "NARROW ") && !strings.HasSuffix(line, "scroll_width=375") {
 					t.Errorf("page scrolls sideways at 375 px: %s", line)
