@@ -271,6 +271,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes,
 			a.Money.Routes, a.insight.Routes},
 		Authenticate: a.Accounts.Authenticate,
+		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,
 		HLS:          a.Hub.ServeHLS,
 		Gateway:      a.Gateway,

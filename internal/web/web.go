@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"embed"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -41,6 +44,11 @@ type Options struct {
 	// Authenticate resolves who is calling before any route runs (the
 	// account domain's middleware).
 	Authenticate func(http.Handler) http.Handler
+	// Authorize decides whether the request's principal (from ctx) may do
+	// a in a channel: the studio pages ask it before rendering (the
+	// account service's AuthorizeContext). Nil: any logged-in visitor gets
+	// the page, and only its API calls are checked.
+	Authorize func(ctx context.Context, a policy.Action, channelID, ownerID int64) (policy.Principal, error)
 	// Channels reads the channel a page is about (watch, studio).
 	Channels interface {
 		Get(ctx context.Context, slug string) (channel.Channel, error)
@@ -204,14 +212,32 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.HLS)
-	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html"))
-	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html"))
-	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html"))
+	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html", ""))
+	// The studio is for the channel's moderators (the owner, whom the
+	// moderators' tools include, and platform admins); its earnings for
+	// whoever may take a payout.
+	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html", policy.ActChannelModerate))
+	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html", policy.ActPayout))
 	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
-		"/wallet": "wallet.html", "/studio": "studio_list.html", "/admin/users": "admin_users.html", "/admin/money": "admin_money.html",
-		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/reports": "admin_reports.html", "/admin/settings": "admin_settings.html"} {
+		"/wallet": "wallet.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
 	}
+	// Pages that need a login (the studio) or platform-admin rights: the
+	// log-in page first, then back here; the wrong account gets a 403 page.
+	mux.HandleFunc("GET /studio", s.gated(false, "studio_list.html"))
+	for path, page := range map[string]string{"/admin": "admin_home.html", "/admin/users": "admin_users.html", "/admin/money": "admin_money.html",
+		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/reports": "admin_reports.html", "/admin/settings": "admin_settings.html"} {
+		mux.HandleFunc("GET "+path, s.gated(true, page))
+	}
+	// Any other path is a page nobody wrote: the styled 404, except under
+	// the prefixes whose clients are programs (they keep their plain answers).
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !isPagePath(r.URL.Path) {
+			http.NotFound(w, r)
+			return
+		}
+		s.errorPage(w, r, http.StatusNotFound)
+	})
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -270,7 +296,8 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// recoverer turns a handler panic into a 500 and a log line, never a dead server.
+// recoverer turns a handler panic into a 500 and a log line, never a dead
+// server: the styled error page for a page, JSON for everything else.
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -279,11 +306,62 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.o.Log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if isPagePath(r.URL.Path) {
+					s.errorPage(w, r, http.StatusInternalServerError)
+					return
+				}
 				httpjson.Error(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isPagePath reports whether a path is one people open in a browser (a
+// failure there gets a styled page) rather than one programs call (API,
+// media, static files, WebRTC signalling, probes), whose error answers keep
+// their shapes.
+func isPagePath(path string) bool {
+	for _, prefix := range []string{"/api/", "/hls/", "/static/", "/whip/", "/whep/"} {
+		if strings.HasPrefix(path, prefix) {
+			return false
+		}
+	}
+	switch path {
+	case "/ws", "/metrics", "/healthz", "/api", "/hls", "/static", "/whip", "/whep":
+		return false
+	}
+	return true
+}
+
+// errorPage answers status (403, 404 or 500) with the styled page in the
+// visitor's language, with the usual navigation.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
+	s.renderStatus(w, r, status, "error.html", struct{ Status int }{status})
+}
+
+// gated renders page for a logged-in visitor (and, when admin is set, only
+// for a platform admin). A visitor who is not logged in is sent to the
+// log-in page, which brings them back here afterwards.
+func (s *Server) gated(admin bool, page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := policy.PrincipalFrom(r.Context())
+		switch {
+		case p.Via == "":
+			toLogin(w, r)
+		case admin && !p.IsAdmin():
+			s.errorPage(w, r, http.StatusForbidden)
+		default:
+			s.render(w, r, page, nil)
+		}
+	}
+}
+
+// toLogin sends a visitor who is not logged in to the log-in page with the
+// page they asked for as next (always a path on this site: the log-in
+// script checks it again before following it).
+func toLogin(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -297,28 +375,61 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // channelPage renders a page about the channel in the path (the watch
-// page, the studio's earnings page); the API calls check who may see what.
-func (s *Server) channelPage(page string) http.HandlerFunc {
+// page, the studio pages). With need set, the page needs a login and that
+// right in the channel; the API calls check again who may see what.
+func (s *Server) channelPage(page string, need policy.Action) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.o.Channels.Get(r.Context(), r.PathValue("slug"))
 		if errors.Is(err, channel.ErrNotFound) {
-			http.Error(w, "No channel here.", http.StatusNotFound)
+			s.errorPage(w, r, http.StatusNotFound)
 			return
 		}
 		if err != nil {
 			s.o.Log.Error("channel page", "page", page, "err", err)
-			http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+			s.errorPage(w, r, http.StatusInternalServerError)
 			return
+		}
+		if need != "" {
+			if policy.PrincipalFrom(r.Context()).Via == "" {
+				toLogin(w, r)
+				return
+			}
+			if s.o.Authorize != nil {
+				_, err := s.o.Authorize(r.Context(), need, c.ID, c.OwnerID)
+				if _, denied := policy.IsDenied(err); denied {
+					s.errorPage(w, r, http.StatusForbidden)
+					return
+				}
+				if err != nil {
+					s.o.Log.Error("channel page: authorize", "page", page, "err", err)
+					s.errorPage(w, r, http.StatusInternalServerError)
+					return
+				}
+			}
 		}
 		s.render(w, r, page, c)
 	}
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	s.renderStatus(w, r, http.StatusOK, name, data)
+}
+
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Vary", "Accept-Language, Cookie")
-	if err := s.pages[langOf(r)].ExecuteTemplate(w, name, data); err != nil {
+	// Render first: a template error must not leave half a page behind a 200.
+	var buf bytes.Buffer
+	if err := s.pages[langOf(r)].ExecuteTemplate(&buf, name, data); err != nil {
 		s.o.Log.Error("render page", "page", name, "err", err)
+		if name != "error.html" {
+			s.errorPage(w, r, http.StatusInternalServerError)
+		} else {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+		return
 	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
 }

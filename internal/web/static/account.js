@@ -47,6 +47,9 @@
 
   function loginPage() {
     navUser();
+    // Sent here from a page that needs a login: say so (a hostile next is
+    // not followed, so it earns no such line).
+    $('login-next').hidden = localPath(new URLSearchParams(location.search).get('next'), '') === '';
     $('login-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       try {

@@ -57,7 +57,12 @@
     const offline = data.channels.filter((c) => !c.live);
     $('grid').replaceChildren(...live.map(card));
     $('offline-grid').replaceChildren(...offline.map(card));
-    $('empty').hidden = live.length > 0;
+    // A search that found nothing says so (not "nobody is live") and offers
+    // the way back; with only offline matches, those are the answer.
+    const searched = params.get('q');
+    $('empty').hidden = live.length > 0 || !!searched;
+    $('empty-search').hidden = !searched || data.channels.length > 0;
+    if (searched) $('empty-search-text').textContent = t('empty.search_none', { q: searched });
     $('offline-title').hidden = offline.length === 0;
     $('grid-title').textContent = params.get('q') ? t('home.results', { q: params.get('q') })
       : params.get('category') ? params.get('category') : t('home.live_now');

@@ -143,7 +143,7 @@
     }
     nav.append(link('/account', t('nav.account', { name: user.username, level: user.level })), link('/wallet', t('nav.wallet')));
     nav.append(link('/studio', t('nav.studio')));
-    if (user.roles.includes('admin')) nav.append(link('/admin/users', t('nav.admin')));
+    if (user.roles.includes('admin')) nav.append(link('/admin', t('nav.admin')));
     return user;
   }
 
