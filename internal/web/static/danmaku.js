@@ -268,6 +268,7 @@
 
   // How many of a gift one tap sends: a preset or a number the viewer types.
   let giftCount = 1;
+  let shownTotal = null; // the gift whose total the line shows, kept current
   const countBox = document.getElementById('gift-count');
   const customCount = document.getElementById('gift-count-custom');
   const relabels = [];
@@ -275,6 +276,7 @@
     giftCount = n;
     for (const b of countBox.querySelectorAll('button[data-count]')) b.setAttribute('aria-pressed', String(Number(b.dataset.count) === n && customCount.value === ''));
     for (const f of relabels) f();
+    if (shownTotal) shownTotal();
   }
   // readCount: the count to send, or 0 after saying why the typed one is wrong.
   function readCount() {
@@ -400,6 +402,7 @@
     balance.dataset.value = String(v);
     balance.textContent = v;
     for (const f of relabels) f();
+    if (shownTotal) shownTotal();
   }
 
   async function loadGifts() {
@@ -428,6 +431,7 @@
           b.classList.toggle('too-dear', !g.trial && total > Number(balance.dataset.value || 0));
         };
         const showTotal = () => {
+          shownTotal = showTotal;
           if (g.trial) { totalEl.textContent = ''; return; }
           totalEl.textContent = t('gift.total', { gift: name, n: n(), total: num(g.price * n()), balance: num(balance.dataset.value || 0) });
         };
