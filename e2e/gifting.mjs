@@ -53,6 +53,23 @@ try {
     say(`${size} COMBO ${await page.textContent('#gift-combo')} spent=${b0 - await balance()}`);
     await shot('combo');
 
+    // 2b. A send whose answer is lost (the server charged, the page saw a
+    // network error) is retried with the same key: charged once.
+    b0 = await balance();
+    let lost = 0;
+    await page.route('**/api/gifts', async (route) => {
+      if (lost++ === 0) { await route.fetch(); await route.abort('connectionreset'); } else await route.continue();
+    });
+    await page.click('#gift-count button[data-count="10"]');
+    await page.click(heart);
+    await page.waitForFunction(() => document.getElementById('gift-status').className === 'error');
+    await page.click(heart);
+    await page.waitForFunction(() => document.getElementById('gift-status').className === 'ok');
+    await page.unroute('**/api/gifts');
+    await page.reload();
+    await page.waitForSelector('#gift-bar:not([hidden])');
+    say(`${size} RETRY spent=${b0 - await balance()} requests=${lost}`);
+
     // 3. ×10 rockets = 10,000 coins: the dialog asks, focus on Cancel;
     // Cancel and then Esc charge nothing.
     b0 = await balance();

@@ -87,8 +87,9 @@ func TestChromiumGiftCountAndConfirm(t *testing.T) {
 			"1280x800 CANCELLED spent=0 status=Not sent; nothing was charged.", "375x812 CANCELLED spent=0",
 			"COUNT_BAD The count must be a whole number from 1 to 9999. invalid=true", "COUNT_BAD_BIG The count must be",
 			"TOO_DEAR Castle ×9999 costs 99,990,000 coins", "dialog=false spent=0",
+			"1280x800 RETRY spent=100 requests=2", "375x812 RETRY spent=100 requests=2",
 			"1280x800 CONFIRMED spent=2000", "375x812 CONFIRMED spent=2000", "STORED never",
-			"WALLET Rocket ×2 · to gifts | Heart ×66 · to gifts | Heart ×66 · to gifts",
+			"WALLET Rocket ×2 · to gifts | Heart ×10 · to gifts | Heart ×66 · to gifts",
 			"PACKAGE 600 coins · ¥6.00",
 		}},
 		{"zh-CN", []string{
@@ -99,8 +100,9 @@ func TestChromiumGiftCountAndConfirm(t *testing.T) {
 			"1280x800 CANCELLED spent=0 status=未赠送，未扣款。", "375x812 CANCELLED spent=0",
 			"COUNT_BAD 数量须为 1 到 9999 的整数。 invalid=true",
 			"TOO_DEAR 城堡 ×9999 需要 99,990,000 金币", "dialog=false spent=0",
+			"1280x800 RETRY spent=100 requests=2", "375x812 RETRY spent=100 requests=2",
 			"1280x800 CONFIRMED spent=2000", "375x812 CONFIRMED spent=2000", "STORED never",
-			"WALLET 火箭 ×2 · 送给 gifts | 小心心 ×66 · 送给 gifts | 小心心 ×66 · 送给 gifts",
+			"WALLET 火箭 ×2 · 送给 gifts | 小心心 ×10 · 送给 gifts | 小心心 ×66 · 送给 gifts",
 			"PACKAGE 600 金币 · ¥6.00",
 		}},
 	} {
@@ -115,8 +117,8 @@ func TestChromiumGiftCountAndConfirm(t *testing.T) {
 			}
 			base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
 			runBrowser(t, node, chromium, "gifting.mjs", []string{base, "gifts", "giver", c.lang, os.Getenv("LIVEHOUSE_SCREENSHOTS")}, c.want...)
-			// Per size: 66 + 66 hearts (10 each) and 2 rockets (1,000 each).
-			if got, want := hmBalance(t, fan), float64(20000-2*(2*66*10+2*1000)); got != want {
+			// Per size: 66 + 66 + 10 hearts (10 each) and 2 rockets (1,000 each).
+			if got, want := hmBalance(t, fan), float64(20000-2*((66+66+10)*10+2*1000)); got != want {
 				t.Errorf("balance %v, want %v", got, want)
 			}
 			hmVerified(t, admin)
