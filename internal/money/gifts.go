@@ -207,8 +207,8 @@ func (s *Service) sendTrialGift(ctx context.Context, r *giftReq) (SentGift, erro
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, posted.ID, now).Scan(&out.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, room, gift_id, count, amount, platform_cut, tx_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, r.senderID, r.key, r.channelID, r.room, r.gift.ID, r.count, r.amount, r.cut, posted.ID, now).Scan(&out.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE trial_gifts_used SET gift_row_id = $1 WHERE user_id = $2 AND gift_id = $3`, out.ID, r.senderID, r.gift.ID); err != nil {

@@ -98,10 +98,10 @@ func (s *Service) writeGifts(ctx context.Context, tx *sql.Tx, reqs []*giftReq, g
 	// Gifts, matched back by (sender, key) rather than by row order.
 	rows := make([][]any, 0, len(charged))
 	for _, r := range charged {
-		rows = append(rows, []any{r.senderID, r.key, r.channelID, r.gift.ID, r.count, r.amount, r.cut, posted.ID, now})
+		rows = append(rows, []any{r.senderID, r.key, r.channelID, r.room, r.gift.ID, r.count, r.amount, r.cut, posted.ID, now})
 	}
 	ids := make(map[senderKey]int64, len(charged))
-	if err := sqlbatch.Insert(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, gift_id, count, amount, platform_cut, tx_id, created_at) VALUES `,
+	if err := sqlbatch.Insert(ctx, tx, `INSERT INTO gifts (sender_id, idempotency_key, channel_id, room, gift_id, count, amount, platform_cut, tx_id, created_at) VALUES `,
 		rows, ` RETURNING id, sender_id, idempotency_key`, func(sc func(...any) error) error {
 			var id, sender int64
 			var key string

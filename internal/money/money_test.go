@@ -78,9 +78,15 @@ func testGiftStorm(t *testing.T, grouped bool) {
 		if _, err := s.SendGift(ctx, 1, "1", 42, "star", "castle", 1, "too-dear"); !errors.Is(err, ErrInsufficientFunds) {
 			t.Fatalf("overspend: %v", err)
 		}
-		bal, _, err := s.Wallet(ctx, 1, 5)
+		bal, moves, err := s.Wallet(ctx, 1, 5)
 		if err != nil || bal != 1000-giftsEach*52 {
 			t.Fatalf("sender balance %d (%v), want %d", bal, err, 1000-giftsEach*52)
+		}
+		// The history names each gift and its channel, grouped or not.
+		for _, m := range moves {
+			if m.Kind == "gift" && (m.Gift != "flowers" || m.GiftName != "Flowers" || m.Count != 1 || m.Channel != "star" || m.Amount != -52) {
+				t.Errorf("gift movement %+v, want 1 flowers to star", m)
+			}
 		}
 		if _, err := s.SendGift(ctx, 1, "1", 42, "star", "heart", 1, "k-0"); !errors.Is(err, ErrKeyReused) {
 			t.Fatalf("key reused for another gift: %v", err)

@@ -55,6 +55,12 @@ type Movement struct {
 	Memo   string    `json:"memo,omitempty"`
 	Amount int64     `json:"amount"`
 	At     time.Time `json:"at"`
+	// A gift the user sent: which gift (its id, for the page's own name
+	// of it, and the catalog name), how many and to which channel.
+	Gift     string `json:"gift,omitempty"`
+	GiftName string `json:"gift_name,omitempty"`
+	Count    int    `json:"count,omitempty"`
+	Channel  string `json:"channel,omitempty"`
 }
 
 // Wallet returns a user's balance and latest movements.
@@ -67,8 +73,14 @@ func (s *Service) Wallet(ctx context.Context, userID int64, limit int) (int64, [
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT e.tx_id, t.kind, t.memo, e.amount, e.created_at FROM ledger_entries e
-		JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account_id = $1 ORDER BY e.id DESC LIMIT $2`, acct, limit)
+	// A gift's debit finds its gift row by transaction, sender and amount
+	// (a grouped transaction holds several senders' gifts).
+	rows, err := s.db.QueryContext(ctx, `SELECT e.tx_id, t.kind, t.memo, e.amount, e.created_at,
+		COALESCE(g.gift_id, ''), COALESCE(c.name, ''), COALESCE(g.count, 0), COALESCE(g.room, '')
+		FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id
+		LEFT JOIN gifts g ON t.kind = 'gift' AND g.id = (SELECT MIN(g2.id) FROM gifts g2 WHERE g2.tx_id = e.tx_id AND g2.sender_id = $3 AND g2.amount = -e.amount)
+		LEFT JOIN gift_catalog c ON c.id = g.gift_id
+		WHERE e.account_id = $1 ORDER BY e.id DESC LIMIT $2`, acct, limit, userID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -77,7 +89,7 @@ func (s *Service) Wallet(ctx context.Context, userID int64, limit int) (int64, [
 	for rows.Next() {
 		var m Movement
 		var at int64
-		if err := rows.Scan(&m.TxID, &m.Kind, &m.Memo, &m.Amount, &at); err != nil {
+		if err := rows.Scan(&m.TxID, &m.Kind, &m.Memo, &m.Amount, &at, &m.Gift, &m.GiftName, &m.Count, &m.Channel); err != nil {
 			return 0, nil, err
 		}
 		m.At = time.UnixMilli(at)

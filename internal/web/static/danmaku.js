@@ -3,7 +3,7 @@
 // chat panel. Text is always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const { t, giftName, tierName, api, explain, me: whoami, newKey, room } = window.Livehouse;
+  const { t, giftName, tierName, api, APIError, explain, me: whoami, newKey, room } = window.Livehouse;
   const root = document.querySelector('main.watch');
   if (!root) return;
   const slug = root.dataset.slug;
@@ -264,6 +264,146 @@
   const balance = document.getElementById('balance');
   const gstatus = document.getElementById('gift-status');
   function showError(msg) { gstatus.textContent = msg; gstatus.className = 'error'; }
+  const num = (n) => Number(n).toLocaleString(document.documentElement.lang || 'en');
+
+  // How many of a gift one tap sends: a preset or a number the viewer types.
+  let giftCount = 1;
+  let shownTotal = null; // the gift whose total the line shows, kept current
+  const countBox = document.getElementById('gift-count');
+  const customCount = document.getElementById('gift-count-custom');
+  const relabels = [];
+  function setCount(n) {
+    giftCount = n;
+    for (const b of countBox.querySelectorAll('button[data-count]')) b.setAttribute('aria-pressed', String(Number(b.dataset.count) === n && customCount.value === ''));
+    for (const f of relabels) f();
+    if (shownTotal) shownTotal();
+  }
+  // readCount: the count to send, or 0 after saying why the typed one is wrong.
+  function readCount() {
+    if (customCount.value === '') return giftCount;
+    const n = Number(customCount.value);
+    if (!Number.isInteger(n) || n < 1 || n > 9999) {
+      customCount.setAttribute('aria-invalid', 'true');
+      showError(t('gift.count_bad'));
+      customCount.focus();
+      return 0;
+    }
+    customCount.removeAttribute('aria-invalid');
+    return n;
+  }
+  countBox.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-count]');
+    if (!b) return;
+    customCount.value = '';
+    customCount.removeAttribute('aria-invalid');
+    setCount(Number(b.dataset.count));
+  });
+  customCount.addEventListener('input', () => {
+    const n = Number(customCount.value);
+    if (customCount.value !== '' && Number.isInteger(n) && n >= 1 && n <= 9999) {
+      customCount.removeAttribute('aria-invalid');
+      gstatus.textContent = '';
+      setCount(n);
+    } else if (customCount.value !== '') {
+      customCount.setAttribute('aria-invalid', 'true');
+      showError(t('gift.count_bad'));
+    } else setCount(1);
+  });
+
+  // Confirmation above a threshold the viewer chooses (kept in this browser).
+  const thresholdSel = document.getElementById('gift-confirm-threshold');
+  const stored = localStorage.getItem('lh_gift_confirm');
+  thresholdSel.value = stored !== null && [...thresholdSel.options].some((o) => o.value === stored) ? stored : '1000';
+  thresholdSel.addEventListener('change', () => localStorage.setItem('lh_gift_confirm', thresholdSel.value));
+  const needsConfirm = (total) => thresholdSel.value !== 'never' && total > Number(thresholdSel.value);
+  const dialog = document.getElementById('gift-confirm');
+  // confirmSend opens the dialog (focus on Cancel, Esc cancels) and
+  // resolves true only for the Send button.
+  function confirmSend(text) {
+    document.getElementById('gift-confirm-text').textContent = text;
+    const back = document.activeElement;
+    return new Promise((resolve) => {
+      const ok = document.getElementById('gift-confirm-ok');
+      const cancel = document.getElementById('gift-confirm-cancel');
+      const done = (yes) => {
+        ok.removeEventListener('click', onOk);
+        cancel.removeEventListener('click', onCancel);
+        dialog.removeEventListener('close', onClose);
+        if (dialog.open) dialog.close();
+        if (back && back.focus) back.focus();
+        resolve(yes);
+      };
+      const onOk = () => done(true);
+      const onCancel = () => done(false);
+      const onClose = () => done(false); // Esc
+      ok.addEventListener('click', onOk);
+      cancel.addEventListener('click', onCancel);
+      dialog.addEventListener('close', onClose);
+      dialog.showModal();
+      cancel.focus();
+    });
+  }
+
+  // One idempotency key per viewer action: a send that failed without an
+  // answer (the network) is retried with the same key when the viewer taps
+  // the same gift and count again, so it can never be charged twice.
+  let unanswered = null;
+  const totalEl = document.getElementById('gift-total');
+  const comboBtn = document.getElementById('gift-combo');
+  let combo = null; // {g, n, times, label}
+  let sending = false;
+
+  async function send(g, n, label, fromCombo) {
+    if (sending) return;
+    const price = g.trial ? 0 : g.price;
+    const total = price * n;
+    const bal = Number(balance.dataset.value || balance.textContent);
+    const name = giftName(g.id, g.name);
+    if (total > bal) { showError(t('gift.too_dear', { gift: name, n, total: num(total), balance: num(bal) })); return; }
+    if (total > 0 && needsConfirm(total)) {
+      if (!await confirmSend(t('gift.confirm_text', { icon: g.icon, gift: name, n, total: num(total), balance: num(bal) }))) {
+        gstatus.textContent = t('gift.cancelled');
+        gstatus.className = 'ok';
+        return;
+      }
+    }
+    const same = unanswered && unanswered.gift === g.id && unanswered.n === n && unanswered.price === g.price;
+    const key = same ? unanswered.key : newKey();
+    unanswered = { gift: g.id, n, price: g.price, key };
+    sending = true;
+    try {
+      // The price shown is the price charged: if it changed meanwhile,
+      // nothing is charged and the viewer sees the new one first.
+      const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: n, idempotency_key: key, price: g.price });
+      unanswered = null;
+      setBalance(data.balance);
+      gstatus.textContent = t('gift.sent', { gift: name, n, total: num(total) });
+      gstatus.className = 'ok';
+      if (g.trial) { label.button.remove(); comboBtn.hidden = true; combo = null; } else {
+        combo = combo && combo.g === g && combo.n === n && fromCombo ? { ...combo, times: combo.times + 1 } : { g, n, times: 1, label };
+        comboBtn.textContent = t('gift.combo', { icon: g.icon, name, n, combo: combo.times });
+        comboBtn.dataset.gift = g.id;
+        comboBtn.dataset.count = String(n);
+        comboBtn.dataset.combo = String(combo.times);
+        comboBtn.hidden = false;
+      }
+      loadFans();
+    } catch (e) {
+      if (e instanceof APIError) unanswered = null; // answered: a new tap is a new action
+      if (e.code === 'price_changed') {
+        g.price = e.data.price;
+        for (const f of relabels) f();
+        showError(t('gift.price_changed', { gift: name, price: e.data.price }));
+      } else showError(e.message);
+    } finally { sending = false; }
+  }
+  comboBtn.addEventListener('click', () => { if (combo) send(combo.g, combo.n, combo.label, true); });
+  function setBalance(v) {
+    balance.dataset.value = String(v);
+    balance.textContent = v;
+    for (const f of relabels) f();
+    if (shownTotal) shownTotal();
+  }
 
   async function loadGifts() {
     const bar = document.getElementById('gift-bar');
@@ -272,7 +412,7 @@
         api('GET', '/api/gifts/catalog?room=' + encodeURIComponent(slug)),
         api('GET', '/api/wallet'),
       ]);
-      balance.textContent = wallet.balance;
+      setBalance(wallet.balance);
       const trials = new Set(cat.trials_available || []);
       const listEl = document.getElementById('gift-list');
       for (const g of cat.gifts) {
@@ -280,25 +420,31 @@
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.gift = g.id;
-        const label = () => { b.textContent = t(g.trial ? 'gift.button_free' : 'gift.button', { icon: g.icon, name: giftName(g.id, g.name), price: g.price }); };
+        const name = giftName(g.id, g.name);
+        // A trial gift is one free gift: it ignores the count.
+        const n = () => (g.trial ? 1 : giftCount);
+        const label = () => {
+          const total = g.price * n();
+          b.textContent = g.trial ? t('gift.button_free', { icon: g.icon, name, price: g.price })
+            : n() === 1 ? t('gift.button', { icon: g.icon, name, price: g.price })
+              : t('gift.button_count', { icon: g.icon, name, n: n(), total: num(total) });
+          b.classList.toggle('too-dear', !g.trial && total > Number(balance.dataset.value || 0));
+        };
+        const showTotal = () => {
+          shownTotal = showTotal;
+          if (g.trial) { totalEl.textContent = ''; return; }
+          totalEl.textContent = t('gift.total', { gift: name, n: n(), total: num(g.price * n()), balance: num(balance.dataset.value || 0) });
+        };
+        relabels.push(label);
         label();
         if (g.trial) b.className = 'trial';
-        b.addEventListener('click', async () => {
-          // The price shown is the price charged: if it changed meanwhile,
-          // nothing is charged and the viewer sees the new one first.
-          try {
-            const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: 1, idempotency_key: newKey(), price: g.price });
-            balance.textContent = data.balance;
-            gstatus.textContent = '';
-            if (g.trial) b.remove();
-            loadFans();
-          } catch (e) {
-            if (e.code === 'price_changed') {
-              g.price = e.data.price;
-              label();
-              showError(t('gift.price_changed', { gift: giftName(g.id, g.name), price: e.data.price }));
-            } else showError(e.message);
-          }
+        b.addEventListener('pointerenter', showTotal);
+        b.addEventListener('focus', showTotal);
+        b.addEventListener('click', () => {
+          const count = g.trial ? 1 : readCount();
+          if (count === 0) return;
+          showTotal();
+          send(g, count, { button: b }, false);
         });
         listEl.appendChild(b);
       }
@@ -344,7 +490,7 @@
         try {
           const data = await api('POST', '/api/channels/' + encodeURIComponent(slug) + '/membership',
             { tier: tier.tier, months: 1, idempotency_key: newKey(), auto_renew: autoRenew.checked, price: tier.monthly_price });
-          balance.textContent = data.balance;
+          setBalance(data.balance);
           gstatus.textContent = '';
           loadFans();
         } catch (e) {

@@ -4,7 +4,27 @@
 // ledger check). Uses the shared helpers from app.js.
 (function () {
   'use strict';
-  const { $, t, api, say, navUser, fmtTime, row, button, link, newKey, tierName } = window.Livehouse;
+  const { $, t, api, say, navUser, fmtTime, row, button, link, newKey, tierName, giftName, lang } = window.Livehouse;
+  // Money as the page's locale writes it: "¥6.00" for CNY.
+  function fmtMoney(cents, currency) {
+    try {
+      return new Intl.NumberFormat(lang, { style: 'currency', currency: currency || 'CNY', currencyDisplay: 'narrowSymbol' }).format(cents / 100);
+    } catch (e) { return (cents / 100).toFixed(2) + ' ' + currency; } // an unknown currency code
+  }
+  // What a history line was: a gift says which and to whom.
+  function movementText(m) {
+    if (m.kind === 'gift' && m.gift) {
+      const gift = giftName(m.gift, m.gift_name || m.gift);
+      return m.channel ? t('wallet.gift_line', { gift, n: m.count, channel: m.channel }) : t('wallet.gift_line_nochannel', { gift, n: m.count });
+    }
+    if (m.kind === 'topup' && m.memo) {
+      const id = m.memo.split(': ').pop();
+      const p = packages[id];
+      if (p) return t('kind.topup') + ' · ' + t('wallet.package_price', { coins: p.coins, price: fmtMoney(p.price_cents, p.currency) });
+    }
+    return t('kind.' + m.kind) + (m.memo ? ' · ' + m.memo : '');
+  }
+  const packages = {};
   const when = fmtTime;
   const pct = (bp) => t('money.percent', { n: bp / 100 });
 
@@ -17,10 +37,10 @@
       showNotices(w.notices || []);
       const rows = $('topup-rows');
       rows.innerHTML = '';
-      for (const o of orders.topups) row(rows, ['#' + o.id, o.package, String(o.coins), t('status.' + o.status), when(o.created_at)]);
+      for (const o of orders.topups) row(rows, ['#' + o.id, packages[o.package] ? t('wallet.package_price', { coins: packages[o.package].coins, price: fmtMoney(packages[o.package].price_cents, packages[o.package].currency) }) : o.package, String(o.coins), t('status.' + o.status), when(o.created_at)]);
       const moves = $('movement-rows');
       moves.innerHTML = '';
-      for (const m of w.movements) row(moves, [when(m.at), t('kind.' + m.kind) + (m.memo ? ' · ' + m.memo : ''), (m.amount > 0 ? '+' : '') + m.amount]);
+      for (const m of w.movements) row(moves, [when(m.at), movementText(m), (m.amount > 0 ? '+' : '') + m.amount]);
     }
     // Notices: a renewal a price rise stopped, with the way back.
     function showNotices(list) {
@@ -43,10 +63,11 @@
     }
     const pk = await api('GET', '/api/wallet/packages');
     for (const p of pk.packages) {
+      packages[p.id] = p;
       const b = document.createElement('button');
       b.type = 'button';
       b.dataset.package = p.id;
-      b.textContent = t('wallet.package_label', { coins: p.coins, price: (p.price_cents / 100).toFixed(2), currency: p.currency });
+      b.textContent = t('wallet.package_price', { coins: p.coins, price: fmtMoney(p.price_cents, p.currency) });
       b.addEventListener('click', async () => {
         // One key per order: a retried request is the same order.
         b.disabled = true;
