@@ -15,6 +15,9 @@ try {
   await ctx.addCookies([{ name: 'lh_lang', value: lang, url: base }]);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));
+  // A viewer moves the mouse over the player before clicking a control:
+  // that brings back controls hidden after 3 s without the mouse.
+  const press = async (sel) => { await page.hover('.stage', { position: { x: 12, y: 12 } }); await page.click(sel); };
   const ct = () => page.evaluate(() => document.getElementById('video').currentTime);
   const advancing = async () => { const a = await ct(); await page.waitForTimeout(700); return (await ct()) > a + 0.2; };
   const stopped = async () => { await page.waitForTimeout(200); const a = await ct(); await page.waitForTimeout(700); return (await ct()) === a; };
@@ -28,12 +31,12 @@ try {
   if (shots) await page.screenshot({ path: `${shots}/${tag}-player.png` });
 
   // Play / pause by the button, then by keyboard (focus on the page, not a field).
-  await page.click('#pc-play');
+  await press('#pc-play');
   const pausedBtn = await stopped();
   const labelPaused = await page.getAttribute('#pc-play', 'aria-label');
   const liveWhenPaused = await page.textContent('#pc-live-text');
   if (shots) await page.screenshot({ path: `${shots}/${tag}-paused.png` });
-  await page.click('#pc-play');
+  await press('#pc-play');
   const resumedBtn = await advancing();
   say(`BUTTON pause_stops=${pausedBtn} play_resumes=${resumedBtn} label=${JSON.stringify(labelPaused)} badge_paused=${JSON.stringify(liveWhenPaused)}`);
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
@@ -50,7 +53,7 @@ try {
   // Live badge: after the pauses above the player lags; the badge jumps
   // back to the live edge, where it says LIVE again.
   const lagText = await page.textContent('#pc-live-text');
-  await page.click('#pc-live');
+  await press('#pc-live');
   await page.waitForTimeout(800);
   const liveText = await page.textContent('#pc-live-text');
   const lag = await page.evaluate(() => { const v = document.getElementById('video'); const s = v.seekable; return s.length ? (s.end(s.length - 1) - v.currentTime).toFixed(1) : 'none'; });
@@ -73,7 +76,7 @@ try {
   say(`RELOAD volume=${before[0]} muted_before_gesture=${before[1]} volume_after_gesture=${after[0]} muted_after_gesture=${after[1]} slider=${await page.inputValue('#pc-volume')}`);
 
   // Quality menu.
-  await page.click('#pc-quality');
+  await press('#pc-quality');
   const items = await page.$$eval('#pc-quality-menu [role="menuitemradio"]', (els) => els.map((e) => e.textContent + (e.getAttribute('aria-checked') === 'true' ? '*' : '')));
   if (shots) await page.screenshot({ path: `${shots}/${tag}-quality.png` });
   await page.keyboard.press('Escape');
@@ -95,7 +98,7 @@ try {
   if (shots) await page.screenshot({ path: `${shots}/${tag}-theatre.png` });
   await open();
   const th2 = await page.evaluate(() => document.querySelector('main.watch').classList.contains('theatre'));
-  await page.click('#pc-theatre');
+  await press('#pc-theatre');
   const th3 = await page.evaluate(() => document.querySelector('main.watch').classList.contains('theatre'));
   say(`THEATRE on=${th1} remembered=${th2} off_by_button=${th3 === false}`);
 
@@ -107,7 +110,7 @@ try {
     const el = document.fullscreenElement;
     return { stage: el === document.querySelector('.stage'), danmaku: el.contains(document.getElementById('danmaku-layer')), controls: el.contains(document.getElementById('pc')) };
   });
-  if (shots) await page.screenshot({ path: `${shots}/${tag}-fullscreen.png` });
+  if (shots) { await page.waitForTimeout(500); await page.screenshot({ path: `${shots}/${tag}-fullscreen.png` }); }
   await page.keyboard.press('f');
   await page.waitForFunction(() => !document.fullscreenElement, null, { timeout: 5000 });
   say(`FULLSCREEN stage=${fs.stage} danmaku_inside=${fs.danmaku} controls_inside=${fs.controls} exited=true`);
@@ -116,7 +119,7 @@ try {
   const pipEnabled = await page.evaluate(() => !!document.pictureInPictureEnabled);
   const pipHidden = await page.isHidden('#pc-pip');
   if (pipEnabled) {
-    await page.click('#pc-pip');
+    await press('#pc-pip');
     await page.waitForFunction(() => !!document.pictureInPictureElement, null, { timeout: 5000 }).catch(() => {});
     const inPip = await page.evaluate(() => document.pictureInPictureElement === document.getElementById('video'));
     say(`PIP supported=true entered=${inPip} button_hidden=${pipHidden}`);
