@@ -68,7 +68,7 @@ try {
   say(`MUTE_KEY before=${m0} after_m=${m1} after_mm=${m2}`);
   await page.evaluate(() => { const v = document.getElementById('pc-volume'); v.value = '30'; v.dispatchEvent(new Event('input', { bubbles: true })); });
   const vol = await page.evaluate(() => [document.getElementById('video').volume, document.getElementById('video').muted]);
-  say(`VOLUME set=${vol[0]} muted=${vol[1]}`);
+  say(`VOLUME set=${vol[0]} muted=${vol[1]} stored=${await page.evaluate(() => localStorage.getItem('lh-volume'))}`);
   await open();
   const before = await page.evaluate(() => [document.getElementById('video').volume, document.getElementById('video').muted]);
   await page.mouse.click(5, 5); // a gesture anywhere
@@ -145,6 +145,14 @@ try {
     return { n: els.length, unnamed, out };
   });
   say(`A11Y controls=${a11y.n} unnamed=${JSON.stringify(a11y.unnamed)} outside=${JSON.stringify(a11y.out)}`);
+
+  // "Low delay" (WHEP) on: the quality menu says so. Once, at the desktop size.
+  if (w === '1280') {
+    await press('#low-delay');
+    await page.waitForFunction(() => { const v = document.getElementById('video'); return document.querySelector('main.watch').dataset.player === 'whep' && v.srcObject && v.currentTime > 0.5; }, null, { timeout: 15000 });
+    say(`QUALITY_WHEP button=${JSON.stringify(await page.textContent('#pc-quality'))} live=${JSON.stringify(await page.textContent('#pc-live-text'))}`);
+    await press('#low-delay');
+  }
 } catch (e) {
   say('FAIL ' + e.message.split('\n')[0]);
   process.exitCode = 1;

@@ -17,9 +17,9 @@ func TestChromiumPlayerControls(t *testing.T) {
 	publishFixture(t, n, key)
 	waitFor(t, 20*time.Second, "live", func() bool { return n.channel("player").Live })
 	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
-	for _, c := range []struct{ lang, auto, live, behind string }{
-		{"en", `"Auto (`, `badge="LIVE"`, `badge_paused="Go live"`},
-		{"zh-CN", `"自动（`, `badge="直播"`, `badge_paused="回到直播"`},
+	for _, c := range []struct{ lang, auto, live, behind, whep string }{
+		{"en", `"Auto (`, `badge="LIVE"`, `badge_paused="Go live"`, `QUALITY_WHEP button="Low delay" live="LIVE"`},
+		{"zh-CN", `"自动（`, `badge="直播"`, `badge_paused="回到直播"`, `QUALITY_WHEP button="低延迟" live="直播"`},
 	} {
 		for _, size := range [][2]string{{"1280", "800"}, {"375", "812"}} {
 			t.Run(c.lang+"-"+size[0], func(t *testing.T) {
@@ -29,7 +29,7 @@ func TestChromiumPlayerControls(t *testing.T) {
 					"KEYS space_pauses=true k_resumes=true k_pauses=true space_resumes=true",
 					c.behind, " "+c.live+" behind_seekable_end=",
 					"MUTE_KEY before=true after_m=false after_mm=true",
-					"VOLUME set=0.3",
+					"VOLUME set=0.3 muted=false stored=0.3",
 					"RELOAD volume=0.3", "volume_after_gesture=0.3",
 					"QUALITY items=["+c.auto, "closed=true",
 					"HELP open=true rows=6 closed_by_esc=true",
@@ -38,6 +38,9 @@ func TestChromiumPlayerControls(t *testing.T) {
 					"AUTOHIDE hid=true back_on_move=true",
 					`unnamed=[] outside=[]`,
 				)
+				if size[0] == "1280" && !strings.Contains(out, c.whep) {
+					t.Errorf("browser output lacks %q", c.whep)
+				}
 				switch {
 				case strings.Contains(out, "PIP supported=true"):
 					if !strings.Contains(out, "entered=true button_hidden=false") {

@@ -42,6 +42,7 @@
     if (gestured) return;
     gestured = true;
     if (localStorage.getItem('lh-muted') === '0') video.muted = false;
+    showVolume();
   }
   document.addEventListener('pointerdown', firstGesture, true);
   document.addEventListener('keydown', firstGesture, true);
@@ -54,25 +55,31 @@
     volume.setAttribute('aria-valuetext', volume.value + '%');
     if (!video.muted) unmute.hidden = true;
   }
-  video.addEventListener('volumechange', function () {
-    showVolume();
+  unmute.addEventListener('click', function () { gestured = true; video.muted = false; remember(); });
+  // Saved at once, not on 'volumechange' (a task later): a reload right
+  // after the change must still find it.
+  function remember() {
     if (!gestured) return; // the page's own muted autoplay is not a choice
     localStorage.setItem('lh-volume', String(video.volume));
     localStorage.setItem('lh-muted', video.muted ? '1' : '0');
-  });
+  }
+  video.addEventListener('volumechange', function () { showVolume(); remember(); });
   function toggleMute() {
     video.muted = !video.muted;
     if (!video.muted && video.volume === 0) video.volume = 0.5;
+    remember();
   }
   function nudgeVolume(d) {
     video.volume = Math.min(1, Math.max(0, Math.round((video.volume + d) * 100) / 100));
     video.muted = video.volume === 0;
+    remember();
   }
   muteBtn.addEventListener('click', toggleMute);
   volume.addEventListener('input', function () {
     const v = Number(volume.value) / 100;
     video.volume = v;
     video.muted = v === 0;
+    remember();
   });
   showVolume();
 
@@ -224,6 +231,13 @@
     if (k === 'Escape') {
       if (!helpBox.hidden) { setHelp(false); e.preventDefault(); }
       else if (!qualityMenu.hidden) { closeQuality(); qualityBtn.focus(); e.preventDefault(); }
+      return;
+    }
+    if (qualityMenu.contains(e.target) && (k === 'ArrowUp' || k === 'ArrowDown')) { // move within the menu
+      const items = [...qualityMenu.querySelectorAll('button')];
+      const i = items.indexOf(e.target) + (k === 'ArrowDown' ? 1 : -1);
+      items[(i + items.length) % items.length].focus();
+      e.preventDefault();
       return;
     }
     if (k === ' ' && onControl) return;                               // Space presses the focused control
