@@ -13,6 +13,9 @@ const browser = await launch();
 try {
   const ctx = await browser.newContext({ locale: lang, viewport: { width: Number(w), height: Number(h) } });
   await ctx.addCookies([{ name: 'lh_lang', value: lang, url: base }]);
+  // At the phone size, play a browser without picture-in-picture: its
+  // button must not show. The desktop runs use Chromium's own.
+  if (w !== '1280') await ctx.addInitScript(() => Object.defineProperty(Document.prototype, 'pictureInPictureEnabled', { get: () => false }));
   const page = await ctx.newPage();
   page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));
   // A viewer moves the mouse over the player before clicking a control:
