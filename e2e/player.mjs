@@ -31,7 +31,7 @@ try {
   };
   await open();
   await page.mouse.move(20, 20);
-  if (shots) await page.screenshot({ path: `${shots}/${tag}-player.png` });
+  if (shots) { await page.waitForTimeout(400); await page.screenshot({ path: `${shots}/${tag}-player.png` }); }
 
   // Play / pause by the button, then by keyboard (focus on the page, not a field).
   await press('#pc-play');
