@@ -36,7 +36,11 @@
   let whepTimer = null;
   let fellBack = false; // this play gave up on WHEP: LL-HLS until the next start or toggle
 
-  function mode(m) { root.dataset.player = m; }
+  // The player's controls (player.js) hear which engine now plays.
+  function mode(m) {
+    root.dataset.player = m;
+    document.dispatchEvent(new CustomEvent('livehouse:player', { detail: { mode: m, hls: m === 'hls' ? hls : null } }));
+  }
 
   function startHLS() {
     mode('hls');
@@ -53,6 +57,7 @@
       });
       hls.loadSource(src);
       hls.attachMedia(video);
+      mode('hls');
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = src;         // Safari plays LL-HLS natively
     }
@@ -131,6 +136,7 @@
     if (hls) { hls.destroy(); hls = null; }
     video.removeAttribute('src');
     video.load();
+    mode('off');
     unmute.hidden = true;
   }
 
