@@ -27,8 +27,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns media.ConnSet[net.Conn]
 }
 
 // Options configures a Server.
@@ -47,7 +46,7 @@ func Listen(addr string, o Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		hub: o.Hub, readTimeout: o.ReadTimeout, log: o.Log,
-		ln: ln, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		ln: ln, ctx: ctx, cancel: cancel,
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -90,35 +89,18 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		delay = 0
-		if !s.track(nc) {
+		if !s.conns.Track(nc) {
 			nc.Close()
 			return
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.untrack(nc)
+			defer s.conns.Untrack(nc)
 			c := &conn{nc: nc, srv: s, log: s.log.With("remote", nc.RemoteAddr().String())}
 			c.run()
 		}()
 	}
-}
-
-func (s *Server) track(nc net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
-		return false
-	}
-	s.conns[nc] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(nc net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, nc)
-	s.mu.Unlock()
-	nc.Close()
 }
 
 // Close stops the server and waits until every connection has ended its
@@ -126,11 +108,7 @@ func (s *Server) untrack(nc net.Conn) {
 func (s *Server) Close(ctx context.Context) error {
 	s.cancel()
 	s.ln.Close()
-	s.mu.Lock()
-	for nc := range s.conns {
-		nc.Close()
-	}
-	s.mu.Unlock()
+	s.conns.CloseAll()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

@@ -39,8 +39,7 @@ type Server struct {
 	// store about a key); a flood beyond it is refused as overload.
 	pending chan struct{}
 
-	mu    sync.Mutex
-	conns map[gosrt.Conn]struct{}
+	conns media.ConnSet[gosrt.Conn]
 }
 
 // Options configures a Server.
@@ -92,7 +91,6 @@ func Listen(addr string, o Options) (*Server, error) {
 		hub: o.Hub, passphrase: o.Passphrase, timeouts: o.Timeouts, log: o.Log,
 		ln: ln, ctx: ctx, cancel: cancel,
 		pending: make(chan struct{}, maxPendingHandshakes),
-		conns:   map[gosrt.Conn]struct{}{},
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -155,12 +153,12 @@ func (s *Server) handle(req gosrt.ConnRequest) {
 		log.Warn("SRT publish refused", "reason", fmt.Errorf("accept: %w", err))
 		return
 	}
-	if !s.track(conn) {
+	if !s.conns.Track(conn) {
 		conn.Close()
 		claim.Release("server shutting down")
 		return
 	}
-	defer s.untrack(conn)
+	defer s.conns.Untrack(conn)
 	p := &publisher{srv: s, conn: conn, claim: claim, log: log.With("channel", claim.Channel.Slug)}
 	p.run()
 }
@@ -234,32 +232,11 @@ func rejectName(code gosrt.RejectionReason) string {
 	return fmt.Sprint(uint32(code))
 }
 
-func (s *Server) track(c gosrt.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c gosrt.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	c.Close()
-}
-
 // Close stops the server and waits until every publisher has ended its
 // stream, or ctx expires.
 func (s *Server) Close(ctx context.Context) error {
 	s.cancel()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.conns.CloseAll()
 	s.ln.Close()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
