@@ -107,6 +107,13 @@ func (h *Handlers) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/channels/{slug}/cover", h.putCover)
 	mux.HandleFunc("GET /covers/{slug}", h.serveCover)
 	mux.HandleFunc("GET /frames/{file}", h.serveFrame)
+	mux.HandleFunc("GET /api/channels/{slug}/schedule", h.Accounts.ThrottleBrowsing(h.getSchedule))
+	mux.HandleFunc("POST /api/channels/{slug}/schedule", h.postSchedule)
+	mux.HandleFunc("DELETE /api/channels/{slug}/schedule/{id}", h.deleteSchedule)
+	mux.HandleFunc("GET /api/channels/{slug}/emotes", h.Accounts.ThrottleBrowsing(h.listEmotes))
+	mux.HandleFunc("POST /api/channels/{slug}/emotes", h.postEmote)
+	mux.HandleFunc("DELETE /api/channels/{slug}/emotes/{name}", h.deleteEmote)
+	mux.HandleFunc("GET /emotes/{channel}/{name}", h.serveEmote)
 	mux.HandleFunc("GET /api/admin/channels", h.adminChannels)
 	mux.HandleFunc("POST /api/admin/channels/{slug}", h.adminChannel)
 }
