@@ -218,6 +218,8 @@ func (s *Server) routes() http.Handler {
 	// whoever may take a payout.
 	mux.HandleFunc("GET /studio/{slug}", s.channelPage("studio.html", policy.ActChannelModerate))
 	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html", policy.ActPayout))
+	// The schedule and emotes are the owner's (and platform admins').
+	mux.HandleFunc("GET /studio/{slug}/channel", s.channelPage("studio_channel.html", policy.ActChannelManage))
 	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
 		"/wallet": "wallet.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })

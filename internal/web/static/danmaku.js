@@ -62,7 +62,7 @@
     const el = document.createElement('div');
     el.className = 'dm' + (mine ? ' mine' : '');
     el.dataset.id = m.id;
-    el.textContent = m.text;
+    if (window.LHEmotes) LHEmotes.render(el, m.text); else el.textContent = m.text;
     el.style.color = m.color;
     el.style.fontSize = settings.size + 'px';
     el.style.visibility = 'hidden';
@@ -113,7 +113,7 @@
     name.textContent = t('chat.name', { name: m.user });
     const text = document.createElement('span');
     text.className = 'text';
-    text.textContent = m.text;
+    if (window.LHEmotes) LHEmotes.render(text, m.text); else text.textContent = m.text;
     li.append(...badges, name, text);
     if (me && me.via === 'session' && !mine) {
       const rep = document.createElement('button');

@@ -3,7 +3,7 @@
 // offline / ended card otherwise.
 (function () {
   'use strict';
-  const { t, api, me, navUser, fmtDuration, fmtNumber, rtcOffer, rtcEnd } = window.Livehouse;
+  const { t, lang, api, me, navUser, fmtDuration, fmtNumber, rtcOffer, rtcEnd } = window.Livehouse;
   const root = document.querySelector('main.watch');
   const slug = root.dataset.slug;
   const video = document.getElementById('video');
@@ -171,15 +171,101 @@
       if (playing) stopPlayer();
       fellBack = false;
       if (wasLive) {
+        if (document.body.dataset.state !== 'ended') { endedSeen = new Date(); loadSchedule(); }
         setState('ended');
         cardTitle.textContent = t('watch.ended');
         cardText.textContent = t('watch.ended_text', { title: ch.title });
       } else {
+        if (!document.body.dataset.state) loadSchedule();
         setState('offline');
         cardTitle.textContent = t('watch.offline', { title: ch.title });
       }
+      showCover(ch.cover_url);
     }
   }
+
+  // The offline and ended cards: the channel's cover behind the text, when
+  // it was last live ("3 hours ago", in the page's language) and the next
+  // scheduled stream in the viewer's time zone; the whole schedule is
+  // listed under the title.
+  const card = document.getElementById('offline-card');
+  const cardCover = document.getElementById('card-cover');
+  const cardLast = document.getElementById('card-last');
+  const cardNext = document.getElementById('card-next');
+  const schedBox = document.getElementById('schedule');
+  const schedList = document.getElementById('schedule-list');
+  const rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: 'auto' }) : null;
+  let lastLive = null;   // when the last session ended (the server's record); null: never live
+  let endedSeen = null;  // when this page saw the stream end (the record may lag a moment)
+  let schedule = [];
+
+  function showCover(url) {
+    if (!url) { cardCover.hidden = true; card.classList.remove('has-cover'); return; }
+    if (cardCover.getAttribute('src') !== url) cardCover.src = url;
+    cardCover.hidden = false;
+    card.classList.add('has-cover');
+  }
+
+  function ago(d) {
+    const sec = (Date.now() - d.getTime()) / 1000;
+    if (sec < 60 || !rtf) return t('offline.just_now');
+    const units = [['minute', 60, 60], ['hour', 3600, 24], ['day', 86400, 30], ['month', 2592000, 12], ['year', 31536000, Infinity]];
+    for (const [unit, size, max] of units) {
+      const n = Math.floor(sec / size);
+      if (n < max) return rtf.format(-n, unit);
+    }
+    return '';
+  }
+
+  function when(d) {
+    const soon = d.getTime() - Date.now() < 6 * 86400000;
+    const opts = soon ? { weekday: 'short', hour: 'numeric', minute: '2-digit' }
+      : { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' };
+    return new Intl.DateTimeFormat(lang, opts).format(d);
+  }
+
+  function showCardInfo() {
+    let last = lastLive;
+    if (endedSeen && (!last || last < endedSeen)) last = endedSeen;
+    cardLast.textContent = last ? t('offline.last_live', { when: ago(last) }) : t('offline.never_live');
+    const upcoming = schedule.filter((e) => new Date(e.starts_at).getTime() > Date.now() - 60000);
+    const next = upcoming[0];
+    cardNext.hidden = !next;
+    cardNext.textContent = next ? t('schedule.next', { when: when(new Date(next.starts_at)), title: next.title }) : '';
+    schedBox.hidden = upcoming.length === 0;
+    schedList.replaceChildren(...upcoming.map((e) => {
+      const li = document.createElement('li');
+      const time = document.createElement('time');
+      time.dateTime = e.starts_at;
+      time.textContent = when(new Date(e.starts_at));
+      const title = document.createElement('span');
+      title.className = 'schedule-title';
+      title.textContent = e.title;
+      li.append(time, title);
+      if (e.weekly) {
+        const w = document.createElement('span');
+        w.className = 'schedule-weekly';
+        w.textContent = t('schedule.weekly');
+        li.appendChild(w);
+      }
+      return li;
+    }));
+  }
+
+  async function loadSchedule() {
+    try {
+      const data = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/schedule');
+      lastLive = data.last_live_at ? new Date(data.last_live_at) : null;
+      schedule = data.schedule || [];
+    } catch (e) { /* the card keeps what it had */ }
+    showCardInfo();
+  }
+  // Relative times age; a passed entry drops out (weekly ones come back as the next week's).
+  setInterval(function () {
+    if (document.body.dataset.state === 'live') return;
+    if (schedule.length && new Date(schedule[0].starts_at).getTime() < Date.now()) loadSchedule();
+    else showCardInfo();
+  }, 30000);
 
   let timer = null;
   async function poll() {

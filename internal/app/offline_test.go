@@ -1,0 +1,188 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/media/flv"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
+)
+
+// TestChromiumOfflineCardsScheduleEmotes: issue 13 item 7 and the channel
+// emotes of item 3 through the pages (e2e/offline.mjs), on PostgreSQL, in
+// English and Chinese at 1280x800 and 375x812: the owner sets a cover, a
+// schedule entry and an emote in the studio; a guest sees the cover,
+// "hasn't gone live yet" and the next stream; live, ":lhpog:" in chat is
+// the image (chat and overlay) with the words kept as alt/title; the
+// stream ends into the ended card with "last live"; the end read back from
+// the database three hours later says "3 hours ago".
+func TestChromiumOfflineCardsScheduleEmotes(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	files := t.TempDir()
+	writeTestPNG(t, filepath.Join(files, "cover.png"), 640, 360, true)
+	writeTestPNG(t, filepath.Join(files, "emote.png"), 56, 56, false)
+	if err := os.WriteFile(filepath.Join(files, "evil.svg"), []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="10" height="10"/></svg>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type expect struct{ lang, ended, last, aged, never, next, past, refused string }
+	for _, c := range []expect{
+		{"en", "ENDED title=The stream has ended | last=Last live ", "", "| last=Last live 3 hours ago |", "| last=Hasn't gone live yet | next=Next: ",
+			"8:30 PM — Speedrun night 速通之夜", "SCHEDULE_PAST Pick a date and time in the future.", "EMOTE_REFUSED An emote must be a PNG, GIF or WebP image. rows=1"},
+		{"zh-CN", "ENDED title=直播已结束 | last=上次直播：", "", "| last=上次直播：3小时前 |", "| last=还没有开过播 | next=下一场：",
+			"20:30 — Speedrun night 速通之夜", "SCHEDULE_PAST 请选择将来的日期和时间。", "EMOTE_REFUSED 表情必须是 PNG、GIF 或 WebP 图片。 rows=1"},
+	} {
+		for _, size := range [][2]int{{1280, 800}, {375, 812}} {
+			dims := fmt.Sprintf("%dx%d", size[0], size[1])
+			t.Run(c.lang+"-"+dims, func(t *testing.T) {
+				n := startPostgresNode(t)
+				slug := "later"
+				key := streamerChannel(t, n, "caster", slug)
+				var stop func()
+				act := func(what string) {
+					switch what {
+					case "live":
+						stop = publishUntilStopped(t, n, key)
+					case "end":
+						stop()
+					case "age":
+						if _, err := n.app.DB.ExecContext(context.Background(), `UPDATE live_sessions SET ended_at = ended_at - $1
+							WHERE channel_id = (SELECT id FROM channels WHERE slug = $2)`, (3*time.Hour + 5*time.Minute).Milliseconds(), slug); err != nil {
+							t.Errorf("age the session: %v", err)
+						}
+					}
+				}
+				out := runBrowserDriven(t, node, chromium, "offline.mjs",
+					[]string{strings.Replace(n.http, "127.0.0.1", "localhost", 1), slug, "caster", c.lang, fmt.Sprint(size[0]), fmt.Sprint(size[1]), files, os.Getenv("LIVEHOUSE_SCREENSHOTS")}, act)
+				for _, w := range []string{
+					dims + " STUDIO_SCHEDULE ", "Speedrun night 速通之夜", c.past, " STUDIO_EMOTE :lhpog:", c.refused,
+					dims + " OFFLINE ", c.never, c.next, "cover=true | fits=true",
+					dims + " UPCOMING ",
+					dims + " CHAT_EMOTE words=gg :lhpog: well played :nope: <b>x</b> alt=:lhpog: title=:lhpog: imgs=1 bold=0 src=true height_ok=true",
+					dims + " OVERLAY_EMOTE true",
+					dims + " " + c.ended, "FINISHED",
+					dims + " AGED ", c.aged,
+				} {
+					if !strings.Contains(out, w) {
+						t.Errorf("browser output lacks %q", w)
+					}
+				}
+				if strings.Count(out, "fits=true") != 3 {
+					t.Errorf("a card's text does not fit the player at %s", dims)
+				}
+			})
+		}
+	}
+}
+
+// writeTestPNG writes a w×h PNG: a colourful gradient for a cover, a face-like
+// disc for an emote.
+func writeTestPNG(t *testing.T, path string, w, h int, cover bool) {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if cover {
+				img.Set(x, y, color.NRGBA{uint8(40 + 200*x/w), uint8(60 + 120*y/h), 180, 255})
+				continue
+			}
+			dx, dy := x-w/2, y-h/2
+			if dx*dx+dy*dy < (w/2-2)*(w/2-2) {
+				img.Set(x, y, color.NRGBA{255, 200, 40, 255})
+				if (dy == -h/8 && (dx == -w/6 || dx == w/6)) || (dy > h/8 && dy < h/5 && dx > -w/4 && dx < w/4) {
+					img.Set(x, y, color.NRGBA{40, 30, 20, 255})
+				}
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// publishUntilStopped publishes the fixture over RTMP until the returned
+// stop is called (or the test ends).
+func publishUntilStopped(t *testing.T, n *testNode, key string) (stop func()) {
+	t.Helper()
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("publish: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// runBrowserDriven runs an e2e script that asks the test to act: on a line
+// "NEED <what>" it calls act(what) and answers "DONE <what>" on the
+// script's stdin. It returns everything the script printed.
+func runBrowserDriven(t *testing.T, node, chromium, script string, args []string, act func(what string)) string {
+	t.Helper()
+	cmd := exec.Command(node, append([]string{"../../e2e/" + script}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if what, ok := strings.CutPrefix(line, "NEED "); ok {
+			act(what)
+			if _, err := io.WriteString(stdin, "DONE "+what+"\n"); err != nil {
+				t.Errorf("answer %s: %v", what, err)
+			}
+		}
+	}
+	stdin.Close()
+	err = cmd.Wait()
+	t.Logf("browser:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("browser script %s: %v", script, err)
+	}
+	if strings.Contains(out.String(), "PAGE_ERROR") || strings.Contains(out.String(), "SCRIPT_ERROR") {
+		t.Error("a page or the script threw an error")
+	}
+	return out.String()
+}
