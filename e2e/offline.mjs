@@ -53,6 +53,8 @@ try {
   await op.click('#login-button');
   await op.waitForURL(base + '/account');
   await op.goto(base + '/studio/' + slug);
+  // The studio hooks the cover field up once it has read the channel.
+  await op.waitForFunction(() => document.getElementById('set-title').value !== '', null, long);
   await op.setInputFiles('#cover-file', files + '/cover.png');
   await op.waitForSelector('#cover-img:not([hidden])', long);
 
