@@ -95,6 +95,10 @@ try {
 
   // 2. A guest before the channel ever went live.
   const vp = await newPage();
+  await vp.goto(base + '/');
+  await vp.waitForSelector(`li[data-slug="${slug}"] .next-stream`, long);
+  say(`${size} HOME_NEXT ${await vp.textContent(`li[data-slug="${slug}"] .next-stream`)}`);
+  await shot(vp, 'home', false);
   await vp.goto(base + '/c/' + slug);
   await vp.waitForSelector('body[data-state="offline"]', long);
   await vp.waitForSelector('#card-next:not([hidden])', long);

@@ -69,7 +69,7 @@ func TestChromiumOfflineCardsScheduleEmotes(t *testing.T) {
 				for _, w := range []string{
 					dims + " STUDIO_SCHEDULE ", "Speedrun night 速通之夜", c.past, " STUDIO_EMOTE :lhpog:", c.refused,
 					dims + " OFFLINE ", c.never, c.next, "cover=true | fits=true",
-					dims + " UPCOMING ",
+					dims + " UPCOMING ", dims + " HOME_NEXT ",
 					dims + " CHAT_EMOTE words=gg :lhpog: well played :nope: <b>x</b> alt=:lhpog: title=:lhpog: imgs=1 bold=0 src=true height_ok=true",
 					dims + " OVERLAY_EMOTE true",
 					dims + " " + c.ended, "FINISHED",

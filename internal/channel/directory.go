@@ -236,6 +236,8 @@ type directoryEntry struct {
 	Since    *time.Time `json:"live_since,omitempty"`
 	Picture  string     `json:"picture,omitempty"`
 	Followed bool       `json:"followed"`
+	// NextStream is the next scheduled stream of a channel that is not live.
+	NextStream *ScheduleEntry `json:"next_stream,omitempty"`
 }
 
 // directory answers GET /api/directory?q=&category=: live channels first
@@ -284,12 +286,24 @@ func (h *Handlers) directory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ids := make([]int64, 0, len(chans))
+	for _, c := range chans {
+		ids = append(ids, c.ID)
+	}
+	nexts, err := h.Service.NextStreams(ctx, ids, time.Now())
+	if err != nil {
+		httpjson.Fail(w, err)
+		return
+	}
 	entries := make([]directoryEntry, 0, len(chans))
 	for _, c := range chans {
 		e := directoryEntry{Slug: c.Slug, Title: c.Title, Category: c.Category, Tags: c.Tags, Streamer: names[c.OwnerID], Followed: followed[c.ID]}
 		ls := h.liveState(c.Slug)
 		if ls.Live {
 			e.Live, e.Since, e.Viewers = true, ls.StartedAt, ls.Viewers
+		}
+		if next, ok := nexts[c.ID]; ok && !ls.Live {
+			e.NextStream = &next
 		}
 		// Recent frames are grabbed by the node that ingests the stream.
 		e.Picture = h.picture(c, ls.Here)

@@ -341,6 +341,12 @@ func TestScheduleValidationAndOrder(t *testing.T) {
 			t.Fatalf("public schedule %+v", pub)
 		}
 
+		// The home page's cards get each channel's next one in one query.
+		nexts, err := svc.NextStreams(ctx, []int64{c.ID, c.ID + 1000}, now)
+		if err != nil || len(nexts) != 1 || nexts[c.ID].Title != "weekly" || !nexts[c.ID].StartsAt.Equal(list[0].StartsAt) {
+			t.Fatalf("next streams %+v %v", nexts, err)
+		}
+
 		// Delete: owner only, by id.
 		id := strconv.FormatInt(pub.Schedule[1].ID, 10)
 		for _, try := range []struct {

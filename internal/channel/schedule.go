@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -117,6 +118,45 @@ func (s *Service) Schedule(ctx context.Context, channelID int64, now time.Time) 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].StartsAt.Before(out[j].StartsAt) })
 	return out, nil
+}
+
+// NextStreams returns the next scheduled stream of each of these channels
+// that has one (the home page's cards), in one query.
+func (s *Service) NextStreams(ctx context.Context, channelIDs []int64, now time.Time) (map[int64]ScheduleEntry, error) {
+	out := map[int64]ScheduleEntry{}
+	if len(channelIDs) == 0 {
+		return out, nil
+	}
+	args := []any{now.UnixMilli()}
+	marks := make([]string, 0, len(channelIDs))
+	for _, id := range channelIDs {
+		args = append(args, id)
+		marks = append(marks, "$"+strconv.Itoa(len(args)))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT channel_id, id, starts_at, title, weekly FROM channel_schedule
+		WHERE (starts_at >= $1 OR weekly = 1) AND channel_id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read next streams: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ch, start int64
+		var e ScheduleEntry
+		var weekly int
+		if err := rows.Scan(&ch, &e.ID, &start, &e.Title, &weekly); err != nil {
+			return nil, fmt.Errorf("read next streams: %w", err)
+		}
+		e.Weekly = weekly != 0
+		next, ok := nextOccurrence(time.UnixMilli(start).UTC(), e.Weekly, now)
+		if !ok {
+			continue
+		}
+		e.StartsAt = next
+		if cur, seen := out[ch]; !seen || next.Before(cur.StartsAt) {
+			out[ch] = e
+		}
+	}
+	return out, rows.Err()
 }
 
 // AddSchedule adds an entry: past one-off entries are dropped first, and a

@@ -38,6 +38,13 @@
     meta.className = 'meta';
     meta.textContent = [c.streamer, c.category].filter(Boolean).join(' · ');
     a.append(pic, title, meta);
+    if (!c.live && c.next_stream) { // the channel's schedule (schedule.next)
+      const next = document.createElement('span');
+      next.className = 'next-stream';
+      const when = new Intl.DateTimeFormat(window.Livehouse.lang, { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      next.textContent = t('schedule.next', { when: when.format(new Date(c.next_stream.starts_at)), title: c.next_stream.title });
+      a.appendChild(next);
+    }
     if (c.followed) {
       const f = document.createElement('span');
       f.className = 'followed';
