@@ -140,6 +140,11 @@ try {
     return { words, alt: img.alt, title: img.title, src: img.getAttribute('src'), n: el.querySelectorAll('img').length, b: el.querySelectorAll('b').length, h: img.getBoundingClientRect().height };
   });
   say(`${size} CHAT_EMOTE words=${chat.words} alt=${chat.alt} title=${chat.title} imgs=${chat.n} bold=${chat.b} src=${/^\/emotes\/\d+\/lhpog\?v=/.test(chat.src)} height_ok=${chat.h >= 16 && chat.h <= 48}`);
+  // The tokenizer on awkward input: names need both colons, an unknown
+  // name's closing colon may open a known one, markup stays text.
+  const tokens = await vp.evaluate(() => [':not:lhpog:', '::lhpog::', ':lhpog::lhpog:', 'lhpog:', ':lh pog:', '<img src=x onerror=alert(1)>:lhpog:']
+    .map((s) => LHEmotes.pieces(s).map((p) => typeof p === 'string' ? JSON.stringify(p) : '[' + p.name + ']').join('+')).join(' | '));
+  say(`${size} TOKENS ${tokens}`);
   const overlay = await vp.waitForFunction(() => [...document.querySelectorAll('#danmaku-layer .dm')].some((d) => d.querySelector('img.emote[alt=":lhpog:"]')), null, { timeout: 15000 })
     .then(() => true, () => false);
   say(`${size} OVERLAY_EMOTE ${overlay}`);

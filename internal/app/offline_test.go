@@ -72,6 +72,7 @@ func TestChromiumOfflineCardsScheduleEmotes(t *testing.T) {
 					dims + " UPCOMING ", dims + " HOME_NEXT ",
 					dims + " CHAT_EMOTE words=gg :lhpog: well played :nope: <b>x</b> alt=:lhpog: title=:lhpog: imgs=1 bold=0 src=true height_ok=true",
 					dims + " OVERLAY_EMOTE true",
+					dims + ` TOKENS ":not"+[lhpog] | ":"+[lhpog]+":" | [lhpog]+[lhpog] | "lhpog:" | ":lh pog:" | "<img src=x onerror=alert(1)>"+[lhpog]`,
 					dims + " " + c.ended, "FINISHED",
 					dims + " AGED ", c.aged,
 				} {

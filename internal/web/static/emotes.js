@@ -9,22 +9,29 @@
 (function () {
   'use strict';
   const known = new Map();      // name → url
-  let loaded = false;
-  // Messages rendered before the list arrived: re-rendered once it does.
+  let loaded = false;           // the first list arrived (or failed)
+  let loading = null;           // the load under way
+  let current = '';             // the channel whose emotes these are
+  let lastLoad = 0;
+  // Messages rendered before the list arrived (or while it reloads): drawn
+  // again once it does.
   let pending = [];
   const maxPending = 300;
+  const reloadEvery = 60000 + Math.random() * 30000; // an unknown :name: reloads the list at most this often (spread out over viewers)
   const token = /:([A-Za-z0-9_]{2,24}):/g;
 
   // pieces splits text into strings and {name, url} for known emotes. An
   // unknown ":word:" stays text and its closing colon may open the next
-  // one (":not:pog:" still finds ":pog:").
+  // one (":not:pog:" still finds ":pog:"). unknown says whether any
+  // ":word:" was not a known emote.
   function pieces(text) {
     const out = [];
     let from = 0, m;
+    out.unknown = false;
     token.lastIndex = 0;
     while ((m = token.exec(text)) !== null) {
       const url = known.get(m[1]);
-      if (!url) { token.lastIndex = m.index + 1; continue; }
+      if (!url) { out.unknown = true; token.lastIndex = m.index + 1; continue; }
       if (m.index > from) out.push(text.slice(from, m.index));
       out.push({ name: m[1], url });
       from = token.lastIndex;
@@ -33,9 +40,11 @@
     return out;
   }
 
+  // fill draws text into parent; it reports whether an unknown :word: was seen.
   function fill(parent, text) {
     parent.textContent = '';
-    for (const p of pieces(text)) {
+    const ps = pieces(text);
+    for (const p of ps) {
       if (typeof p === 'string') { parent.appendChild(document.createTextNode(p)); continue; }
       const img = document.createElement('img');
       img.className = 'emote';
@@ -43,32 +52,44 @@
       img.alt = ':' + p.name + ':';
       img.title = ':' + p.name + ':';
       img.draggable = false;
+      // An emote deleted meanwhile: its words again.
+      img.addEventListener('error', () => img.replaceWith(document.createTextNode(img.alt)));
       parent.appendChild(img);
     }
+    return ps.unknown;
   }
 
   function render(parent, text) {
     text = String(text == null ? '' : text);
-    fill(parent, text);
-    if (!loaded && text.indexOf(':') !== -1) {
+    const unknown = fill(parent, text);
+    if (text.indexOf(':') === -1) return;
+    // A name the list lacks may be an emote the owner just added.
+    if (unknown && loaded && !loading && current && Date.now() - lastLoad > reloadEvery) load(current);
+    if (!loaded || (unknown && loading)) {
       pending.push([parent, text]);
       if (pending.length > maxPending) pending.shift();
     }
   }
 
-  async function load(slug) {
-    try {
-      const res = await fetch('/api/channels/' + encodeURIComponent(slug) + '/emotes', { credentials: 'same-origin', cache: 'no-cache' });
-      if (!res.ok) return;
-      const data = await res.json();
-      known.clear();
-      for (const e of data.emotes || []) known.set(e.name, e.url);
-    } catch (e) { /* no emotes: messages stay as typed */ } finally {
-      loaded = true;
-      const again = pending;
-      pending = [];
-      for (const [parent, text] of again) if (parent.isConnected) fill(parent, text);
-    }
+  function load(slug) {
+    current = slug;
+    lastLoad = Date.now();
+    loading = (async () => {
+      try {
+        const res = await fetch('/api/channels/' + encodeURIComponent(slug) + '/emotes', { credentials: 'same-origin', cache: 'no-cache' });
+        if (!res.ok) return;
+        const data = await res.json();
+        known.clear();
+        for (const e of data.emotes || []) known.set(e.name, e.url);
+      } catch (e) { /* no emotes: messages stay as typed */ } finally {
+        loaded = true;
+        loading = null;
+        const again = pending;
+        pending = [];
+        for (const [parent, text] of again) if (parent.isConnected) fill(parent, text);
+      }
+    })();
+    return loading;
   }
 
   window.LHEmotes = { load, render, pieces, get names() { return Array.from(known.keys()); } };
