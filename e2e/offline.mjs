@@ -100,7 +100,10 @@ try {
   say(`${size} HOME_NEXT ${await vp.textContent(`li[data-slug="${slug}"] .next-stream`)}`);
   await shot(vp, 'home', false);
   await vp.goto(base + '/c/' + slug);
-  await vp.waitForSelector('body[data-state="offline"]', long);
+  await vp.waitForSelector('body[data-state="offline"]', long).catch(async (e) => {
+    say('DIAG ' + await vp.evaluate(async (s) => { const r = await fetch('/api/channels/' + s); return r.status + ' ' + (await r.text()).slice(0, 300); }, slug));
+    throw e;
+  });
   await vp.waitForSelector('#card-next:not([hidden])', long);
   await vp.waitForFunction(() => { const i = document.getElementById('card-cover'); return !i.hidden && i.complete && i.naturalWidth > 0; }, null, long);
   const card = async () => vp.evaluate(() => ({

@@ -176,7 +176,6 @@
         cardTitle.textContent = t('watch.ended');
         cardText.textContent = t('watch.ended_text', { title: ch.title });
       } else {
-        if (!document.body.dataset.state) loadSchedule();
         setState('offline');
         cardTitle.textContent = t('watch.offline', { title: ch.title });
       }
@@ -252,12 +251,18 @@
     }));
   }
 
-  async function loadSchedule() {
+  let schedRetry = null;
+  async function loadSchedule(attempt) {
+    clearTimeout(schedRetry);
     try {
       const data = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/schedule');
       lastLive = data.last_live_at ? new Date(data.last_live_at) : null;
       schedule = data.schedule || [];
-    } catch (e) { /* the card keeps what it had */ }
+    } catch (e) {
+      // The card keeps what it had; a busy server gets asked again, less often each time.
+      const n = (attempt || 0) + 1;
+      if (n <= 5) schedRetry = setTimeout(function () { loadSchedule(n); }, 3000 * n);
+    }
     showCardInfo();
   }
   // Relative times age; a passed entry drops out (weekly ones come back as the next week's).
@@ -308,5 +313,6 @@
   loadFollow().catch(function () {});
 
   unmute.addEventListener('click', function () { video.muted = false; unmute.hidden = true; video.play().catch(function () {}); });
+  loadSchedule(); // the list under the title shows while live too
   poll();
 })();
