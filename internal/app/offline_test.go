@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
@@ -186,4 +188,49 @@ func runBrowserDriven(t *testing.T, node, chromium, script string, args []string
 		t.Error("a page or the script threw an error")
 	}
 	return out.String()
+}
+
+// TestStudioScheduleEmotesPageIsTheOwners: the studio's "Schedule & emotes"
+// page and its writes are the owner's; another account gets the 403 page
+// and 403 answers, a guest the log-in page.
+func TestStudioScheduleEmotesPageIsTheOwners(t *testing.T) {
+	n := startNode(t, "")
+	streamerChannel(t, n, "owner1", "mine")
+	other := newUser(t, n, "stranger", true)
+	owner := n.browser("127.0.0.1")
+	if r := owner.login("owner1", "owner1-password"); r.code != 200 {
+		t.Fatalf("login: %d", r.code)
+	}
+	page := func(b *browser) (int, string) {
+		req, _ := http.NewRequest("GET", n.http+"/studio/mine/channel", nil)
+		if b.session != "" {
+			req.AddCookie(&http.Cookie{Name: account.SessionCookie, Value: b.session})
+		}
+		res, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := page(owner); code != 200 || !strings.Contains(body, `id="schedule-form"`) || !strings.Contains(body, `id="emote-form"`) {
+		t.Fatalf("owner: %d", code)
+	}
+	if code, body := page(other); code != 403 || !strings.Contains(body, `data-status="403"`) {
+		t.Fatalf("stranger: %d", code)
+	}
+	if code, body := page(n.browser("127.0.0.1")); code != 200 || !strings.Contains(body, `id="login-form"`) {
+		t.Fatalf("guest: %d %.200s", code, body)
+	}
+	future := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	if r := other.do("POST", "/api/channels/mine/schedule", map[string]any{"starts_at": future, "title": "hijack"}); r.code != 403 {
+		t.Fatalf("stranger schedules: %d %s", r.code, r.raw)
+	}
+	if r := owner.do("POST", "/api/channels/mine/schedule", map[string]any{"starts_at": future, "title": "mine"}); r.code != 201 {
+		t.Fatalf("owner schedules: %d %s", r.code, r.raw)
+	}
+	if r := other.do("DELETE", "/api/channels/mine/emotes/x_x", nil); r.code != 403 {
+		t.Fatalf("stranger deletes an emote: %d %s", r.code, r.raw)
+	}
 }
