@@ -160,6 +160,33 @@ try {
     await page.fill('#gift-count-custom', '');
     await ctx.close();
   }
+  // Other shapes of screen: a small laptop, a tablet standing up, a phone
+  // lying down. The stage stays 16:9, the chat input on screen, nothing
+  // wider than the screen and no page scroll.
+  for (const [w, h] of [[1024, 768], [768, 1024], [812, 375]]) {
+    const size = `${w}x${h}`;
+    const ctx = await browser.newContext({ viewport: { width: w, height: h }, locale: lang });
+    await ctx.addCookies([{ name: 'lh_lang', value: lang, url: base }]);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));
+    await page.goto(base + '/login');
+    await page.fill('#username', viewerName);
+    await page.fill('#password', viewerName + '-password');
+    await page.click('#login-button');
+    await page.waitForURL(base + '/account');
+    await page.goto(base + '/c/' + slug);
+    await page.waitForSelector('body[data-state="live"]', { timeout: 30000 });
+    await page.waitForFunction(() => document.querySelectorAll('#chat-list li').length >= 30, null, { timeout: 15000 });
+    await page.waitForSelector('#gift-bar:not([hidden])', { state: 'attached', timeout: 15000 });
+    await page.waitForTimeout(300);
+    const stage = await rectOf(page, '.stage');
+    const input = await rectOf(page, '#chat-text');
+    const m = await page.evaluate(() => ({ wide: document.documentElement.scrollWidth, scroll: document.documentElement.scrollHeight - innerHeight }));
+    say(`${size} OTHER ratio_ok=${ratioOK(stage)} input_visible=${await page.isVisible('#chat-text') && input.bottom <= h && input.top >= 0} ` +
+      `scroll_width_ok=${m.wide <= w} page_scroll=${m.scroll} drawer_button=${await page.isVisible('#drawer-gifts')}`);
+    if (shots) await page.screenshot({ path: `${shots}/layout-other-${lang}-${size}.png` });
+    await ctx.close();
+  }
 } catch (e) {
   say('FAIL ' + e.message.split('\n')[0]);
   process.exitCode = 1;

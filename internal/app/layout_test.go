@@ -16,7 +16,8 @@ import (
 // with its input in view and the title and Follow in the first screen on a
 // desktop; on a phone the player on top, at least 10 messages in view with
 // the drawer closed, the gifts in a bottom drawer; a chat refusal and gift
-// errors in a row leave one toast on screen.
+// errors in a row leave one toast on screen. At 1024×768, 768×1024 and
+// 812×375 the stage stays 16:9 and the input on screen, with no page scroll.
 func TestChromiumWatchLayout(t *testing.T) {
 	node, chromium := needPlaywright(t)
 	n := startNode(t, "")
@@ -79,6 +80,9 @@ func TestChromiumWatchLayout(t *testing.T) {
 				`1280x800 TOASTS shown=["toast"] count=1 kind=error `+c.toast,
 				`375x812 TOASTS shown=["toast"] count=1 kind=error `+c.toast,
 				"gift_status_matches=true", "CHAT_REFUSAL "+c.refusal,
+				"1024x768 OTHER ratio_ok=true input_visible=true scroll_width_ok=true page_scroll=0 drawer_button=false",
+				"768x1024 OTHER ratio_ok=true input_visible=true scroll_width_ok=true page_scroll=0 drawer_button=false",
+				"812x375 OTHER ratio_ok=true input_visible=true scroll_width_ok=true page_scroll=0 drawer_button=true",
 			)
 			for _, line := range strings.Split(out, "\n") {
 				if !strings.HasPrefix(line, "375x812 PHONE") {

@@ -41,7 +41,7 @@
   function close() {
     if (!isOpen()) return;
     drawer.classList.remove('open');
-    drawer.removeAttribute('role');
+    drawer.setAttribute('role', 'region');
     backdrop.hidden = true;
     for (const b of openers) if (b) b.setAttribute('aria-expanded', 'false');
     if (opener && visible(opener)) opener.focus({ preventScroll: true });
