@@ -62,7 +62,8 @@ try {
     const inputShown = await page.isVisible('#chat-text') && input.top >= 0 && input.bottom <= vh;
     const scroll = await page.evaluate(() => {
       const l = document.getElementById('chat-list');
-      return { scrolls: l.scrollHeight > l.clientHeight + 4, atEnd: l.scrollHeight - l.scrollTop - l.clientHeight < 4, page: document.documentElement.scrollHeight - innerHeight };
+      return { scrolls: l.scrollHeight > l.clientHeight + 4, atEnd: l.scrollHeight - l.scrollTop - l.clientHeight < 4, page: document.documentElement.scrollHeight - innerHeight,
+        left: Math.round(l.scrollHeight - l.scrollTop - l.clientHeight) };
     });
     // Messages wholly inside the list's visible box (and on screen).
     const lines = await page.evaluate(() => {
@@ -79,7 +80,7 @@ try {
       const chatBox = await rectOf(page, '.chat');
       say(`${size} DESKTOP stage=${Math.round(stage.width)}x${Math.round(stage.height)} ratio=${ratio(stage)} ratio_ok=${ratioOK(stage)} ` +
         `list_scrolls=${scroll.scrolls} list_at_end=${scroll.atEnd} input_visible=${inputShown} page_scroll=${scroll.page} ` +
-        `title_above_fold=${above.title} badge_above_fold=${above.badge} follow_above_fold=${above.follow} lines=${lines} ` +
+        `title_above_fold=${above.title} badge_above_fold=${above.badge} follow_above_fold=${above.follow} lines=${lines} below_end=${scroll.left}px ` +
         `chat_beside=${chatBox.left >= stage.right && chatBox.bottom <= vh} gifts_inline=${await page.isVisible('#gift-list button[data-gift="heart"]')} ` +
         `drawer_button=${await page.isVisible('#drawer-gifts')}`);
       await shot('desktop');

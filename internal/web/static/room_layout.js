@@ -71,7 +71,18 @@
   const list = $('chat-list');
   let pinned = true;
   list.addEventListener('scroll', () => { pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 24; }, { passive: true });
-  if (window.ResizeObserver) new ResizeObserver(() => { if (pinned) list.scrollTop = list.scrollHeight; }).observe(list);
+  if (window.ResizeObserver) {
+    // The list's own box, and each line's (a line grows when a late web font
+    // or an emoji arrives and wraps it).
+    const ro = new ResizeObserver(() => { if (pinned) list.scrollTop = list.scrollHeight; });
+    ro.observe(list);
+    new MutationObserver((changes) => {
+      for (const c of changes) {
+        for (const n of c.addedNodes) if (n.nodeType === 1) ro.observe(n);
+        for (const n of c.removedNodes) if (n.nodeType === 1) ro.unobserve(n);
+      }
+    }).observe(list, { childList: true });
+  }
 
   // Grown past the phone size while open: the content is back in the chat column.
   window.addEventListener('resize', () => { if (isOpen() && !openers.some((b) => b && visible(b))) close(); });
