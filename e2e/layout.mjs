@@ -85,15 +85,20 @@ try {
         `drawer_button=${await page.isVisible('#drawer-gifts')}`);
       await shot('desktop');
 
-      // Theatre: the stage grows and stays 16:9; the chat input stays on screen.
+      // Theatre: the stage grows and stays 16:9; the chat input stays on
+      // screen. The viewer scrolled the chat up first: it stays where they
+      // read, though the list changed size.
       await page.click('#title');
+      await page.mouse.move(list.left + list.width / 2, list.top + list.height / 2);
+      await page.mouse.wheel(0, -300);
+      await page.waitForFunction(() => { const l = document.getElementById('chat-list'); return l.scrollHeight - l.scrollTop - l.clientHeight > 100; });
       await page.keyboard.press('t');
       await page.waitForFunction(() => document.querySelector('main.watch').classList.contains('theatre'));
       await page.waitForTimeout(200);
       const th = await rectOf(page, '.stage');
       const thInput = await rectOf(page, '#chat-text');
       say(`${size} THEATRE stage=${Math.round(th.width)}x${Math.round(th.height)} ratio_ok=${ratioOK(th)} bigger=${th.width > stage.width} ` +
-        `input_visible=${thInput.bottom <= vh && thInput.top >= 0} page_scroll=${await page.evaluate(() => document.documentElement.scrollHeight - innerHeight)}`);
+        `input_visible=${thInput.bottom <= vh && thInput.top >= 0} kept_reading=${await page.evaluate(() => { const l = document.getElementById('chat-list'); return l.scrollHeight - l.scrollTop - l.clientHeight > 100; })} page_scroll=${await page.evaluate(() => document.documentElement.scrollHeight - innerHeight)}`);
       await shot('theatre');
       await page.keyboard.press('t');
       await page.waitForFunction(() => !document.querySelector('main.watch').classList.contains('theatre'));

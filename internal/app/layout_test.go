@@ -72,7 +72,7 @@ func TestChromiumWatchLayout(t *testing.T) {
 				"1280x800 DESKTOP", "ratio_ok=true list_scrolls=true list_at_end=true input_visible=true page_scroll=0",
 				"title_above_fold=true badge_above_fold=true follow_above_fold=true",
 				"chat_beside=true gifts_inline=true drawer_button=false",
-				"1280x800 THEATRE", "ratio_ok=true bigger=true input_visible=true page_scroll=0",
+				"1280x800 THEATRE", "ratio_ok=true bigger=true input_visible=true kept_reading=true page_scroll=0",
 				"375x812 PHONE", "on_top=true", "gifts_hidden_closed=true expanded=false",
 				"375x812 DRAWER_OPEN gifts_visible=true heart_visible=true tiers=", "on_screen=true focus_inside=true expanded=true",
 				"375x812 DRAWER_ESC closed=true focus=drawer-gifts expanded=false",

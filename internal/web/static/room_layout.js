@@ -69,8 +69,19 @@
   // it changes (the gift bar arriving, the window or the drawer resizing),
   // unless the viewer has scrolled up to read.
   const list = $('chat-list');
+  // Only the viewer unpins it: a scroll event may also come from the page
+  // itself, measured after the layout changed (the list at its end a moment
+  // ago, no longer after shrinking), and must not count as scrolling up.
   let pinned = true;
-  list.addEventListener('scroll', () => { pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 24; }, { passive: true });
+  let touched = 0, holding = false;
+  const touch = () => { touched = Date.now(); };
+  for (const ev of ['wheel', 'touchmove', 'keydown']) list.addEventListener(ev, touch, { passive: true });
+  list.addEventListener('pointerdown', () => { holding = true; touch(); });
+  window.addEventListener('pointerup', () => { if (holding) { holding = false; touch(); } });
+  list.addEventListener('scroll', () => {
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 24) pinned = true;
+    else if (holding || Date.now() - touched < 1000) pinned = false;
+  }, { passive: true });
   if (window.ResizeObserver) {
     // The list's own box, and each line's (a line grows when a late web font
     // or an emoji arrives and wraps it).
