@@ -26,8 +26,14 @@ try {
     await page.click('#login-button');
     await page.waitForURL(base + '/account');
 
+    // On a phone the gifts are in the bottom drawer: open it with its button.
+    const openGifts = async () => {
+      await page.waitForSelector('#gift-bar:not([hidden])', { state: 'attached' });
+      if (await page.isVisible('#drawer-gifts')) await page.click('#drawer-gifts');
+      await page.waitForSelector('#gift-bar:not([hidden])');
+    };
     await page.goto(base + '/c/' + slug);
-    await page.waitForSelector('#gift-bar:not([hidden])');
+    await openGifts();
     const balance = async () => Number(await page.getAttribute('#balance', 'data-value'));
     const waitBalance = (v) => page.waitForFunction((x) => document.getElementById('balance').dataset.value === String(x), v, { timeout: 10000 });
     const dialogOpen = () => page.evaluate(() => document.getElementById('gift-confirm').open);
@@ -67,7 +73,7 @@ try {
     await page.waitForFunction(() => document.getElementById('gift-status').className === 'ok');
     await page.unroute('**/api/gifts');
     await page.reload();
-    await page.waitForSelector('#gift-bar:not([hidden])');
+    await openGifts();
     say(`${size} RETRY spent=${b0 - await balance()} requests=${lost}`);
 
     // 3. ×10 rockets = 10,000 coins: the dialog asks, focus on Cancel;

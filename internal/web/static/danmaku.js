@@ -3,7 +3,7 @@
 // chat panel. Text is always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const { t, giftName, tierName, api, APIError, explain, me: whoami, newKey, room } = window.Livehouse;
+  const { t, giftName, tierName, api, APIError, explain, toast, me: whoami, newKey, room } = window.Livehouse;
   const root = document.querySelector('main.watch');
   if (!root) return;
   const slug = root.dataset.slug;
@@ -14,6 +14,13 @@
   const status = document.getElementById('chat-status');
   const seen = new Set();
   let me = null;
+  // Messages show in the page's one toast (they never pile up); the chat's
+  // and the gift bar's status lines (hidden) keep the last one of each.
+  function tell(el, text, kind) {
+    el.textContent = text;
+    el.className = kind;
+    toast(text, kind);
+  }
   let conn = null;
 
   // Overlay settings live in this browser only.
@@ -126,9 +133,8 @@
         if (!reason) return;
         try {
           await api('POST', '/api/reports', { username: m.user, channel: slug, message_id: m.id, reason });
-          status.textContent = t('chat.reported');
-          status.className = 'ok';
-        } catch (e) { status.textContent = e.message; status.className = 'error'; }
+          tell(status, t('chat.reported'), 'ok');
+        } catch (e) { tell(status, e.message, 'error'); }
       });
       li.appendChild(rep);
     }
@@ -182,10 +188,7 @@
         likeCount.textContent = f.likes;
         shareCount.textContent = f.shares;
       },
-      onError(f) {
-        status.textContent = explain(f);
-        status.className = 'error';
-      },
+      onError(f) { tell(status, explain(f), 'error'); },
       onSent() { status.textContent = ''; },
       onAccount(f) {
         if (!me) return;
@@ -263,7 +266,7 @@
 
   const balance = document.getElementById('balance');
   const gstatus = document.getElementById('gift-status');
-  function showError(msg) { gstatus.textContent = msg; gstatus.className = 'error'; }
+  function showError(msg) { tell(gstatus, msg, 'error'); }
   const num = (n) => Number(n).toLocaleString(document.documentElement.lang || 'en');
 
   // How many of a gift one tap sends: a preset or a number the viewer types.
@@ -362,8 +365,7 @@
     if (total > bal) { showError(t('gift.too_dear', { gift: name, n, total: num(total), balance: num(bal) })); return; }
     if (total > 0 && needsConfirm(total)) {
       if (!await confirmSend(t('gift.confirm_text', { icon: g.icon, gift: name, n, total: num(total), balance: num(bal) }))) {
-        gstatus.textContent = t('gift.cancelled');
-        gstatus.className = 'ok';
+        tell(gstatus, t('gift.cancelled'), 'ok');
         return;
       }
     }
@@ -377,8 +379,7 @@
       const data = await api('POST', '/api/gifts', { room: slug, gift: g.id, count: n, idempotency_key: key, price: g.price });
       unanswered = null;
       setBalance(data.balance);
-      gstatus.textContent = t('gift.sent', { gift: name, n, total: num(total) });
-      gstatus.className = 'ok';
+      tell(gstatus, t('gift.sent', { gift: name, n, total: num(total) }), 'ok');
       if (g.trial) { label.button.remove(); comboBtn.hidden = true; combo = null; } else {
         combo = combo && combo.g === g && combo.n === n && fromCombo ? { ...combo, times: combo.times + 1 } : { g, n, times: 1, label };
         comboBtn.textContent = t('gift.combo', { icon: g.icon, name, n, combo: combo.times });

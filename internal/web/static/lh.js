@@ -68,6 +68,31 @@
     el.className = bad ? 'error' : 'ok';
   }
 
+  // toast shows one short message at a time: a single live region
+  // (role=status) whose text a new message replaces, so messages and errors
+  // never pile up. It hides itself after a few seconds (errors stay longer)
+  // or when clicked. kind: 'ok', 'error' or '' (information).
+  const toastEl = document.createElement('div');
+  toastEl.id = 'toast';
+  toastEl.className = 'toast';
+  toastEl.setAttribute('role', 'status');
+  document.body.appendChild(toastEl);
+  let toastTimer = null;
+  function hideToast() {
+    clearTimeout(toastTimer);
+    toastEl.className = 'toast';
+    toastEl.textContent = '';
+  }
+  function toast(text, kind) {
+    clearTimeout(toastTimer);
+    if (!text) { hideToast(); return; }
+    toastEl.textContent = text;
+    toastEl.className = 'toast show' + (kind ? ' ' + kind : '');
+    toastEl.dataset.kind = kind || '';
+    toastTimer = setTimeout(hideToast, kind === 'error' ? 7000 : 4000);
+  }
+  toastEl.addEventListener('click', hideToast);
+
   // localPath returns raw if it is a path on this site, else fallback: where
   // to go after logging in must never be another site. Refused: schemes,
   // "//host", backslashes (browsers read "/\host" as "//host"), control
@@ -273,5 +298,5 @@
     fetch(sessionURL, { method: 'DELETE', headers, keepalive: true, credentials: token ? 'omit' : 'same-origin' }).catch(() => {});
   }
 
-  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, localPath, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room, rtcOffer, rtcEnd };
+  window.Livehouse = { $, t, giftName, tierName, lang, cookie, api, APIError, explain, say, toast, localPath, newKey, fmtDuration, fmtTime, fmtNumber, button, row, link, me, navUser, room, rtcOffer, rtcEnd };
 })();

@@ -3,7 +3,7 @@
 // offline / ended card otherwise.
 (function () {
   'use strict';
-  const { t, lang, api, me, navUser, fmtDuration, fmtNumber, rtcOffer, rtcEnd } = window.Livehouse;
+  const { t, lang, api, toast, me, navUser, fmtDuration, fmtNumber, rtcOffer, rtcEnd } = window.Livehouse;
   const root = document.querySelector('main.watch');
   const slug = root.dataset.slug;
   const video = document.getElementById('video');
@@ -306,8 +306,10 @@
   followBtn.addEventListener('click', async function () {
     if (!(await me())) { location.href = '/login?next=' + encodeURIComponent(location.pathname); return; }
     const following = followBtn.getAttribute('aria-pressed') === 'true';
-    await api(following ? 'DELETE' : 'POST', '/api/channels/' + encodeURIComponent(slug) + '/follow');
-    loadFollow();
+    try {
+      await api(following ? 'DELETE' : 'POST', '/api/channels/' + encodeURIComponent(slug) + '/follow');
+    } catch (e) { toast(e.message, 'error'); return; }
+    loadFollow().catch(function () {});
   });
   navUser();
   loadFollow().catch(function () {});
