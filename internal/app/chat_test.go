@@ -151,7 +151,7 @@ func TestChatUserCardAndViewers(t *testing.T) {
 	anonB := n.browser("127.0.0.1")
 
 	c := viewer.do("GET", "/api/channels/cards/chatters/CARDHOST", nil)
-	if c.code != 200 || c.str("name") != "cardhost" || c.body["owner"] != true || c.str("channel") != "cards" || c.body["can_moderate"] != false || c.body["muted"] != nil {
+	if c.code != 200 || c.str("name") != "cardhost" || c.body["owner"] != true || c.str("channel") != "cards" || c.body["can_moderate"] != false || c.body["moderates"] != false || c.body["muted"] != nil {
 		t.Fatalf("viewer's card of the owner: %d %s", c.code, c.raw)
 	}
 	if c := anonB.do("GET", "/api/channels/cards/chatters/cardviewer", nil); c.code != 200 || c.body["level"] == nil {
@@ -164,7 +164,7 @@ func TestChatUserCardAndViewers(t *testing.T) {
 		t.Fatalf("unknown channel: %d %s", c.code, c.raw)
 	}
 	c = mod.do("GET", "/api/channels/cards/chatters/cardviewer", nil)
-	if c.code != 200 || c.body["can_moderate"] != true || c.body["muted"] != false {
+	if c.code != 200 || c.body["can_moderate"] != true || c.body["moderates"] != true || c.body["muted"] != false {
 		t.Fatalf("moderator's card: %d %s", c.code, c.raw)
 	}
 	if r := mod.do("POST", "/api/channels/cards/mutes", map[string]any{"username": "cardviewer", "minutes": 10, "reason": "spam"}); r.code != 201 {

@@ -22,8 +22,10 @@ type Card struct {
 	// Owner and Moderator: the account's role in this channel.
 	Owner     bool `json:"owner"`
 	Moderator bool `json:"moderator"`
-	// CanModerate: the asker may mute or ban this account here; Muted and
-	// Banned are only given to those who can.
+	// Moderates: the asker moderates this channel (owner, moderator,
+	// admin). CanModerate: the asker may mute or ban this account here;
+	// Muted and Banned are only given to those who can.
+	Moderates   bool  `json:"moderates"`
 	CanModerate bool  `json:"can_moderate"`
 	Muted       *bool `json:"muted,omitempty"`
 	Banned      *bool `json:"banned,omitempty"`
@@ -63,10 +65,13 @@ func (s *Service) chatterHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("user card: read owned channel", "err", err)
 		}
 	}
-	if asker.User != nil && asker.User.ID != u.ID && !c.Owner {
+	if asker.User != nil {
 		if _, err := s.accounts.AuthorizeContext(ctx, policy.ActChannelModerate, room.channelID, room.ownerID); err == nil {
-			roles := room.roles(u.ID, now)
-			c.CanModerate, c.Muted, c.Banned = true, &roles.Muted, &roles.Banned
+			c.Moderates = true
+			if asker.User.ID != u.ID && !c.Owner {
+				roles := room.roles(u.ID, now)
+				c.CanModerate, c.Muted, c.Banned = true, &roles.Muted, &roles.Banned
+			}
 		}
 	}
 	httpjson.Write(w, http.StatusOK, c)
