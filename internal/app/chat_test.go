@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -207,5 +209,57 @@ func waitCond(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestChatAcrossNodes (two processes on PostgreSQL and one NATS): the viewer
+// list asked on one node lists viewers connected to both, and a reply sent
+// on B to a message sent on A carries its quote and mentions to both.
+func TestChatAcrossNodes(t *testing.T) {
+	c := startCluster(t)
+	a, b := c.a, c.b
+	for _, name := range []string{"owner13", "alpha13", "beta13"} {
+		if out, err := exec.Command(c.bin, "user", "create", name, "--password", name+"-password", "--streamer", "--db", c.dbURL).CombinedOutput(); err != nil {
+			t.Fatalf("user create: %v %s", err, out)
+		}
+	}
+	owner := a.browser("127.0.0.1")
+	owner.login("owner13", "owner13-password")
+	if r := owner.do("POST", "/api/channels", map[string]any{"slug": "spread", "title": "Spread"}); r.code != 201 {
+		t.Fatalf("create: %d %s", r.code, r.raw)
+	}
+	alpha := a.browser("127.0.0.1")
+	alpha.login("alpha13", "alpha13-password")
+	beta := b.browser("127.0.0.1")
+	beta.login("beta13", "beta13-password")
+	va, vb := a.dialWS(alpha), b.dialWS(beta)
+	for _, v := range []*wsViewer{va, vb} {
+		v.write(map[string]any{"type": "join", "room": "spread"})
+		v.expect("joined")
+	}
+	guest := b.dialWS(nil)
+	guest.write(map[string]any{"type": "join", "room": "spread"})
+	guest.expect("joined")
+
+	r := owner.do("GET", "/api/channels/spread/viewers", nil)
+	var names []string
+	for _, v := range r.body["viewers"].([]any) {
+		names = append(names, v.(map[string]any)["name"].(string))
+	}
+	sort.Strings(names)
+	if r.code != 200 || strings.Join(names, ",") != "alpha13,beta13" || r.body["anonymous"] != float64(1) {
+		t.Fatalf("viewers asked on A: %d %s", r.code, r.raw)
+	}
+
+	va.write(map[string]any{"type": "send", "text": "@BETA13 over there?", "nonce": "1"})
+	id := va.expect("sent")["id"].(string)
+	if m := vb.danmaku(1)[0]; len(m["mentions"].([]any)) != 1 || m["mentions"].([]any)[0] != "beta13" {
+		t.Fatalf("mention seen on B: %v", m)
+	}
+	vb.write(map[string]any{"type": "send", "text": "yes", "reply_to": id, "nonce": "2"})
+	vb.expect("sent")
+	got := va.danmaku(2)[1]
+	if q := got["reply"].(map[string]any); q["user"] != "alpha13" || q["excerpt"] != "@BETA13 over there?" {
+		t.Fatalf("reply seen on A: %v", got)
 	}
 }
