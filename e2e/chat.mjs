@@ -92,6 +92,13 @@ try {
     const hl = async (p) => (await lastLi(p, mention).getAttribute('class') || '').includes('mention');
     say(`${size} MENTION ben=${await hl(ben)} amy=${await hl(amy)} mo=${await hl(mo)} at=${await lastLi(ben, mention).locator('.at').textContent()}`);
 
+    // ben starts a name: the chip offers amy (who spoke lately), Tab takes it.
+    await ben.fill('#chat-text', 'hey @a');
+    await ben.waitForSelector('#chat-complete:not([hidden])');
+    const chipText = await ben.textContent('#chat-complete');
+    await ben.press('#chat-text', 'Tab');
+    say(`${size} COMPLETE chip=${chipText} value=${JSON.stringify(await ben.inputValue('#chat-text'))} hidden=${await ben.isHidden('#chat-complete')}`);
+
     // ben replies: the bar shows whom, everyone sees the quote.
     await lastLi(ben, mention).locator('button.reply').click();
     const bar = await ben.textContent('#chat-reply-text');

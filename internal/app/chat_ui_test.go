@@ -61,6 +61,7 @@ func TestChromiumChat(t *testing.T) {
 					size+" TIMESTAMPS before=false after=true format=true remembered=true shown=true",
 					size+" EMOJI open=true n=40 escape=true focus=chat-emoji value=hot🔥 take",
 					size+" MENTION ben=true amy=false mo=false at=@ben",
+					size+` COMPLETE chip=@amy ⇥ value="hey @amy " hidden=true`,
 					size+" VIEWERS amy,ben,mo amy_button=false",
 					size+" COUNTER_STATES near=chat-counter near over=chat-counter over 70/60",
 				)

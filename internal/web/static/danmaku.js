@@ -397,32 +397,39 @@
   input.addEventListener('keyup', () => { caret = [input.selectionStart, input.selectionEnd]; });
   input.addEventListener('click', () => { caret = [input.selectionStart, input.selectionEnd]; });
 
-  // @name completion from the people who spoke lately: Tab or Enter takes
-  // the first match, Escape dismisses.
+  // @name completion from the people who spoke lately: a chip under the
+  // input offers the latest match; Tab (or a click) takes it, Escape dismisses.
   const recentChatters = new Set();
+  const chip = document.getElementById('chat-complete');
   let completing = null;
   function mentionComplete() {
     const pos = input.selectionStart ?? input.value.length;
     const m = /(^|[^\p{L}\p{N}_.\-@])@([\p{L}\p{N}_.\-]*)$/u.exec(input.value.slice(0, pos));
     completing = null;
-    if (!m) { input.removeAttribute('data-complete'); return; }
+    chip.hidden = true;
+    if (!m) return;
     const prefix = m[2].toLowerCase();
     const pick = [...recentChatters].reverse().find((n) => n.toLowerCase().startsWith(prefix) && (!me || n !== me.username));
-    if (!pick || pick.toLowerCase() === prefix) { input.removeAttribute('data-complete'); return; }
+    if (!pick || pick.toLowerCase() === prefix) return;
     completing = { from: pos - m[2].length, to: pos, name: pick };
-    input.dataset.complete = pick;
-    input.title = '@' + pick + ' ⇥';
+    chip.textContent = '@' + pick + ' ⇥';
+    chip.setAttribute('aria-label', t('chat.complete', { name: pick }));
+    chip.hidden = false;
   }
+  function takeCompletion() {
+    if (!completing) return;
+    input.setSelectionRange(completing.from, completing.to);
+    insertAtCursor(completing.name + ' ');
+    completing = null;
+    chip.hidden = true;
+  }
+  chip.addEventListener('mousedown', (ev) => ev.preventDefault()); // keep the caret in the input
+  chip.addEventListener('click', takeCompletion);
   input.addEventListener('keydown', (ev) => {
     if (!completing || (ev.key !== 'Tab' && ev.key !== 'Escape')) return;
     ev.preventDefault();
-    if (ev.key === 'Tab') {
-      input.setSelectionRange(completing.from, completing.to);
-      insertAtCursor(completing.name + ' ');
-    }
-    completing = null;
-    input.removeAttribute('data-complete');
-    input.title = '';
+    if (ev.key === 'Tab') takeCompletion();
+    else { completing = null; chip.hidden = true; }
   });
 
   // Replies: the bar above the input says who is answered; the sent
