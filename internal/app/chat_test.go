@@ -111,6 +111,15 @@ func TestChatRepliesMentionsAndNotices(t *testing.T) {
 		t.Fatalf("history reply: %v", hr)
 	}
 
+	// Deleting the quoted message blanks the quote in history.
+	if r := owner.do("DELETE", "/api/rooms/chatroom/danmaku/"+firstID, nil); r.code != 200 {
+		t.Fatalf("delete: %d %s", r.code, r.raw)
+	}
+	h = alice.do("GET", "/api/rooms/chatroom/danmaku", nil)
+	if hr := h.body["messages"].([]any)[0].(map[string]any); hr["reply"].(map[string]any)["excerpt"] != "" || hr["reply"].(map[string]any)["user"] != "alice" {
+		t.Fatalf("history after the quoted message was deleted: %v", hr)
+	}
+
 	// Notices: Bob was mentioned (Alice named herself: no notice), Alice
 	// was replied to.
 	got := notices.waitFor(t, 2)

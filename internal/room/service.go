@@ -444,6 +444,11 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
+	// Replies quoting it stop quoting its text (in history; live clients
+	// blank their quotes on the delete event).
+	if _, err := s.db.ExecContext(ctx, `UPDATE danmaku SET reply_excerpt = '' WHERE reply_to = $2 AND channel_id = $1`, chID, id); err != nil {
+		return fmt.Errorf("forget the quotes of a deleted message: %w", err)
+	}
 	if err := s.moderation.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
 		return err
 	}

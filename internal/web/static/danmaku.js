@@ -140,9 +140,11 @@
       const q = document.createElement('div');
       q.className = 'quote';
       q.dataset.replyTo = m.reply.id;
-      const qt = document.createElement('span');
-      renderText(qt, m.reply.excerpt);
-      q.append(document.createTextNode('↪ ' + t('chat.quote', { name: m.reply.user, text: '' })), qt);
+      if (m.reply.excerpt) {
+        const qt = document.createElement('span');
+        renderText(qt, m.reply.excerpt);
+        q.append(document.createTextNode('↪ ' + t('chat.quote', { name: m.reply.user, text: '' })), qt);
+      } else q.textContent = '↪ ' + t('chat.quote_deleted'); // the quoted message was deleted
       li.appendChild(q);
     }
     const ts = document.createElement('time');
@@ -244,6 +246,10 @@
     }
     else if (e.type === 'delete') {
       document.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
+      document.querySelectorAll('#chat-list .quote[data-reply-to="' + CSS.escape(e.deleted_id) + '"]').forEach((q) => {
+        q.textContent = '↪ ' + t('chat.quote_deleted');
+      });
+      if (replyTo && replyTo.id === e.deleted_id) cancelReply();
     } else if (e.type === 'online') online.textContent = e.count;
   }
 
