@@ -272,3 +272,25 @@ func TestChatAcrossNodes(t *testing.T) {
 		t.Fatalf("reply seen on A: %v", got)
 	}
 }
+
+// TestMentionsCostNoQueryOnceKnown: a name mentioned lately (an account or
+// not) is not looked up again for the next message.
+func TestMentionsCostNoQueryOnceKnown(t *testing.T) {
+	n := startNode(t, "")
+	n.createChannel("named")
+	chatter := newUser(t, n, "namer", false)
+	newUser(t, n, "namee", false)
+	v := n.dialWS(chatter)
+	v.write(map[string]any{"type": "join", "room": "named"})
+	v.expect("joined")
+	v.write(map[string]any{"type": "send", "text": "hi @namee and @nobody1", "nonce": "0"})
+	v.expect("sent")
+	var q queryCounter
+	n.app.DB.Trace(q.saw)
+	defer n.app.DB.Trace(nil)
+	v.write(map[string]any{"type": "send", "text": "again @NAMEE and @nobody1", "nonce": "1"})
+	v.expect("sent")
+	if got := q.take(); len(got) != 0 {
+		t.Fatalf("a second mention of known names read the check tables: %q", got)
+	}
+}

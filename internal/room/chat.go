@@ -106,23 +106,73 @@ type mention struct {
 	name string
 }
 
+// nameCache remembers recent @name lookups (found or not) for a minute, so
+// a busy room naming the same people costs no query per message.
+type nameCache struct {
+	mu      sync.Mutex
+	entries map[string]nameEntry
+}
+
+type nameEntry struct {
+	m     mention // id 0: no such account
+	until time.Time
+}
+
+const (
+	nameCacheTTL = time.Minute
+	nameCacheMax = 10000
+)
+
+func (c *nameCache) get(key string, now time.Time) (mention, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.After(e.until) {
+		return mention{}, false
+	}
+	return e.m, true
+}
+
+func (c *nameCache) put(key string, m mention, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= nameCacheMax {
+		c.entries = map[string]nameEntry{} // crude but bounded
+	}
+	c.entries[key] = nameEntry{m: m, until: now.Add(nameCacheTTL)}
+}
+
 // resolveMentions looks the message's @names up (existing accounts only).
 func (s *Service) resolveMentions(ctx context.Context, text string) []mention {
 	if s.users == nil || !strings.Contains(text, "@") {
 		return nil
 	}
+	now := time.Now()
 	var out []mention
 	for _, name := range ExtractMentions(text) {
-		u, err := s.users.ByName(ctx, name)
-		if err != nil {
-			continue // not an account (or a lookup failure): plain text
+		key := strings.ToLower(name)
+		mn, ok := s.names.get(key, now)
+		if !ok {
+			u, err := s.users.ByName(ctx, name)
+			switch {
+			case err == nil:
+				mn = mention{id: u.ID, name: u.Username}
+				s.names.put(key, mn, now)
+			case errors.Is(err, ctx.Err()):
+				return out
+			default: // not an account (a lookup failure is remembered as one too, briefly)
+				s.names.put(key, mention{}, now)
+			}
+		}
+		if mn.id == 0 {
+			continue
 		}
 		dup := false
 		for _, m := range out {
-			dup = dup || m.id == u.ID
+			dup = dup || m.id == mn.id
 		}
 		if !dup {
-			out = append(out, mention{id: u.ID, name: u.Username})
+			out = append(out, mn)
 		}
 		if len(out) == maxMentions {
 			break

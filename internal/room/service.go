@@ -99,6 +99,7 @@ type Service struct {
 	users        Users                                                    // nil: @names stay plain text
 	ownedChannel func(ctx context.Context, ownerID int64) (string, error) // nil: cards link no channel
 	notices      *notifier
+	names        nameCache // recent @name lookups
 
 	stop         chan struct{} // closed by Close: owned loops end
 	stopRecorder func()        // the durable consumer recording room events
