@@ -102,6 +102,7 @@ try {
     // ben replies: the bar shows whom, everyone sees the quote.
     await lastLi(ben, mention).locator('button.reply').click();
     const bar = await ben.textContent('#chat-reply-text');
+    await shot(ben, 'reply-bar');
     const answer = `thanks amy ${size}`;
     await ben.fill('#chat-text', answer);
     await ben.click('#chat-send');
