@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzChallengeVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/room -run '^$$' -fuzz FuzzExtractMentions -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textclean -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/store -run '^$$' -fuzz FuzzRewriteParams -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clientaddr -run '^$$' -fuzz FuzzClientFrom -fuzztime $(FUZZTIME)

@@ -88,11 +88,17 @@ type options struct {
 	limits        account.Limits
 	webhookSecret string // tests: overrides cfg.PaymentWebhookSecret
 	filter        moderation.Filter
+	chatNotify    func(context.Context, room.ChatNotice)
 }
 
 // WithContentFilter screens every danmaku's text (after the channel's
 // rules), over the WebSocket, HTTP and check-message alike.
 func WithContentFilter(f moderation.Filter) Option { return func(o *options) { o.filter = f } }
+
+// WithChatNotify gives the room a hook for chat notices (mentions, replies).
+func WithChatNotify(f func(context.Context, room.ChatNotice)) Option {
+	return func(o *options) { o.chatNotify = f }
+}
 
 // WithLimits replaces the default abuse-defence rate limits.
 func WithLimits(l account.Limits) Option { return func(o *options) { o.limits = l } }
@@ -220,7 +226,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.domains = append(a.domains, a.social)
 	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
 		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"), Filter: filter,
-		LogRetention: cfg.RoomLogRetention}); err != nil {
+		LogRetention: cfg.RoomLogRetention, Users: a.Accounts.Users, OwnedChannel: a.ownedChannel, Notify: o.chatNotify}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
@@ -268,7 +274,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.domains = append(a.domains, a.insight)
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
-		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes,
+		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
 			a.Money.Routes, a.insight.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
@@ -449,4 +455,14 @@ func port(a net.Addr) string {
 	}
 	_, p, _ := net.SplitHostPort(a.String())
 	return p
+}
+
+// ownedChannel is the slug of the first channel an account owns ("": none),
+// for the room's user cards.
+func (a *App) ownedChannel(ctx context.Context, ownerID int64) (string, error) {
+	chs, err := a.Channels.ByOwner(ctx, ownerID)
+	if err != nil || len(chs) == 0 {
+		return "", err
+	}
+	return chs[0].Slug, nil
 }

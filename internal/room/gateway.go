@@ -177,6 +177,8 @@ type Frame struct {
 	Nonce string `json:"nonce,omitempty"`
 	ID    string `json:"id,omitempty"`
 	Count int    `json:"count,omitempty"`
+	// ReplyTo (send): the id of the message answered.
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // DecodeFrame parses one client frame strictly.
@@ -333,7 +335,7 @@ func (g *Gateway) reader(ctx context.Context, c *client) {
 				g.fail(c, f.Nonce, "not_joined", "join a room first")
 				continue
 			}
-			m, err := g.svc.Post(fctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode})
+			m, err := g.svc.Post(fctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode, ReplyTo: f.ReplyTo})
 			if err != nil {
 				g.refuse(c, f.Nonce, err)
 				continue

@@ -19,6 +19,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/rooms/{slug}/likes", s.likeHTTP)
 	mux.HandleFunc("POST /api/rooms/{slug}/shares", s.shareHTTP)
 	mux.HandleFunc("GET /api/rooms/{slug}", s.roomHTTP)
+	mux.HandleFunc("GET /api/channels/{slug}/chatters/{name}", s.accounts.ThrottleBrowsing(s.chatterHTTP))
 }
 
 func (s *Service) likeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +70,7 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 		if errors.As(err, &rv) && rv.RetryAfter > 0 {
 			p.Retry = rv.RetryAfter
 		}
-	case "empty", "control_chars", "bad_encoding", "bad_color", "bad_mode", "too_long", "invalid", "repeated", "bad_count":
+	case "empty", "control_chars", "bad_encoding", "bad_color", "bad_mode", "too_long", "invalid", "repeated", "bad_count", "reply_not_found", "bad_request":
 		p.Status = http.StatusBadRequest
 	case "internal":
 		httpjson.Fail(w, httpjson.Internal(err))

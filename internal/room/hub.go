@@ -121,7 +121,13 @@ func (h *Hub) join(slug string, channelID int64, c *client) (*liveRoom, error) {
 			_ = events.Unsubscribe()
 			return nil, err
 		}
-		r.subs = []*nats.Subscription{events, pres}
+		list, err := h.nc.Subscribe(viewersSubject(channelID), r.onViewers)
+		if err != nil {
+			_ = events.Unsubscribe()
+			_ = pres.Unsubscribe()
+			return nil, err
+		}
+		r.subs = []*nats.Subscription{events, pres, list}
 		sh.rooms[slug] = r
 		h.wg.Add(1)
 		go r.run()

@@ -77,7 +77,8 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	}
 	gifts := replayEvents(stored, g.recent.since(chID, since), replayLimit)
 	g.send(c, map[string]any{"type": "joined", "room": f.Room, "online": g.hub.Online(f.Room), "replay": events,
-		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts})
+		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts,
+		"max_length": g.svc.MaxLength(ctx, f.Room)})
 	for _, frame := range held {
 		if frame = withoutReplayed(frame, last); frame != nil {
 			c.deliver(frame)

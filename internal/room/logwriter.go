@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,12 +101,16 @@ func (w *logWriter) insert(batch []*pendingRow) error {
 	rows := make([][]any, 0, len(batch))
 	for _, p := range batch {
 		m := p.msg
+		var q Quote
+		if m.Reply != nil {
+			q = *m.Reply
+		}
 		rows = append(rows, []any{m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS,
-			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel})
+			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel, m.ReplyTo, q.UserID, q.User, q.Excerpt, strings.Join(m.Mentions, ",")})
 	}
 	values, args := store.Values(rows)
 	q := `INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms,
-		member_tier, medal_name, medal_level) VALUES ` + values
+		member_tier, medal_name, medal_level, reply_to, reply_user_id, reply_user, reply_excerpt, mentions) VALUES ` + values
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := w.db.ExecContext(ctx, q, args...); err != nil {

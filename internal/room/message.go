@@ -39,6 +39,11 @@ type Message struct {
 	OffsetMS int64  `json:"offset_ms"` // into the live stream; -1 when offline
 	// Fan is the sender's membership and medal in this channel when sent.
 	Fan policy.FanBadge `json:"fan"`
+	// ReplyTo is the message this one answers (0: none); Reply quotes it.
+	ReplyTo int64  `json:"reply_to,string,omitempty"`
+	Reply   *Quote `json:"reply,omitempty"`
+	// Mentions are the accounts the text @names, as their usernames.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Modes a danmaku can fly in.

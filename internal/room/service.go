@@ -96,6 +96,11 @@ type Service struct {
 	chat   *chatContext // what danmaku checks read, in memory
 	filter Filter       // nil: no content filter
 
+	users        Users                                                    // nil: @names stay plain text
+	ownedChannel func(ctx context.Context, ownerID int64) (string, error) // nil: cards link no channel
+	notices      *notifier
+	names        nameCache // recent @name lookups
+
 	stop         chan struct{} // closed by Close: owned loops end
 	stopRecorder func()        // the durable consumer recording room events
 	closeOnce    sync.Once
@@ -134,6 +139,18 @@ type Deps struct {
 	// Filter screens message text after the rules (nil: none): the same
 	// one moderation's check-message uses. It must answer from memory.
 	Filter Filter
+	// Users resolves @names in messages and the names on user cards
+	// (optional: without it nothing resolves and cards answer 404).
+	Users Users
+	// OwnedChannel is the slug of a channel the account owns ("" when none;
+	// optional), for the user card's link to it.
+	OwnedChannel func(ctx context.Context, ownerID int64) (string, error)
+	// Notify hears, after a message is committed, about each account it
+	// mentions and the author it replies to (never the sender). Optional.
+	// It is called from one goroutine, never on the send path: notices wait
+	// in a bounded queue and are dropped (NoticesDropped counts them) when
+	// Notify falls behind; each call gets a 5 s context.
+	Notify func(ctx context.Context, ev ChatNotice)
 }
 
 // Filter screens a danmaku's text (moderation.Filter is one).
@@ -153,9 +170,12 @@ func New(d Deps) (*Service, error) {
 		last:  map[senderKey]sent{},
 		tally: tally{rooms: map[string]*roomTally{}, stop: make(chan struct{}), done: make(chan struct{})},
 		chat:  newChatContext(sources{d.Channels, d.Moderation, d.Follows, d.Fans}, log),
+		users: d.Users, ownedChannel: d.OwnedChannel,
+		notices: newNotifier(d.Notify, log, noticeQueue),
 	}
 	if err := s.chat.listen(b); err != nil {
 		s.writer.close()
+		s.notices.close()
 		return nil, err
 	}
 	// One node records each gift and membership in the room's history.
@@ -163,6 +183,7 @@ func New(d Deps) (*Service, error) {
 	if err != nil {
 		s.chat.close()
 		s.writer.close()
+		s.notices.close()
 		return nil, err
 	}
 	s.stopRecorder = stop
@@ -218,6 +239,7 @@ func (s *Service) close() {
 	s.wg.Wait()
 	s.chat.close()
 	s.writer.close()
+	s.notices.close()
 	select {
 	case <-s.tally.stop:
 	default:
@@ -231,6 +253,8 @@ type PostInput struct {
 	Text  string `json:"text"`
 	Color string `json:"color"`
 	Mode  string `json:"mode"`
+	// ReplyTo is the id of the message in this room being answered ("": none).
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // Post checks a danmaku from the principal in ctx, stores it and publishes
@@ -245,6 +269,12 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	color, mode, err := CheckStyle(in.Color, in.Mode)
 	if err != nil {
 		return Message{}, err
+	}
+	var replyTo int64
+	if in.ReplyTo != "" {
+		if replyTo, err = strconv.ParseInt(in.ReplyTo, 10, 64); err != nil || replyTo <= 0 {
+			return Message{}, hygiene("bad_request", "reply_to must be a message id")
+		}
 	}
 	now := time.Now()
 	key := senderKey{user: p.UserID(), room: slug}
@@ -268,11 +298,22 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	if st, ok := s.live.Lookup(slug); ok {
 		m.OffsetMS = now.Sub(st.StartedAt).Milliseconds()
 	}
+	if replyTo > 0 {
+		if m.Reply, err = s.quote(ctx, chID, replyTo); err != nil {
+			return Message{}, err
+		}
+		m.ReplyTo = replyTo
+	}
+	mentioned := s.resolveMentions(ctx, text)
+	for _, mn := range mentioned {
+		m.Mentions = append(m.Mentions, mn.name)
+	}
 	if err := s.writer.append(ctx, chID, m); err != nil {
 		return Message{}, err
 	}
 	s.remember(key, sent{at: now, text: text}, now)
 	s.publish(chID, event{Type: "danmaku", Message: &m})
+	s.notices.add(notices(m, mentioned))
 	return m, nil
 }
 
@@ -404,6 +445,11 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
+	// Replies quoting it stop quoting its text (in history; live clients
+	// blank their quotes on the delete event).
+	if _, err := s.db.ExecContext(ctx, `UPDATE danmaku SET reply_excerpt = '' WHERE reply_to = $2 AND channel_id = $1`, chID, id); err != nil {
+		return fmt.Errorf("forget the quotes of a deleted message: %w", err)
+	}
 	if err := s.moderation.Record(ctx, chID, p.UserID(), "danmaku.delete", author, "message "+strconv.FormatInt(id, 10)); err != nil {
 		return err
 	}
@@ -411,7 +457,8 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 	return nil
 }
 
-const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms, member_tier, medal_name, medal_level`
+const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms, member_tier, medal_name, medal_level,
+	reply_to, reply_user_id, reply_user, reply_excerpt, mentions`
 
 // History returns up to limit messages before the id `before` (0: the
 // newest), oldest first.
@@ -458,9 +505,18 @@ func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
 	out := []Message{}
 	for rows.Next() {
 		m := Message{Room: slug}
+		var q Quote
+		var mentions string
 		if err := rows.Scan(&m.ID, &m.UserID, &m.User, &m.Level, &m.Text, &m.Color, &m.Mode, &m.At, &m.OffsetMS,
-			&m.Fan.MemberTier, &m.Fan.MedalName, &m.Fan.MedalLevel); err != nil {
+			&m.Fan.MemberTier, &m.Fan.MedalName, &m.Fan.MedalLevel, &m.ReplyTo, &q.UserID, &q.User, &q.Excerpt, &mentions); err != nil {
 			return nil, err
+		}
+		if m.ReplyTo > 0 {
+			q.ID = m.ReplyTo
+			m.Reply = &q
+		}
+		if mentions != "" {
+			m.Mentions = strings.Split(mentions, ",")
 		}
 		out = append(out, m)
 	}

@@ -64,12 +64,61 @@
     return -1; // the overlay is full at this density: skip it on screen (it stays in the panel)
   }
 
+  // renderText fills el with a message's text, built from text nodes only
+  // (never HTML). The @names the server resolved (mentions) are marked. Every
+  // place that shows a message's text goes through here, so rendering hooks
+  // (channel emotes) have one place to slot in.
+  function renderText(el, text, mentions) {
+    el.textContent = '';
+    // plain appends words that are not a mention; channel emotes
+    // (emotes.js) draw into a span of their own so a late-loaded emote list
+    // can redraw just that piece.
+    const plain = (s) => {
+      if (!window.LHEmotes || s.indexOf(':') === -1) { el.append(document.createTextNode(s)); return; }
+      const span = document.createElement('span');
+      window.LHEmotes.render(span, s);
+      el.append(span);
+    };
+    const names = (mentions || []).map((n) => n.toLowerCase());
+    if (!names.length) { plain(text); return; }
+    const re = /@([\p{L}\p{N}_.\-]+)/gu;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      const name = m[1].replace(/\.+$/, '');
+      const before = m.index > 0 ? text[m.index - 1] : ' ';
+      if (/[\p{L}\p{N}_.\-@]/u.test(before) || !names.includes(name.toLowerCase())) continue;
+      if (m.index > last) plain(text.slice(last, m.index));
+      const at = document.createElement('span');
+      at.className = 'at';
+      at.textContent = '@' + name;
+      el.append(at);
+      last = m.index + 1 + name.length;
+      re.lastIndex = last;
+    }
+    if (last < text.length) plain(text.slice(last));
+  }
+
+  // mentionsMe: the message @names this viewer (the server's list; the
+  // text itself for a message from an older server).
+  function mentionsMe(m) {
+    if (!me || !me.username) return false;
+    const mine = me.username.toLowerCase();
+    if (m.mentions) return m.mentions.some((n) => n.toLowerCase() === mine);
+    return false;
+  }
+
+  const pad2 = (n) => String(n).padStart(2, '0');
+  function clock(ms) {
+    const d = new Date(ms);
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  }
+
   function fly(m, mine) {
     if (!settings.on || blocked(m.text) || document.hidden) return;
     const el = document.createElement('div');
     el.className = 'dm' + (mine ? ' mine' : '');
     el.dataset.id = m.id;
-    if (window.LHEmotes) LHEmotes.render(el, m.text); else el.textContent = m.text;
+    renderText(el, m.text, m.mentions);
     el.style.color = m.color;
     el.style.fontSize = settings.size + 'px';
     el.style.visibility = 'hidden';
@@ -97,7 +146,27 @@
   function addToPanel(m, mine) {
     const li = document.createElement('li');
     li.dataset.id = m.id;
+    li.dataset.user = m.user;
     if (mine) li.className = 'mine';
+    if (!mine && mentionsMe(m)) {
+      li.classList.add('mention');
+      li.setAttribute('aria-label', t('chat.mentions_you'));
+    }
+    if (m.reply) {
+      const q = document.createElement('div');
+      q.className = 'quote';
+      q.dataset.replyTo = m.reply.id;
+      if (m.reply.excerpt) {
+        const qt = document.createElement('span');
+        renderText(qt, m.reply.excerpt);
+        q.append(document.createTextNode('↪ ' + t('chat.quote', { name: m.reply.user, text: '' })), qt);
+      } else q.textContent = '↪ ' + t('chat.quote_deleted'); // the quoted message was deleted
+      li.appendChild(q);
+    }
+    const ts = document.createElement('time');
+    ts.className = 'ts';
+    ts.dateTime = new Date(m.at).toISOString();
+    ts.textContent = clock(m.at);
     const lv = document.createElement('span');
     lv.className = 'lv';
     lv.textContent = t('chat.level', { n: m.level });
@@ -115,13 +184,28 @@
       b.textContent = fan.medal + ' ' + fan.medal_level;
       badges.push(b);
     }
-    const name = document.createElement('span');
+    const name = document.createElement('button');
+    name.type = 'button';
     name.className = 'name';
     name.textContent = t('chat.name', { name: m.user });
+    name.setAttribute('aria-label', t('chat.open_card', { name: m.user }));
+    name.addEventListener('click', () => openCard(m.user));
     const text = document.createElement('span');
     text.className = 'text';
-    if (window.LHEmotes) LHEmotes.render(text, m.text); else text.textContent = m.text;
-    li.append(...badges, name, text);
+    renderText(text, m.text, m.mentions);
+    li.append(ts, ...badges, name, text);
+    recentChatters.delete(m.user);
+    recentChatters.add(m.user);
+    if (recentChatters.size > 50) recentChatters.delete(recentChatters.values().next().value);
+    if (me && me.via === 'session') {
+      const rb = document.createElement('button');
+      rb.type = 'button';
+      rb.className = 'reply';
+      rb.textContent = '↩';
+      rb.setAttribute('aria-label', t('chat.reply', { name: m.user }));
+      rb.addEventListener('click', () => startReply(m));
+      li.appendChild(rb);
+    }
     if (me && me.via === 'session' && !mine) {
       const rep = document.createElement('button');
       rep.type = 'button';
@@ -177,6 +261,10 @@
     }
     else if (e.type === 'delete') {
       document.querySelectorAll('[data-id="' + CSS.escape(e.deleted_id) + '"]').forEach((el) => el.remove());
+      document.querySelectorAll('#chat-list .quote[data-reply-to="' + CSS.escape(e.deleted_id) + '"]').forEach((q) => {
+        q.textContent = '↪ ' + t('chat.quote_deleted');
+      });
+      if (replyTo && replyTo.id === e.deleted_id) cancelReply();
     } else if (e.type === 'online') online.textContent = e.count;
   }
 
@@ -184,12 +272,16 @@
     conn = room(slug, {
       onEvent: onEvent,
       onJoined(f) {
+        if (f.max_length) setMaxLength(f.max_length);
         online.textContent = f.online;
         likeCount.textContent = f.likes;
         shareCount.textContent = f.shares;
       },
-      onError(f) { tell(status, explain(f), 'error'); },
-      onSent() { status.textContent = ''; },
+      onError(f) {
+        tell(status, explain(f), 'error');
+        if (f.code === 'reply_not_found') cancelReply();
+      },
+      onSent() { status.textContent = ''; cancelReply(); },
       onAccount(f) {
         if (!me) return;
         form.hidden = f.platform_banned;
@@ -210,6 +302,9 @@
       form.hidden = false;
       document.getElementById('chat-login').hidden = true;
       loadGifts();
+      // Moderators (and the owner, admins) get the viewer list.
+      api('GET', '/api/channels/' + encodeURIComponent(slug) + '/chatters/' + encodeURIComponent(me.username))
+        .then((c) => { viewersBtn.hidden = !c.moderates; }).catch(() => {});
     }
   }
 
@@ -219,12 +314,268 @@
     const input = document.getElementById('chat-text');
     const text = input.value.trim();
     if (!text) return;
-    const sent = conn && conn.send({
+    if ([...text].length > maxLength) {
+      status.textContent = t('chat.too_long', { max: maxLength });
+      status.className = 'error';
+      return;
+    }
+    const frame = {
       type: 'send', text: text, nonce: String(++nonce),
       color: document.getElementById('chat-color').value, mode: document.getElementById('chat-mode').value,
-    });
-    if (sent) input.value = '';
+    };
+    if (replyTo) frame.reply_to = replyTo.id;
+    const sent = conn && conn.send(frame);
+    if (sent) { input.value = ''; updateCounter(); }
   });
+
+  // The character counter: the channel's real limit (joined.max_length),
+  // counted in characters as the server counts them.
+  const input = document.getElementById('chat-text');
+  const counter = document.getElementById('chat-counter');
+  let maxLength = Number(input.getAttribute('maxlength')) || 200;
+  function setMaxLength(n) {
+    maxLength = n;
+    input.setAttribute('maxlength', String(n));
+    updateCounter();
+  }
+  function updateCounter() {
+    const n = [...input.value].length;
+    counter.textContent = n + '/' + maxLength;
+    counter.setAttribute('aria-label', t('chat.counter_label', { n, max: maxLength }));
+    counter.classList.toggle('near', n >= maxLength * 0.9 && n <= maxLength);
+    counter.classList.toggle('over', n > maxLength);
+  }
+  input.addEventListener('input', () => { updateCounter(); mentionComplete(); });
+  updateCounter();
+
+  // Timestamps: shown or not, remembered in this browser.
+  const tsToggle = document.getElementById('chat-ts');
+  tsToggle.checked = localStorage.getItem('lh-chat-ts') === '1';
+  list.classList.toggle('show-ts', tsToggle.checked);
+  tsToggle.addEventListener('change', () => {
+    localStorage.setItem('lh-chat-ts', tsToggle.checked ? '1' : '0');
+    list.classList.toggle('show-ts', tsToggle.checked);
+  });
+
+  // insertAtCursor puts text where the caret is (replacing a selection).
+  function insertAtCursor(text) {
+    const start = input.selectionStart ?? input.value.length, end = input.selectionEnd ?? start;
+    const next = input.value.slice(0, start) + text + input.value.slice(end);
+    if ([...next].length > maxLength) return;
+    input.value = next;
+    input.focus();
+    input.setSelectionRange(start + text.length, start + text.length);
+    updateCounter();
+  }
+
+  // The emoji picker: a fixed list, a grid of buttons; arrows move, Escape closes.
+  const EMOJI = ['😀', '😂', '🤣', '😊', '😍', '😘', '😎', '🤔', '😮', '😢', '😭', '😡', '👍', '👎', '👏', '🙏',
+    '💪', '👋', '🙌', '🤝', '❤️', '💔', '🔥', '✨', '🎉', '🎁', '🌹', '⭐', '💯', '✅', '❌', '❓', '⚡', '🏆', '🎮', '🎵',
+    '🍺', '☕', '🐶', '🐱'];
+  const emojiBtn = document.getElementById('chat-emoji');
+  const emojiGrid = document.getElementById('chat-emoji-grid');
+  for (const e of EMOJI) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = e;
+    b.setAttribute('aria-label', e);
+    b.addEventListener('click', () => { insertAtCursor(e); closeEmoji(false); });
+    emojiGrid.appendChild(b);
+  }
+  let caret = null;
+  function openEmoji() {
+    caret = [input.selectionStart, input.selectionEnd];
+    emojiGrid.hidden = false;
+    emojiBtn.setAttribute('aria-expanded', 'true');
+    emojiGrid.querySelector('button').focus();
+  }
+  function closeEmoji(refocusButton) {
+    emojiGrid.hidden = true;
+    emojiBtn.setAttribute('aria-expanded', 'false');
+    if (refocusButton) emojiBtn.focus();
+  }
+  emojiBtn.addEventListener('click', () => (emojiGrid.hidden ? openEmoji() : closeEmoji(true)));
+  // Focus moving to the grid loses the input's caret: put it back first.
+  emojiGrid.addEventListener('mousedown', (ev) => ev.preventDefault());
+  emojiGrid.addEventListener('focusin', () => {
+    if (caret && document.activeElement !== input) input.setSelectionRange(caret[0], caret[1]);
+  });
+  emojiGrid.addEventListener('keydown', (ev) => {
+    const buttons = [...emojiGrid.querySelectorAll('button')];
+    const i = buttons.indexOf(document.activeElement);
+    const cols = Math.max(1, Math.round(emojiGrid.clientWidth / (buttons[0].offsetWidth || 32)));
+    const go = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[ev.key];
+    if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); closeEmoji(true); }
+    else if (go && i >= 0) {
+      ev.preventDefault();
+      buttons[Math.min(buttons.length - 1, Math.max(0, i + go))].focus();
+    }
+  });
+  document.addEventListener('click', (ev) => {
+    if (!emojiGrid.hidden && !emojiGrid.contains(ev.target) && ev.target !== emojiBtn) closeEmoji(false);
+  });
+  input.addEventListener('keyup', () => { caret = [input.selectionStart, input.selectionEnd]; });
+  input.addEventListener('click', () => { caret = [input.selectionStart, input.selectionEnd]; });
+
+  // @name completion from the people who spoke lately: a chip under the
+  // input offers the latest match; Tab (or a click) takes it, Escape dismisses.
+  const recentChatters = new Set();
+  const chip = document.getElementById('chat-complete');
+  let completing = null;
+  function mentionComplete() {
+    const pos = input.selectionStart ?? input.value.length;
+    const m = /(^|[^\p{L}\p{N}_.\-@])@([\p{L}\p{N}_.\-]*)$/u.exec(input.value.slice(0, pos));
+    completing = null;
+    chip.hidden = true;
+    if (!m) return;
+    const prefix = m[2].toLowerCase();
+    const pick = [...recentChatters].reverse().find((n) => n.toLowerCase().startsWith(prefix) && (!me || n !== me.username));
+    if (!pick || pick.toLowerCase() === prefix) return;
+    completing = { from: pos - m[2].length, to: pos, name: pick };
+    chip.textContent = '@' + pick + ' ⇥';
+    chip.setAttribute('aria-label', t('chat.complete', { name: pick }));
+    chip.hidden = false;
+  }
+  function takeCompletion() {
+    if (!completing) return;
+    input.setSelectionRange(completing.from, completing.to);
+    insertAtCursor(completing.name + ' ');
+    completing = null;
+    chip.hidden = true;
+  }
+  chip.addEventListener('mousedown', (ev) => ev.preventDefault()); // keep the caret in the input
+  chip.addEventListener('click', takeCompletion);
+  input.addEventListener('keydown', (ev) => {
+    if (!completing || (ev.key !== 'Tab' && ev.key !== 'Escape')) return;
+    ev.preventDefault();
+    if (ev.key === 'Tab') takeCompletion();
+    else { completing = null; chip.hidden = true; }
+  });
+
+  // Replies: the bar above the input says who is answered; the sent
+  // message carries reply_to.
+  const replyBar = document.getElementById('chat-reply');
+  const replyText = document.getElementById('chat-reply-text');
+  let replyTo = null;
+  function startReply(m) {
+    replyTo = m;
+    const ex = [...m.text].length > 40 ? [...m.text].slice(0, 40).join('') + '…' : m.text;
+    replyText.textContent = t('chat.replying', { name: m.user, text: ex });
+    replyBar.hidden = false;
+    input.focus();
+  }
+  function cancelReply() {
+    replyTo = null;
+    replyBar.hidden = true;
+    replyText.textContent = '';
+  }
+  document.getElementById('chat-reply-cancel').addEventListener('click', () => { cancelReply(); input.focus(); });
+
+  // The user card: level, badges, their channel (follow), and for
+  // moderators mute and ban.
+  const card = document.getElementById('chat-card');
+  const cardStatus = document.getElementById('chat-card-status');
+  let cardUser = null;
+  async function openCard(name) {
+    let c;
+    try {
+      c = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/chatters/' + encodeURIComponent(name));
+    } catch (e) { status.textContent = e.message; status.className = 'error'; return; }
+    cardUser = c;
+    document.getElementById('chat-card-name').textContent = c.name;
+    const roles = [];
+    if (c.owner) roles.push(t('chat.card_owner'));
+    if (c.moderator) roles.push(t('chat.card_moderator'));
+    document.getElementById('chat-card-roles').textContent = roles.join(' · ');
+    const facts = document.getElementById('chat-card-facts');
+    facts.textContent = '';
+    const fact = (cls, text) => { const li = document.createElement('li'); li.className = cls; li.textContent = text; facts.appendChild(li); };
+    fact('card-level', t('chat.card_level', { n: c.level }));
+    const fan = c.fan || {};
+    fact('card-tier', fan.member_tier ? t('chat.card_member', { tier: tierNames[fan.member_tier] || t('chat.member', { n: fan.member_tier }) }) : t('chat.card_not_member'));
+    fact('card-medal', fan.medal_level ? t('chat.card_medal', { medal: fan.medal, level: fan.medal_level }) : t('chat.card_no_medal'));
+    const link = document.getElementById('chat-card-channel');
+    const follow = document.getElementById('chat-card-follow');
+    link.hidden = !c.channel;
+    follow.hidden = true;
+    if (c.channel) {
+      link.href = '/c/' + encodeURIComponent(c.channel);
+      link.textContent = t('chat.card_channel', { name: c.name });
+      if (me && me.via === 'session' && me.username !== c.name) {
+        api('GET', '/api/channels/' + encodeURIComponent(c.channel) + '/follow').then((f) => {
+          setFollow(f.following);
+          follow.hidden = false;
+        }).catch(() => {});
+      }
+    }
+    document.getElementById('chat-card-mod').hidden = !c.can_moderate;
+    document.getElementById('chat-card-mute').hidden = !!c.muted;
+    document.getElementById('chat-card-unmute').hidden = !c.muted;
+    cardStatus.textContent = c.muted ? t('chat.card_muted', { name: c.name }) : c.banned ? t('chat.card_banned', { name: c.name }) : '';
+    cardStatus.className = '';
+    if (!card.open) card.showModal();
+    document.getElementById('chat-card-close').focus();
+  }
+  const followBtn = document.getElementById('chat-card-follow');
+  function setFollow(on) {
+    followBtn.setAttribute('aria-pressed', String(on));
+    followBtn.textContent = on ? t('chat.card_following') : t('chat.card_follow');
+  }
+  followBtn.addEventListener('click', async () => {
+    const on = followBtn.getAttribute('aria-pressed') === 'true';
+    try {
+      await api(on ? 'DELETE' : 'POST', '/api/channels/' + encodeURIComponent(cardUser.channel) + '/follow');
+      setFollow(!on);
+    } catch (e) { cardStatus.textContent = e.message; cardStatus.className = 'error'; }
+  });
+  async function sanction(path, method, body, done) {
+    try {
+      await api(method, '/api/channels/' + encodeURIComponent(slug) + path, body);
+      const name = cardUser.name;
+      await openCard(name);
+      cardStatus.textContent = done ? t(done, { name }) : '';
+      cardStatus.className = 'ok';
+    } catch (e) { cardStatus.textContent = e.message; cardStatus.className = 'error'; }
+  }
+  document.getElementById('chat-card-mute').addEventListener('click', () => sanction('/mutes', 'POST',
+    { username: cardUser.name, minutes: Number(document.getElementById('chat-card-minutes').value), reason: t('chat.card_mute_reason') }, 'chat.card_muted'));
+  document.getElementById('chat-card-unmute').addEventListener('click', () => sanction('/mutes/' + encodeURIComponent(cardUser.name), 'DELETE', undefined, ''));
+  document.getElementById('chat-card-ban').addEventListener('click', () => {
+    if (!confirm(t('chat.card_ban_confirm', { name: cardUser.name }))) return;
+    sanction('/bans', 'POST', { username: cardUser.name, minutes: 0, reason: t('chat.card_mute_reason') }, 'chat.card_banned');
+  });
+  document.getElementById('chat-card-close').addEventListener('click', () => card.close());
+
+  // The viewer list (moderators).
+  const viewersBtn = document.getElementById('chat-viewers-button');
+  const viewersDlg = document.getElementById('chat-viewers');
+  viewersBtn.addEventListener('click', async () => {
+    let v;
+    try { v = await api('GET', '/api/channels/' + encodeURIComponent(slug) + '/viewers'); } catch (e) {
+      status.textContent = e.message; status.className = 'error'; return;
+    }
+    const ul = document.getElementById('chat-viewers-list');
+    ul.textContent = '';
+    for (const x of v.viewers) {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'name';
+      b.textContent = x.name;
+      b.addEventListener('click', () => { viewersDlg.close(); openCard(x.name); });
+      const lv = document.createElement('span');
+      lv.className = 'lv';
+      lv.textContent = t('chat.level', { n: x.level });
+      li.append(lv, b);
+      ul.appendChild(li);
+    }
+    document.getElementById('chat-viewers-anon').textContent = v.viewers.length
+      ? (v.anonymous ? t('chat.viewers_anonymous', { n: v.anonymous }) : '')
+      : t('chat.viewers_none') + (v.anonymous ? ' ' + t('chat.viewers_anonymous', { n: v.anonymous }) : '');
+    viewersDlg.showModal();
+    document.getElementById('chat-viewers-close').focus();
+  });
+  document.getElementById('chat-viewers-close').addEventListener('click', () => viewersDlg.close());
 
   // Gifts: one panel line per sender and gift, growing "×N" while the same
   // gift keeps coming within 5 s (a combo); an animation scaled by tier.
