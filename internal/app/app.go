@@ -32,6 +32,7 @@ import (
 	"github.com/livehouse/livehouse/internal/media/webrtc"
 	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
+	"github.com/livehouse/livehouse/internal/notify"
 	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
@@ -42,7 +43,7 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -58,6 +59,7 @@ type App struct {
 	Bus      *bus.Bus
 	Rooms    *room.Service
 	Money    *money.Service
+	Notify   *notify.Service
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -174,8 +176,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
-		// The room hears live.started / live.ended, on every node.
-		OnEvent: func(e media.Event) { room.AnnounceLive(a.Bus.Conn, e) },
+		// The room hears live.started / live.ended, on every node; the
+		// followers hear of a start from the one node that ingests it.
+		OnEvent: func(e media.Event) {
+			room.AnnounceLive(a.Bus.Conn, e)
+			a.notifyLive(e)
+		},
 	})
 	if err != nil {
 		return a, err
@@ -224,6 +230,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
+	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn,
+		VAPID:     notify.VAPID{Public: cfg.VAPIDPublicKey, Private: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject},
+		AllowHTTP: cfg.PushAllowHTTP, Log: log.With("component", "notify")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Notify)
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}
@@ -269,7 +281,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes,
-			a.Money.Routes, a.insight.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,
@@ -294,6 +306,24 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		"webrtc udp", a.WebRTC.UDPAddr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
 		"node", a.Node.ID())
 	return a, nil
+}
+
+// notifyLive tells the notify domain a stream on this node started or
+// ended (once cluster-wide: only the ingesting node's hub reports it).
+func (a *App) notifyLive(e media.Event) {
+	if a.Notify == nil {
+		return
+	}
+	switch e.Type {
+	case "live.started":
+		session := e.At.UnixMilli() // a stream gone again already: any id unique to it
+		if st, ok := a.Hub.Lookup(e.Channel.Slug); ok && st.SessionID != 0 {
+			session = st.SessionID
+		}
+		a.Notify.WentLive(e.Channel.ID, e.Channel.Slug, session)
+	case "live.ended":
+		a.Notify.LiveEnded(e.Channel.ID)
+	}
 }
 
 // srtURL is the SRT publish URL without its key, "" when SRT is off.
