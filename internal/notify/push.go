@@ -23,7 +23,6 @@ const (
 	CodePushEndpointInsecure  = "push_endpoint_insecure"
 	CodePushSubscriptionBad   = "push_subscription_invalid"
 	CodePushSubscriptionLimit = "push_subscriptions_limit"
-	CodePushUnavailable       = "push_unavailable"
 )
 
 // subscriptionInput is what POST /api/me/push-subscriptions takes: the

@@ -1,218 +1,25 @@
 package notify
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/channel"
+	"github.com/livehouse/livehouse/internal/notify/pushtest"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/store/storetest"
 )
-
-// pushed is one request the local push endpoint received.
-type pushed struct {
-	header http.Header
-	body   []byte
-}
-
-// pushEndpoint is a local push service: it records every POST and answers
-// with status (201 unless changed).
-type pushEndpoint struct {
-	srv    *httptest.Server
-	got    chan pushed
-	status atomic.Int32
-}
-
-func newPushEndpoint(t *testing.T) *pushEndpoint {
-	e := &pushEndpoint{got: make(chan pushed, 16)}
-	e.status.Store(http.StatusCreated)
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if r.Method == http.MethodPost {
-			e.got <- pushed{header: r.Header.Clone(), body: body}
-		}
-		w.WriteHeader(int(e.status.Load()))
-	}))
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-// browserKeys are what a browser's PushManager makes: a P-256 key pair and
-// a 16-byte auth secret.
-type browserKeys struct {
-	priv *ecdh.PrivateKey
-	auth []byte
-}
-
-func newBrowserKeys(t *testing.T) browserKeys {
-	priv, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := make([]byte, 16)
-	_, _ = rand.Read(auth)
-	return browserKeys{priv: priv, auth: auth}
-}
-
-func (k browserKeys) subscription(userID int64, endpoint string) Subscription {
-	return Subscription{UserID: userID, Endpoint: endpoint,
-		P256dh: base64.RawURLEncoding.EncodeToString(k.priv.PublicKey().Bytes()), Auth: base64.RawURLEncoding.EncodeToString(k.auth)}
-}
-
-// decrypt undoes RFC 8291 (Message Encryption for Web Push) over RFC 8188
-// (aes128gcm), as the browser would.
-func (k browserKeys) decrypt(body []byte) ([]byte, error) {
-	if len(body) < 21 {
-		return nil, fmt.Errorf("body of %d bytes has no aes128gcm header", len(body))
-	}
-	salt, rs, idlen := body[:16], binary.BigEndian.Uint32(body[16:20]), int(body[20])
-	if idlen != 65 || len(body) < 21+idlen {
-		return nil, fmt.Errorf("keyid of %d bytes, want the sender's 65-byte public key", idlen)
-	}
-	senderPub, ciphertext := body[21:21+idlen], body[21+idlen:]
-	if uint32(len(ciphertext)) > rs {
-		return nil, fmt.Errorf("ciphertext of %d bytes in records of %d: more than one record", len(ciphertext), rs)
-	}
-	as, err := ecdh.P256().NewPublicKey(senderPub)
-	if err != nil {
-		return nil, fmt.Errorf("sender key: %w", err)
-	}
-	secret, err := k.priv.ECDH(as)
-	if err != nil {
-		return nil, err
-	}
-	// PRK_key = HMAC(auth, ecdh); IKM = HKDF-Expand(PRK_key, "WebPush: info"||0||ua_pub||as_pub, 32)
-	info := append([]byte("WebPush: info\x00"), k.priv.PublicKey().Bytes()...)
-	info = append(info, senderPub...)
-	mac := hmac.New(sha256.New, k.auth)
-	mac.Write(secret)
-	ikm, err := hkdf.Expand(sha256.New, mac.Sum(nil), string(info), 32)
-	if err != nil {
-		return nil, err
-	}
-	prk, err := hkdf.Extract(sha256.New, ikm, salt)
-	if err != nil {
-		return nil, err
-	}
-	cek, err := hkdf.Expand(sha256.New, prk, "Content-Encoding: aes128gcm\x00", 16)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := hkdf.Expand(sha256.New, prk, "Content-Encoding: nonce\x00", 12)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(cek)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := gcm.Open(nil, nonce, ciphertext, nil)
-	if err != nil {
-		return nil, fmt.Errorf("decrypt: %w", err)
-	}
-	// The last (only) record: data, the delimiter 2, zero padding.
-	plain = bytes.TrimRight(plain, "\x00")
-	if len(plain) == 0 || plain[len(plain)-1] != 2 {
-		return nil, fmt.Errorf("no last-record delimiter")
-	}
-	return plain[:len(plain)-1], nil
-}
-
-// checkVAPID verifies the Authorization header: "vapid t=JWT, k=KEY" whose
-// key is the stored public key and whose ES256 JWT it signed, for the
-// endpoint's origin, not yet expired.
-func checkVAPID(t *testing.T, header, publicKey, audience string) {
-	t.Helper()
-	rest, ok := strings.CutPrefix(header, "vapid ")
-	if !ok {
-		t.Fatalf("Authorization %q: not vapid", header)
-	}
-	var token, key string
-	for _, part := range strings.Split(rest, ",") {
-		part = strings.TrimSpace(part)
-		if v, ok := strings.CutPrefix(part, "t="); ok {
-			token = v
-		} else if v, ok := strings.CutPrefix(part, "k="); ok {
-			key = v
-		}
-	}
-	if key != strings.TrimRight(publicKey, "=") {
-		t.Fatalf("k=%q, want the stored public key %q", key, publicKey)
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("JWT %q has %d parts", token, len(parts))
-	}
-	var head struct{ Alg, Typ string }
-	var claims struct {
-		Aud string `json:"aud"`
-		Exp int64  `json:"exp"`
-		Sub string `json:"sub"`
-	}
-	for i, v := range []any{&head, &claims} {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil || json.Unmarshal(raw, v) != nil {
-			t.Fatalf("JWT part %d %q: %v", i, parts[i], err)
-		}
-	}
-	if head.Alg != "ES256" {
-		t.Fatalf("JWT alg %q, want ES256", head.Alg)
-	}
-	if claims.Aud != audience {
-		t.Fatalf("JWT aud %q, want %q", claims.Aud, audience)
-	}
-	if now := time.Now().Unix(); claims.Exp <= now || claims.Exp > now+24*3600 {
-		t.Fatalf("JWT exp %d: want in the next 24 h (now %d)", claims.Exp, now)
-	}
-	if claims.Sub != "mailto:ops@example.org" {
-		t.Fatalf("JWT sub %q", claims.Sub)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(publicKey, "="))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
-	if err != nil {
-		t.Fatalf("stored public key: %v", err)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("JWT signature of %d bytes: %v", len(sig), err)
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		t.Fatal("JWT signature does not verify against the stored VAPID public key")
-	}
-}
 
 // fixture is a database with a streamer's channel and a follower.
 type fixture struct {
@@ -266,27 +73,28 @@ func TestWentLivePushesEncryptedSignedMessage(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		ep := newPushEndpoint(t)
-		browser := newBrowserKeys(t)
-		if err := f.svc.store.Subscribe(ctx, browser.subscription(f.follower, ep.srv.URL+"/push/abc123"), MaxSubscriptions); err != nil {
+		ep := pushtest.NewEndpoint(t)
+		browser := pushtest.NewBrowserKeys(t)
+		sub := Subscription{UserID: f.follower, Endpoint: ep.Srv.URL + "/push/abc123", P256dh: browser.P256dh(), Auth: browser.AuthKey()}
+		if err := f.svc.store.Subscribe(ctx, sub, MaxSubscriptions); err != nil {
 			t.Fatal(err)
 		}
 
 		f.svc.WentLive(f.channel.ID, f.channel.Slug, 41)
-		var p pushed
+		var p pushtest.Pushed
 		select {
-		case p = <-ep.got:
+		case p = <-ep.Got:
 		case <-time.After(20 * time.Second):
 			t.Fatal("no push reached the local push endpoint")
 		}
-		if ce := p.header.Get("Content-Encoding"); ce != "aes128gcm" {
+		if ce := p.Header.Get("Content-Encoding"); ce != "aes128gcm" {
 			t.Fatalf("Content-Encoding %q", ce)
 		}
-		if p.header.Get("TTL") == "" {
+		if p.Header.Get("TTL") == "" {
 			t.Fatal("no TTL header")
 		}
-		checkVAPID(t, p.header.Get("Authorization"), f.svc.vapid.Public, ep.srv.URL)
-		plain, err := browser.decrypt(p.body)
+		pushtest.CheckVAPID(t, p.Header.Get("Authorization"), f.svc.vapid.Public, ep.Srv.URL, "mailto:ops@example.org")
+		plain, err := browser.Decrypt(p.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,12 +139,12 @@ func TestWentLivePushesEncryptedSignedMessage(t *testing.T) {
 		// Much later the push service says the browser is gone.
 		f.svc.cooldown = time.Millisecond
 		time.Sleep(5 * time.Millisecond)
-		ep.status.Store(http.StatusGone)
+		ep.Status.Store(http.StatusGone)
 		if err := f.svc.wentLive(ctx, f.channel.ID, f.channel.Slug, 43); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case <-ep.got:
+		case <-ep.Got:
 		case <-time.After(20 * time.Second):
 			t.Fatal("no second push")
 		}
@@ -358,8 +166,8 @@ func TestWentLivePushesEncryptedSignedMessage(t *testing.T) {
 			t.Fatalf("a new session after the cool-down: unread %d, want 2", unread)
 		}
 		select {
-		case extra := <-ep.got:
-			t.Fatalf("an extra push arrived: %v", extra.header)
+		case extra := <-ep.Got:
+			t.Fatalf("an extra push arrived: %v", extra.Header)
 		default:
 		}
 	}, migrations()...)
@@ -412,9 +220,8 @@ func TestChatNoticeConcurrent(t *testing.T) {
 
 // TestCheckSubscription: endpoints must be https unless allowed, keys real.
 func TestCheckSubscription(t *testing.T) {
-	k := newBrowserKeys(t)
-	good := k.subscription(1, "https://push.example.net/send/abc")
-	in := subscriptionInput{Endpoint: good.Endpoint, Keys: keysArg{P256dh: good.P256dh, Auth: good.Auth}}
+	k := pushtest.NewBrowserKeys(t)
+	in := subscriptionInput{Endpoint: "https://push.example.net/send/abc", Keys: keysArg{P256dh: k.P256dh(), Auth: k.AuthKey()}}
 	if err := checkSubscription(in, false); err != nil {
 		t.Fatalf("good subscription refused: %v", err)
 	}
