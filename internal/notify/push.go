@@ -178,7 +178,10 @@ func (p *Pusher) send(j pushJob) {
 		case <-ctx.Done():
 		}
 	}()
-	resp, err := webpush.SendNotificationWithContext(ctx, j.payload, &webpush.Subscription{
+	// The library pads the message in place (bytes.NewBuffer(message) then
+	// writes): each send gets its own copy, never the shared payload.
+	msg := append([]byte(nil), j.payload...)
+	resp, err := webpush.SendNotificationWithContext(ctx, msg, &webpush.Subscription{
 		Endpoint: j.sub.Endpoint, Keys: webpush.Keys{P256dh: j.sub.P256dh, Auth: j.sub.Auth},
 	}, &webpush.Options{
 		HTTPClient: p.client, Subscriber: p.subscriber(), VAPIDPublicKey: p.keys.Public, VAPIDPrivateKey: p.keys.Private,
