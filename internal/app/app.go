@@ -230,7 +230,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
-	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn,
+	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn, Durable: a.Bus,
 		VAPID:     notify.VAPID{Public: cfg.VAPIDPublicKey, Private: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject},
 		AllowHTTP: cfg.PushAllowHTTP, Log: log.With("component", "notify")}); err != nil {
 		return a, err

@@ -297,3 +297,47 @@ func TestChromiumNotifyBellAndFollowing(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyWithdrawalDecided: an admin's decision on a withdrawal reaches
+// the requester's bell (money's outbox → the durable bus → notify), once.
+func TestNotifyWithdrawalDecided(t *testing.T) {
+	n := startNode(t, "")
+	streamerChannel(t, n, "singer", "songs")
+	owner := n.browser("127.0.0.1")
+	if r := owner.login("singer", "singer-password"); r.code != 200 {
+		t.Fatalf("login: %d", r.code)
+	}
+	fan := newUser(t, n, "patron", false)
+	admin := n.browser("127.0.0.1")
+	admin.bearer = testAdminToken
+	if r := admin.do("POST", "/api/admin/wallets/grant", map[string]any{"username": "patron", "coins": 5000, "reason": "test"}); r.code != 200 {
+		t.Fatalf("grant: %d %s", r.code, r.raw)
+	}
+	if r := fan.do("POST", "/api/gifts", map[string]any{"room": "songs", "gift": "rocket", "count": 1, "idempotency_key": "rocket-1"}); r.code != 201 {
+		t.Fatalf("gift: %d %s", r.code, r.raw)
+	}
+	frames := bellSocket(t, n, owner)
+	if f := nextFrame(t, frames, 10*time.Second); f["type"] != "hello" {
+		t.Fatalf("first frame %v", f)
+	}
+	for i, decide := range []string{"approve", "reject"} {
+		wd := owner.do("POST", "/api/channels/songs/withdrawals", map[string]any{"amount": 100})
+		if wd.code != 201 {
+			t.Fatalf("withdraw: %d %s", wd.code, wd.raw)
+		}
+		if r := admin.do("POST", "/api/admin/withdrawals/"+jsonNum(wd.body["id"])+"/"+decide, map[string]any{"note": "checked " + decide}); r.code != 200 {
+			t.Fatalf("%s: %d %s", decide, r.code, r.raw)
+		}
+		f := nextFrame(t, frames, 30*time.Second)
+		note, _ := f["notification"].(map[string]any)
+		payload, _ := note["payload"].(map[string]any)
+		want := map[string]string{"approve": "approved", "reject": "rejected"}[decide]
+		if note["kind"] != "withdrawal_decided" || note["channel"] != "songs" || payload["status"] != want || payload["amount"] != float64(100) {
+			t.Fatalf("bell frame %v", f)
+		}
+		r := owner.do("GET", "/api/me/notifications", nil)
+		if list, _ := r.body["notifications"].([]any); len(list) != i+1 {
+			t.Fatalf("after %s: %s", decide, r.raw)
+		}
+	}
+}

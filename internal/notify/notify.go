@@ -23,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/policy"
@@ -47,7 +48,15 @@ const (
 	KindLive    = "live"
 	KindMention = "mention"
 	KindReply   = "reply"
+	// Money notices (from money's outbox, bus.MoneyNotice).
+	KindRenewalStopped    = "renewal_stopped"
+	KindWithdrawalDecided = "withdrawal_decided"
 )
+
+// Durable is the bus's durable stream: one node of all handles each event.
+type Durable interface {
+	Consume(name string, fn func(bus.Event) error, types ...string) (stop func(), err error)
+}
 
 // Accounts authorizes a request (the account domain).
 type Accounts interface {
@@ -66,6 +75,9 @@ type Deps struct {
 	Live     Live
 	// Conn carries bell updates between nodes; nil: this node only.
 	Conn *nats.Conn
+	// Durable brings money's notices (a renewal stopped, a withdrawal
+	// decided) to one node each; nil: none.
+	Durable Durable
 	// VAPID keys; empty Public and Private: generated once and stored.
 	VAPID VAPID
 	// AllowHTTP accepts http:// push endpoints (tests, LAN).
@@ -92,6 +104,7 @@ type Service struct {
 	cooldown  time.Duration
 	bells     *bells
 
+	stopMoney   func()
 	chat        chan Notification // ChatNotice's queue, drained by one goroutine
 	chatDropped atomic.Int64
 	stop        chan struct{}
@@ -133,6 +146,14 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	s.pusher = NewPusher(keys, st, d.PushClient, 4, d.Log)
 	s.wg.Add(1)
 	go s.writeChatNotices()
+	if d.Durable != nil {
+		stop, err := d.Durable.Consume("notify-money", s.onMoneyNotice, bus.MoneyNotice)
+		if err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
+		s.stopMoney = stop
+	}
 	return s, nil
 }
 
@@ -152,6 +173,9 @@ func (s *Service) Routes(mux *http.ServeMux) {
 // sockets. Safe to call more than once.
 func (s *Service) Close(context.Context) error {
 	s.closeOnce.Do(func() {
+		if s.stopMoney != nil {
+			s.stopMoney()
+		}
 		close(s.stop)
 		if s.sub != nil {
 			_ = s.sub.Unsubscribe()

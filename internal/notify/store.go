@@ -315,3 +315,16 @@ func (s *Store) channelTitle(ctx context.Context, channelID int64) (string, erro
 	}
 	return title, nil
 }
+
+// channelSlug reads a channel's slug (money notices carry only its id).
+func (s *Store) channelSlug(ctx context.Context, channelID int64) (string, error) {
+	var slug string
+	err := s.db.QueryRowContext(ctx, `SELECT slug FROM channels WHERE id = $1`, channelID).Scan(&slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read channel slug: %w", err)
+	}
+	return slug, nil
+}

@@ -34,6 +34,13 @@
       case 'reply':
         return { text: t('notify.kind.' + n.kind, { from: p.from || '', channel: n.channel || '' }), sub: p.excerpt || '',
           href: href + (p.message_id ? '#m' + p.message_id : '') };
+      case 'renewal_stopped':
+        return { text: t('notify.kind.renewal_stopped', { tier: window.Livehouse.tierName(p.tier_name || ''), channel: n.channel || '' }),
+          sub: t('notify.renewal_price', { old: fmtNumber(p.agreed_price || 0), price: fmtNumber(p.price || 0) }), href: '/wallet' };
+      case 'withdrawal_decided':
+        return { text: t(p.status === 'approved' ? 'notify.kind.withdrawal_approved' : 'notify.kind.withdrawal_rejected',
+          { amount: fmtNumber(p.amount || 0), channel: n.channel || '' }), sub: p.note || '',
+          href: n.channel ? '/studio/' + encodeURIComponent(n.channel) + '/money' : '/studio' };
       default: return { text: t('notify.kind.other', { channel }), sub: '', href };
     }
   }
