@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -230,7 +231,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
-	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn, Durable: a.Bus,
+	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn, Durable: a.Bus, RemindEvery: 10 * time.Minute,
 		VAPID:     notify.VAPID{Public: cfg.VAPIDPublicKey, Private: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject},
 		AllowHTTP: cfg.PushAllowHTTP, Log: log.With("component", "notify")}); err != nil {
 		return a, err

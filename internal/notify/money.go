@@ -73,3 +73,44 @@ func (s *Service) onMoneyNotice(e bus.Event) error {
 	}
 	return nil
 }
+
+// KindRenewsSoon reminds a member that an auto-renewing membership renews
+// (and charges) within RenewSoon.
+const KindRenewsSoon = "renews_soon"
+
+// RenewSoon is how long before a renewal its member is reminded.
+const RenewSoon = 3 * 24 * time.Hour
+
+// remindRenewals makes a reminder for every auto-renewing membership that
+// renews within RenewSoon, once per period (the expiry is in the key, so
+// every node may run it), and rings the members' bells.
+func (s *Service) remindRenewals(ctx context.Context, now time.Time) (int, error) {
+	made, err := s.store.renewalReminders(ctx, now, RenewSoon)
+	if err != nil {
+		return 0, err
+	}
+	for i := range made {
+		n := made[i]
+		s.announce(busMessage{Type: "new", Users: []Recipient{{UserID: n.UserID, ID: n.ID}}, Item: &n})
+	}
+	return len(made), nil
+}
+
+// remindLoop runs remindRenewals every interval until Close.
+func (s *Service) remindLoop(interval time.Duration) {
+	defer s.wg.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := s.remindRenewals(ctx, time.Now()); err != nil {
+			s.log.Warn("membership renewal reminders", "err", err)
+		}
+		cancel()
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}

@@ -87,7 +87,10 @@ type Deps struct {
 	// Cooldown: a channel live again within this of its last stream's end
 	// is not announced again (0: 10 minutes).
 	Cooldown time.Duration
-	Log      *slog.Logger
+	// RemindEvery is how often memberships about to renew are looked for
+	// (0: never; the app uses 10 minutes).
+	RemindEvery time.Duration
+	Log         *slog.Logger
 }
 
 // Service is the notify domain.
@@ -146,6 +149,10 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	s.pusher = NewPusher(keys, st, d.PushClient, 4, d.Log)
 	s.wg.Add(1)
 	go s.writeChatNotices()
+	if d.RemindEvery > 0 {
+		s.wg.Add(1)
+		go s.remindLoop(d.RemindEvery)
+	}
 	if d.Durable != nil {
 		stop, err := d.Durable.Consume("notify-money", s.onMoneyNotice, bus.MoneyNotice)
 		if err != nil {

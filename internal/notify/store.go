@@ -328,3 +328,31 @@ func (s *Store) channelSlug(ctx context.Context, channelID int64) (string, error
 	}
 	return slug, nil
 }
+
+// renewalReminders inserts, in one statement, a reminder for each
+// auto-renewing membership (money's table) that renews within soon and has
+// none for this expiry yet, and returns the rows made.
+func (s *Store) renewalReminders(ctx context.Context, now time.Time, soon time.Duration) ([]Notification, error) {
+	rows, err := s.db.QueryContext(ctx, `INSERT INTO notifications (user_id, kind, channel_id, channel_slug, payload, dedupe_key, created_at)
+		SELECT m.user_id, 'renews_soon', m.channel_id, m.room,
+			'{"tier":' || m.tier || ',"price":' || m.monthly_price || ',"expires_at":' || m.expires_at || '}',
+			'renew:' || m.channel_id || ':' || m.expires_at, $1
+		FROM memberships m WHERE m.auto_renew AND NOT m.renewal_stopped AND m.expires_at > $1 AND m.expires_at <= $2
+		ON CONFLICT (user_id, dedupe_key) DO NOTHING RETURNING id, user_id, channel_id, channel_slug, payload, created_at`,
+		now.UnixMilli(), now.Add(soon).UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("membership renewal reminders: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n := Notification{Kind: "renews_soon"}
+		var payload string
+		if err := rows.Scan(&n.ID, &n.UserID, &n.ChannelID, &n.Channel, &payload, &n.CreatedAt); err != nil {
+			return nil, fmt.Errorf("membership renewal reminders: %w", err)
+		}
+		n.Payload = json.RawMessage(payload)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

@@ -37,6 +37,9 @@
       case 'renewal_stopped':
         return { text: t('notify.kind.renewal_stopped', { tier: window.Livehouse.tierName(p.tier_name || ''), channel: n.channel || '' }),
           sub: t('notify.renewal_price', { old: fmtNumber(p.agreed_price || 0), price: fmtNumber(p.price || 0) }), href: '/wallet' };
+      case 'renews_soon':
+        return { text: t('notify.kind.renews_soon', { channel: n.channel || '', price: fmtNumber(p.price || 0) }),
+          sub: p.expires_at ? new Date(p.expires_at).toLocaleString(lang) : '', href: '/wallet' };
       case 'withdrawal_decided':
         return { text: t(p.status === 'approved' ? 'notify.kind.withdrawal_approved' : 'notify.kind.withdrawal_rejected',
           { amount: fmtNumber(p.amount || 0), channel: n.channel || '' }), sub: p.note || '',
