@@ -341,3 +341,51 @@ func TestNotifyWithdrawalDecided(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyTwoNodes: two processes on one PostgreSQL and one NATS share
+// one VAPID key; a stream published on node A rings the follower's bell
+// on node B exactly once, and makes exactly one notification.
+func TestNotifyTwoNodes(t *testing.T) {
+	c := startCluster(t)
+	a, b := c.a, c.b
+	admin := a.browser("127.0.0.1")
+	admin.bearer = testAdminToken
+	created := admin.do("POST", "/api/channels", map[string]any{"slug": "shared", "title": "Shared stage"})
+	if created.code != 201 {
+		t.Fatalf("create channel on A: %d %s", created.code, created.raw)
+	}
+	if out, err := exec.Command(c.bin, "user", "create", "fan_b", "--password", "fan_b-password", "--db", c.dbURL).CombinedOutput(); err != nil {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	fan := b.browser("127.0.0.1")
+	if r := fan.login("fan_b", "fan_b-password"); r.code != 200 {
+		t.Fatalf("login on B: %d", r.code)
+	}
+	if r := fan.do("POST", "/api/channels/shared/follow", nil); r.code != 200 {
+		t.Fatalf("follow: %d %s", r.code, r.raw)
+	}
+	keyA := a.browser("127.0.0.1").do("GET", "/api/push/vapid-public-key", nil).str("public_key")
+	keyB := fan.do("GET", "/api/push/vapid-public-key", nil).str("public_key")
+	if keyA == "" || keyA != keyB {
+		t.Fatalf("VAPID keys differ between nodes: %q %q", keyA, keyB)
+	}
+	frames := bellSocket(t, b, fan)
+	if f := nextFrame(t, frames, 10*time.Second); f["type"] != "hello" {
+		t.Fatalf("first frame %v", f)
+	}
+	publishFixture(t, a, created.str("stream_key"))
+	f := nextFrame(t, frames, 30*time.Second)
+	if note, _ := f["notification"].(map[string]any); f["type"] != "notification" || note["kind"] != "live" || note["channel"] != "shared" {
+		t.Fatalf("bell frame on B %v", f)
+	}
+	select {
+	case extra, ok := <-frames:
+		if ok {
+			t.Fatalf("a second frame for one live session: %v", extra)
+		}
+	case <-time.After(2 * time.Second):
+	}
+	if r := fan.do("GET", "/api/me/notifications", nil); r.body["unread"] != float64(1) {
+		t.Fatalf("notifications: %s", r.raw)
+	}
+}
