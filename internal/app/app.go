@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -237,6 +238,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Notify)
+	for name, v := range map[string]*atomic.Int64{"sent": &a.Notify.Pusher().Sent, "failed": &a.Notify.Pusher().Failed,
+		"gone": &a.Notify.Pusher().Gone, "dropped": &a.Notify.Pusher().Dropped} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_web_push_" + name + "_total",
+			Help: "Web Push messages " + name + " (gone: the push service said 404/410 and the subscription was deleted; dropped: the queue was full)."},
+			func() float64 { return float64(v.Load()) }))
+	}
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}

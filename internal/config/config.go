@@ -165,7 +165,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "Web Push VAPID public key (base64url); with --vapid-private-key; both empty: generated on first start and stored in the database")
 	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "contact push services see in Web Push requests: mailto:ADDRESS or an https: URL")
-	fs.BoolVar(&c.PushAllowHTTP, "push-allow-http", c.PushAllowHTTP, "accept plain http:// Web Push endpoints (tests, a push service on the LAN); by default only https:// ones")
+	fs.BoolVar(&c.PushAllowHTTP, "push-allow-http", c.PushAllowHTTP, "accept plain http:// Web Push endpoints and ones on loopback or private addresses (tests, a push service on the LAN); by default only https:// ones on public addresses")
 	return fs
 }
 

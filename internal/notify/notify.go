@@ -80,7 +80,8 @@ type Deps struct {
 	Durable Durable
 	// VAPID keys; empty Public and Private: generated once and stored.
 	VAPID VAPID
-	// AllowHTTP accepts http:// push endpoints (tests, LAN).
+	// AllowHTTP accepts http:// push endpoints and endpoints on loopback
+	// and private addresses (tests, LAN).
 	AllowHTTP bool
 	// PushClient sends Web Push (nil: a default client).
 	PushClient *http.Client
@@ -146,7 +147,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 			return nil, fmt.Errorf("subscribe to %s: %w", userSubject, err)
 		}
 	}
-	s.pusher = NewPusher(keys, st, d.PushClient, 4, d.Log)
+	client := d.PushClient
+	if client == nil {
+		client = pushClient(d.AllowHTTP)
+	}
+	s.pusher = NewPusher(keys, st, client, 4, d.Log)
 	s.wg.Add(1)
 	go s.writeChatNotices()
 	if d.RemindEvery > 0 {

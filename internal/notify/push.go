@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
@@ -117,7 +120,7 @@ type Pusher struct {
 // NewPusher starts workers senders.
 func NewPusher(keys VAPID, st *Store, client *http.Client, workers int, log *slog.Logger) *Pusher {
 	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
+		client = pushClient(false)
 	}
 	p := &Pusher{keys: keys, store: st, client: client, log: log, timeout: 10 * time.Second,
 		jobs: make(chan pushJob, 4096), stop: make(chan struct{})}
@@ -226,6 +229,37 @@ func origin(endpoint string) string {
 		return "?"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// pushClient is the client pushes go out with: no redirects (a push
+// service answers, it does not send elsewhere) and, unless lan is set,
+// no connections to loopback, private or link-local addresses — an
+// endpoint is a URL a browser handed us, and must not reach the
+// server's own network.
+func pushClient(lan bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if !lan {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return err
+			}
+			ip = ip.Unmap()
+			if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+				return fmt.Errorf("push endpoint address %s is not public", ip)
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Timeout:       15 * time.Second,
+		Transport:     &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // GenerateVAPID makes a new VAPID key pair (base64url public, private).

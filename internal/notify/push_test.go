@@ -269,3 +269,17 @@ func FuzzCheckSubscription(f *testing.F) {
 		}
 	})
 }
+
+// TestPushClientStaysOffPrivateNetworks: outside LAN mode the push client
+// does not connect to loopback (an endpoint is a URL a browser gave us).
+func TestPushClientStaysOffPrivateNetworks(t *testing.T) {
+	ep := pushtest.NewEndpoint(t)
+	if _, err := pushClient(false).Post(ep.Srv.URL, "text/plain", nil); err == nil || !strings.Contains(err.Error(), "not public") {
+		t.Fatalf("push client reached loopback: %v", err)
+	}
+	res, err := pushClient(true).Post(ep.Srv.URL, "text/plain", nil)
+	if err != nil {
+		t.Fatalf("LAN mode: %v", err)
+	}
+	res.Body.Close()
+}
