@@ -268,9 +268,10 @@ func TestChromiumNotifyBellAndFollowing(t *testing.T) {
 				out.WriteString(line + "\n")
 				mu.Unlock()
 				if slug, ok := strings.CutPrefix(line, "READY "); ok {
+					// The browser times from here: publish start → badge.
+					fmt.Fprintf(stdin, "LIVE %s\n", slug)
 					publishFixture(t, n, keys[slug])
 					checkLivePush(t, n, ep, browserKeys, slug, "Stage "+slug)
-					fmt.Fprintf(stdin, "LIVE %s\n", slug)
 				}
 			}
 			err := cmd.Wait()

@@ -237,6 +237,8 @@
     const toggle = (open) => {
       panel.hidden = !open;
       button.setAttribute('aria-expanded', String(open));
+      // Narrow screens pin the menu to the window's sides (CSS), just below the bell.
+      panel.style.top = getComputedStyle(panel).position === 'fixed' ? Math.round(button.getBoundingClientRect().bottom + 6) + 'px' : '';
       if (open) pushState().catch(() => {});
     };
     button.addEventListener('click', (ev) => { ev.stopPropagation(); toggle(panel.hidden); });
