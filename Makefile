@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzEmoteImage -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/notify -run '^$$' -fuzz FuzzCheckSubscription -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzChallengeVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,7 @@ import (
 	"github.com/livehouse/livehouse/internal/media/webrtc"
 	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
+	"github.com/livehouse/livehouse/internal/notify"
 	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
@@ -42,7 +45,7 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -58,6 +61,7 @@ type App struct {
 	Bus      *bus.Bus
 	Rooms    *room.Service
 	Money    *money.Service
+	Notify   *notify.Service
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -180,8 +184,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
-		// The room hears live.started / live.ended, on every node.
-		OnEvent: func(e media.Event) { room.AnnounceLive(a.Bus.Conn, e) },
+		// The room hears live.started / live.ended, on every node; the
+		// followers hear of a start from the one node that ingests it.
+		OnEvent: func(e media.Event) {
+			room.AnnounceLive(a.Bus.Conn, e)
+			a.notifyLive(e)
+		},
 	})
 	if err != nil {
 		return a, err
@@ -224,12 +232,31 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.social)
+	if a.Notify, err = notify.New(ctx, notify.Deps{DB: a.DB, Accounts: a.Accounts, Live: a.Hub, Conn: a.Bus.Conn, Durable: a.Bus, RemindEvery: 10 * time.Minute,
+		VAPID:     notify.VAPID{Public: cfg.VAPIDPublicKey, Private: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject},
+		AllowHTTP: cfg.PushAllowHTTP, Log: log.With("component", "notify")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Notify)
+	chatNotify := o.chatNotify
+	if chatNotify == nil {
+		// Mentions and replies land on the bell (notify queues and never blocks).
+		chatNotify = func(ctx context.Context, ev room.ChatNotice) {
+			a.Notify.ChatNotice(ctx, ev.UserID, ev.Kind, ev.Channel, ev.From, ev.MessageID, ev.Excerpt)
+		}
+	}
 	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
 		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"), Filter: filter,
-		LogRetention: cfg.RoomLogRetention, Users: a.Accounts.Users, OwnedChannel: a.ownedChannel, Notify: o.chatNotify}); err != nil {
+		LogRetention: cfg.RoomLogRetention, Users: a.Accounts.Users, OwnedChannel: a.ownedChannel, Notify: chatNotify}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
+	for name, v := range map[string]*atomic.Int64{"sent": &a.Notify.Pusher().Sent, "failed": &a.Notify.Pusher().Failed,
+		"gone": &a.Notify.Pusher().Gone, "dropped": &a.Notify.Pusher().Dropped} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_web_push_" + name + "_total",
+			Help: "Web Push messages " + name + " (gone: the push service said 404/410 and the subscription was deleted; dropped: the queue was full)."},
+			func() float64 { return float64(v.Load()) }))
+	}
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}
@@ -275,7 +302,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
-			a.Money.Routes, a.insight.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,
@@ -300,6 +327,24 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		"webrtc udp", a.WebRTC.UDPAddr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
 		"node", a.Node.ID())
 	return a, nil
+}
+
+// notifyLive tells the notify domain a stream on this node started or
+// ended (once cluster-wide: only the ingesting node's hub reports it).
+func (a *App) notifyLive(e media.Event) {
+	if a.Notify == nil {
+		return
+	}
+	switch e.Type {
+	case "live.started":
+		session := e.At.UnixMilli() // a stream gone again already: any id unique to it
+		if st, ok := a.Hub.Lookup(e.Channel.Slug); ok && st.SessionID != 0 {
+			session = st.SessionID
+		}
+		a.Notify.WentLive(e.Channel.ID, e.Channel.Slug, session)
+	case "live.ended":
+		a.Notify.LiveEnded(e.Channel.ID)
+	}
 }
 
 // srtURL is the SRT publish URL without its key, "" when SRT is off.

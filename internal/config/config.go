@@ -81,6 +81,17 @@ type Config struct {
 	// HLSPlayersPerAddress caps how many playback sessions of one stream one
 	// client address adds to the viewer count.
 	HLSPlayersPerAddress int
+
+	// VAPIDPublicKey and VAPIDPrivateKey (base64url, uncompressed P-256
+	// point and scalar) sign Web Push; both empty: generated on first start
+	// and kept in the database, shared by every node. VAPIDSubject is the
+	// contact push services see (mailto: or https: URL).
+	VAPIDPublicKey  string
+	VAPIDPrivateKey string
+	VAPIDSubject    string
+	// PushAllowHTTP accepts http:// push endpoints (tests, a LAN push
+	// service); by default only https:// ones are accepted.
+	PushAllowHTTP bool
 }
 
 // MinOutboxRetention is the shortest --outbox-retention: well over the
@@ -110,6 +121,7 @@ func Default() Config {
 		OutboxRetention:      24 * time.Hour,
 		HTTPBodyTimeout:      30 * time.Second,
 		HLSPlayersPerAddress: 20,
+		VAPIDSubject:         "mailto:admin@localhost",
 	}
 }
 
@@ -150,6 +162,10 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "when set, /metrics requires Authorization: Bearer TOKEN (16+ characters)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address (127.0.0.1:9090) instead of --http; empty serves it on --http")
 	fs.IntVar(&c.HLSPlayersPerAddress, "hls-players-per-address", c.HLSPlayersPerAddress, "at most this many HLS players (playback sessions) of one stream count as viewers from one client address")
+	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "Web Push VAPID public key (base64url); with --vapid-private-key; both empty: generated on first start and stored in the database")
+	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")
+	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "contact push services see in Web Push requests: mailto:ADDRESS or an https: URL")
+	fs.BoolVar(&c.PushAllowHTTP, "push-allow-http", c.PushAllowHTTP, "accept plain http:// Web Push endpoints and ones on loopback or private addresses (tests, a push service on the LAN); by default only https:// ones on public addresses")
 	return fs
 }
 
@@ -359,6 +375,12 @@ func (c Config) Validate() error {
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		return errors.New("--metrics-addr must differ from --http (leave it empty to serve /metrics on --http)")
+	}
+	if (c.VAPIDPublicKey == "") != (c.VAPIDPrivateKey == "") {
+		return errors.New("--vapid-public-key and --vapid-private-key go together: give both or neither (then they are generated and stored)")
+	}
+	if !strings.HasPrefix(c.VAPIDSubject, "mailto:") && !strings.HasPrefix(c.VAPIDSubject, "https://") {
+		return fmt.Errorf("--vapid-subject %q: want mailto:ADDRESS or an https:// URL", c.VAPIDSubject)
 	}
 	if c.HLSPlayersPerAddress < 1 || c.HLSPlayersPerAddress > 100000 {
 		return fmt.Errorf("--hls-players-per-address %d: must be from 1 to 100000", c.HLSPlayersPerAddress)

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/money/ledger"
+	"github.com/livehouse/livehouse/internal/money/outbox"
 	"github.com/livehouse/livehouse/internal/store"
 )
 
@@ -176,6 +178,12 @@ func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotPending
 		}
+		// The requester hears of the decision (their bell).
+		if _, err := outbox.Add(ctx, tx, now, outbox.Event{Type: bus.MoneyNotice, UserID: w.RequestedBy, ChannelID: w.ChannelID,
+			Payload: WithdrawalDecidedEvent{Type: "withdrawal.decided", WithdrawalID: id, UserID: w.RequestedBy, ChannelID: w.ChannelID,
+				Amount: w.Amount, Status: status, Note: note, At: now}}); err != nil {
+			return err
+		}
 		if approve {
 			return nil
 		}
@@ -191,7 +199,21 @@ func (s *Service) DecideWithdrawal(ctx context.Context, id int64, approve bool, 
 	if err != nil {
 		return Withdrawal{}, err
 	}
+	s.kickRelay() // the requester's notice event
 	return s.withdrawal(ctx, id)
+}
+
+// WithdrawalDecidedEvent is published on bus.MoneyNotice (to the requester)
+// when a withdrawal is approved or rejected.
+type WithdrawalDecidedEvent struct {
+	Type         string `json:"type"` // "withdrawal.decided"
+	WithdrawalID int64  `json:"withdrawal_id"`
+	UserID       int64  `json:"user_id"`
+	ChannelID    int64  `json:"channel_id"`
+	Amount       int64  `json:"amount"`
+	Status       string `json:"status"` // approved or rejected
+	Note         string `json:"note,omitempty"`
+	At           int64  `json:"at"`
 }
 
 const withdrawalColumns = `id, channel_id, requested_by, amount, status, note, created_at, decided_at`
