@@ -294,3 +294,56 @@ func TestMentionsCostNoQueryOnceKnown(t *testing.T) {
 		t.Fatalf("a second mention of known names read the check tables: %q", got)
 	}
 }
+
+// TestMentionAndReplyReachTheBell: with the node's own wiring (no test
+// hook), a mention and a reply in chat end up in the recipient's bell list
+// with who wrote it and where, once each, and never for the sender.
+func TestMentionAndReplyReachTheBell(t *testing.T) {
+	n := startNode(t, "")
+	owner := newUser(t, n, "bellhost", true)
+	if r := owner.do("POST", "/api/channels", map[string]any{"slug": "bellroom", "title": "Bell"}); r.code != 201 {
+		t.Fatalf("create channel: %d %s", r.code, r.raw)
+	}
+	carol, dave := newUser(t, n, "carol", false), newUser(t, n, "dave", false)
+	vc, vd := n.dialWS(carol), n.dialWS(dave)
+	vc.write(map[string]any{"type": "join", "room": "bellroom"})
+	vc.expect("joined")
+	vd.write(map[string]any{"type": "join", "room": "bellroom"})
+	vd.expect("joined")
+
+	vc.write(map[string]any{"type": "send", "text": "@dave are you there? and @carol", "nonce": "1"})
+	vc.expect("sent")
+	first := vd.danmaku(1)[0]
+	vd.write(map[string]any{"type": "send", "text": "yes, here", "reply_to": first["id"], "nonce": "2"})
+	vd.expect("sent")
+
+	bell := func(u *browser, who, kind string) map[string]any {
+		var found map[string]any
+		waitFor(t, 15*time.Second, who+"'s "+kind+" notification", func() bool {
+			r := u.do("GET", "/api/me/notifications", nil)
+			list, _ := r.body["notifications"].([]any)
+			for _, x := range list {
+				if m := x.(map[string]any); m["kind"] == kind {
+					found = m
+				}
+			}
+			return found != nil
+		})
+		return found
+	}
+	mention := bell(dave, "dave", "mention")
+	if p := mention["payload"].(map[string]any); mention["channel"] != "bellroom" || p["from"] != "carol" || !strings.Contains(p["excerpt"].(string), "are you there") {
+		t.Fatalf("dave's mention: %v", mention)
+	}
+	reply := bell(carol, "carol", "reply")
+	if p := reply["payload"].(map[string]any); reply["channel"] != "bellroom" || p["from"] != "dave" || p["excerpt"] != "yes, here" {
+		t.Fatalf("carol's reply: %v", reply)
+	}
+	// Carol @named herself: no mention for her; each recipient got one row.
+	for who, u := range map[string]*browser{"carol": carol, "dave": dave} {
+		r := u.do("GET", "/api/me/notifications", nil)
+		if list, _ := r.body["notifications"].([]any); len(list) != 1 {
+			t.Fatalf("%s has %d notifications, want 1: %s", who, len(list), r.raw)
+		}
+	}
+}
