@@ -141,6 +141,9 @@ try {
     // Errors in a row, from the chat and from the gifts: one message on
     // screen, the last one. The chat refuses a line over the channel's
     // length limit (the test set it low).
+    // (The input stops typing at the limit; a pasted or scripted value may
+    // still be longer, which the page refuses before sending.)
+    await page.evaluate(() => document.getElementById('chat-text').removeAttribute('maxlength'));
     await page.fill('#chat-text', 'this line is longer than the channel allows');
     await page.click('#chat-send');
     await page.waitForFunction(() => document.getElementById('chat-status').textContent !== '' && document.getElementById('toast').dataset.kind === 'error', null, { timeout: 10000 });

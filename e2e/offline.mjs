@@ -139,7 +139,8 @@ try {
     const el = [...document.querySelectorAll('#chat-list .text')].find((e) => e.querySelector('img.emote'));
     const img = el.querySelector('img.emote');
     // The message read with each image as its alt text: what was typed.
-    const words = [...el.childNodes].map((n) => n.nodeType === 3 ? n.textContent : n.alt).join('');
+    const read = (n) => n.nodeType === 3 ? n.textContent : n.tagName === 'IMG' ? n.alt : [...n.childNodes].map(read).join('');
+    const words = read(el);
     return { words, alt: img.alt, title: img.title, src: img.getAttribute('src'), n: el.querySelectorAll('img').length, b: el.querySelectorAll('b').length, h: img.getBoundingClientRect().height };
   });
   say(`${size} CHAT_EMOTE words=${chat.words} alt=${chat.alt} title=${chat.title} imgs=${chat.n} bold=${chat.b} src=${/^\/emotes\/\d+\/lhpog\?v=/.test(chat.src)} height_ok=${chat.h >= 16 && chat.h <= 48}`);

@@ -315,8 +315,7 @@
     const text = input.value.trim();
     if (!text) return;
     if ([...text].length > maxLength) {
-      status.textContent = t('chat.too_long', { max: maxLength });
-      status.className = 'error';
+      tell(status, t('chat.too_long', { max: maxLength }), 'error');
       return;
     }
     const frame = {

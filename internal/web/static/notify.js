@@ -275,7 +275,13 @@
       } else {
         state.textContent = t('following.offline');
       }
-      a.append(name, state);
+      // The collapsed rail (a watch page on a laptop) shows only this.
+      const initial = document.createElement('span');
+      initial.className = 'following-initial';
+      initial.setAttribute('aria-hidden', 'true');
+      initial.textContent = Array.from(name.textContent)[0] || '?';
+      a.title = name.textContent + ' · ' + state.textContent;
+      a.append(initial, name, state);
       li.appendChild(a);
       return li;
     });
@@ -286,6 +292,7 @@
       lis.push(li);
     }
     $('following-list').replaceChildren(...lis);
+    aside.classList.toggle('empty', data.channels.length === 0);
     aside.hidden = false;
   }
   // A notification may mean a channel just went live: look again soon.
