@@ -223,6 +223,31 @@ func TestStudioScheduleEmotesPageIsTheOwners(t *testing.T) {
 	if code, body := page(n.browser("127.0.0.1")); code != 200 || !strings.Contains(body, `id="login-form"`) {
 		t.Fatalf("guest: %d %.200s", code, body)
 	}
+	// A moderator opens the studio, whose tabs offer only what they may open.
+	mod := newUser(t, n, "helper1", false)
+	if r := owner.do("POST", "/api/channels/mine/moderators", map[string]string{"username": "helper1"}); r.code != 201 {
+		t.Fatalf("appoint moderator: %d %s", r.code, r.raw)
+	}
+	studio := func(b *browser) string {
+		req, _ := http.NewRequest("GET", n.http+"/studio/mine", nil)
+		req.AddCookie(&http.Cookie{Name: account.SessionCookie, Value: b.session})
+		res, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("studio: %d", res.StatusCode)
+		}
+		return string(body)
+	}
+	if body := studio(mod); strings.Contains(body, `href="/studio/mine/channel"`) || strings.Contains(body, `href="/studio/mine/money"`) {
+		t.Fatal("a moderator's studio offers the owner's tabs")
+	}
+	if body := studio(owner); !strings.Contains(body, `href="/studio/mine/channel"`) || !strings.Contains(body, `href="/studio/mine/money"`) {
+		t.Fatal("the owner's studio lacks the channel or money tab")
+	}
 	future := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
 	if r := other.do("POST", "/api/channels/mine/schedule", map[string]any{"starts_at": future, "title": "hijack"}); r.code != 403 {
 		t.Fatalf("stranger schedules: %d %s", r.code, r.raw)

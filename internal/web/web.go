@@ -409,8 +409,26 @@ func (s *Server) channelPage(page string, need policy.Action) http.HandlerFunc {
 				}
 			}
 		}
-		s.render(w, r, page, c)
+		data := channelPageData{Channel: c}
+		if need != "" && s.o.Authorize != nil {
+			// The studio's tabs show only the pages this person may open.
+			data.CanManage = s.may(r, policy.ActChannelManage, c)
+			data.CanPayout = s.may(r, policy.ActPayout, c)
+		}
+		s.render(w, r, page, data)
 	}
+}
+
+// channelPageData is what a channel's pages render: the channel, and for the
+// studio which of its pages the viewer may open.
+type channelPageData struct {
+	channel.Channel
+	CanManage, CanPayout bool
+}
+
+func (s *Server) may(r *http.Request, a policy.Action, c channel.Channel) bool {
+	_, err := s.o.Authorize(r.Context(), a, c.ID, c.OwnerID)
+	return err == nil
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
