@@ -286,7 +286,7 @@ func TestChromiumNotifyBellAndFollowing(t *testing.T) {
 				"1280x800 FOLLOWING live_first=true order=Lo", "375x812 FOLLOWING live_first=true order=LLo",
 				"1280x800 ITEM Stage wide " + c.live, "375x812 ITEM Stage narrow " + c.live, "| /c/wide | unread=1", "| /c/narrow | unread=1",
 				"PANEL inside=true", "1280x800 MARKED badge_hidden=true", "375x812 MARKED badge_hidden=true",
-				"1280x800 WATCH aside_left=0 clear=true", "DONE",
+				"1280x800 WATCH aside_at_left=true clear=true rail=true", "DONE",
 			} {
 				if !strings.Contains(got, want) {
 					t.Errorf("browser output lacks %q", want)
