@@ -1,0 +1,171 @@
+// The replay page (/v/ID): the recording as HLS VOD (the browser's own
+// controls seek), with the room's danmaku replayed over it at the moment
+// they were said (their time into the replay, from the room log). Text is
+// always inserted as text, never as HTML.
+(function () {
+  'use strict';
+  const { $, t, api, fmtDuration, fmtTime, lang } = window.Livehouse;
+  const root = document.querySelector('main.replay-page');
+  if (!root) return;
+  const id = root.dataset.id;
+  const video = $('video');
+  const layer = $('danmaku-layer');
+  const errorEl = $('replay-error');
+  const settings = Object.assign({ on: true, density: 1 }, JSON.parse(localStorage.getItem('lh-replay-danmaku') || '{}'));
+  // What the overlay showed, for tests and curious people:
+  // {id, t (its time in the replay, ms), at (the video's time when shown, ms)}.
+  window.__replayShown = [];
+
+  function fail(msg) {
+    errorEl.textContent = msg;
+    errorEl.hidden = false;
+  }
+
+  function bytes(n) {
+    const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : n) + ' ' + u[i];
+  }
+  window.Livehouse.fmtBytes = window.Livehouse.fmtBytes || bytes;
+
+  // --- overlay ---------------------------------------------------------
+  const onBox = $('rdm-on'), densityBox = $('rdm-density'), densityText = $('rdm-density-value');
+  onBox.checked = settings.on;
+  densityBox.value = settings.density;
+  function applySettings() {
+    layer.style.opacity = settings.on ? 0.9 : 0;
+    densityText.textContent = t('replay.density_value', { n: Math.round(settings.density * 100) });
+    localStorage.setItem('lh-replay-danmaku', JSON.stringify(settings));
+  }
+  onBox.addEventListener('input', () => { settings.on = onBox.checked; applySettings(); });
+  densityBox.addEventListener('input', () => { settings.density = Number(densityBox.value); applySettings(); });
+  applySettings();
+
+  const size = () => (layer.clientWidth < 500 ? 16 : 22);
+  const laneFree = { scroll: [], top: [], bottom: [] };
+  function pickLane(mode, now, holdMs) {
+    const lineH = size() * 1.3;
+    const lanes = Math.max(1, Math.floor(layer.clientHeight * 0.75 / lineH));
+    const free = laneFree[mode];
+    for (let i = 0; i < lanes; i++) {
+      if (!free[i] || free[i] <= now) { free[i] = now + holdMs; return i; }
+    }
+    return -1;
+  }
+
+  // Density thins the overlay by dropping a steady share of messages (the
+  // same ones on every viewing): 1 shows all, 0 none.
+  function keep(m) {
+    if (settings.density >= 1) return true;
+    const h = Number(BigInt.asUintN(32, BigInt(m.id) * 2654435761n)) / 4294967296;
+    return h < settings.density;
+  }
+
+  function fly(m) {
+    window.__replayShown.push({ id: String(m.id), t: m.t, at: Math.round(video.currentTime * 1000) });
+    if (!settings.on || !keep(m)) return;
+    const el = document.createElement('div');
+    el.className = 'dm';
+    el.dataset.id = m.id;
+    el.dataset.t = m.t;
+    el.textContent = m.text;
+    if (/^#[0-9a-fA-F]{6}$/.test(m.color || '')) el.style.color = m.color;
+    el.style.fontSize = size() + 'px';
+    el.style.visibility = 'hidden';
+    layer.appendChild(el);
+    const w = layer.clientWidth, tw = el.offsetWidth, now = performance.now();
+    const lineH = size() * 1.3, duration = 8000;
+    const mode = m.mode === 'top' || m.mode === 'bottom' ? m.mode : 'scroll';
+    const speed = (w + tw) / duration;
+    const lane = pickLane(mode, now, mode === 'scroll' ? (tw + 20) / speed : 4000);
+    if (lane < 0) { el.remove(); return; }
+    el.style.visibility = '';
+    let anim;
+    if (mode === 'scroll') {
+      el.style.top = (lane * lineH) + 'px';
+      anim = el.animate([{ transform: 'translateX(' + w + 'px)' }, { transform: 'translateX(' + (-tw) + 'px)' }],
+        { duration: duration, easing: 'linear' });
+    } else {
+      el.style.left = Math.max(0, (w - tw) / 2) + 'px';
+      el.style[mode] = (lane * lineH) + 'px';
+      anim = el.animate([{ opacity: 1 }, { opacity: 1 }], { duration: 4000 });
+    }
+    anim.onfinish = () => el.remove();
+    if (video.paused) anim.pause();
+  }
+
+  function clearOverlay() {
+    layer.textContent = '';
+    laneFree.scroll = []; laneFree.top = []; laneFree.bottom = [];
+  }
+
+  // --- the timeline ----------------------------------------------------
+  let messages = [];
+  let next = 0; // index of the next message to show
+  let last = 0; // video time (ms) the overlay last caught up to
+  function seekTo(ms) {
+    clearOverlay();
+    let lo = 0, hi = messages.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (messages[mid].t < ms) lo = mid + 1; else hi = mid; }
+    next = lo;
+    last = ms;
+  }
+  function tick() {
+    const now = video.currentTime * 1000;
+    if (now < last - 250 || now > last + 1500) {
+      seekTo(now); // a seek (or a stall we should not flood after)
+    } else if (!video.paused) {
+      while (next < messages.length && messages[next].t <= now) fly(messages[next++]);
+      last = now;
+    }
+    requestAnimationFrame(tick);
+  }
+  video.addEventListener('seeking', () => seekTo(video.currentTime * 1000));
+  video.addEventListener('pause', () => layer.getAnimations({ subtree: true }).forEach((a) => a.pause()));
+  video.addEventListener('play', () => layer.getAnimations({ subtree: true }).forEach((a) => a.play()));
+
+  // --- load ------------------------------------------------------------
+  async function load() {
+    let info;
+    try {
+      info = await api('GET', '/api/replays/' + encodeURIComponent(id));
+    } catch (e) {
+      $('replay-title').textContent = t('replay.not_found');
+      fail(e.message);
+      return;
+    }
+    const r = info.replay;
+    const title = r.title || t('replay.untitled', { when: fmtTime(r.started_at) });
+    $('replay-title').textContent = title;
+    document.title = title + ' · Livehouse';
+    const ch = $('replay-channel');
+    ch.href = '/c/' + encodeURIComponent(r.channel);
+    ch.textContent = r.channel;
+    $('replay-when').textContent = fmtTime(r.started_at);
+    $('replay-duration').textContent = fmtDuration(r.duration_ms / 1000) + ' · ' + bytes(r.bytes);
+    if (r.state === 'recording') $('replay-duration').textContent += ' · ' + t('replay.still_recording');
+    try {
+      const d = await api('GET', '/api/replays/' + encodeURIComponent(id) + '/danmaku');
+      messages = d.messages.filter((m) => m.t >= 0).sort((a, b) => a.t - b.t);
+      $('replay-count').textContent = t('replay.danmaku_count', { n: messages.length.toLocaleString(lang) });
+    } catch (e) {
+      fail(e.message);
+    }
+    root.dataset.danmaku = String(messages.length);
+    const src = info.playlist;
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls({ enableWorker: true });
+      hls.on(window.Hls.Events.ERROR, (ev, data) => { if (data.fatal) fail(t('replay.play_error')); });
+      hls.loadSource(src);
+      hls.attachMedia(video);
+    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = src;
+    } else {
+      fail(t('replay.play_error'));
+    }
+    root.dataset.ready = '1';
+    requestAnimationFrame(tick);
+  }
+  load();
+})();
