@@ -338,7 +338,9 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 		v, _ := strconv.ParseInt(strings.Fields(s[i+len("out_time_us="):])[0], 10, 64)
 		return v
 	}
-	waitFor(t, 60*time.Second, "8 s sent", func() bool { return sentUS() >= 8_000_000 })
+	// 8.5 s: between two keyframes (one a second), so the fragment being
+	// built when the kill lands is about half full.
+	waitFor(t, 60*time.Second, "8.5 s sent", func() bool { return sentUS() >= 8_500_000 })
 	_ = srv.Process.Signal(syscall.SIGKILL)
 	_ = srv.Wait()
 	sent := time.Duration(sentUS()) * time.Microsecond
