@@ -3,23 +3,27 @@
 // sent live at time T shows in the overlay within 0.5 s of T; the density
 // slider and overlay switch are there; the channel page lists the replay
 // and the owner's studio Replays tab shows it with its length and size.
-// Usage: node e2e/replay.mjs BASE_URL REPLAY_ID MESSAGE_ID T_MS SLUG OWNER LANG [SHOT_DIR]
+// The seek bar shows a thumbnail where the pointer is and the chapters as
+// marks; the chapter list seeks. With "quick" (a clip): the desktop size
+// only, playing, the danmaku and the end.
+// Usage: node e2e/replay.mjs BASE_URL REPLAY_ID MESSAGE_ID T_MS SLUG OWNER LANG [SHOT_DIR] [quick]
 // (the owner's password is OWNER-password).
 import { launch, say } from './browser.mjs';
 
-const [base, id, msgId, tMs, slug, owner, lang, shots] = process.argv.slice(2);
+const [base, id, msgId, tMs, slug, owner, lang, shots, mode] = process.argv.slice(2);
+const quick = mode === 'quick';
 const T = Number(tMs);
 
 const browser = await launch();
 try {
-  for (const [w, h] of [[1280, 800], [375, 812]]) {
+  for (const [w, h] of quick ? [[1280, 800]] : [[1280, 800], [375, 812]]) {
     const size = `${w}x${h}`;
     const ctx = await browser.newContext({ viewport: { width: w, height: h } });
     await ctx.addCookies([{ name: 'lh_lang', value: lang, url: base }]);
     const page = await ctx.newPage();
     page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));
     page.on('console', (m) => { if (m.type() === 'error') say('CONSOLE ' + m.text()); });
-    const shot = async (name) => { if (shots) await page.screenshot({ path: `${shots}/replay-${name}-${lang}-${size}.png`, fullPage: true }); };
+    const shot = async (name) => { if (shots) await page.screenshot({ path: `${shots}/replay${quick ? '-clip' : ''}-${name}-${lang}-${size}.png`, fullPage: true }); };
 
     await page.goto(base + '/v/' + id);
     await page.waitForSelector('main[data-ready="1"]', { timeout: 20000 });
@@ -49,6 +53,36 @@ try {
     const endAt = await page.evaluate(() => document.getElementById('video').currentTime);
     say(`${size} ENDED at ${endAt.toFixed(3)} of ${dur.toFixed(3)}`);
     if (Math.abs(endAt - dur) < 0.5) say(`${size} PLAYED_TO_END`);
+
+    if (quick) { await ctx.close(); continue; }
+
+    // Chapters: marks on the seek bar, a list that seeks.
+    await page.waitForSelector('#chapters:not([hidden]) .chapter-jump');
+    const chapters = await page.$$eval('#chapter-list .chapter-jump', (bs) => bs.map((b) => b.textContent.trim()));
+    const marks = await page.$$eval('#timeline-marks .timeline-mark', (ms) => ms.length);
+    await page.click('#chapter-list li:first-child .chapter-jump');
+    await page.waitForFunction(() => Math.abs(document.getElementById('video').currentTime - 3) < 0.6, null, { timeout: 10000 });
+    say(`${size} CHAPTERS ${JSON.stringify(chapters)} marks=${marks}`);
+    if (chapters.length === 2 && marks === 2) say(`${size} CHAPTERS_OK`);
+    await page.evaluate(() => document.getElementById('video').pause());
+
+    // Thumbnails: hovering the seek bar shows the tile of that time.
+    if (w > 600) {
+      const box = await page.locator('#timeline').boundingBox();
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+      await page.waitForSelector('#timeline-thumb:not([hidden])');
+      const bg = await page.$eval('#timeline-thumb', (el) => el.style.backgroundImage + ' ' + el.style.backgroundPosition);
+      say(`${size} THUMB ${bg} label=${await page.textContent('#timeline-time')}`);
+      const ok = await page.evaluate(async () => {
+        const img = new Image();
+        img.src = document.getElementById('timeline-thumb').style.backgroundImage.slice(5, -2);
+        await img.decode();
+        return img.naturalWidth === 1600;
+      });
+      if (/sprite\.jpg/.test(bg) && ok) say(`${size} THUMB_OK`);
+      await shot('thumb');
+      await page.mouse.move(0, 0);
+    }
 
     // The channel page lists the replay.
     await page.goto(base + '/c/' + slug);

@@ -147,6 +147,14 @@ func TestRecordingReplay(t *testing.T) {
 	if sent.OffsetMS < 8000 || sent.OffsetMS > 14000 {
 		t.Fatalf("danmaku offset %d ms, want ~10 s", sent.OffsetMS)
 	}
+	// The owner marks the moment live from the studio; a viewer may not.
+	if r := fan.do("POST", "/api/channels/recorded/chapters", map[string]any{"title": "nope"}); r.code != 403 {
+		t.Fatalf("a viewer marked a chapter: %d %s", r.code, r.raw)
+	}
+	mark := owner.do("POST", "/api/channels/recorded/chapters", map[string]any{"title": "Goal!"})
+	if mark.code != 201 {
+		t.Fatalf("mark this moment: %d %s", mark.code, mark.raw)
+	}
 	_ = pub.Wait()
 	waitFor(t, 30*time.Second, "the replay finalised", func() bool {
 		l := replaysOf(t, n.http, "recorded")
@@ -188,6 +196,39 @@ func TestRecordingReplay(t *testing.T) {
 		t.Fatalf("replay danmaku %+v, want %q at ~%d ms", dm.Messages, sent.ID, sent.OffsetMS)
 	}
 
+	// The live mark is a chapter near the danmaku; the owner adds one afterwards.
+	var info struct {
+		Chapters []struct {
+			AtMS  int64  `json:"at_ms"`
+			Title string `json:"title"`
+		} `json:"chapters"`
+		Thumbnails *recording.Thumbnails `json:"thumbnails"`
+	}
+	n.api("GET", fmt.Sprintf("/api/replays/%d", rep.ID), "", nil, &info)
+	if len(info.Chapters) != 1 || info.Chapters[0].Title != "Goal!" || math.Abs(float64(info.Chapters[0].AtMS-sent.OffsetMS)) > 2000 {
+		t.Fatalf("chapters %+v, want Goal! near %d ms", info.Chapters, sent.OffsetMS)
+	}
+	id := strconv.FormatInt(rep.ID, 10)
+	if r := owner.do("POST", "/api/replays/"+id+"/chapters", map[string]any{"at_ms": 3000, "title": "Warm-up"}); r.code != 201 {
+		t.Fatalf("add chapter: %d %s", r.code, r.raw)
+	}
+	if r := owner.do("POST", "/api/replays/"+id+"/chapters", map[string]any{"at_ms": 999999, "title": "Later"}); r.code != 400 || r.str("code") != "replay_chapter_invalid" {
+		t.Fatalf("a chapter past the end: %d %s", r.code, r.raw)
+	}
+	// Thumbnails: a sprite sheet made by ffmpeg after the stream.
+	waitFor(t, 60*time.Second, "the thumbnails", func() bool {
+		n.api("GET", fmt.Sprintf("/api/replays/%d", rep.ID), "", nil, &info)
+		return info.Thumbnails != nil
+	})
+	if th := info.Thumbnails; th.Count != 11 || th.IntervalMS != 2000 || th.Cols != 10 {
+		t.Fatalf("thumbnails %+v, want 11 tiles 2 s apart", th)
+	}
+	if res, err := http.Get(n.http + info.Thumbnails.URL); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("sprite: %v %v", err, res)
+	} else {
+		res.Body.Close()
+	}
+
 	// The browser: plays, seeks, and shows the danmaku at its point.
 	if _, err := os.Stat("../../node_modules/playwright-core"); err == nil {
 		node, chromium := needPlaywright(t)
@@ -195,14 +236,45 @@ func TestRecordingReplay(t *testing.T) {
 		for _, lang := range []string{"en", "zh-CN"} {
 			runBrowser(t, node, chromium, "replay.mjs", []string{n.http, strconv.FormatInt(rep.ID, 10), sent.ID,
 				strconv.FormatInt(dm.Messages[0].T, 10), "recorded", "streamer", lang, shots},
-				"1280x800 PLAYED_TO_END", "375x812 PLAYED_TO_END", "1280x800 DANMAKU_OK", "375x812 DANMAKU_OK", "STUDIO_OK", "WATCH_LIST_OK")
+				"1280x800 PLAYED_TO_END", "375x812 PLAYED_TO_END", "1280x800 DANMAKU_OK", "375x812 DANMAKU_OK", "STUDIO_OK", "WATCH_LIST_OK",
+				"1280x800 THUMB_OK", "1280x800 CHAPTERS_OK", "375x812 CHAPTERS_OK")
 		}
 	} else {
 		t.Log("playwright-core not installed: the browser part is skipped")
 	}
 
+	// A clip of 8-14 s: whole segments, linked not copied; the danmaku
+	// keeps its place (moved by the clip's start), the chapter comes along.
+	clip := owner.do("POST", "/api/replays/"+id+"/clip", map[string]any{"from_ms": 8000, "to_ms": 14000, "title": "The goal"})
+	if clip.code != 201 {
+		t.Fatalf("clip: %d %s", clip.code, clip.raw)
+	}
+	var c struct {
+		Replay replayJSON `json:"replay"`
+	}
+	_ = json.Unmarshal([]byte(clip.raw), &c)
+	if c.Replay.DurationMS < 5500 || c.Replay.DurationMS > 7500 || c.Replay.Title != "The goal" {
+		t.Fatalf("clip %+v, want ~6 s", c.Replay)
+	}
+	if d := probeDuration(t, fmt.Sprintf("%s/vod/%d/index.m3u8", n.http, c.Replay.ID)); math.Abs(d*1000-float64(c.Replay.DurationMS)) > 500 {
+		t.Fatalf("clip reads %.3f s, says %d ms", d, c.Replay.DurationMS)
+	}
+	n.api("GET", fmt.Sprintf("/api/replays/%d/danmaku", c.Replay.ID), "", nil, &dm)
+	shift := c.Replay.StartedAt - rep.StartedAt
+	if len(dm.Messages) != 1 {
+		t.Fatalf("clip danmaku %+v, want the one", dm.Messages)
+	}
+	if math.Abs(float64(dm.Messages[0].T+shift-sent.OffsetMS)) > 500 {
+		t.Fatalf("clip danmaku at %d ms + clip start %d ms, want ~%d", dm.Messages[0].T, shift, sent.OffsetMS)
+	}
+	if _, err := os.Stat("../../node_modules/playwright-core"); err == nil {
+		node, chromium := needPlaywright(t)
+		runBrowser(t, node, chromium, "replay.mjs", []string{n.http, strconv.FormatInt(c.Replay.ID, 10), sent.ID,
+			strconv.FormatInt(dm.Messages[0].T, 10), "recorded", "streamer", "en", os.Getenv("LIVEHOUSE_SCREENSHOTS"), "quick"},
+			"1280x800 PLAYED_TO_END", "1280x800 DANMAKU_OK")
+	}
+
 	// The owner renames and hides it (gone for others), then deletes it.
-	id := strconv.FormatInt(rep.ID, 10)
 	if r := fan.do("PATCH", "/api/replays/"+id, map[string]any{"title": "mine now"}); r.code != 403 {
 		t.Fatalf("a viewer renamed a replay: %d", r.code)
 	}
@@ -212,8 +284,8 @@ func TestRecordingReplay(t *testing.T) {
 	if r := owner.do("PATCH", "/api/replays/"+id, map[string]any{"title": " Best of ", "hidden": true}); r.code != 200 || !strings.Contains(r.raw, `"title":"Best of"`) {
 		t.Fatalf("rename and hide: %d %s", r.code, r.raw)
 	}
-	if l := replaysOf(t, n.http, "recorded"); len(l) != 0 {
-		t.Fatalf("a hidden replay is listed to others: %+v", l)
+	if l := replaysOf(t, n.http, "recorded"); len(l) != 1 || l[0].ID != c.Replay.ID {
+		t.Fatalf("others see %+v, want only the clip (the replay is hidden)", l)
 	}
 	if r := fan.do("GET", "/api/replays/"+id, nil); r.code != 404 || r.str("code") != "replay_not_found" {
 		t.Fatalf("a hidden replay for a viewer: %d %s", r.code, r.raw)
@@ -243,7 +315,7 @@ func TestRecordingReplay(t *testing.T) {
 	waitFor(t, 30*time.Second, "live", func() bool { return n.channel("recorded").Live })
 	_ = pub.Wait()
 	waitFor(t, 30*time.Second, "offline", func() bool { return !n.channel("recorded").Live })
-	if l := owner.do("GET", "/api/channels/recorded/replays", nil); strings.Contains(l.raw, `"id"`) {
+	if l := owner.do("GET", "/api/channels/recorded/replays", nil); strings.Count(l.raw, `"id"`) != 1 {
 		t.Fatalf("recorded with recording off: %s", l.raw)
 	}
 }

@@ -26,6 +26,10 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/replays/{id}", s.patchHTTP)
 	mux.HandleFunc("DELETE /api/replays/{id}", s.deleteHTTP)
 	mux.HandleFunc("GET /api/replays/{id}/danmaku", s.danmakuHTTP)
+	mux.HandleFunc("POST /api/channels/{slug}/chapters", s.markHTTP)
+	mux.HandleFunc("POST /api/replays/{id}/chapters", s.addChapterHTTP)
+	mux.HandleFunc("DELETE /api/replays/{id}/chapters/{chapter}", s.deleteChapterHTTP)
+	mux.HandleFunc("POST /api/replays/{id}/clip", s.clipHTTP)
 	mux.HandleFunc("GET /vod/{id}/{file}", s.vodHTTP)
 }
 
@@ -131,9 +135,18 @@ func (s *Service) getHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Fail(w, err)
 		return
 	}
+	chapters, err := s.Chapters(r.Context(), rep.ID)
+	if err != nil {
+		httpjson.Fail(w, err)
+		return
+	}
+	out := map[string]any{"replay": rep, "can_manage": manage, "chapters": chapters,
+		"playlist": "/vod/" + strconv.FormatInt(rep.ID, 10) + "/index.m3u8"}
+	if th := s.thumbnailsOf(rep); th != nil {
+		out["thumbnails"] = th
+	}
 	w.Header().Set("Cache-Control", "no-cache")
-	httpjson.Write(w, http.StatusOK, map[string]any{"replay": rep, "can_manage": manage,
-		"playlist": "/vod/" + strconv.FormatInt(rep.ID, 10) + "/index.m3u8"})
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // MaxTitle is the longest replay title, in characters.
@@ -283,7 +296,7 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		_, _ = w.Write([]byte(pl))
-	case file == initName || segFile.MatchString(file):
+	case file == initName || file == spriteName || segFile.MatchString(file):
 		f, err := os.Open(filepath.Join(dir, file))
 		if err != nil {
 			httpjson.Fail(w, ErrNotFound)
@@ -295,7 +308,11 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 			httpjson.Fail(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "video/mp4")
+		if file == spriteName {
+			w.Header().Set("Content-Type", "image/jpeg")
+		} else {
+			w.Header().Set("Content-Type", "video/mp4")
+		}
 		if rep.State == StateReady {
 			w.Header().Set("Cache-Control", "max-age=86400")
 		}

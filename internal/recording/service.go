@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -89,14 +90,20 @@ type Deps struct {
 	RetentionGiB  float64
 	// Default is whether a channel without a setting records.
 	Default bool
-	Log     *slog.Logger
+	// FFmpeg makes the seek-bar thumbnails; "" looks it up on PATH (none:
+	// replays have no thumbnails).
+	FFmpeg string
+	Log    *slog.Logger
 }
 
 // Service records this node's live sessions and serves replays.
 type Service struct {
-	d    Deps
-	stop chan struct{}
-	wg   sync.WaitGroup
+	d      Deps
+	stop   chan struct{}
+	cancel context.CancelFunc // stops the thumbnail maker's ffmpeg
+	wg     sync.WaitGroup
+	ffmpeg string
+	thumbs chan int64 // replays waiting for their sprite
 
 	mu     sync.Mutex
 	active map[int64]*recorder // by replay id
@@ -115,12 +122,22 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Service{d: d, stop: make(chan struct{}), active: map[int64]*recorder{}}
+	s := &Service{d: d, stop: make(chan struct{}), active: map[int64]*recorder{}, thumbs: make(chan int64, thumbQueue), ffmpeg: d.FFmpeg}
+	if s.ffmpeg == "" {
+		if ff, err := exec.LookPath("ffmpeg"); err == nil {
+			s.ffmpeg = ff
+		} else {
+			d.Log.Info("ffmpeg not found: replays get no seek-bar thumbnails")
+		}
+	}
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
-	s.wg.Add(1)
+	var tctx context.Context
+	tctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(2)
 	go s.retentionLoop()
+	go s.thumbLoop(tctx)
 	return s, nil
 }
 
@@ -139,6 +156,7 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	close(s.stop)
+	s.cancel()
 	for _, r := range recs {
 		r.sub.Close()
 	}
@@ -194,6 +212,7 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		}
 		s.d.Log.Info("finalised a recording left open by an earlier run", "replay", r.ID, "duration", d)
+		s.queueThumbs(r.ID)
 	}
 	return nil
 }
@@ -345,6 +364,8 @@ func (s *Service) run(rec *recorder) {
 	d, n := Total(segs)
 	if err := s.finish(ctx, rec.replay.ID, d, n+initSize(s.dir(rec.replay))); err != nil {
 		log.Error("recording: finalise", "err", err)
+	} else if d > 0 {
+		s.queueThumbs(rec.replay.ID)
 	}
 	if rec.w.Ingested > 0 {
 		log.Info("recording finished", "duration", d, "bytes", rec.w.Bytes, "ingested", rec.w.Ingested,
@@ -421,6 +442,9 @@ func (s *Service) Delete(ctx context.Context, r Replay) error {
 		if err := os.RemoveAll(s.dir(r)); err != nil {
 			return fmt.Errorf("recording: delete files: %w", err)
 		}
+	}
+	if _, err := s.d.DB.ExecContext(ctx, `DELETE FROM replay_chapters WHERE replay_id = $1`, r.ID); err != nil {
+		return fmt.Errorf("recording: delete chapters: %w", err)
 	}
 	if _, err := s.d.DB.ExecContext(ctx, `DELETE FROM replays WHERE id = $1`, r.ID); err != nil {
 		return fmt.Errorf("recording: delete replay: %w", err)

@@ -4,7 +4,7 @@
 // always inserted as text, never as HTML.
 (function () {
   'use strict';
-  const { $, t, api, fmtDuration, fmtTime, lang } = window.Livehouse;
+  const { $, t, api, fmtDuration, fmtTime, lang, say } = window.Livehouse;
   const root = document.querySelector('main.replay-page');
   if (!root) return;
   const id = root.dataset.id;
@@ -125,6 +125,142 @@
   video.addEventListener('pause', () => layer.getAnimations({ subtree: true }).forEach((a) => a.pause()));
   video.addEventListener('play', () => layer.getAnimations({ subtree: true }).forEach((a) => a.play()));
 
+  // --- the seek bar: progress, chapter marks, thumbnails --------------
+  const bar = $('timeline'), fill = $('timeline-fill'), marks = $('timeline-marks');
+  const preview = $('timeline-preview'), thumb = $('timeline-thumb'), previewTime = $('timeline-time');
+  let chapters = [], thumbs = null;
+  const total = () => (isFinite(video.duration) && video.duration > 0 ? video.duration : durationMs / 1000);
+  let durationMs = 0;
+  function at(ev) {
+    const r = bar.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width)) * total();
+  }
+  function drawProgress() {
+    const d = total();
+    fill.style.width = d ? (100 * video.currentTime / d) + '%' : '0';
+    bar.setAttribute('aria-valuemax', String(Math.round(d)));
+    bar.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
+    bar.setAttribute('aria-valuetext', fmtDuration(video.currentTime) + ' / ' + fmtDuration(d));
+  }
+  video.addEventListener('timeupdate', drawProgress);
+  video.addEventListener('durationchange', () => { drawProgress(); drawMarks(); });
+  function drawMarks() {
+    marks.textContent = '';
+    const d = total();
+    if (!d) return;
+    for (const c of chapters) {
+      const m = document.createElement('span');
+      m.className = 'timeline-mark';
+      m.style.left = (100 * c.at_ms / 1000 / d) + '%';
+      m.title = fmtDuration(c.at_ms / 1000) + ' ' + c.title;
+      marks.append(m);
+    }
+  }
+  function chapterAt(sec) {
+    let name = '';
+    for (const c of chapters) if (c.at_ms / 1000 <= sec) name = c.title;
+    return name;
+  }
+  bar.addEventListener('pointermove', (ev) => {
+    const sec = at(ev);
+    const r = bar.getBoundingClientRect();
+    preview.hidden = false;
+    const ch = chapterAt(sec);
+    previewTime.textContent = fmtDuration(sec) + (ch ? ' · ' + ch : '');
+    if (thumbs) {
+      const i = Math.min(thumbs.count - 1, Math.floor(sec * 1000 / thumbs.interval_ms));
+      thumb.hidden = false;
+      thumb.style.width = thumbs.width + 'px';
+      thumb.style.height = thumbs.height + 'px';
+      thumb.style.backgroundImage = 'url("' + thumbs.url + '")';
+      thumb.style.backgroundPosition = (-(i % thumbs.cols) * thumbs.width) + 'px ' + (-Math.floor(i / thumbs.cols) * thumbs.height) + 'px';
+    }
+    const w = preview.offsetWidth;
+    preview.style.left = Math.min(r.width - w, Math.max(0, ev.clientX - r.left - w / 2)) + 'px';
+  });
+  bar.addEventListener('pointerleave', () => { preview.hidden = true; });
+  bar.addEventListener('click', (ev) => { video.currentTime = at(ev); });
+  bar.addEventListener('keydown', (ev) => {
+    const step = { ArrowLeft: -5, ArrowRight: 5, PageDown: -30, PageUp: 30 }[ev.key];
+    if (step === undefined) return;
+    ev.preventDefault();
+    video.currentTime = Math.min(total(), Math.max(0, video.currentTime + step));
+  });
+
+  function drawChapters(canManage) {
+    const list = $('chapter-list');
+    list.textContent = '';
+    for (const c of chapters) {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'chapter-jump';
+      b.dataset.at = c.at_ms;
+      const time = document.createElement('span');
+      time.className = 'chapter-time';
+      time.textContent = fmtDuration(c.at_ms / 1000);
+      b.append(time, ' ', c.title);
+      b.addEventListener('click', () => { video.currentTime = c.at_ms / 1000; video.play().catch(() => {}); });
+      li.append(b);
+      if (canManage) {
+        const del = document.createElement('button');
+        del.type = 'button';
+        del.className = 'chapter-delete';
+        del.textContent = '×';
+        del.setAttribute('aria-label', t('replay.chapter_delete', { title: c.title }));
+        del.addEventListener('click', async () => {
+          try { await api('DELETE', '/api/replays/' + id + '/chapters/' + c.id); await reloadChapters(canManage); } catch (e) { say($('owner-status'), e.message, true); }
+        });
+        li.append(' ', del);
+      }
+      list.append(li);
+    }
+    $('chapters').hidden = chapters.length === 0;
+    drawMarks();
+  }
+  async function reloadChapters(canManage) {
+    const info = await api('GET', '/api/replays/' + encodeURIComponent(id));
+    chapters = info.chapters || [];
+    drawChapters(canManage);
+  }
+
+  // mm:ss or h:mm:ss or seconds.
+  function parseTime(s) {
+    const parts = String(s).trim().split(':').map(Number);
+    if (!parts.length || parts.some((n) => !isFinite(n) || n < 0)) return NaN;
+    return parts.reduce((acc, n) => acc * 60 + n, 0);
+  }
+  function ownerTools() {
+    $('owner-tools').hidden = false;
+    const status = $('owner-status');
+    $('chapter-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await api('POST', '/api/replays/' + id + '/chapters', { at_ms: Math.round(video.currentTime * 1000), title: $('chapter-title').value });
+        $('chapter-title').value = '';
+        say(status, t('replay.chapter_added'));
+        await reloadChapters(true);
+      } catch (e) { say(status, e.message, true); }
+    });
+    $('clip-from-now').addEventListener('click', () => { $('clip-from').value = fmtDuration(video.currentTime); });
+    $('clip-to-now').addEventListener('click', () => { $('clip-to').value = fmtDuration(video.currentTime); });
+    $('clip-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const from = parseTime($('clip-from').value), to = parseTime($('clip-to').value);
+      if (!(to > from)) { say(status, t('err.replay_clip_invalid'), true); return; }
+      try {
+        const d = await api('POST', '/api/replays/' + id + '/clip', { from_ms: Math.round(from * 1000), to_ms: Math.round(to * 1000), title: $('clip-title').value });
+        status.textContent = '';
+        status.className = 'ok';
+        status.append(t('replay.clip_made') + ' ');
+        const a = document.createElement('a');
+        a.href = '/v/' + d.replay.id;
+        a.textContent = d.replay.title || t('replay.untitled', { when: fmtTime(d.replay.started_at) });
+        status.append(a);
+      } catch (e) { say(status, e.message, true); }
+    });
+  }
+
   // --- load ------------------------------------------------------------
   async function load() {
     let info;
@@ -136,6 +272,11 @@
       return;
     }
     const r = info.replay;
+    durationMs = r.duration_ms;
+    thumbs = info.thumbnails || null;
+    chapters = info.chapters || [];
+    drawChapters(info.can_manage);
+    if (info.can_manage) ownerTools();
     const title = r.title || t('replay.untitled', { when: fmtTime(r.started_at) });
     $('replay-title').textContent = title;
     document.title = title + ' · Livehouse';

@@ -32,7 +32,24 @@
     }).catch(() => {});
   }
 
-  // Studio.
+  // The studio's "mark this moment": a chapter in the recording now.
+  const markForm = $('mark-form');
+  const studioMain = document.querySelector('main[data-page="studio"]');
+  if (markForm && studioMain) {
+    markForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const title = $('mark-title').value.trim() || t('replay.mark_default');
+      try {
+        const d = await api('POST', '/api/channels/' + encodeURIComponent(studioMain.dataset.slug) + '/chapters', { title: title });
+        $('mark-title').value = '';
+        say($('mark-status'), t('replay.marked', { at: fmtDuration(d.chapter.at_ms / 1000), title: d.chapter.title }));
+      } catch (e) {
+        say($('mark-status'), e.message, true);
+      }
+    });
+  }
+
+  // Studio's Replays tab.
   const studio = document.querySelector('main[data-page="studio-replays"]');
   if (!studio) return;
   const slug = studio.dataset.slug;
