@@ -104,6 +104,21 @@ try {
     say(`${size} STUDIO ${JSON.stringify(cells)} switch=${await page.isChecked('#rec-enabled')}`);
     if (cells.length === 5 && /\d+:\d\d/.test(cells[2]) && /B/.test(cells[3])) say('STUDIO_OK');
     await shot('studio');
+
+    // "Mark this moment" in the studio, offline: the refusal in the page's language.
+    await page.goto(base + '/studio/' + slug);
+    await page.click('#mark-button');
+    await page.waitForFunction(() => document.getElementById('mark-status').textContent !== '');
+    say(`${size} MARK_OFFLINE ${await page.textContent('#mark-status')}`);
+    await page.locator('#mark-form').scrollIntoViewIfNeeded();
+    await shot('studio-mark');
+
+    // The owner's tools on the replay page.
+    await page.goto(base + '/v/' + id);
+    await page.waitForSelector('#owner-tools:not([hidden])');
+    await page.locator('#owner-tools').scrollIntoViewIfNeeded();
+    say(`${size} OWNER_TOOLS_OK`);
+    await shot('owner');
     await ctx.close();
   }
 } finally {
