@@ -258,7 +258,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.domains = append(a.domains, a.Rooms)
 	if a.Recorder, err = recording.New(ctx, recording.Deps{DB: a.DB, Hub: a.Hub, Channels: a.Channels, Accounts: a.Accounts,
-		Messages: a.Rooms, DataDir: cfg.DataDir, Node: a.Node.ID(), RetentionDays: cfg.RecordingRetentionDays,
+		Messages: a.Rooms, Fans: a.Money, DataDir: cfg.DataDir, Node: a.Node.ID(), RetentionDays: cfg.RecordingRetentionDays,
 		RetentionGiB: cfg.RecordingRetentionGiB, Default: cfg.RecordingDefault, Log: log.With("component", "recording")}); err != nil {
 		return a, err
 	}

@@ -275,6 +275,35 @@ func TestRecordingReplay(t *testing.T) {
 			"1280x800 PLAYED_TO_END", "1280x800 DANMAKU_OK")
 	}
 
+	// Members only: the clip plays for the channel's members and its owner.
+	clipID := strconv.FormatInt(c.Replay.ID, 10)
+	if r := owner.do("PATCH", "/api/replays/"+clipID, map[string]any{"members_only": true}); r.code != 200 || !strings.Contains(r.raw, `"members_only":true`) {
+		t.Fatalf("members only: %d %s", r.code, r.raw)
+	}
+	if code, _ := httpGet(t, n.http+"/vod/"+clipID+"/index.m3u8"); code != 403 {
+		t.Fatalf("members-only playlist for a passer-by: %d", code)
+	}
+	if r := fan.do("GET", "/api/replays/"+clipID+"/danmaku", nil); r.code != 403 || r.str("code") != "replay_members_only" {
+		t.Fatalf("members-only danmaku for a non-member: %d %s", r.code, r.raw)
+	}
+	if r := fan.do("GET", "/api/replays/"+clipID, nil); r.code != 200 || r.body["playable"] != false {
+		t.Fatalf("members-only replay's page data for a non-member: %d %s", r.code, r.raw)
+	}
+	if r := owner.do("GET", "/vod/"+clipID+"/index.m3u8", nil); r.code != 200 {
+		t.Fatalf("members-only playlist for the owner: %d", r.code)
+	}
+	admin := n.browser("127.0.0.3")
+	admin.bearer = testAdminToken
+	if r := admin.do("POST", "/api/admin/wallets/grant", map[string]any{"username": "fan", "coins": 3000, "reason": "test"}); r.code != 200 {
+		t.Fatalf("grant: %d %s", r.code, r.raw)
+	}
+	if r := fan.do("POST", "/api/channels/recorded/membership", map[string]any{"tier": 1, "months": 1, "idempotency_key": "rec-1"}); r.code != 201 {
+		t.Fatalf("join: %d %s", r.code, r.raw)
+	}
+	if r := fan.do("GET", "/vod/"+clipID+"/index.m3u8", nil); r.code != 200 || !strings.Contains(r.raw, "#EXT-X-ENDLIST") {
+		t.Fatalf("members-only playlist for a member: %d %s", r.code, r.raw)
+	}
+
 	// The owner renames and hides it (gone for others), then deletes it.
 	if r := fan.do("PATCH", "/api/replays/"+id, map[string]any{"title": "mine now"}); r.code != 403 {
 		t.Fatalf("a viewer renamed a replay: %d", r.code)

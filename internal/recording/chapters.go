@@ -121,9 +121,13 @@ func (s *Service) Clip(ctx context.Context, r Replay, from, to time.Duration, ti
 	d, n := Total(pick)
 	start := r.StartedAt + pick[0].Start.Milliseconds()
 	var id int64
-	if err := s.d.DB.QueryRowContext(ctx, `INSERT INTO replays (channel_id, channel_slug, session_id, node_id, title, started_at, duration_ms, bytes, state, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, r.ChannelID, r.Channel, r.SessionID, s.d.Node, title, start,
-		d.Milliseconds(), n+initSize(s.dir(r)), StateRecording, store.Now()).Scan(&id); err != nil {
+	members := 0
+	if r.MembersOnly {
+		members = 1 // a clip of a members-only replay stays so
+	}
+	if err := s.d.DB.QueryRowContext(ctx, `INSERT INTO replays (channel_id, channel_slug, session_id, node_id, title, started_at, duration_ms, bytes, state, created_at, members_only)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, r.ChannelID, r.Channel, r.SessionID, s.d.Node, title, start,
+		d.Milliseconds(), n+initSize(s.dir(r)), StateRecording, store.Now(), members).Scan(&id); err != nil {
 		return Replay{}, fmt.Errorf("recording: create clip: %w", err)
 	}
 	rel := filepath.Join("recordings", strconv.FormatInt(r.ChannelID, 10), strconv.FormatInt(id, 10))

@@ -129,6 +129,27 @@ func (s *Service) visible(r *http.Request) (Replay, bool, error) {
 	return rep, manage, nil
 }
 
+// playable reads the replay in the path for whoever may play it: as
+// visible, and a members-only replay only for members.
+func (s *Service) playable(r *http.Request) (Replay, bool, error) {
+	rep, manage, err := s.visible(r)
+	if err != nil || !rep.MembersOnly || manage {
+		return rep, manage, err
+	}
+	p := policy.PrincipalFrom(r.Context())
+	if p.User == nil || s.d.Fans == nil {
+		return rep, false, ErrMembersOnly
+	}
+	fan, err := s.d.Fans.Standing(r.Context(), p.User.ID, rep.ChannelID, rep.Channel)
+	if err != nil {
+		return rep, false, err
+	}
+	if fan.MemberTier <= 0 {
+		return rep, false, ErrMembersOnly
+	}
+	return rep, false, nil
+}
+
 func (s *Service) getHTTP(w http.ResponseWriter, r *http.Request) {
 	rep, manage, err := s.visible(r)
 	if err != nil {
@@ -140,7 +161,13 @@ func (s *Service) getHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Fail(w, err)
 		return
 	}
-	out := map[string]any{"replay": rep, "can_manage": manage, "chapters": chapters,
+	_, _, perr := s.playable(r)
+	var p *httpjson.Problem
+	if perr != nil && !(errors.As(perr, &p) && p.Code == ErrMembersOnly.Code) {
+		httpjson.Fail(w, perr)
+		return
+	}
+	out := map[string]any{"replay": rep, "can_manage": manage, "chapters": chapters, "playable": perr == nil,
 		"playlist": "/vod/" + strconv.FormatInt(rep.ID, 10) + "/index.m3u8"}
 	if th := s.thumbnailsOf(rep); th != nil {
 		out["thumbnails"] = th
@@ -163,8 +190,9 @@ func (s *Service) patchHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Title  *string `json:"title"`
-		Hidden *bool   `json:"hidden"`
+		Title       *string `json:"title"`
+		Hidden      *bool   `json:"hidden"`
+		MembersOnly *bool   `json:"members_only"`
 	}
 	if !httpjson.Read(w, r, &in) {
 		return
@@ -177,7 +205,7 @@ func (s *Service) patchHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Title = &t
 	}
-	if err := s.Update(r.Context(), rep.ID, in.Title, in.Hidden); err != nil {
+	if err := s.Update(r.Context(), rep.ID, in.Title, in.Hidden, in.MembersOnly); err != nil {
 		httpjson.Fail(w, err)
 		return
 	}
@@ -216,7 +244,7 @@ type ReplayMessage struct {
 }
 
 func (s *Service) danmakuHTTP(w http.ResponseWriter, r *http.Request) {
-	rep, _, err := s.visible(r)
+	rep, _, err := s.playable(r)
 	if err != nil {
 		httpjson.Fail(w, err)
 		return
@@ -251,7 +279,7 @@ func (s *Service) Danmaku(ctx context.Context, rep Replay) ([]ReplayMessage, err
 var segFile = regexp.MustCompile(`^seg[0-9]{5}\.m4s$`)
 
 func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
-	rep, _, err := s.visible(r)
+	rep, _, err := s.playable(r)
 	if err != nil {
 		httpjson.Fail(w, err)
 		return

@@ -56,8 +56,10 @@ type Replay struct {
 	Bytes      int64  `json:"bytes"`
 	State      string `json:"state"`
 	Hidden     bool   `json:"hidden"`
-	path       string
-	node       int
+	// MembersOnly replays play for the channel's members only.
+	MembersOnly bool `json:"members_only"`
+	path        string
+	node        int
 }
 
 // Errors the API answers with.
@@ -65,6 +67,7 @@ var (
 	ErrNotFound     = httpjson.NewProblem(http.StatusNotFound, "replay_not_found", "replay not found")
 	ErrRecording    = httpjson.NewProblem(http.StatusConflict, "replay_recording", "the replay is still being recorded")
 	ErrTitleInvalid = httpjson.NewProblem(http.StatusBadRequest, "replay_title_invalid", "a replay title is at most 100 characters")
+	ErrMembersOnly  = httpjson.NewProblem(http.StatusForbidden, "replay_members_only", "this replay is for the channel's members")
 )
 
 // Deps are what the recorder needs from the rest of Livehouse.
@@ -81,6 +84,10 @@ type Deps struct {
 	}
 	Messages interface {
 		Between(ctx context.Context, channelID, from, to int64, limit int) ([]room.Message, error)
+	}
+	// Fans tells members apart (members-only replays); nil: nobody is a member.
+	Fans interface {
+		Standing(ctx context.Context, userID, channelID int64, slug string) (policy.FanBadge, error)
 	}
 	// DataDir holds recordings/<channel id>/<replay id>/.
 	DataDir string
@@ -170,13 +177,13 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 }
 
-const replayColumns = `id, channel_id, channel_slug, session_id, node_id, title, started_at, duration_ms, bytes, path, state, hidden`
+const replayColumns = `id, channel_id, channel_slug, session_id, node_id, title, started_at, duration_ms, bytes, path, state, hidden, members_only`
 
 func scanReplay(row interface{ Scan(...any) error }) (Replay, error) {
 	var r Replay
-	var hidden int64
-	err := row.Scan(&r.ID, &r.ChannelID, &r.Channel, &r.SessionID, &r.node, &r.Title, &r.StartedAt, &r.DurationMS, &r.Bytes, &r.path, &r.State, &hidden)
-	r.Hidden = hidden != 0
+	var hidden, members int64
+	err := row.Scan(&r.ID, &r.ChannelID, &r.Channel, &r.SessionID, &r.node, &r.Title, &r.StartedAt, &r.DurationMS, &r.Bytes, &r.path, &r.State, &hidden, &members)
+	r.Hidden, r.MembersOnly = hidden != 0, members != 0
 	return r, err
 }
 
@@ -414,8 +421,17 @@ func (s *Service) List(ctx context.Context, channelID int64, all bool, limit int
 	return out, rows.Err()
 }
 
-// Update renames or hides a replay (nil leaves a field as it is).
-func (s *Service) Update(ctx context.Context, id int64, title *string, hidden *bool) error {
+// Update renames, hides or restricts a replay (nil leaves a field as it is).
+func (s *Service) Update(ctx context.Context, id int64, title *string, hidden, membersOnly *bool) error {
+	if membersOnly != nil {
+		v := 0
+		if *membersOnly {
+			v = 1
+		}
+		if _, err := s.d.DB.ExecContext(ctx, `UPDATE replays SET members_only = $1 WHERE id = $2`, v, id); err != nil {
+			return fmt.Errorf("recording: members only: %w", err)
+		}
+	}
 	if title != nil {
 		if _, err := s.d.DB.ExecContext(ctx, `UPDATE replays SET title = $1 WHERE id = $2`, *title, id); err != nil {
 			return fmt.Errorf("recording: rename: %w", err)

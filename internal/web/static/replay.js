@@ -286,6 +286,11 @@
     $('replay-when').textContent = fmtTime(r.started_at);
     $('replay-duration').textContent = fmtDuration(r.duration_ms / 1000) + ' · ' + bytes(r.bytes);
     if (r.state === 'recording') $('replay-duration').textContent += ' · ' + t('replay.still_recording');
+    if (!info.playable) {
+      fail(t('err.replay_members_only'));
+      root.dataset.ready = '1';
+      return;
+    }
     try {
       const d = await api('GET', '/api/replays/' + encodeURIComponent(id) + '/danmaku');
       messages = d.messages.filter((m) => m.t >= 0).sort((a, b) => a.t - b.t);

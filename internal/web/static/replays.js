@@ -25,6 +25,7 @@
         const meta = document.createElement('span');
         meta.className = 'replay-meta';
         meta.textContent = lengthOf(r) + ' · ' + bytes(r.bytes);
+        if (r.members_only) meta.textContent += ' · ' + t('replay.members_only');
         li.append(meta);
         list.append(li);
       }
@@ -83,6 +84,12 @@
       tr.dataset.id = r.id;
       const name = document.createElement('td');
       name.append(link('/v/' + r.id, titleOf(r)));
+      if (r.members_only) {
+        const tag = document.createElement('span');
+        tag.className = 'replay-hidden-tag';
+        tag.textContent = t('replay.members_only');
+        name.append(' ', tag);
+      }
       if (r.hidden) {
         const tag = document.createElement('span');
         tag.className = 'replay-hidden-tag';
@@ -101,6 +108,9 @@
           const v = prompt(t('replay.rename_prompt'), r.title || '');
           if (v === null) return;
           try { await api('PATCH', '/api/replays/' + r.id, { title: v }); refresh(); } catch (e) { say(status, e.message, true); }
+        }),
+        button(r.members_only ? t('replay.for_everyone') : t('replay.for_members'), 'members', async () => {
+          try { await api('PATCH', '/api/replays/' + r.id, { members_only: !r.members_only }); refresh(); } catch (e) { say(status, e.message, true); }
         }),
         button(r.hidden ? t('replay.show') : t('replay.hide'), 'hide', async () => {
           try { await api('PATCH', '/api/replays/' + r.id, { hidden: !r.hidden }); refresh(); } catch (e) { say(status, e.message, true); }
