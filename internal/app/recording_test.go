@@ -171,6 +171,11 @@ func TestRecordingReplay(t *testing.T) {
 		t.Logf("MEASURE write amplification: %d bytes on disk / %d bytes ingested = %.3f", rep.Bytes, ingested, float64(rep.Bytes)/float64(ingested))
 	}
 
+	for _, line := range strings.Split(n.logs.String(), "\n") {
+		if strings.Contains(line, "recording finished") {
+			t.Logf("MEASURE recorder: %s", line)
+		}
+	}
 	vod := fmt.Sprintf("%s/vod/%d/index.m3u8", n.http, rep.ID)
 	code, pl := httpGet(t, vod)
 	if code != 200 || !strings.Contains(pl, "#EXT-X-PLAYLIST-TYPE:VOD") || !strings.Contains(pl, "#EXT-X-ENDLIST") || !strings.Contains(pl, `#EXT-X-MAP:URI="init.mp4"`) {
