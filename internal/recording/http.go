@@ -302,7 +302,7 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		segs, err := Scan(dir, false)
+		segs, err := scan(dir, false, &s.scans)
 		if errors.Is(err, os.ErrNotExist) {
 			httpjson.Fail(w, ErrNotFound)
 			return

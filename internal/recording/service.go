@@ -111,6 +111,7 @@ type Service struct {
 	wg     sync.WaitGroup
 	ffmpeg string
 	thumbs chan int64 // replays waiting for their sprite
+	scans  ScanCache  // what the playlists of growing recordings read
 
 	mu     sync.Mutex
 	active map[int64]*recorder // by replay id
@@ -340,6 +341,7 @@ func (s *Service) run(rec *recorder) {
 	log := s.d.Log.With("replay", rec.replay.ID, "channel", rec.replay.Channel)
 	started := false
 	failed := false
+	lastSave := time.Now()
 	for f := range rec.sub.Frames() {
 		if failed {
 			continue
@@ -349,6 +351,15 @@ func (s *Service) run(rec *recorder) {
 			failed = true
 			go rec.sub.Close() // Close takes the stream's lock; never from under it
 			continue
+		}
+		if started && time.Since(lastSave) >= progressEvery {
+			lastSave = time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := s.d.DB.ExecContext(ctx, `UPDATE replays SET duration_ms = $1, bytes = $2 WHERE id = $3`,
+				rec.w.Duration().Milliseconds(), rec.w.Bytes, rec.replay.ID); err != nil {
+				log.Warn("recording: save progress", "err", err)
+			}
+			cancel()
 		}
 		if !started && rec.w.started {
 			started = true
@@ -379,6 +390,10 @@ func (s *Service) run(rec *recorder) {
 			"write_amplification", fmt.Sprintf("%.3f", float64(rec.w.Bytes)/float64(rec.w.Ingested)), "dropped", rec.sub.Dropped())
 	}
 }
+
+// progressEvery is how often a recording's length and size are saved
+// while it runs (the lists show them growing).
+const progressEvery = 10 * time.Second
 
 // Active is how many recordings this node is writing.
 func (s *Service) Active() int {

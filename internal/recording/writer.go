@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -294,7 +295,41 @@ type Segment struct {
 // from the fragments themselves. With repair, a segment whose last
 // fragment was cut short (a crash while writing it) is truncated to its
 // complete fragments, and a segment with none is removed.
-func Scan(dir string, repair bool) ([]Segment, error) {
+func Scan(dir string, repair bool) ([]Segment, error) { return scan(dir, repair, nil) }
+
+// ScanCache remembers what Scan read of segment files that did not change
+// since (same size), so a growing recording's playlist costs the new
+// segments only. Safe for concurrent use.
+type ScanCache struct {
+	mu   sync.Mutex
+	segs map[string]Segment // by path; Bytes is the file size it was read at
+}
+
+const maxCachedSegments = 200_000 // ~55 h of 1 s segments; then it starts over
+
+func (c *ScanCache) get(path string, size int64) (Segment, bool) {
+	if c == nil {
+		return Segment{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sg, ok := c.segs[path]
+	return sg, ok && sg.Bytes == size
+}
+
+func (c *ScanCache) put(path string, sg Segment) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.segs == nil || len(c.segs) >= maxCachedSegments {
+		c.segs = map[string]Segment{}
+	}
+	c.segs[path] = sg
+}
+
+func scan(dir string, repair bool, cache *ScanCache) ([]Segment, error) {
 	initB, err := os.ReadFile(filepath.Join(dir, initName))
 	if err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
@@ -332,6 +367,14 @@ func Scan(dir string, repair bool) ([]Segment, error) {
 	var out []Segment
 	for _, name := range names {
 		path := filepath.Join(dir, name)
+		if fi, err := os.Stat(path); err == nil && !repair {
+			if sg, ok := cache.get(path, fi.Size()); ok {
+				if sg.Duration > 0 || sg.Start > 0 {
+					out = append(out, sg)
+				}
+				continue
+			}
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("recording: %w", err)
@@ -376,8 +419,12 @@ func Scan(dir string, repair bool) ([]Segment, error) {
 		if from < 0 {
 			continue
 		}
-		out = append(out, Segment{Name: name, Start: time.Duration(from * int64(time.Second) / scale),
-			Duration: time.Duration((to - from) * int64(time.Second) / scale), Bytes: int64(good)})
+		sg := Segment{Name: name, Start: time.Duration(from * int64(time.Second) / scale),
+			Duration: time.Duration((to - from) * int64(time.Second) / scale), Bytes: int64(good)}
+		if good == len(b) {
+			cache.put(path, sg)
+		}
+		out = append(out, sg)
 	}
 	return out, nil
 }

@@ -163,3 +163,42 @@ func FuzzCompleteFragments(f *testing.F) {
 		}
 	})
 }
+
+// The cache gives what a fresh scan gives, and notices a segment that grew.
+func TestScanCache(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, testTracks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, w, 6*time.Second) // not closed: the last segment is still growing
+	var c ScanCache
+	first, err := scan(dir, false, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cached, err := scan(dir, false, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Scan(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cached) != len(fresh) || len(fresh) == 0 {
+		t.Fatalf("cached %d segments, fresh %d", len(cached), len(fresh))
+	}
+	for i := range fresh {
+		if cached[i] != fresh[i] {
+			t.Errorf("segment %d: cached %+v, fresh %+v", i, cached[i], fresh[i])
+		}
+	}
+	a, _ := Total(first)
+	b, _ := Total(cached)
+	if b <= a {
+		t.Errorf("the growing segment was not read again: %v then %v", a, b)
+	}
+}
