@@ -225,6 +225,11 @@ func TestRecordingReplay(t *testing.T) {
 		n.api("GET", fmt.Sprintf("/api/replays/%d", rep.ID), "", nil, &info)
 		return info.Thumbnails != nil
 	})
+	for _, line := range strings.Split(n.logs.String(), "\n") {
+		if strings.Contains(line, "replay thumbnails made") {
+			t.Logf("MEASURE thumbnails: %s", line)
+		}
+	}
 	if th := info.Thumbnails; th.Count != 11 || th.IntervalMS != 2000 || th.Cols != 10 {
 		t.Fatalf("thumbnails %+v, want 11 tiles 2 s apart", th)
 	}

@@ -202,3 +202,38 @@ func TestScanCache(t *testing.T) {
 		t.Errorf("the growing segment was not read again: %v then %v", a, b)
 	}
 }
+
+// BenchmarkWriterSecond writes one second of a 3 Mbit/s 30 fps stream with
+// AAC audio (fragments synced to disk as in production) per iteration.
+func BenchmarkWriterSecond(b *testing.B) {
+	dir := b.TempDir()
+	tr := testTracks(&testing.T{})
+	w, err := NewWriter(dir, tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := time.Second / 30
+	aframe := time.Duration(1024) * time.Second / 48000
+	payload := make([]byte, 3_000_000/8/30)
+	var at, v time.Duration
+	b.SetBytes(3_000_000 / 8)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 30; k++ {
+			for ; at <= v; at += aframe {
+				_ = w.WriteFrame(media.Frame{Track: 1, DTS: at, PTS: at, Data: [][]byte{payload[:300]}})
+			}
+			key := k == 0
+			nal := []byte{0x41}
+			if key {
+				nal = []byte{0x65}
+			}
+			if err := w.WriteFrame(media.Frame{Track: 0, DTS: v, PTS: v, Key: key, Data: [][]byte{nal, payload}}); err != nil {
+				b.Fatal(err)
+			}
+			v += frame
+		}
+	}
+	b.StopTimer()
+	_ = w.Close()
+}
