@@ -296,7 +296,7 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 		cached := filepath.Join(dir, "index.m3u8")
 		if final {
 			if b, err := os.ReadFile(cached); err == nil {
-				w.Header().Set("Cache-Control", "max-age=60")
+				w.Header().Set("Cache-Control", "private, max-age=60")
 				w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 				_, _ = w.Write(b)
 				return
@@ -318,7 +318,7 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 			if err := writeSynced(cached, []byte(pl)); err != nil {
 				s.d.Log.Warn("recording: keep playlist", "replay", rep.ID, "err", err)
 			}
-			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Cache-Control", "private, max-age=60")
 		} else {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
@@ -342,7 +342,7 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "video/mp4")
 		}
 		if rep.State == StateReady {
-			w.Header().Set("Cache-Control", "max-age=86400")
+			w.Header().Set("Cache-Control", "private, max-age=86400") // private: members-only replays
 		}
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	default:
