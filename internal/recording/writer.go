@@ -160,7 +160,9 @@ func (w *Writer) WriteFrame(f media.Frame) error {
 		w.now = t
 	}
 	// A keyframe after SegmentDuration starts a new segment (the first one too).
-	if isVideo && f.Key && (w.seg == nil || t-w.segStart >= SegmentDuration) || w.video < 0 && w.seg == nil {
+	// Without video every audio frame is a sync point: cut by time alone.
+	if isVideo && f.Key && (w.seg == nil || t-w.segStart >= SegmentDuration) ||
+		w.video < 0 && (w.seg == nil || t-w.segStart >= SegmentDuration) {
 		if err := w.flush(); err != nil {
 			return err
 		}

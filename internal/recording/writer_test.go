@@ -237,3 +237,29 @@ func BenchmarkWriterSecond(b *testing.B) {
 	b.StopTimer()
 	_ = w.Close()
 }
+
+// An audio-only stream is cut into ~1 s segments too.
+func TestWriterAudioOnly(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, testTracks(t)[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	aframe := time.Duration(1024) * time.Second / 48000
+	for at := time.Duration(0); at < 5*time.Second; at += aframe {
+		if err := w.WriteFrame(media.Frame{Track: 0, DTS: at, PTS: at, Data: [][]byte{make([]byte, 100)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := Scan(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, _ := Total(segs)
+	if len(segs) < 4 || total < 4900*time.Millisecond || total > 5100*time.Millisecond {
+		t.Fatalf("%d segments, %v; want ~1 s segments over 5 s", len(segs), total)
+	}
+}
