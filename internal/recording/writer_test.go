@@ -93,6 +93,9 @@ func TestWriterPlaylist(t *testing.T) {
 	if size+fi.Size() != w.Bytes {
 		t.Errorf("scanned %d bytes + init %d, writer says %d", size, fi.Size(), w.Bytes)
 	}
+	if live := Playlist(segs, false); !strings.Contains(live, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(live, "ENDLIST") {
+		t.Errorf("a recording in progress has an EVENT playlist without ENDLIST:\n%s", live)
+	}
 	pl := Playlist(segs, true)
 	for _, want := range []string{"#EXT-X-PLAYLIST-TYPE:VOD", `#EXT-X-MAP:URI="init.mp4"`, "#EXT-X-TARGETDURATION:2", "#EXTINF:2.000,\nseg00000.m4s", "#EXT-X-ENDLIST"} {
 		if !strings.Contains(pl, want) {
