@@ -33,6 +33,8 @@ fuzz:
 	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/recording -run '^$$' -fuzz FuzzCompleteFragments -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/recording -run '^$$' -fuzz FuzzScanSegment -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzEmoteImage -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/notify -run '^$$' -fuzz FuzzCheckSubscription -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)

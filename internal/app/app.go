@@ -35,6 +35,7 @@ import (
 	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/notify"
+	"github.com/livehouse/livehouse/internal/recording"
 	"github.com/livehouse/livehouse/internal/room"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
@@ -45,7 +46,7 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), recording.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -62,6 +63,8 @@ type App struct {
 	Rooms    *room.Service
 	Money    *money.Service
 	Notify   *notify.Service
+	// Recorder records this node's live sessions (replays).
+	Recorder *recording.Service
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -189,6 +192,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		OnEvent: func(e media.Event) {
 			room.AnnounceLive(a.Bus.Conn, e)
 			a.notifyLive(e)
+			if e.Type == "live.started" && a.Recorder != nil {
+				a.Recorder.OnLive(e.Channel)
+			}
 		},
 	})
 	if err != nil {
@@ -251,6 +257,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
+	if a.Recorder, err = recording.New(ctx, recording.Deps{DB: a.DB, Hub: a.Hub, Channels: a.Channels, Accounts: a.Accounts,
+		Messages: a.Rooms, Fans: a.Money, DataDir: cfg.DataDir, Node: a.Node.ID(), RetentionDays: cfg.RecordingRetentionDays,
+		RetentionGiB: cfg.RecordingRetentionGiB, Default: cfg.RecordingDefault, Log: log.With("component", "recording")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Recorder)
 	for name, v := range map[string]*atomic.Int64{"sent": &a.Notify.Pusher().Sent, "failed": &a.Notify.Pusher().Failed,
 		"gone": &a.Notify.Pusher().Gone, "dropped": &a.Notify.Pusher().Dropped} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_web_push_" + name + "_total",
@@ -302,7 +314,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
-			a.Money.Routes, a.insight.Routes, a.Notify.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,

@@ -62,6 +62,14 @@ type Config struct {
 
 	RoomLogRetention time.Duration
 
+	// Recordings (internal/recording): RecordingRetentionDays deletes
+	// replays older than this many days, RecordingRetentionGiB the oldest
+	// replays while all of them together take more; 0 is no limit.
+	// RecordingDefault is whether a channel records before its owner says.
+	RecordingRetentionDays int
+	RecordingRetentionGiB  float64
+	RecordingDefault       bool
+
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
 	DemoChannel     bool
@@ -122,6 +130,10 @@ func Default() Config {
 		HTTPBodyTimeout:      30 * time.Second,
 		HLSPlayersPerAddress: 20,
 		VAPIDSubject:         "mailto:admin@localhost",
+
+		// Replays (internal/recording).
+		RecordingRetentionDays: 30,
+		RecordingDefault:       true,
 	}
 }
 
@@ -154,6 +166,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.OutboxRetention, "outbox-retention", c.OutboxRetention, "how long published money events (gifts, memberships, notices) stay in the outbox before they are pruned (10m to 8760h)")
 	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
 	fs.BoolVar(&c.DemoChannel, "demo-channel", c.DemoChannel, "create a channel named demo on first start")
+	fs.IntVar(&c.RecordingRetentionDays, "recording-retention-days", c.RecordingRetentionDays, "replays (recordings of live sessions) older than this many days are deleted; 0 keeps them")
+	fs.Float64Var(&c.RecordingRetentionGiB, "recording-retention-gib", c.RecordingRetentionGiB, "when all replays together take more GiB than this, the oldest are deleted; 0 is no limit")
+	fs.BoolVar(&c.RecordingDefault, "recording-default", c.RecordingDefault, "whether a channel records its live sessions until its owner turns recording off (or on)")
 	fs.DurationVar(&c.RoomLogRetention, "room-log-retention", c.RoomLogRetention, "how long danmaku are kept (history, reports, replays); 0 keeps them for ever")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: with --tls-key, --http serves HTTPS; re-read when the file changes")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
@@ -345,6 +360,9 @@ func (c Config) Validate() error {
 	}
 	if c.PaymentWebhookSecret != "" && len(c.PaymentWebhookSecret) < 16 {
 		return errors.New("--payment-webhook-secret must be at least 16 characters")
+	}
+	if c.RecordingRetentionDays < 0 || c.RecordingRetentionGiB < 0 {
+		return errors.New("--recording-retention-days and --recording-retention-gib must not be negative (0 is no limit)")
 	}
 	if c.RoomLogRetention < 0 || (c.RoomLogRetention > 0 && c.RoomLogRetention < time.Hour) {
 		return fmt.Errorf("--room-log-retention %v: 0 (keep for ever) or at least 1h", c.RoomLogRetention)

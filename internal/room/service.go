@@ -522,3 +522,15 @@ func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
 	}
 	return out, rows.Err()
 }
+
+// Between returns up to limit messages of a channel's room log sent in the
+// wall-clock range [from, to) (Unix ms), oldest first: what a replay
+// replays as its danmaku.
+func (s *Service) Between(ctx context.Context, channelID, from, to int64, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM danmaku
+		WHERE channel_id = $1 AND created_at >= $2 AND created_at < $3 AND deleted_at IS NULL ORDER BY id LIMIT $4`, channelID, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read room log: %w", err)
+	}
+	return scanMessages(rows, "")
+}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -220,6 +221,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /studio/{slug}/money", s.channelPage("studio_money.html", policy.ActPayout))
 	// The schedule and emotes are the owner's (and platform admins').
 	mux.HandleFunc("GET /studio/{slug}/channel", s.channelPage("studio_channel.html", policy.ActChannelManage))
+	// Replays (internal/recording serves their API and /vod/ media; the
+	// page reads the replay through the API, so an unknown id shows there).
+	mux.HandleFunc("GET /studio/{slug}/replays", s.channelPage("studio_replays.html", policy.ActChannelManage))
+	mux.HandleFunc("GET /v/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			s.errorPage(w, r, http.StatusNotFound)
+			return
+		}
+		s.render(w, r, "replay.html", map[string]string{"ID": id})
+	})
 	for path, page := range map[string]string{"/{$}": "home.html", "/signup": "signup.html", "/login": "login.html", "/account": "account.html",
 		"/wallet": "wallet.html"} {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, page, nil) })
@@ -324,7 +336,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // media, static files, WebRTC signalling, probes), whose error answers keep
 // their shapes.
 func isPagePath(path string) bool {
-	for _, prefix := range []string{"/api/", "/hls/", "/static/", "/whip/", "/whep/"} {
+	for _, prefix := range []string{"/api/", "/hls/", "/vod/", "/static/", "/whip/", "/whep/"} {
 		if strings.HasPrefix(path, prefix) {
 			return false
 		}
