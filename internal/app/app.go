@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,7 @@ import (
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/notify"
 	"github.com/livehouse/livehouse/internal/room"
+	"github.com/livehouse/livehouse/internal/simulcast"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/web"
@@ -45,7 +47,7 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), simulcast.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -62,6 +64,8 @@ type App struct {
 	Rooms    *room.Service
 	Money    *money.Service
 	Notify   *notify.Service
+	// Simulcast re-sends this node's live streams to other platforms.
+	Simulcast *simulcast.Service
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -189,6 +193,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		OnEvent: func(e media.Event) {
 			room.AnnounceLive(a.Bus.Conn, e)
 			a.notifyLive(e)
+			if a.Simulcast != nil {
+				a.Simulcast.OnLive(e)
+			}
 		},
 	})
 	if err != nil {
@@ -299,10 +306,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.insight)
+	var simulcastKey []byte
+	if cfg.SimulcastKey != "" {
+		simulcastKey, _ = base64.StdEncoding.DecodeString(cfg.SimulcastKey) // checked by Validate
+	}
+	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
+		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, Node: a.Node.ID(), Log: log.With("component", "simulcast")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Simulcast)
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
-			a.Money.Routes, a.insight.Routes, a.Notify.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Simulcast.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,
