@@ -309,3 +309,50 @@ func TestSimulcastAPIRefusals(t *testing.T) {
 		t.Fatalf("delete again: %d %s", r.code, r.raw)
 	}
 }
+
+// TestChromiumSimulcastPanel: the studio's Simulcast panel (e2e/simulcast.mjs)
+// in English and Chinese at 1280 and 375 px: destinations added through
+// the form, one live (node B), one retrying (nothing listens), keys masked.
+func TestChromiumSimulcastPanel(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	a := startNode(t, "")
+	b := startNode(t, "")
+	caster := newUser(t, a, "panelist", true)
+	r := caster.do("POST", "/api/channels", map[string]any{"slug": "panel", "title": "Panel"})
+	if r.code != http.StatusCreated {
+		t.Fatalf("create channel: %d %s", r.code, r.raw)
+	}
+	keyB := b.createChannel("panel-mirror")
+	publishFixture(t, a, r.str("stream_key"))
+	waitFor(t, 20*time.Second, "node A live", func() bool { return a.channel("panel").Live })
+	bad := "rtmp://127.0.0.1:" + freePort(t) + "/live/x"
+	base := strings.Replace(a.http, "127.0.0.1", "localhost", 1)
+	var lines []string
+	for _, lang := range []string{"en", "zh-CN"} {
+		out := runBrowser(t, node, chromium, "simulcast.mjs", []string{base, lang, "panel", "panelist", "panelist-password", b.rtmp, keyB, bad,
+			os.Getenv("LIVEHOUSE_SCREENSHOTS")}, "SIM lang="+lang+" width=1280", "SIM lang="+lang+" width=375", "OFF ")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "SIM ") {
+				lines = append(lines, l)
+			}
+		}
+		if lang == "en" && !strings.Contains(out, `REFUSED "The server URL must start with rtmp://`) {
+			t.Errorf("the bad URL's refusal is not explained in English:\n%s", out)
+		}
+	}
+	if len(lines) != 4 {
+		t.Fatalf("%d SIM lines, want 4", len(lines))
+	}
+	masked := "••••" + keyB[len(keyB)-4:]
+	for _, l := range lines {
+		if !strings.Contains(l, `states=["live","retrying"]`) || !strings.Contains(l, masked) || strings.Contains(l, keyB) {
+			t.Errorf("%s\nwant live and retrying, the key masked as %s", l, masked)
+		}
+		if strings.Contains(l, "width=375") && !strings.Contains(l, "scroll_width=375") {
+			t.Errorf("the 375 px studio scrolls sideways: %s", l)
+		}
+	}
+	if !b.channel("panel-mirror").Live {
+		t.Error("node B is not receiving the stream")
+	}
+}

@@ -19,8 +19,9 @@
       case 'connecting': return t('simulcast.state.connecting');
       case 'live': return t('simulcast.state.live');
       case 'retrying': {
-        const n = Math.max(0, Math.ceil(((st.retry_at || 0) - Date.now()) / 1000));
-        return t('simulcast.state.retrying', { n });
+        const n = Math.ceil(((st.retry_at || 0) - Date.now()) / 1000);
+        const when = n > 0 ? t('simulcast.state.retrying', { n }) : t('simulcast.state.connecting');
+        return st.reason ? when + ' · ' + t('simulcast.reason.' + st.reason) : when;
       }
       case 'failed': return t('simulcast.state.failed', { reason: t('simulcast.reason.' + (st.reason || 'refused')) });
       default: return t('simulcast.state.idle');
