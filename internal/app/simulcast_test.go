@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livehouse/livehouse/internal/media/flv"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
 
 // rtmpSink is an RTMP server made of `ffmpeg -listen 1` processes writing
@@ -105,6 +109,7 @@ type destView struct {
 		Reason  string `json:"reason"`
 		Detail  string `json:"detail"`
 		RetryAt int64  `json:"retry_at"`
+		Slate   bool   `json:"slate"`
 	} `json:"state"`
 }
 
@@ -187,7 +192,7 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 		}
 	}
 
-	publishFixture(t, a, keyA)
+	stopPublisher := publishUntil(t, a, keyA)
 	waitFor(t, 20*time.Second, "node A live", func() bool { return a.channel("origin").Live })
 	waitFor(t, 30*time.Second, "node B's mirror live", func() bool { return b.channel("mirror").Live })
 	waitFor(t, 30*time.Second, "both destinations live", func() bool {
@@ -213,6 +218,35 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 		return destState(t, cast, "origin", toSink.ID).State.State == "live"
 	})
 	waitFor(t, 30*time.Second, "the restarted sink to receive 200 kB", func() bool { n, _ := sink2.received(); return n > 200_000 })
+
+	// The publisher goes away: both destinations are held with the
+	// fallback image, so neither platform's stream ends; it comes back
+	// within the grace period and they carry it again.
+	t.Log("publisher stops")
+	stopPublisher()
+	waitFor(t, 20*time.Second, "node A offline", func() bool { return !a.channel("origin").Live })
+	waitFor(t, 20*time.Second, "both destinations on the fallback image", func() bool {
+		x, y := destState(t, cast, "origin", toB.ID).State, destState(t, cast, "origin", toSink.ID).State
+		return x.State == "live" && x.Slate && y.State == "live" && y.Slate
+	})
+	// Node B ends a stream that sends nothing for 5 s (RTMPReadTimeout):
+	// 7 s away, it must have been fed the slate.
+	time.Sleep(7 * time.Second) // the length of the outage, not an assertion on timing
+	if !b.channel("mirror").Live {
+		t.Fatal("node B's mirror ended while the source was away")
+	}
+	if st := destState(t, cast, "origin", toSink.ID).State; st.State != "live" || !st.Slate {
+		t.Fatalf("the sink's destination is %+v after 7 s on the fallback image", st)
+	}
+	t.Log("publisher back")
+	publishUntil(t, a, keyA)
+	waitFor(t, 20*time.Second, "node A live again", func() bool { return a.channel("origin").Live })
+	waitFor(t, 30*time.Second, "both destinations carrying the source again", func() bool {
+		x, y := destState(t, cast, "origin", toB.ID).State, destState(t, cast, "origin", toSink.ID).State
+		return x.State == "live" && !x.Slate && y.State == "live" && !y.Slate
+	})
+	back, _ := sink2.received()
+	waitFor(t, 30*time.Second, "the sink to receive 1 MB more of the source", func() bool { n, _ := sink2.received(); return n > back+1_000_000 })
 	sink2.kill()
 	_, file := sink2.received()
 	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", file).Output()
@@ -231,6 +265,12 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 		t.Fatalf("node B's sessions: %d %+v, want exactly one", code, sessions)
 	}
 
+	for _, l := range strings.Split(a.logs.String(), "\n") {
+		if strings.Contains(l, "simulcast") {
+			t.Log(l)
+		}
+	}
+
 	// Switching a destination off ends its stream there.
 	if r := cast.do("PATCH", "/api/channels/origin/destinations/"+strconv.FormatInt(toB.ID, 10), map[string]any{"enabled": false}); r.code != 200 {
 		t.Fatalf("switch off: %d %s", r.code, r.raw)
@@ -239,6 +279,32 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 	waitFor(t, 10*time.Second, "the switched-off destination idle", func() bool {
 		return destState(t, cast, "origin", toB.ID).State.State == "idle"
 	})
+}
+
+// publishUntil publishes the fixture to n in a loop until the returned
+// function (also called at cleanup) stops it.
+func publishUntil(t *testing.T, n *testNode, key string) func() {
+	t.Helper()
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("publish: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func decodeInto(t *testing.T, raw string, v any) {

@@ -73,11 +73,13 @@ func (w *worker) sessionFFmpeg(ctx context.Context, stream *media.Stream) (bool,
 	if bin == "" {
 		return false, &sessionError{reason: ReasonUnsupported, fatal: true, err: errors.New("this server speaks an RTMP dialect that needs ffmpeg, which is not installed")}
 	}
-	sub, err := stream.Subscribe(media.SubscribeOptions{AudioCodec: media.AAC, Queue: 512})
+	fd, err := newFeed(w, stream)
 	if err != nil {
-		return false, errStreamEnded
+		return false, err
 	}
-	defer sub.Close()
+	ctx, stop := context.WithCancel(ctx)
+	defer fd.close()
+	defer stop()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin",
@@ -116,13 +118,14 @@ func (w *worker) sessionFFmpeg(ctx context.Context, stream *media.Stream) (bool,
 		exited <- cmd.Wait()
 	}()
 	bw := bufio.NewWriterSize(stdin, 64<<10)
-	feed, err := newTSFeed(bw, bw.Flush, sub.Tracks)
+	feed, err := newTSFeed(bw, bw.Flush, fd.tracks)
 	if err != nil {
 		cancel()
 		<-exited
 		return false, err
 	}
 	live := false
+	frames, errs := fd.run(ctx)
 	fail := func(err error) (bool, error) {
 		stdin.Close()
 		cancel()
@@ -152,12 +155,14 @@ func (w *worker) sessionFFmpeg(ctx context.Context, stream *media.Stream) (bool,
 		case err := <-exited:
 			exited <- err // fail reads it again
 			return fail(errors.New("ffmpeg ended"))
-		case f, ok := <-sub.Frames():
-			if !ok {
-				stdin.Close()
-				<-exited
-				return live, errStreamEnded
+		case err := <-errs:
+			stdin.Close()
+			<-exited
+			if errors.Is(err, context.Canceled) {
+				return live, nil
 			}
+			return live, err
+		case f := <-frames:
 			if err := feed.write(f); err != nil {
 				if errors.Is(err, io.ErrClosedPipe) || strings.Contains(err.Error(), "broken pipe") {
 					return fail(errors.New("ffmpeg stopped reading"))

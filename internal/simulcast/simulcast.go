@@ -76,6 +76,9 @@ type Deps struct {
 	Key     []byte
 	Node    int
 	Log     *slog.Logger
+	// Grace is how long destinations are held with the slate after the
+	// stream ends, for its publisher to come back (default 30 s).
+	Grace time.Duration
 }
 
 // Service runs destinations' workers and serves their API.
@@ -88,6 +91,8 @@ type Service struct {
 	node    int
 	log     *slog.Logger
 	subs    []*nats.Subscription
+	grace   time.Duration
+	slates  slates
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,6 +107,9 @@ type Service struct {
 type channelRun struct {
 	slug    string
 	workers map[int64]*worker
+	// ending is the timer that stops the workers when the stream ended
+	// and no publisher came back within the grace period; nil while live.
+	ending *time.Timer
 	// gen counts reconciliations, so an older one finishing late does
 	// not undo a newer one.
 	gen int
@@ -123,8 +131,11 @@ func New(d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Grace <= 0 {
+		d.Grace = 30 * time.Second
+	}
 	s := &Service{store: &destStore{db: d.DB, seal: seal}, chans: d.Channels, auth: d.Accounts, streams: d.Streams,
-		conn: d.Conn, node: d.Node, log: d.Log, runs: map[int64]*channelRun{}, states: map[int64]State{}}
+		conn: d.Conn, node: d.Node, log: d.Log, grace: d.Grace, runs: map[int64]*channelRun{}, states: map[int64]State{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.conn != nil {
 		sub, err := s.conn.Subscribe(stateSubject, func(m *nats.Msg) {
@@ -139,7 +150,7 @@ func New(d Deps) (*Service, error) {
 		s.subs = append(s.subs, sub)
 		sub, err = s.conn.Subscribe(changedSubject, func(m *nats.Msg) {
 			if id, err := strconv.ParseInt(string(m.Data), 10, 64); err == nil {
-				s.reconcile(id)
+				s.reconcile(id, false)
 			}
 		})
 		if err != nil {
@@ -158,6 +169,9 @@ func (s *Service) Close(context.Context) error {
 	s.cancel()
 	s.mu.Lock()
 	for id, run := range s.runs {
+		if run.ending != nil {
+			run.ending.Stop()
+		}
 		for _, w := range run.workers {
 			w.cancel()
 		}
@@ -176,33 +190,60 @@ func (s *Service) OnLive(e media.Event) {
 	case "live.started":
 		s.mu.Lock()
 		if s.ctx.Err() == nil {
-			if _, ok := s.runs[e.Channel.ID]; !ok {
+			run, ok := s.runs[e.Channel.ID]
+			if !ok {
 				s.runs[e.Channel.ID] = &channelRun{slug: e.Channel.Slug, workers: map[int64]*worker{}}
+			} else {
+				// The publisher is back within the grace period: the
+				// workers holding destinations with the slate follow the
+				// new stream.
+				if run.ending != nil {
+					run.ending.Stop()
+					run.ending = nil
+				}
+				run.slug = e.Channel.Slug
+				if st, ok := s.streams.Stream(e.Channel.Slug); ok {
+					for _, w := range run.workers {
+						select {
+						case w.restream <- st:
+						default:
+						}
+					}
+				}
 			}
 		}
 		s.mu.Unlock()
-		s.reconcile(e.Channel.ID)
+		s.reconcile(e.Channel.ID, true)
 	case "live.ended":
+		// Workers hold their destinations with the slate for the grace
+		// period (they end by themselves after it); the run goes then.
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		run := s.runs[e.Channel.ID]
-		delete(s.runs, e.Channel.ID)
-		s.mu.Unlock()
-		if run == nil {
+		if run == nil || run.ending != nil {
 			return
 		}
-		for _, w := range run.workers {
-			w.cancel()
-			go func() {
-				<-w.done
-				w.set(State{State: StateIdle})
-			}()
-		}
+		run.ending = time.AfterFunc(s.grace+5*time.Second, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.runs[e.Channel.ID] != run || run.ending == nil {
+				return
+			}
+			delete(s.runs, e.Channel.ID)
+			for _, w := range run.workers {
+				w.cancel()
+				go func() {
+					<-w.done
+					w.set(State{State: StateIdle})
+				}()
+			}
+		})
 	}
 }
 
 // reconcile makes the workers of a channel live here match its enabled
 // destinations (in the background: it reads the store).
-func (s *Service) reconcile(channelID int64) {
+func (s *Service) reconcile(channelID int64, restart bool) {
 	s.mu.Lock()
 	run := s.runs[channelID]
 	if run == nil || s.ctx.Err() != nil {
@@ -234,6 +275,16 @@ func (s *Service) reconcile(channelID int64) {
 			}
 		}
 		for id, w := range run.workers {
+			select {
+			case <-w.done:
+				// Ended: a stream that ended, or failed. A new stream
+				// starts it again (failed stays failed until then).
+				if restart {
+					delete(run.workers, id)
+					continue
+				}
+			default:
+			}
 			if d, ok := want[id]; ok && d.URL == w.dest.URL && d.sealedKey == w.dest.sealedKey {
 				continue
 			}
@@ -258,7 +309,7 @@ func (s *Service) reconcile(channelID int64) {
 // startLocked starts d's worker; s.mu is held.
 func (s *Service) startLocked(run *channelRun, d Destination) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	w := &worker{svc: s, dest: d, slug: run.slug, cancel: cancel, done: make(chan struct{})}
+	w := &worker{svc: s, dest: d, slug: run.slug, cancel: cancel, done: make(chan struct{}), restream: make(chan *media.Stream, 1)}
 	run.workers[d.ID] = w
 	key, err := s.store.key(d)
 	if err != nil {
@@ -308,11 +359,11 @@ func (s *Service) StateOf(id int64) State {
 
 func (s *Service) changed(channelID int64) {
 	if s.conn == nil {
-		s.reconcile(channelID)
+		s.reconcile(channelID, false)
 		return
 	}
 	if err := s.conn.Publish(changedSubject, []byte(strconv.FormatInt(channelID, 10))); err != nil {
 		s.log.Warn("simulcast: publish change", "err", err)
-		s.reconcile(channelID)
+		s.reconcile(channelID, false)
 	}
 }

@@ -2,6 +2,7 @@ package simulcast
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -56,11 +57,13 @@ func (w *worker) sessionSRT(ctx context.Context, stream *media.Stream) (bool, er
 	if w.key != "" {
 		cfg.StreamId = w.key
 	}
-	sub, err := stream.Subscribe(media.SubscribeOptions{AudioCodec: media.AAC, Queue: 512})
+	fd, err := newFeed(w, stream)
 	if err != nil {
-		return false, errStreamEnded
+		return false, err
 	}
-	defer sub.Close()
+	ctx, stop := context.WithCancel(ctx)
+	defer fd.close()
+	defer stop()
 	// gosrt's Dial has no context: it gives up after the config's
 	// ConnectionTimeout (3 s by default).
 	conn, err := srt.Dial("srt", addr, cfg)
@@ -85,21 +88,24 @@ func (w *worker) sessionSRT(ctx context.Context, stream *media.Stream) (bool, er
 		}
 	}()
 	cw := &chunkWriter{w: conn}
-	feed, err := newTSFeed(cw, cw.Flush, sub.Tracks)
+	feed, err := newTSFeed(cw, cw.Flush, fd.tracks)
 	if err != nil {
 		return false, err
 	}
 	w.set(State{State: StateLive})
+	frames, errs := fd.run(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return true, nil
 		case err := <-readErr:
 			return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("connection closed: %w", err)}
-		case f, ok := <-sub.Frames():
-			if !ok {
-				return true, errStreamEnded
+		case err := <-errs:
+			if errors.Is(err, context.Canceled) {
+				return true, nil
 			}
+			return true, err
+		case f := <-frames:
 			if err := feed.write(f); err != nil {
 				return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("write: %w", err)}
 			}

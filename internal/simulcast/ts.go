@@ -73,13 +73,13 @@ func (f *tsFeed) write(fr media.Frame) error {
 	switch t.Codec.(type) {
 	case *tscodecs.H264:
 		au := fr.Data
-		if fr.Key {
+		if fr.Key && !hasNALU(au, 7, false) {
 			au = append([][]byte{src.SPS, src.PPS}, au...)
 		}
 		err = f.mw.WriteH264(t, pts, dts, au)
 	case *tscodecs.H265:
 		au := fr.Data
-		if fr.Key {
+		if fr.Key && !hasNALU(au, 33, true) {
 			au = append([][]byte{src.VPS, src.SPS, src.PPS}, au...)
 		}
 		err = f.mw.WriteH265(t, pts, dts, au)
@@ -90,4 +90,18 @@ func (f *tsFeed) write(fr media.Frame) error {
 		err = f.flush()
 	}
 	return err
+}
+
+// hasNALU reports whether an access unit holds a NAL unit of type typ
+// (H.264: SPS 7; H.265: SPS 33).
+func hasNALU(au [][]byte, typ byte, h265 bool) bool {
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		if h265 && (n[0]>>1)&0x3f == typ || !h265 && n[0]&0x1f == typ {
+			return true
+		}
+	}
+	return false
 }

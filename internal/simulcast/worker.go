@@ -59,6 +59,8 @@ type State struct {
 	Detail  string `json:"detail,omitempty"`
 	Since   int64  `json:"since"` // Unix ms
 	Node    int    `json:"node,omitempty"`
+	// Slate: live, but sending the fallback image (the source is away).
+	Slate bool `json:"slate,omitempty"`
 }
 
 // sessionError is why a session ended, and whether trying again can help.
@@ -87,6 +89,9 @@ type worker struct {
 	// viaFFmpeg is set once the server refused gortmplib's publish: the
 	// worker publishes through an ffmpeg child from then on.
 	viaFFmpeg bool
+	// restream hands the worker the channel's new stream when its
+	// publisher comes back within the grace period.
+	restream chan *media.Stream
 }
 
 func (w *worker) set(st State) {
@@ -101,7 +106,11 @@ func (w *worker) run(ctx context.Context) {
 		w.set(State{State: StateConnecting})
 		started := time.Now()
 		wentLive, err := w.session(ctx)
-		if ctx.Err() != nil || errors.Is(err, errStreamEnded) {
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errStreamEnded) {
+			w.set(State{State: StateIdle})
 			return
 		}
 		var se *sessionError
@@ -230,12 +239,14 @@ func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, e
 	if err != nil {
 		return false, &sessionError{reason: ReasonRefused, fatal: true, err: err}
 	}
-	sub, err := stream.Subscribe(media.SubscribeOptions{AudioCodec: media.AAC, Queue: 512})
+	fd, err := newFeed(w, stream)
 	if err != nil {
-		return false, errStreamEnded
+		return false, err
 	}
-	defer sub.Close()
-	tracks, route := rtmpTracks(sub.Tracks)
+	ctx, stop := context.WithCancel(ctx)
+	defer fd.close()
+	defer stop()
+	tracks, route := rtmpTracks(fd.tracks)
 	if len(tracks) == 0 {
 		return false, &sessionError{reason: ReasonNoTracks, fatal: true, err: errors.New("no H.264, H.265 or AAC track")}
 	}
@@ -267,28 +278,24 @@ func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, e
 		}
 	}()
 	w.set(State{State: StateLive})
-	base := time.Duration(-1)
+	frames, errs := fd.run(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return true, nil
 		case err := <-readErr:
 			return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("connection closed: %w", err)}
-		case f, ok := <-sub.Frames():
-			if !ok {
-				return true, errStreamEnded
+		case err := <-errs:
+			if errors.Is(err, context.Canceled) {
+				return true, nil
 			}
+			return true, err
+		case f := <-frames:
 			t := route[f.Track]
 			if t == nil {
 				continue
 			}
-			if base < 0 {
-				base = f.DTS
-			}
-			dts, pts := f.DTS-base, f.PTS-base
-			if dts < 0 {
-				continue
-			}
+			pts, dts := f.PTS, f.DTS
 			_ = c.NetConn().SetWriteDeadline(time.Now().Add(writeTimeout))
 			var err error
 			switch t.Codec.(type) {

@@ -17,7 +17,7 @@
     const st = d.state || { state: 'idle' };
     switch (st.state) {
       case 'connecting': return t('simulcast.state.connecting');
-      case 'live': return t('simulcast.state.live');
+      case 'live': return st.slate ? t('simulcast.state.slate') : t('simulcast.state.live');
       case 'retrying': {
         const n = Math.ceil(((st.retry_at || 0) - Date.now()) / 1000);
         const when = n > 0 ? t('simulcast.state.retrying', { n }) : t('simulcast.state.connecting');
