@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./internal/media -run '^$$' -fuzz FuzzParsePartName -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzApplyFile -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/simulcast -run '^$$' -fuzz FuzzParseDestURL -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzEmoteImage -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/notify -run '^$$' -fuzz FuzzCheckSubscription -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)

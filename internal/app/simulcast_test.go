@@ -174,6 +174,13 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 	}
 	var toSink destView
 	decodeInto(t, r.raw, &toSink)
+	// A third one with a key node B does not know: it fails, alone.
+	r = cast.do("POST", "/api/channels/origin/destinations", map[string]any{"name": "Wrong key", "url": b.rtmp, "key": "live_wrongwrongwrong"})
+	if r.code != http.StatusCreated {
+		t.Fatalf("add wrong key: %d %s", r.code, r.raw)
+	}
+	var toWrong destView
+	decodeInto(t, r.raw, &toWrong)
 
 	// The key is sealed at rest: the column holds no trace of it.
 	var sealed string
@@ -199,6 +206,10 @@ func TestSimulcastTwoDestinations(t *testing.T) {
 		return destState(t, cast, "origin", toB.ID).State.State == "live" && destState(t, cast, "origin", toSink.ID).State.State == "live"
 	})
 	waitFor(t, 30*time.Second, "the sink to receive 200 kB", func() bool { n, _ := sink.received(); return n > 200_000 })
+	waitFor(t, 60*time.Second, "the wrong key's destination to fail", func() bool {
+		st := destState(t, cast, "origin", toWrong.ID).State
+		return st.State == "failed" && st.Reason == "refused"
+	})
 	mirror := b.channel("mirror")
 	if len(mirror.Tracks) != 2 || mirror.Tracks[0].Codec != "h264" || mirror.Tracks[0].Width != 1280 || mirror.Tracks[1].Codec != "aac" {
 		t.Fatalf("node B's tracks = %+v, want the source's H.264 1280x720 and AAC", mirror.Tracks)

@@ -68,6 +68,9 @@ type sessionError struct {
 	reason string
 	fatal  bool
 	err    error
+	// spoken: the server answered in proper RTMP (a refusal is its word,
+	// not a dialect gortmplib misreads), so ffmpeg would be told the same.
+	spoken bool
 }
 
 func (e *sessionError) Error() string { return e.reason + ": " + e.err.Error() }
@@ -117,7 +120,7 @@ func (w *worker) run(ctx context.Context) {
 		if !errors.As(err, &se) {
 			se = &sessionError{reason: ReasonDisconnected, err: err}
 		}
-		if se.reason == ReasonRefused && !wentLive && !w.viaFFmpeg && !se.fatal &&
+		if se.reason == ReasonRefused && !wentLive && !w.viaFFmpeg && !se.fatal && !se.spoken &&
 			(w.dest.Protocol == ProtoRTMP || w.dest.Protocol == ProtoRTMPS) {
 			w.svc.log.Info("simulcast destination: the server refused the built-in RTMP client, trying ffmpeg", "channel", w.slug,
 				"destination", w.dest.ID, "err", se.err)
@@ -231,7 +234,8 @@ func classifyConnect(err error) *sessionError {
 	if errors.As(err, &op) && op.Op == "dial" || errors.Is(err, context.DeadlineExceeded) {
 		return &sessionError{reason: ReasonUnreachable, err: err}
 	}
-	return &sessionError{reason: ReasonRefused, err: err}
+	// gortmplib's "bad result" is the server's own onStatus/_error answer.
+	return &sessionError{reason: ReasonRefused, err: err, spoken: strings.HasPrefix(err.Error(), "bad result")}
 }
 
 func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, error) {
