@@ -103,7 +103,9 @@ func TestSimulcastCPU(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "ffmpeg destinations live", func() bool { return allLive(t, cast, "meter", ids) })
 	time.Sleep(2 * time.Second)
-	isSender := func(cmdline string) bool { return strings.Contains(cmdline, "pipe:0") && strings.Contains(cmdline, "flv") }
+	isSender := func(cmdline string) bool {
+		return strings.Contains(cmdline, "pipe:0") && strings.Contains(cmdline, "flv")
+	}
 	withChildren := measureCPU(window, isSender)
 	t.Logf("CPU %d ffmpeg destinations: %.3f cores (node + its ffmpeg children), %.4f per destination", n, withChildren, (withChildren-base)/n)
 }
