@@ -327,7 +327,10 @@ func decodeInto(t *testing.T, raw string, v any) {
 
 // TestSimulcastAPIRefusals: validation, the limit of 8, owner only.
 func TestSimulcastAPIRefusals(t *testing.T) {
-	n := startNode(t, "")
+	eachEngine(t, testSimulcastAPIRefusals)
+}
+
+func testSimulcastAPIRefusals(t *testing.T, n *testNode) {
 	own := newUser(t, n, "owner1", true)
 	if r := own.do("POST", "/api/channels", map[string]any{"slug": "chan1", "title": "Chan"}); r.code != http.StatusCreated {
 		t.Fatalf("create channel: %d %s", r.code, r.raw)
