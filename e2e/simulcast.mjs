@@ -62,12 +62,13 @@ try {
       `keys=${JSON.stringify(r.keys)} count=${JSON.stringify(r.count)} scroll_width=${r.scrollWidth}`);
   }
   // Switch the broken one off, then on again (the next language's run finds it retrying).
-  const broken = page.locator('.sim-item[data-state="retrying"]');
-  await broken.locator('input[type=checkbox]').uncheck();
-  await page.waitForSelector('.sim-item[data-state="off"]', { timeout: 10000 });
-  say('OFF ' + JSON.stringify(await page.textContent('.sim-item[data-state="off"] .sim-state')));
-  await page.locator('.sim-item[data-state="off"] input[type=checkbox]').check();
-  await page.waitForSelector('.sim-item[data-state="retrying"], .sim-item[data-state="connecting"]', { timeout: 10000 });
+  const id = await page.locator('.sim-item[data-state="retrying"]').first().getAttribute('data-id');
+  const item = `.sim-item[data-id="${id}"]`;
+  await page.locator(item + ' input[type=checkbox]').uncheck();
+  await page.waitForSelector(item + '[data-state="off"]', { timeout: 10000 });
+  say('OFF ' + JSON.stringify(await page.textContent(item + ' .sim-state')));
+  await page.locator(item + ' input[type=checkbox]').check();
+  await page.waitForSelector(`${item}[data-state="retrying"], ${item}[data-state="connecting"]`, { timeout: 10000 });
 } catch (e) {
   say('FAIL ' + e.message.split('\n')[0]);
   process.exitCode = 1;

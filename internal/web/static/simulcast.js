@@ -32,6 +32,17 @@
     return d.enabled ? (d.state && d.state.state) || 'idle' : 'off';
   }
 
+  function showState(li, d) {
+    li.dataset.state = stateClass(d);
+    const st = li.querySelector('.sim-state');
+    st.textContent = stateText(d);
+    st.title = d.enabled && d.state && d.state.detail && d.state.state !== 'live' ? d.state.detail : '';
+  }
+
+  // render rebuilds the list only when destinations change; a state
+  // change (every poll, every countdown tick) updates its item in place,
+  // so a switch never moves under the pointer or loses keyboard focus.
+  let shown = '';
   function render() {
     const ds = data.destinations;
     $('sim-count').textContent = t('simulcast.count', { n: ds.length, max: data.max });
@@ -39,12 +50,20 @@
     const full = ds.length >= data.max;
     $('sim-submit').disabled = full;
     $('sim-add').title = full ? t('simulcast.full') : '';
+    const shape = JSON.stringify(ds.map((d) => [d.id, d.name, d.protocol, d.url, d.key, d.enabled]));
+    if (shape === shown) {
+      for (const d of ds) {
+        const li = list.querySelector('.sim-item[data-id="' + d.id + '"]');
+        if (li) showState(li, d);
+      }
+      return;
+    }
+    shown = shape;
     list.replaceChildren();
     for (const d of ds) {
       const li = document.createElement('li');
       li.className = 'sim-item';
       li.dataset.id = d.id;
-      li.dataset.state = stateClass(d);
       const head = document.createElement('div');
       head.className = 'sim-head';
       const name = document.createElement('strong');
@@ -55,8 +74,6 @@
       proto.textContent = d.protocol.toUpperCase();
       const st = document.createElement('span');
       st.className = 'sim-state';
-      st.textContent = stateText(d);
-      if (d.enabled && d.state && d.state.detail && d.state.state !== 'live') st.title = d.state.detail;
       head.append(name, proto, st);
       const where = document.createElement('div');
       where.className = 'sim-where';
@@ -80,6 +97,7 @@
       sw.append(cb, ' ' + t('simulcast.enabled'));
       acts.append(sw, button(t('simulcast.delete'), 'danger', () => remove(d)));
       li.append(head, where, acts);
+      showState(li, d);
       list.appendChild(li);
     }
   }
