@@ -270,6 +270,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_room_likes_dropped_total",
 		Help: "Like taps dropped for arriving faster than one report a second per connection or over 50 per report."},
 		func() float64 { return float64(a.Rooms.LikesDropped()) }))
+	// Simulcast exists before any ingest listens: the hub tells it of every stream.
+	var simulcastKey []byte
+	if cfg.SimulcastKey != "" {
+		simulcastKey, _ = base64.StdEncoding.DecodeString(cfg.SimulcastKey) // checked by Validate
+	}
+	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
+		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, Node: a.Node.ID(), Log: log.With("component", "simulcast")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Simulcast)
 	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
 		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
 	})
@@ -306,15 +316,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.insight)
-	var simulcastKey []byte
-	if cfg.SimulcastKey != "" {
-		simulcastKey, _ = base64.StdEncoding.DecodeString(cfg.SimulcastKey) // checked by Validate
-	}
-	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
-		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, Node: a.Node.ID(), Log: log.With("component", "simulcast")}); err != nil {
-		return a, err
-	}
-	a.domains = append(a.domains, a.Simulcast)
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
