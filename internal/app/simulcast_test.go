@@ -436,3 +436,31 @@ func TestChromiumSimulcastPanel(t *testing.T) {
 		t.Error("node B is not receiving the stream")
 	}
 }
+
+// TestSimulcastSRT: an SRT destination (node B's SRT ingest, the key as
+// the streamid) receives the stream as MPEG-TS.
+func TestSimulcastSRT(t *testing.T) {
+	a := startNode(t, "")
+	b := startNode(t, "")
+	cast := newUser(t, a, "srtcaster", true)
+	r := cast.do("POST", "/api/channels", map[string]any{"slug": "srt-origin", "title": "SRT origin"})
+	if r.code != http.StatusCreated {
+		t.Fatalf("create channel: %d %s", r.code, r.raw)
+	}
+	keyA := r.str("stream_key")
+	keyB := b.createChannel("srt-mirror")
+	r = cast.do("POST", "/api/channels/srt-origin/destinations", map[string]any{"name": "B over SRT",
+		"url": "srt://" + b.app.SRT.Addr().String(), "key": "publish:" + keyB})
+	if r.code != http.StatusCreated || r.str("protocol") != "srt" {
+		t.Fatalf("add: %d %s", r.code, r.raw)
+	}
+	publishUntil(t, a, keyA)
+	waitFor(t, 30*time.Second, "node B's channel live over SRT", func() bool { return b.channel("srt-mirror").Live })
+	waitFor(t, 30*time.Second, "the destination live", func() bool {
+		return destState(t, cast, "srt-origin", int64(r.body["id"].(float64))).State.State == "live"
+	})
+	m := b.channel("srt-mirror")
+	if len(m.Tracks) != 2 || m.Tracks[0].Codec != "h264" || m.Tracks[0].Width != 1280 || m.Tracks[1].Codec != "aac" {
+		t.Fatalf("node B's tracks over SRT = %+v", m.Tracks)
+	}
+}
