@@ -113,6 +113,16 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 		if errors.Is(err, errStreamEnded) {
+			// A new stream may be live already (a publisher back with
+			// another codec than the slate could bridge): start over on it.
+			if _, ok := w.svc.streams.Stream(w.slug); ok {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				continue
+			}
 			w.set(State{State: StateIdle})
 			return
 		}
