@@ -2,11 +2,12 @@
 // 1280 px and at 375 px: destinations added through the form (when the
 // channel has none yet), a working one shown live, an unreachable one
 // shown retrying with a countdown, keys masked, switching one off.
-// Usage: node e2e/simulcast.mjs BASE LANG SLUG USER PASSWORD GOOD_URL GOOD_KEY BAD_URL [SHOT_DIR]
+// Usage: node e2e/simulcast.mjs BASE LANG SLUG USER PASSWORD GOOD_URL GOOD_KEY BAD_URL [SHOT_DIR] [slate]
 // Prints: SIM lang=… width=… states=[…] texts=[…] keys=[…] scroll_width=N
+// With "slate" (the source is away): only SLATE "state text" of the live destination, and a screenshot.
 import { launch, say } from './browser.mjs';
 
-const [base, lang, slug, user, password, goodURL, goodKey, badURL, shots] = process.argv.slice(2);
+const [base, lang, slug, user, password, goodURL, goodKey, badURL, shots, mode] = process.argv.slice(2);
 
 const browser = await launch();
 try {
@@ -22,6 +23,13 @@ try {
 
   await page.goto(base + '/studio/' + slug);
   await page.waitForSelector('#simulcast:not([hidden])', { timeout: 20000 });
+  if (mode === 'slate') {
+    await page.waitForFunction((want) => [...document.querySelectorAll('.sim-item[data-state="live"] .sim-state')]
+      .some((s) => s.textContent === want), await page.evaluate(() => window.Livehouse.t('simulcast.state.slate')), { timeout: 20000 });
+    say('SLATE ' + JSON.stringify(await page.textContent('.sim-item[data-state="live"] .sim-state')));
+    if (shots) await page.locator('#simulcast').screenshot({ path: `${shots}/${lang}-simulcast-slate-panel.png` });
+    process.exit(0);
+  }
   if (await page.locator('.sim-item').count() === 0) {
     await page.click('#sim-add summary');
     for (const [name, url, key] of [['Node B', goodURL, goodKey], ['Broken', badURL, '']]) {

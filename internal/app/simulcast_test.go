@@ -403,7 +403,7 @@ func TestChromiumSimulcastPanel(t *testing.T) {
 		t.Fatalf("create channel: %d %s", r.code, r.raw)
 	}
 	keyB := b.createChannel("panel-mirror")
-	publishFixture(t, a, r.str("stream_key"))
+	stopPublisher := publishUntil(t, a, r.str("stream_key"))
 	waitFor(t, 20*time.Second, "node A live", func() bool { return a.channel("panel").Live })
 	bad := "rtmp://127.0.0.1:" + freePort(t) + "/live/x"
 	base := strings.Replace(a.http, "127.0.0.1", "localhost", 1)
@@ -435,6 +435,10 @@ func TestChromiumSimulcastPanel(t *testing.T) {
 	if !b.channel("panel-mirror").Live {
 		t.Error("node B is not receiving the stream")
 	}
+	// The source goes away: the panel says the destination is on the fallback image.
+	stopPublisher()
+	runBrowser(t, node, chromium, "simulcast.mjs", []string{base, "en", "panel", "panelist", "panelist-password", b.rtmp, keyB, bad,
+		os.Getenv("LIVEHOUSE_SCREENSHOTS"), "slate"}, `SLATE "Live · fallback image`)
 }
 
 // TestSimulcastSRT: an SRT destination (node B's SRT ingest, the key as
