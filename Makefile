@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzInput -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/recording -run '^$$' -fuzz FuzzCompleteFragments -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/recording -run '^$$' -fuzz FuzzScanSegment -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/simulcast -run '^$$' -fuzz FuzzParseDestURL -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/channel -run '^$$' -fuzz FuzzEmoteImage -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/notify -run '^$$' -fuzz FuzzCheckSubscription -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/account -run '^$$' -fuzz FuzzNormalizeUsername -fuzztime $(FUZZTIME)

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 	"github.com/livehouse/livehouse/internal/notify"
 	"github.com/livehouse/livehouse/internal/recording"
 	"github.com/livehouse/livehouse/internal/room"
+	"github.com/livehouse/livehouse/internal/simulcast"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
 	"github.com/livehouse/livehouse/internal/web"
@@ -46,7 +48,7 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), recording.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), recording.Migrations(), simulcast.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -65,6 +67,8 @@ type App struct {
 	Notify   *notify.Service
 	// Recorder records this node's live sessions (replays).
 	Recorder *recording.Service
+	// Simulcast re-sends this node's live streams to other platforms.
+	Simulcast *simulcast.Service
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -195,6 +199,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			if e.Type == "live.started" && a.Recorder != nil {
 				a.Recorder.OnLive(e.Channel)
 			}
+			if a.Simulcast != nil {
+				a.Simulcast.OnLive(e)
+			}
 		},
 	})
 	if err != nil {
@@ -275,6 +282,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_room_likes_dropped_total",
 		Help: "Like taps dropped for arriving faster than one report a second per connection or over 50 per report."},
 		func() float64 { return float64(a.Rooms.LikesDropped()) }))
+	// Simulcast exists before any ingest listens: the hub tells it of every stream.
+	var simulcastKey []byte
+	if cfg.SimulcastKey != "" {
+		simulcastKey, _ = base64.StdEncoding.DecodeString(cfg.SimulcastKey) // checked by Validate
+	}
+	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
+		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, Node: a.Node.ID(), Log: log.With("component", "simulcast")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Simulcast)
 	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
 		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
 	})
@@ -314,7 +331,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
-			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes, a.Simulcast.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,

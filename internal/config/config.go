@@ -6,6 +6,7 @@ package config
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -100,6 +101,10 @@ type Config struct {
 	// PushAllowHTTP accepts http:// push endpoints (tests, a LAN push
 	// service); by default only https:// ones are accepted.
 	PushAllowHTTP bool
+	// SimulcastKey (base64, 32 bytes) seals simulcast destinations' stream
+	// keys; empty: the key file simulcast.key in DataDir, created on first
+	// start. Every node of a cluster needs the same key.
+	SimulcastKey string
 }
 
 // MinOutboxRetention is the shortest --outbox-retention: well over the
@@ -181,6 +186,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "contact push services see in Web Push requests: mailto:ADDRESS or an https: URL")
 	fs.BoolVar(&c.PushAllowHTTP, "push-allow-http", c.PushAllowHTTP, "accept plain http:// Web Push endpoints and ones on loopback or private addresses (tests, a push service on the LAN); by default only https:// ones on public addresses")
+	fs.StringVar(&c.SimulcastKey, "simulcast-key", c.SimulcastKey, "key sealing simulcast stream keys (base64 of 32 bytes); empty: the file simulcast.key in --data, created on first start; every node of a cluster needs the same one")
 	return fs
 }
 
@@ -399,6 +405,11 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.VAPIDSubject, "mailto:") && !strings.HasPrefix(c.VAPIDSubject, "https://") {
 		return fmt.Errorf("--vapid-subject %q: want mailto:ADDRESS or an https:// URL", c.VAPIDSubject)
+	}
+	if c.SimulcastKey != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.SimulcastKey); err != nil || len(k) != 32 {
+			return errors.New("--simulcast-key must be the base64 of 32 bytes (head -c 32 /dev/urandom | base64)")
+		}
 	}
 	if c.HLSPlayersPerAddress < 1 || c.HLSPlayersPerAddress > 100000 {
 		return fmt.Errorf("--hls-players-per-address %d: must be from 1 to 100000", c.HLSPlayersPerAddress)

@@ -87,6 +87,7 @@ func TestErrorsExplainTheSetting(t *testing.T) {
 		{[]string{"--config", write("arr.json", `{"http": [1]}`)}, nil, `setting "http": want a string, number or boolean`},
 		{[]string{"--config", filepath.Join(dir, "missing.json")}, nil, "read config file"},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
+		{[]string{"--simulcast-key", "c2hvcnQ="}, nil, "--simulcast-key must be the base64 of 32 bytes"},
 	}
 	for _, c := range cases {
 		_, err := Load("t", c.args, env(c.env), io.Discard)

@@ -1,0 +1,114 @@
+package simulcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	srt "github.com/datarhei/gosrt"
+
+	"github.com/livehouse/livehouse/internal/media"
+)
+
+// srtChunk is what one SRT packet carries: seven MPEG-TS packets.
+const srtChunk = 7 * 188
+
+// chunkWriter hands MPEG-TS to SRT in whole packets of at most srtChunk.
+type chunkWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(srtChunk-len(c.buf), len(p))
+		c.buf = append(c.buf, p[:k]...)
+		p = p[k:]
+		if len(c.buf) == srtChunk {
+			if err := c.Flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (c *chunkWriter) Flush() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.w.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
+}
+
+// sessionSRT sends the stream as MPEG-TS over SRT (caller mode); the URL's
+// query is the SRT configuration (streamid, passphrase, latency…), the key,
+// if any, is the streamid.
+func (w *worker) sessionSRT(ctx context.Context, stream *media.Stream) (bool, error) {
+	cfg := srt.DefaultConfig()
+	addr, err := cfg.UnmarshalURL(w.dest.URL)
+	if err != nil {
+		return false, &sessionError{reason: ReasonRefused, fatal: true, err: err}
+	}
+	if w.key != "" {
+		cfg.StreamId = w.key
+	}
+	fd, err := newFeed(w, stream)
+	if err != nil {
+		return false, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer fd.close()
+	defer stop()
+	// gosrt's Dial has no context: it gives up after the config's
+	// ConnectionTimeout (3 s by default).
+	conn, err := srt.Dial("srt", addr, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if strings.Contains(err.Error(), "rejected") { // gosrt has no error value for a REJECT
+			return false, &sessionError{reason: ReasonRefused, err: err}
+		}
+		return false, &sessionError{reason: ReasonUnreachable, err: err}
+	}
+	defer conn.Close()
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	cw := &chunkWriter{w: conn}
+	feed, err := newTSFeed(cw, cw.Flush, fd.tracks)
+	if err != nil {
+		return false, err
+	}
+	w.set(State{State: StateLive})
+	frames, errs := fd.run(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case err := <-readErr:
+			return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("connection closed: %w", err)}
+		case err := <-errs:
+			if errors.Is(err, context.Canceled) {
+				return true, nil
+			}
+			return true, err
+		case f := <-frames:
+			if err := feed.write(f); err != nil {
+				return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("write: %w", err)}
+			}
+		}
+	}
+}
