@@ -76,8 +76,11 @@ type Hub struct {
 	claimTTL time.Duration
 	renew    time.Duration
 	hlsCfg   HLSConfig
-	log      *slog.Logger
-	onEvent  func(Event)
+	// ladderCfg is the ABR ladder of every stream (ladder.go).
+	ladderCfg   LadderConfig
+	ladderDrops *prometheus.CounterVec
+	log         *slog.Logger
+	onEvent     func(Event)
 	// pageViewers counts a channel's viewers on Livehouse's pages.
 	pageViewers func(slug string) int
 
@@ -109,7 +112,9 @@ type HubOptions struct {
 	// closed (default 1 s).
 	ClaimTTL, ClaimRenew time.Duration
 	HLS                  HLSConfig
-	Log                  *slog.Logger
+	// Ladder is the ABR ladder every stream gets (ladder.go); off by default.
+	Ladder LadderConfig
+	Log    *slog.Logger
 	// Metrics registry; the hub registers its collectors there.
 	Metrics prometheus.Registerer
 	// OnEvent, if set, is called (synchronously) for live.started and live.ended.
@@ -134,14 +139,19 @@ func NewHub(o HubOptions) (*Hub, error) {
 		o.ClaimRenew = time.Second
 	}
 	h := &Hub{
-		channels:    o.Channels,
-		dir:         o.Directory,
-		node:        o.Directory.Self().ID,
-		claimTTL:    o.ClaimTTL,
-		renew:       o.ClaimRenew,
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
-		hlsCfg:      o.HLS,
+		channels:  o.Channels,
+		dir:       o.Directory,
+		node:      o.Directory.Self().ID,
+		claimTTL:  o.ClaimTTL,
+		renew:     o.ClaimRenew,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		hlsCfg:    o.HLS,
+		ladderCfg: o.Ladder,
+		ladderDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "livehouse_ladder_rungs_dropped_total",
+			Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
+		}, []string{"channel", "rung"}),
 		log:         o.Log,
 		onEvent:     o.OnEvent,
 		claims:      map[int64]*Claim{},
@@ -160,7 +170,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 		h.onEvent = func(Event) {}
 	}
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, hubCollector{h}} {
+		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, h.ladderDrops, hubCollector{h}} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register media metrics: %w", err)
 			}
@@ -283,6 +293,7 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 			s.params[i] = newVideoParams(t)
 		}
 	}
+	h.startLadder(s)
 	id := c.session
 	s.SessionID = id
 	if err := h.channels.SessionStarted(ctx, id, s.Status()); err != nil {

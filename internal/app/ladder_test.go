@@ -1,0 +1,245 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+
+	"github.com/livehouse/livehouse/internal/config"
+)
+
+// publishTestsrc720 publishes 1280x720 30 fps testsrc2 with a sine over
+// RTMP for at most d, keyframes every second (the segment duration).
+func publishTestsrc720(t *testing.T, rtmpURL string, d time.Duration) *exec.Cmd {
+	t.Helper()
+	ff := needTool(t, "ffmpeg")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", fmt.Sprint(int(d.Seconds())),
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-threads", "1",
+		"-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-b:v", "2500k", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "96k", "-f", "flv", rtmpURL)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+	return cmd
+}
+
+// ladderNode is a node with the default ladder on, at x264 ultrafast and one
+// thread per rendition to spare the shared test machine.
+func ladderNode(t *testing.T) *testNode {
+	return startNodeWith(t, func(c *config.Config) {
+		c.Ladder, c.LadderPreset, c.LadderThreads = true, "ultrafast", 1
+		c.LadderMaxLag = 10 * time.Second // a loaded CI machine is not a lagging encoder
+	})
+}
+
+func multivariant(t *testing.T, n *testNode, slug string) (*playlist.Multivariant, bool) {
+	code, body := httpGet(t, n.http+"/hls/"+slug+"/index.m3u8?via=page")
+	if code != 200 {
+		return nil, false
+	}
+	pl, err := playlist.Unmarshal([]byte(body))
+	if err != nil {
+		t.Fatalf("multivariant playlist: %v\n%s", err, body)
+	}
+	mv, ok := pl.(*playlist.Multivariant)
+	if !ok {
+		t.Fatalf("index.m3u8 is not a multivariant playlist:\n%s", body)
+	}
+	return mv, true
+}
+
+// The contract of issue 14 item 1: with the default ladder on, a 720p
+// publish gets source + 720p + 480p + 360p in the multivariant playlist,
+// each with its RESOLUTION, the lowest 640x360 H.264 Constrained Baseline;
+// every rung's segments start where the source's do.
+func TestLadderDefaultRenditions(t *testing.T) {
+	ffprobe := needTool(t, "ffprobe")
+	n := ladderNode(t)
+	key := streamerChannel(t, n, "abrstreamer", "abr")
+	publishTestsrc720(t, n.rtmp+"/"+key, 60*time.Second)
+
+	var mv *playlist.Multivariant
+	waitFor(t, 60*time.Second, "4 renditions in the multivariant playlist", func() bool {
+		m, ok := multivariant(t, n, "abr")
+		mv = m
+		return ok && len(m.Variants) == 4
+	})
+	// Let every rung keep a few segments before comparing boundaries.
+	waitFor(t, 30*time.Second, "4 segments in the 360p playlist", func() bool {
+		_, body := httpGet(t, n.http+"/hls/abr/360p/video1_stream.m3u8?via=page")
+		return strings.Count(body, "#EXTINF:")-strings.Count(body, "#EXT-X-GAP") >= 4
+	})
+	var res []string
+	for _, v := range mv.Variants {
+		res = append(res, v.Resolution)
+		if v.Bandwidth <= 0 || len(v.Codecs) != 2 || v.FrameRate == nil || *v.FrameRate < 29 || *v.FrameRate > 31 {
+			t.Errorf("variant %s: BANDWIDTH %d CODECS %v FRAME-RATE %v", v.URI, v.Bandwidth, v.Codecs, v.FrameRate)
+		}
+		if v.Audio == "" {
+			t.Errorf("variant %s plays no audio group", v.URI)
+		}
+	}
+	if want := "1280x720 1280x720 854x480 640x360"; strings.Join(res, " ") != want {
+		t.Fatalf("resolutions %v, want %s", res, want)
+	}
+	lowest := mv.Variants[3]
+	if !strings.HasPrefix(lowest.Codecs[0], "avc1.42") {
+		t.Errorf("360p codec %s, want H.264 Baseline (avc1.42…)", lowest.Codecs[0])
+	}
+	if !strings.HasPrefix(lowest.URI, "360p/") || !strings.Contains(lowest.URI, "via=page") {
+		t.Errorf("360p URI %q", lowest.URI)
+	}
+
+	want := map[string]struct {
+		w, h    int
+		profile string
+	}{
+		"video1_stream.m3u8":      {1280, 720, ""},
+		// x264 ultrafast (the test's preset) uses no CABAC nor 8x8
+		// transforms, so every rung is Constrained Baseline in fact; only
+		// the 360p rung must be, whatever the preset.
+		"720p/video1_stream.m3u8": {1280, 720, ""},
+		"480p/video1_stream.m3u8": {854, 480, ""},
+		"360p/video1_stream.m3u8": {640, 360, "Constrained Baseline"},
+	}
+	starts := map[string][]time.Time{}
+	for _, v := range mv.Variants {
+		path, _, _ := strings.Cut(v.URI, "?")
+		w := want[path]
+		out, err := exec.Command(ffprobe, "-v", "error", "-user_agent", "livehouse-test", "-select_streams", "v:0",
+			"-show_entries", "stream=width,height,profile", "-of", "json", n.http+"/hls/abr/"+path+"?via=page").Output()
+		if err != nil {
+			t.Fatalf("ffprobe %s: %v", path, err)
+		}
+		var probe struct {
+			Streams []struct {
+				Width, Height int
+				Profile       string
+			}
+		}
+		if err := json.Unmarshal(out, &probe); err != nil || len(probe.Streams) != 1 {
+			t.Fatalf("ffprobe %s: %v %s", path, err, out)
+		}
+		s := probe.Streams[0]
+		if s.Width != w.w || s.Height != w.h || (w.profile != "" && s.Profile != w.profile) {
+			t.Errorf("%s: ffprobe reads %dx%d %s, want %dx%d %s", path, s.Width, s.Height, s.Profile, w.w, w.h, w.profile)
+		}
+		starts[path] = segmentStarts(t, n, path)
+	}
+	// Aligned segments: every segment of a rung starts where a source
+	// segment does (EXT-X-PROGRAM-DATE-TIME, which hls.js aligns
+	// renditions by), and the rungs' segments are ~1 s as the source's.
+	src := starts["video1_stream.m3u8"]
+	for path, ss := range starts {
+		matched := 0
+		for _, at := range ss {
+			if near(src, at, 50*time.Millisecond) {
+				matched++
+			} else if at.After(src[0]) && at.Before(src[len(src)-1]) {
+				t.Errorf("%s: segment at %s starts at no source segment boundary (source: %v)", path, at.Format("15:04:05.000"), fmtTimes(src))
+			}
+		}
+		if matched < 4 {
+			t.Errorf("%s: only %d segment starts match the source's (%v vs %v)", path, matched, fmtTimes(ss), fmtTimes(src))
+		}
+	}
+}
+
+// segmentStarts reads the EXT-X-PROGRAM-DATE-TIME of every segment of a
+// media playlist.
+func segmentStarts(t *testing.T, n *testNode, path string) []time.Time {
+	t.Helper()
+	code, body := httpGet(t, n.http+"/hls/abr/"+path+"?via=page")
+	if code != 200 {
+		t.Fatalf("%s: %d %s", path, code, body)
+	}
+	// gohlslib dates only the segments that have parts; the others are
+	// placed back from the first date by their durations, as players do.
+	type seg struct {
+		dur time.Duration
+		at  time.Time // zero when the playlist gives none
+		gap bool
+	}
+	var segs []seg
+	var next seg
+	for _, line := range strings.Split(body, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-PROGRAM-DATE-TIME:"):
+			v := strings.TrimPrefix(line, "#EXT-X-PROGRAM-DATE-TIME:")
+			at, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				t.Fatalf("%s: PDT %q: %v", path, v, err)
+			}
+			next.at = at
+		case line == "#EXT-X-GAP":
+			next.gap = true
+		case strings.HasPrefix(line, "#EXTINF:"):
+			v := strings.TrimSuffix(strings.TrimPrefix(line, "#EXTINF:"), ",")
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: EXTINF %q: %v", path, v, err)
+			}
+			next.dur = time.Duration(secs * float64(time.Second))
+		case line != "" && !strings.HasPrefix(line, "#"):
+			segs = append(segs, next)
+			next = seg{}
+		}
+	}
+	first := -1
+	for i, s := range segs {
+		if !s.at.IsZero() {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatalf("%s: no EXT-X-PROGRAM-DATE-TIME:\n%s", path, body)
+	}
+	for i := first - 1; i >= 0; i-- {
+		segs[i].at = segs[i+1].at.Add(-segs[i].dur)
+	}
+	for i := first + 1; i < len(segs); i++ {
+		if segs[i].at.IsZero() {
+			segs[i].at = segs[i-1].at.Add(segs[i-1].dur)
+		}
+	}
+	var out []time.Time
+	for _, s := range segs {
+		if !s.gap {
+			out = append(out, s.at)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+func near(ts []time.Time, at time.Time, tol time.Duration) bool {
+	for _, x := range ts {
+		if math.Abs(float64(x.Sub(at))) <= float64(tol) {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtTimes(ts []time.Time) string {
+	s := make([]string, len(ts))
+	for i, x := range ts {
+		s[i] = x.Format("05.000")
+	}
+	return strings.Join(s, " ")
+}
