@@ -107,7 +107,7 @@ func TestLadderDefaultRenditions(t *testing.T) {
 		w, h    int
 		profile string
 	}{
-		"video1_stream.m3u8":      {1280, 720, ""},
+		"video1_stream.m3u8": {1280, 720, ""},
 		// x264 ultrafast (the test's preset) uses no CABAC nor 8x8
 		// transforms, so every rung is Constrained Baseline in fact; only
 		// the 360p rung must be, whatever the preset.
