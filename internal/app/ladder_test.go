@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -242,4 +243,90 @@ func fmtTimes(ts []time.Time) string {
 		s[i] = x.Format("05.000")
 	}
 	return strings.Join(s, " ")
+}
+
+// TestLadderBenchmark measures, for the note, the CPU the default ladder's
+// ffmpeg child uses on a 720p30 source with x264 veryfast and ultrafast,
+// and the encode lag each rung adds (source frame into ffmpeg → rung frame
+// out). Set LIVEHOUSE_LADDER_BENCH=1 to run it; it takes about a minute.
+func TestLadderBenchmark(t *testing.T) {
+	if os.Getenv("LIVEHOUSE_LADDER_BENCH") == "" {
+		t.Skip("set LIVEHOUSE_LADDER_BENCH=1 to measure the ladder")
+	}
+	for _, preset := range []string{"ultrafast", "veryfast"} {
+		t.Run(preset, func(t *testing.T) {
+			n := startNodeWith(t, func(c *config.Config) { c.Ladder, c.LadderPreset = true, preset })
+			slug := "bench" + preset[:4]
+			key := streamerChannel(t, n, "s"+slug, slug)
+			publishTestsrc720(t, n.rtmp+"/"+key, 70*time.Second)
+			waitFor(t, 60*time.Second, "4 renditions", func() bool {
+				m, ok := multivariant(t, n, slug)
+				return ok && len(m.Variants) == 4
+			})
+			pid := ladderChild(t)
+			hz := 100.0 // USER_HZ
+			cpu0, t0 := procCPU(t, pid), time.Now()
+			lags := map[string][]float64{}
+			for time.Since(t0) < 20*time.Second {
+				time.Sleep(time.Second)
+				for _, r := range []string{"720p", "480p", "360p"} {
+					lags[r] = append(lags[r], metric(t, n, `livehouse_ladder_encode_lag_seconds{channel="`+slug+`",rung="`+r+`"}`))
+				}
+			}
+			cpu := (procCPU(t, pid) - cpu0) / hz / time.Since(t0).Seconds()
+			t.Logf("%s: ladder ffmpeg uses %.0f %% of one core (%.2f cores) for 720p+480p+360p of a 720p30 source", preset, cpu*100, cpu)
+			for _, r := range []string{"720p", "480p", "360p"} {
+				v := lags[r]
+				sort.Float64s(v)
+				t.Logf("%s %s: encode lag median %.0f ms, max %.0f ms", preset, r, v[len(v)/2]*1000, v[len(v)-1]*1000)
+			}
+			if dropped := metric(t, n, `livehouse_ladder_rungs_dropped_total{channel="`+slug+`",rung="720p"}`); dropped > 0 {
+				t.Logf("%s: the 720p rung was dropped (machine too busy)", preset)
+			}
+		})
+	}
+}
+
+// ladderChild finds the ladder's ffmpeg among this process's children.
+func ladderChild(t *testing.T) int {
+	t.Helper()
+	me := os.Getpid()
+	var found int
+	waitFor(t, 10*time.Second, "the ladder's ffmpeg", func() bool {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+			if ppid, _ := strconv.Atoi(fields[1]); ppid != me {
+				continue
+			}
+			cmd, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if strings.Contains(string(cmd), "filter_complex") {
+				found = pid
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// procCPU is a process's user+system time in clock ticks.
+func procCPU(t *testing.T, pid int) float64 {
+	t.Helper()
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return ut + st
 }
