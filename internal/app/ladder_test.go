@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,4 +330,44 @@ func procCPU(t *testing.T, pid int) float64 {
 	ut, _ := strconv.ParseFloat(fields[11], 64)
 	st, _ := strconv.ParseFloat(fields[12], 64)
 	return ut + st
+}
+
+// TestChromiumLadderSwitchesDown: on the watch page hls.js gets the four
+// renditions, the quality menu lists them (the publisher's own as Source)
+// and pins 360p, and on Auto a network throttled to 1.2 Mbit/s (CDP) makes
+// it switch down to 360p and play on there (stalls are logged, with a
+// baseline of the machine's own: see the comment below)
+// (e2e/abr.mjs).
+func TestChromiumLadderSwitchesDown(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	n := ladderNode(t)
+	key := streamerChannel(t, n, "abrviewer", "abrplay")
+	publishTestsrc720(t, n.rtmp+"/"+key, 600*time.Second)
+	waitFor(t, 60*time.Second, "4 renditions", func() bool {
+		m, ok := multivariant(t, n, "abrplay")
+		return ok && len(m.Variants) == 4
+	})
+	base := strings.Replace(n.http, "127.0.0.1", "localhost", 1)
+	for _, c := range []struct{ lang, w, h, source string }{
+		{"en", "1280", "800", `"Source (720p)"`},
+		{"zh-CN", "375", "812", `"原画（720p）"`},
+	} {
+		t.Run(c.lang+"-"+c.w, func(t *testing.T) {
+			out := runBrowser(t, node, chromium, "abr.mjs",
+				[]string{base, c.lang, "abrplay", c.w, c.h, os.Getenv("LIVEHOUSE_SCREENSHOTS")},
+				"LEVELS n=4", c.source, `"360p"`, `"480p"`, "PIN height=360 auto=false playing=true",
+				"THROTTLED switched_down=true height=360")
+			m := regexp.MustCompile(`THROTTLED .* played_10s=([0-9.]+) stalls_after=(\d+)`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatal("no THROTTLED line")
+			}
+			// On a quiet machine it plays all 10 s without a stall; on the
+			// shared 2-core test machine hls.js reports a stall now and
+			// then even unthrottled (BASELINE), so stalls are logged and
+			// the picture must keep moving.
+			if played, _ := strconv.ParseFloat(m[1], 64); played < 7 {
+				t.Errorf("throttled playback: %s s played in 10 s (%s stalls)", m[1], m[2])
+			}
+		})
+	}
 }
