@@ -371,3 +371,43 @@ func TestChromiumLadderSwitchesDown(t *testing.T) {
 		})
 	}
 }
+
+// TestLadderSurvivesFFmpegCrash: the ladder's ffmpeg killed, the source
+// plays on (its playlist keeps growing), the rungs leave the multivariant
+// playlist, and a new ffmpeg brings all four renditions back.
+func TestLadderSurvivesFFmpegCrash(t *testing.T) {
+	n := ladderNode(t)
+	key := streamerChannel(t, n, "abrcrash", "abrcrash")
+	publishTestsrc720(t, n.rtmp+"/"+key, 120*time.Second)
+	renditions := func() int {
+		m, ok := multivariant(t, n, "abrcrash")
+		if !ok {
+			return 0
+		}
+		return len(m.Variants)
+	}
+	waitFor(t, 60*time.Second, "4 renditions", func() bool { return renditions() == 4 })
+	pid := ladderChild(t)
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the rungs leave the playlist", func() bool { return renditions() == 1 })
+	// The source goes on: new parts keep appearing.
+	lastPart := func() string {
+		_, body := httpGet(t, n.http+"/hls/abrcrash/video1_stream.m3u8?via=page")
+		return body[strings.LastIndex(body, "_part"):]
+	}
+	p0 := lastPart()
+	waitFor(t, 5*time.Second, "source parts after the crash", func() bool { return lastPart() != p0 })
+	waitFor(t, 60*time.Second, "4 renditions again", func() bool { return renditions() == 4 })
+	if !strings.Contains(n.logs.String(), "ffmpeg stopped; the source plays on, retrying") {
+		t.Error("the crash is not in the log")
+	}
+	if again := ladderChild(t); again == pid {
+		t.Error("the same ffmpeg?")
+	}
+}

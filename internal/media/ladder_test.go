@@ -96,3 +96,26 @@ func TestLadderWatchdogDropsTheLaggingRung(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+// Without ffmpeg a stream with the ladder configured is passthrough only,
+// and says so: in its health (the studio) and in the log.
+func TestLadderWithoutFFmpegIsPassthrough(t *testing.T) {
+	ffmpegPath() // settle the lookup, then hide ffmpeg
+	saved := ffmpegBin
+	ffmpegBin = ""
+	t.Cleanup(func() { ffmpegBin = saved })
+	var logs strings.Builder
+	h := &Hub{ladderCfg: LadderConfig{Enabled: true}}
+	s := &Stream{Channel: ChannelRef{Slug: "x"}, log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Tracks: []*Track{{Codec: H264, Width: 1280, Height: 720, FPS: 30}}}
+	h.startLadder(s)
+	if s.ladder != nil || s.ladderOff == "" {
+		t.Fatalf("ladder %v, off %q", s.ladder, s.ladderOff)
+	}
+	if w := s.Health().Warnings; !slices.Contains(w, "ladder_passthrough_only") {
+		t.Errorf("warnings %v lack ladder_passthrough_only", w)
+	}
+	if !strings.Contains(logs.String(), "passthrough only") || !strings.Contains(logs.String(), "ffmpeg is not installed") {
+		t.Errorf("log: %s", logs.String())
+	}
+}
