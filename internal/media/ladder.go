@@ -108,6 +108,8 @@ type ladder struct {
 	done   chan struct{}
 	onDrop func(rung string) // counts a dropped rung (metrics)
 
+	created time.Time // when the stream went live with the ladder
+
 	mu      sync.Mutex
 	rungs   []*rungOut // every planned rung, highest first
 	restart chan struct{}
@@ -214,7 +216,7 @@ func (s *Stream) newLadder(cfg LadderConfig, hlsCfg HLSConfig) (*ladder, error) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &ladder{s: s, cfg: cfg, hlsCfg: hlsCfg, video: v, vidx: vidx, fps: fps, rungs: planned,
-		enc: pickEncoder(bin, cfg.Encoder), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		enc: pickEncoder(bin, cfg.Encoder), created: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		restart: make(chan struct{}, 1)}
 	if l.enc != cfg.Encoder && cfg.Encoder != "" {
 		s.log.Warn("ABR ladder: the selected hardware encoder is not in this ffmpeg; using x264", "encoder", cfg.Encoder)
@@ -313,7 +315,7 @@ var errRungDropped = errors.New("a rendition was dropped")
 // args is ffmpeg's command line for rungs, rung i written to fd 3+i.
 func (l *ladder) args(rungs []*rungOut) []string {
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin",
-		"-fflags", "+nobuffer", "-probesize", "1000000", "-analyzeduration", "0",
+		"-fflags", "+nobuffer", "-probesize", "32768", "-analyzeduration", "0",
 		"-f", "mpegts", "-i", "pipe:0", "-copyts"}
 	var graph strings.Builder
 	graph.WriteString("[0:v:0]split=" + strconv.Itoa(len(rungs)))
@@ -625,8 +627,9 @@ func (l *ladder) writeRung(r *rungOut, pts time.Duration, au [][]byte) error {
 		r.lag = now.Sub(at)
 		r.maxLag = max(r.maxLag, r.lag)
 	}
-	// A rung is offered to players once it has a few segments.
-	if !r.ready && now.Sub(r.started) > 3*l.hlsCfg.SegmentDuration+time.Second {
+	// A rung is offered to players once its muxer has a few segments (it
+	// answers a media playlist from the second).
+	if !r.ready && now.Sub(r.started) > 3*l.hlsCfg.SegmentDuration {
 		r.ready = true
 		l.s.log.Info("ABR ladder: rendition live", "rung", r.Name, "encode_lag", r.lag.Round(time.Millisecond))
 	}
@@ -724,7 +727,20 @@ func (l *ladder) serveRung(name string, w http.ResponseWriter, r *http.Request) 
 // serveMultivariant answers /hls/SLUG/index.m3u8: the source muxer's
 // multivariant playlist (source video, its audio rendition) with a variant
 // per live rung added, each playing the source's audio.
+//
+// Players read the multivariant playlist once. In the stream's first
+// seconds, while ffmpeg starts, it is held back until the rungs are ready
+// (at most ladderStartGrace from the start), so the first viewers get them
+// too; later it never waits for the ladder.
 func (l *ladder) serveMultivariant(src *hlsOutput, w http.ResponseWriter, r *http.Request) {
+	for deadline := l.created.Add(ladderStartGrace); l.starting() && time.Now().Before(deadline); {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-l.ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	rec := httptest.NewRecorder()
 	src.serve(rec, r)
 	res := rec.Result()
@@ -781,8 +797,31 @@ func (l *ladder) serveMultivariant(src *hlsOutput, w http.ResponseWriter, r *htt
 			w.Header()[k] = vs
 		}
 	}
+	// Rungs come and go: a cached copy must not outlive a second (the
+	// muxer's own says 30 s).
+	cc := "public, max-age=1"
+	if strings.Contains(res.Header.Get("Cache-Control"), "private") {
+		cc = "private, max-age=1"
+	}
+	w.Header().Set("Cache-Control", cc)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// starting reports whether the ladder's first ffmpeg has yet to make
+// every rung ready.
+func (l *ladder) starting() bool {
+	if l.ctx.Err() != nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.rungs {
+		if !r.dropped && !r.ready {
+			return true
+		}
+	}
+	return false
 }
 
 func copyResponse(w http.ResponseWriter, res *http.Response, body []byte) {
