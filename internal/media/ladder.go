@@ -290,8 +290,8 @@ func (l *ladder) run(bin string) {
 		}
 		start := time.Now()
 		err := l.runOnce(bin, rungs)
-		if l.ctx.Err() != nil {
-			return
+		if l.ctx.Err() != nil || errors.Is(err, ErrStreamEnded) {
+			return // the stream ended: nothing to restart for
 		}
 		if errors.Is(err, errRungDropped) {
 			backoff = time.Second
@@ -461,7 +461,7 @@ loop:
 		case <-l.ctx.Done():
 			break loop
 		case err := <-feedErr:
-			result = fmt.Errorf("feeding ffmpeg: %v", err)
+			result = fmt.Errorf("feeding ffmpeg: %w", err)
 			feedErr = nil
 			break loop
 		case err := <-readErr:
@@ -484,7 +484,7 @@ loop:
 	if feedErr != nil {
 		<-feedErr
 	}
-	if l.ctx.Err() != nil || result == errRungDropped {
+	if l.ctx.Err() != nil || errors.Is(result, errRungDropped) || errors.Is(result, ErrStreamEnded) {
 		return result
 	}
 	return fmt.Errorf("%w (ffmpeg: %v, said: %q)", result, werr, stderr.String())
@@ -516,7 +516,7 @@ func (l *ladder) feed(ctx context.Context, stdin io.Writer, sub *Subscription) e
 			return nil
 		case f, ok := <-sub.Frames():
 			if !ok {
-				return errors.New("the stream ended")
+				return ErrStreamEnded
 			}
 			if f.Track != vtrack {
 				continue
