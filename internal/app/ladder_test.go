@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/gortmplib"
+	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 
 	"github.com/livehouse/livehouse/internal/config"
 )
@@ -423,5 +426,70 @@ func TestLadderSurvivesFFmpegCrash(t *testing.T) {
 	}
 	if again := ladderChild(t); again == pid {
 		t.Error("the same ffmpeg?")
+	}
+}
+
+// TestLadderH265SourceGetsOnlyRungsBelowIt: a 640x360 H.265 publish (the
+// enhanced-RTMP fixture) gets the 360p rung alone: ffmpeg decodes H.265,
+// the rung is H.264 Constrained Baseline, 720p and 480p are skipped.
+func TestLadderH265SourceGetsOnlyRungsBelowIt(t *testing.T) {
+	ffprobe := needTool(t, "ffprobe")
+	vps, sps, pps, frames := readTS(t, "../../testdata/fixture-h265-opus.ts")
+	n := ladderNode(t)
+	key := n.createChannel("hevcabr")
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: vps, SPS: sps, PPS: pps}}
+	c, w, err := dialPublisher(t, n, key, video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	t.Cleanup(func() {
+		stop()
+		if err := <-published; err != nil {
+			t.Errorf("publish: %v", err)
+		}
+	})
+	go func() {
+		start := time.Now()
+		loop := frames[len(frames)-1].dts + 40*time.Millisecond
+		for i := 0; ; i++ {
+			off := time.Duration(i) * loop
+			for _, f := range frames {
+				if !f.video {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+					published <- nil
+					return
+				case <-time.After(time.Until(start.Add(f.dts + off))):
+				}
+				if err := w.WriteH265(video, f.pts+off, f.dts+off, f.data); err != nil {
+					published <- err
+					return
+				}
+			}
+		}
+	}()
+	var mv *playlist.Multivariant
+	waitFor(t, 60*time.Second, "the 360p rung", func() bool {
+		m, ok := multivariant(t, n, "hevcabr")
+		mv = m
+		return ok && len(m.Variants) == 2
+	})
+	if src, r := mv.Variants[0], mv.Variants[1]; src.Resolution != "640x360" || !strings.HasPrefix(src.Codecs[0], "hvc1") ||
+		r.Resolution != "640x360" || !strings.HasPrefix(r.Codecs[0], "avc1.42") || !strings.HasPrefix(r.URI, "360p/") {
+		t.Fatalf("variants: %+v %+v", *src, *r)
+	}
+	out, err := exec.Command(ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,profile,width,height",
+		"-of", "csv=p=0", n.http+"/hls/hevcabr/360p/video1_stream.m3u8?via=page").Output()
+	if got := strings.Fields(strings.ReplaceAll(string(out), " ", "_")); err != nil || len(got) == 0 || got[len(got)-1] != "h264,Constrained_Baseline,640,360" {
+		t.Errorf("ffprobe 360p: %q %v", got, err)
+	}
+	time.Sleep(time.Second) // a second more: no other rung appears
+	if m, _ := multivariant(t, n, "hevcabr"); m == nil || len(m.Variants) != 2 {
+		t.Errorf("variants changed: %+v", m)
 	}
 }
