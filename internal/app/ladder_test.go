@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -492,4 +493,34 @@ func TestLadderH265SourceGetsOnlyRungsBelowIt(t *testing.T) {
 	if m, _ := multivariant(t, n, "hevcabr"); m == nil || len(m.Variants) != 2 {
 		t.Errorf("variants changed: %+v", m)
 	}
+}
+
+// TestLadderPassthroughOnlyIsReported: a stream the ladder cannot encode
+// (here audio only; a node without ffmpeg is the other case, see
+// media.TestLadderWithoutFFmpegIsPassthrough) plays as it is, and the
+// studio's health API and the log say the ladder is off for it.
+func TestLadderPassthroughOnlyIsReported(t *testing.T) {
+	ff := needTool(t, "ffmpeg")
+	n := ladderNode(t)
+	key := n.createChannel("abraudio")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "60",
+		"-c:a", "aac", "-b:a", "96k", "-f", "flv", n.rtmp+"/"+key)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+	var h healthResp
+	waitFor(t, 30*time.Second, "the passthrough warning", func() bool {
+		n.api("GET", "/api/channels/abraudio/health", testAdminToken, nil, &h)
+		return h.Live && slices.Contains(h.Warnings, "ladder_passthrough_only")
+	})
+	if !strings.Contains(n.logs.String(), "ABR ladder off for this stream: passthrough only") {
+		t.Error("the log does not say the ladder is off")
+	}
+	waitFor(t, 30*time.Second, "the audio playlist", func() bool {
+		m, ok := multivariant(t, n, "abraudio")
+		return ok && len(m.Variants) == 1
+	})
 }
