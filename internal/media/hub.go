@@ -76,19 +76,19 @@ type Hub struct {
 	claimTTL time.Duration
 	renew    time.Duration
 	hlsCfg   HLSConfig
-	// ladderCfg is the ABR ladder of every stream (ladder.go).
-	ladderCfg   LadderConfig
-	ladderDrops *prometheus.CounterVec
-	log         *slog.Logger
-	onEvent     func(Event)
+	log      *slog.Logger
+	onEvent  func(Event)
 	// pageViewers counts a channel's viewers on Livehouse's pages.
 	pageViewers func(slug string) int
+	// ladderCfg is the ABR ladder every stream gets (ladder.go).
+	ladderCfg LadderConfig
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
 	hlsRequests *prometheus.CounterVec
+	ladderDrops *prometheus.CounterVec // ABR ladder rungs dropped (ladder.go)
 	ingestBytes *prometheus.CounterVec
 	hlsWaiting  atomic.Int64 // blocking LL-HLS requests in progress
 
@@ -112,9 +112,7 @@ type HubOptions struct {
 	// closed (default 1 s).
 	ClaimTTL, ClaimRenew time.Duration
 	HLS                  HLSConfig
-	// Ladder is the ABR ladder every stream gets (ladder.go); off by default.
-	Ladder LadderConfig
-	Log    *slog.Logger
+	Log                  *slog.Logger
 	// Metrics registry; the hub registers its collectors there.
 	Metrics prometheus.Registerer
 	// OnEvent, if set, is called (synchronously) for live.started and live.ended.
@@ -124,6 +122,9 @@ type HubOptions struct {
 	// leaves out; Status.Viewers and livehouse_viewers add them to the
 	// external players. nil counts none.
 	PageViewers func(slug string) int
+	// Ladder is the ABR ladder every stream gets (ladder.go); off unless
+	// Enabled.
+	Ladder LadderConfig
 }
 
 // NewHub creates a hub, registers its metrics and starts keeping its
@@ -139,19 +140,14 @@ func NewHub(o HubOptions) (*Hub, error) {
 		o.ClaimRenew = time.Second
 	}
 	h := &Hub{
-		channels:  o.Channels,
-		dir:       o.Directory,
-		node:      o.Directory.Self().ID,
-		claimTTL:  o.ClaimTTL,
-		renew:     o.ClaimRenew,
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		hlsCfg:    o.HLS,
-		ladderCfg: o.Ladder,
-		ladderDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "livehouse_ladder_rungs_dropped_total",
-			Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
-		}, []string{"channel", "rung"}),
+		channels:    o.Channels,
+		dir:         o.Directory,
+		node:        o.Directory.Self().ID,
+		claimTTL:    o.ClaimTTL,
+		renew:       o.ClaimRenew,
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		hlsCfg:      o.HLS,
 		log:         o.Log,
 		onEvent:     o.OnEvent,
 		claims:      map[int64]*Claim{},
@@ -169,6 +165,11 @@ func NewHub(o HubOptions) (*Hub, error) {
 	if h.onEvent == nil {
 		h.onEvent = func(Event) {}
 	}
+	h.ladderCfg = o.Ladder
+	h.ladderDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "livehouse_ladder_rungs_dropped_total",
+		Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
+	}, []string{"channel", "rung"})
 	if o.Metrics != nil {
 		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, h.ladderDrops, hubCollector{h}} {
 			if err := o.Metrics.Register(c); err != nil {
