@@ -523,4 +523,10 @@ func TestLadderPassthroughOnlyIsReported(t *testing.T) {
 		m, ok := multivariant(t, n, "abraudio")
 		return ok && len(m.Variants) == 1
 	})
+	if code, body := httpGet(t, n.http+"/hls/abraudio/360p/video1_stream.m3u8"); code != 404 || !strings.Contains(body, `"not_found"`) {
+		t.Errorf("a rung of a stream without one: %d %s", code, body)
+	}
+	if code, body := httpGet(t, n.http+"/hls/nosuch/360p/video1_stream.m3u8"); code != 404 || !strings.Contains(body, `"not_live"`) {
+		t.Errorf("a rung of a channel not live: %d %s", code, body)
+	}
 }
