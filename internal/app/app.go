@@ -189,6 +189,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			SegmentCount:      cfg.HLSSegmentCount,
 			PlayersPerAddress: cfg.HLSPlayersPerAddress,
 		},
+		Ladder: media.LadderConfig{Enabled: cfg.Ladder, Preset: cfg.LadderPreset, Encoder: cfg.LadderEncoder,
+			MaxLag: cfg.LadderMaxLag, Threads: cfg.LadderThreads},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
 		// The room hears live.started / live.ended, on every node; the

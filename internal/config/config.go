@@ -105,6 +105,21 @@ type Config struct {
 	// keys; empty: the key file simulcast.key in DataDir, created on first
 	// start. Every node of a cluster needs the same key.
 	SimulcastKey string
+
+	// Ladder turns on the ABR ladder for every channel: an ffmpeg child per
+	// live stream encodes 720p30, 480p30 and 360p renditions next to the
+	// source (README "ABR ladder"). Off by default: without it LL-HLS is the
+	// publisher's stream alone, with no encoding cost.
+	Ladder bool
+	// LadderPreset is the x264 preset of the ladder (ultrafast to fast).
+	LadderPreset string
+	// LadderEncoder is x264, nvenc, vaapi or qsv.
+	LadderEncoder string
+	// LadderMaxLag is how far a rendition may fall behind the source before
+	// it is dropped.
+	LadderMaxLag time.Duration
+	// LadderThreads caps the encoder threads per rendition (0: ffmpeg's choice).
+	LadderThreads int
 }
 
 // MinOutboxRetention is the shortest --outbox-retention: well over the
@@ -139,6 +154,9 @@ func Default() Config {
 		// Replays (internal/recording).
 		RecordingRetentionDays: 30,
 		RecordingDefault:       true,
+		LadderPreset:           "veryfast",
+		LadderEncoder:          "x264",
+		LadderMaxLag:           4 * time.Second,
 	}
 }
 
@@ -181,6 +199,11 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", c.HTTPBodyTimeout, "a request body (JSON, a cover upload) must arrive within this; slower ones are cut")
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "when set, /metrics requires Authorization: Bearer TOKEN (16+ characters)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address (127.0.0.1:9090) instead of --http; empty serves it on --http")
+	fs.BoolVar(&c.Ladder, "ladder", c.Ladder, "ABR ladder: encode 720p30, 480p30 and 360p (H.264 Baseline) renditions of every live stream next to the source, with one ffmpeg child per stream (needs ffmpeg; without it LL-HLS is passthrough only)")
+	fs.StringVar(&c.LadderPreset, "ladder-preset", c.LadderPreset, "x264 preset of the ABR ladder: ultrafast, superfast, veryfast, faster or fast")
+	fs.StringVar(&c.LadderEncoder, "ladder-encoder", c.LadderEncoder, "ABR ladder encoder: x264, or a hardware encoder nvenc, vaapi or qsv (x264 is used when ffmpeg lacks it)")
+	fs.DurationVar(&c.LadderMaxLag, "ladder-max-lag", c.LadderMaxLag, "a ladder rendition that falls this far behind the source is dropped (and reported); the source is never held back")
+	fs.IntVar(&c.LadderThreads, "ladder-threads", c.LadderThreads, "encoder threads per ladder rendition (0: ffmpeg's choice)")
 	fs.IntVar(&c.HLSPlayersPerAddress, "hls-players-per-address", c.HLSPlayersPerAddress, "at most this many HLS players (playback sessions) of one stream count as viewers from one client address")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "Web Push VAPID public key (base64url); with --vapid-private-key; both empty: generated on first start and stored in the database")
 	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")
@@ -354,6 +377,22 @@ func (c Config) Validate() error {
 	}
 	if c.HLSSegmentDuration < c.HLSPartDuration || c.HLSSegmentDuration > 30*time.Second {
 		return fmt.Errorf("--hls-segment-duration %v: must be at least the part duration and at most 30s", c.HLSSegmentDuration)
+	}
+	switch c.LadderPreset {
+	case "ultrafast", "superfast", "veryfast", "faster", "fast":
+	default:
+		return fmt.Errorf("--ladder-preset %q: must be ultrafast, superfast, veryfast, faster or fast", c.LadderPreset)
+	}
+	switch c.LadderEncoder {
+	case "x264", "nvenc", "vaapi", "qsv":
+	default:
+		return fmt.Errorf("--ladder-encoder %q: must be x264, nvenc, vaapi or qsv", c.LadderEncoder)
+	}
+	if c.LadderMaxLag < time.Second || c.LadderMaxLag > time.Minute {
+		return fmt.Errorf("--ladder-max-lag %v: must be from 1s to 1m", c.LadderMaxLag)
+	}
+	if c.LadderThreads < 0 || c.LadderThreads > 64 {
+		return fmt.Errorf("--ladder-threads %d: must be from 0 to 64", c.LadderThreads)
 	}
 	if c.HLSSegmentCount < 7 || c.HLSSegmentCount > 100 {
 		return fmt.Errorf("--hls-segment-count %d: Low-Latency HLS needs 7 to 100", c.HLSSegmentCount)

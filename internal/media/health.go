@@ -2,6 +2,7 @@ package media
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/live"
@@ -186,6 +187,10 @@ func (s *Stream) Health() live.Health {
 	warn("no_audio", audio == nil || audioSilent)
 	warn("no_video", video == nil)
 	warn("frames_late", recentLate)
+	// The ABR ladder (ladder.go): configured but not running, or a
+	// rendition dropped for falling behind.
+	warn("ladder_passthrough_only", s.ladderOff != "")
+	warn("ladder_rung_dropped", s.ladder != nil && slices.ContainsFunc(s.ladder.status(), func(r LadderRungStatus) bool { return r.Dropped }))
 	return out
 }
 

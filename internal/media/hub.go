@@ -80,12 +80,15 @@ type Hub struct {
 	onEvent  func(Event)
 	// pageViewers counts a channel's viewers on Livehouse's pages.
 	pageViewers func(slug string) int
+	// ladderCfg is the ABR ladder every stream gets (ladder.go).
+	ladderCfg LadderConfig
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
 	hlsRequests *prometheus.CounterVec
+	ladderDrops *prometheus.CounterVec // ABR ladder rungs dropped (ladder.go)
 	ingestBytes *prometheus.CounterVec
 	hlsWaiting  atomic.Int64 // blocking LL-HLS requests in progress
 
@@ -119,6 +122,9 @@ type HubOptions struct {
 	// leaves out; Status.Viewers and livehouse_viewers add them to the
 	// external players. nil counts none.
 	PageViewers func(slug string) int
+	// Ladder is the ABR ladder every stream gets (ladder.go); off unless
+	// Enabled.
+	Ladder LadderConfig
 }
 
 // NewHub creates a hub, registers its metrics and starts keeping its
@@ -159,8 +165,13 @@ func NewHub(o HubOptions) (*Hub, error) {
 	if h.onEvent == nil {
 		h.onEvent = func(Event) {}
 	}
+	h.ladderCfg = o.Ladder
+	h.ladderDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "livehouse_ladder_rungs_dropped_total",
+		Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
+	}, []string{"channel", "rung"})
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, hubCollector{h}} {
+		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, h.ladderDrops, hubCollector{h}} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register media metrics: %w", err)
 			}
@@ -283,6 +294,7 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 			s.params[i] = newVideoParams(t)
 		}
 	}
+	h.startLadder(s)
 	id := c.session
 	s.SessionID = id
 	if err := h.channels.SessionStarted(ctx, id, s.Status()); err != nil {

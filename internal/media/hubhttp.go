@@ -9,7 +9,8 @@ import (
 
 // The hub's faces to the outside: LL-HLS requests and /metrics.
 
-// ServeHLS answers GET /hls/{slug}/{file}.
+// ServeHLS answers GET /hls/{slug}/{file} and, for the ABR ladder's
+// renditions, GET /hls/{slug}/{rung}/{file}.
 func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	slug, file := r.PathValue("slug"), r.PathValue("file")
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
@@ -32,6 +33,18 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	}
 	// Players on other origins (an embed, a test page) may read the stream.
 	rec.Header().Set("Access-Control-Allow-Origin", "*")
+	if rung := r.PathValue("rung"); rung != "" {
+		if s.ladder == nil {
+			notFound(rec, "no such rendition")
+			return
+		}
+		s.ladder.serveRung(rung, rec, r)
+		return
+	}
+	if file == "index.m3u8" && s.ladder != nil {
+		s.ladder.serveMultivariant(s.hls, rec, r)
+		return
+	}
 	s.hls.serve(rec, r)
 }
 
@@ -83,6 +96,10 @@ var (
 		"Frames of a live channel that arrived over 0.5 s behind their time, this session.", []string{"channel"}, nil)
 	streamWarningDesc = prometheus.NewDesc("livehouse_stream_warning",
 		"1 for each stream-health warning a live channel has now (see GET /api/channels/SLUG/health).", []string{"channel", "code"}, nil)
+	ladderLagDesc = prometheus.NewDesc("livehouse_ladder_encode_lag_seconds",
+		"ABR ladder: how long the last frame of a rendition took from the source into ffmpeg and out again.", []string{"channel", "rung"}, nil)
+	ladderLiveDesc = prometheus.NewDesc("livehouse_ladder_rung_live",
+		"ABR ladder: 1 when a rendition is in the channel's multivariant playlist.", []string{"channel", "rung"}, nil)
 	hlsWaitingDesc = prometheus.NewDesc("livehouse_hls_waiting_requests",
 		"LL-HLS requests in progress that may be held open: blocking playlist reloads (_HLS_msn) and parts not made yet.", nil, nil)
 )
@@ -92,6 +109,8 @@ func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- viewersDesc
 	ch <- playersDesc
 	ch <- hlsWaitingDesc
+	ch <- ladderLagDesc
+	ch <- ladderLiveDesc
 	for _, d := range []*prometheus.Desc{ingestBitrateDesc, ingestFPSDesc, keyframeIntervalDesc, droppedFramesDesc, lateFramesDesc, streamWarningDesc} {
 		ch <- d
 	}
@@ -116,6 +135,16 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(keyframeIntervalDesc, prometheus.GaugeValue, float64(hl.KeyframeIntervalMS)/1000, slug)
 		ch <- prometheus.MustNewConstMetric(droppedFramesDesc, prometheus.CounterValue, float64(hl.DroppedFrames), slug)
 		ch <- prometheus.MustNewConstMetric(lateFramesDesc, prometheus.CounterValue, float64(hl.LateFrames), slug)
+		if s.ladder != nil {
+			for _, r := range s.ladder.status() {
+				live := 0.0
+				if r.Live {
+					live = 1
+				}
+				ch <- prometheus.MustNewConstMetric(ladderLagDesc, prometheus.GaugeValue, r.LagMS/1000, slug, r.Name)
+				ch <- prometheus.MustNewConstMetric(ladderLiveDesc, prometheus.GaugeValue, live, slug, r.Name)
+			}
+		}
 		for _, code := range hl.Warnings {
 			ch <- prometheus.MustNewConstMetric(streamWarningDesc, prometheus.GaugeValue, 1, slug, code)
 		}

@@ -88,6 +88,12 @@ type Stream struct {
 	hlsAudio      *Track
 	opusTrack     *Track
 
+	// ladder is the stream's ABR ladder (ladder.go), nil when off or when
+	// it could not start: ladderOff then says why (the studio shows it).
+	// Set before the stream is published, then read-only.
+	ladder    *ladder
+	ladderOff string
+
 	// outMu serialises writes to the outputs with their closing, so no
 	// output sees a frame after it was closed. Taken before mu, never after.
 	outMu sync.Mutex
@@ -320,6 +326,10 @@ func (s *Stream) end() {
 	transcoders := []*audioTranscoder{s.toAAC, s.toOpus}
 	s.toAAC, s.toOpus = nil, nil
 	s.outMu.Unlock()
+	// Outside outMu: the ladder's feeder closes its subscription, which takes it.
+	if s.ladder != nil {
+		s.ladder.close()
+	}
 	// Outside outMu: a transcoder's reader may be waiting for it to emit.
 	for _, x := range transcoders {
 		if x != nil {

@@ -213,6 +213,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.o.Gateway)
 
 	mux.HandleFunc("GET /hls/{slug}/{file}", s.o.HLS)
+	mux.HandleFunc("GET /hls/{slug}/{rung}/{file}", s.o.HLS) // ABR ladder renditions
 	mux.HandleFunc("GET /c/{slug}", s.channelPage("watch.html", ""))
 	// The studio is for the channel's moderators (the owner, whom the
 	// moderators' tools include, and platform admins); its earnings for

@@ -119,7 +119,13 @@
     const levels = (engine.hls && engine.hls.levels) || [];
     if (levels.length === 1) return [{ level: -1, label: t('player.auto_one', { q: heightOf(levels[0]) }) }];
     const opts = [{ level: -1, label: t('player.auto') }];
-    levels.forEach(function (l, i) { opts.push({ level: i, label: heightOf(l) }); });
+    levels.forEach(function (l, i) {
+      // The ABR ladder's renditions live under /hls/SLUG/RUNG/; the
+      // publisher's own stream (which a rung may match in height) is the source.
+      const uri = l.uri || (l.url && l.url[0]) || '';
+      const source = /\/hls\/[^/]+\/[^/?]+\.m3u8/.test(uri);
+      opts.push({ level: i, label: source ? t('abr.source', { q: heightOf(l) }) : heightOf(l) });
+    });
     return opts;
   }
   function chosenLevel() { return engine.hls && !engine.hls.autoLevelEnabled ? engine.hls.currentLevel : -1; }
