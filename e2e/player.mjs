@@ -57,7 +57,10 @@ try {
   // back to the live edge, where it says LIVE again.
   const lagText = await page.textContent('#pc-live-text');
   await press('#pc-live');
-  await page.waitForTimeout(800);
+  // The jump is a seek plus a buffer refill: on a loaded machine it can take
+  // seconds. Wait for the badge to change (or give up after 10 s and report).
+  await page.waitForFunction((before) => document.getElementById('pc-live-text').textContent !== before, lagText, { timeout: 10000 }).catch(() => {});
+  await page.waitForTimeout(300);
   const liveText = await page.textContent('#pc-live-text');
   const lag = await page.evaluate(() => { const v = document.getElementById('video'); const s = v.seekable; return s.length ? (s.end(s.length - 1) - v.currentTime).toFixed(1) : 'none'; });
   say(`LIVE after_pauses=${JSON.stringify(lagText)} badge=${JSON.stringify(liveText)} behind_seekable_end=${lag}s`);
