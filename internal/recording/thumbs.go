@@ -2,8 +2,10 @@ package recording
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -71,7 +73,10 @@ func (s *Service) thumbLoop(ctx context.Context) {
 				continue
 			}
 			start := time.Now()
-			if err := s.makeSprite(ctx, r); err != nil {
+			if err := s.makeSprite(ctx, r); errors.Is(err, errNoThumbFrames) {
+				s.d.Log.Info("replay has no thumbnails: no frame to draw", "replay", id)
+				continue
+			} else if err != nil {
 				s.d.Log.Warn("replay thumbnails failed", "replay", id, "err", err)
 				continue
 			}
@@ -145,8 +150,15 @@ func (s *Service) makeSprite(ctx context.Context, r Replay) error {
 	if werr != nil {
 		return fmt.Errorf("feed ffmpeg: %w", werr)
 	}
+	if _, err := os.Stat(tmp); errors.Is(err, fs.ErrNotExist) {
+		return errNoThumbFrames // ffmpeg found no frame to draw (a very short recording)
+	}
 	return os.Rename(tmp, filepath.Join(dir, spriteName))
 }
+
+// errNoThumbFrames: the recording has no frame for a sprite; the replay
+// simply has no thumbnails.
+var errNoThumbFrames = errors.New("no frames for thumbnails")
 
 func segNames(segs []Segment) []string {
 	out := make([]string, len(segs))

@@ -171,7 +171,12 @@
       if (playing) stopPlayer();
       fellBack = false;
       if (wasLive) {
-        if (document.body.dataset.state !== 'ended') { endedSeen = new Date(); loadSchedule(); }
+        if (document.body.dataset.state !== 'ended') {
+          // Say "last live just now" at once; the server's record follows.
+          endedSeen = new Date();
+          showCardInfo();
+          loadSchedule();
+        }
         setState('ended');
         cardTitle.textContent = t('watch.ended');
         cardText.textContent = t('watch.ended_text', { title: ch.title });
