@@ -1,0 +1,96 @@
+package app
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/config"
+)
+
+// publishTestsrc360 publishes 640x360 30 fps testsrc2 with a sine over
+// RTMP for at most d (x264 ultrafast, one thread: cheap on a shared machine).
+func publishTestsrc360(t *testing.T, rtmpURL string, d time.Duration) {
+	t.Helper()
+	ff := needTool(t, "ffmpeg")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", fmt.Sprint(int(d.Seconds())),
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-threads", "1",
+		"-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-b:v", "800k", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", rtmpURL)
+	cmd.Stderr = &testLogWriter{t: t, prefix: "ffmpeg: "}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopGracefully(cmd) })
+}
+
+// TestLadderPerChannelMode: a channel's own ladder mode (the studio's
+// "Quality ladder", PUT /api/channels/SLUG/ladder) beats the platform's
+// --ladder at go-live: on where the platform is off gives the 360p rung,
+// off where the platform is on gives the source alone.
+func TestLadderPerChannelMode(t *testing.T) {
+	needTool(t, "ffmpeg")
+	node := func(t *testing.T, platform bool) *testNode {
+		return startNodeWith(t, func(c *config.Config) {
+			c.Ladder, c.LadderPreset, c.LadderThreads = platform, "ultrafast", 1
+			c.LadderMaxLag = 10 * time.Second // a loaded CI machine is not a lagging encoder
+		})
+	}
+	setMode := func(t *testing.T, n *testNode, slug, mode string) {
+		t.Helper()
+		var got struct {
+			Mode      string `json:"mode"`
+			Effective bool   `json:"effective"`
+			Available bool   `json:"available"`
+		}
+		if code := n.api("PUT", "/api/channels/"+slug+"/ladder", testAdminToken, map[string]string{"mode": mode}, &got); code != 200 ||
+			got.Mode != mode || got.Effective != (mode == "on") || !got.Available {
+			t.Fatalf("PUT ladder %s: %d %+v", mode, code, got)
+		}
+	}
+
+	t.Run("platform off, channel on", func(t *testing.T) {
+		n := node(t, false)
+		key := n.createChannel("abron")
+		setMode(t, n, "abron", "on")
+		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
+		waitFor(t, 60*time.Second, "source + 360p in the multivariant playlist", func() bool {
+			m, ok := multivariant(t, n, "abron")
+			if !ok || len(m.Variants) != 2 {
+				return false
+			}
+			return strings.HasPrefix(m.Variants[1].URI, "360p/") && m.Variants[1].Resolution == "640x360"
+		})
+		waitFor(t, 30*time.Second, "segments in the 360p playlist", func() bool {
+			_, body := httpGet(t, n.http+"/hls/abron/360p/video1_stream.m3u8?via=page")
+			return strings.Count(body, "#EXTINF:")-strings.Count(body, "#EXT-X-GAP") >= 2
+		})
+	})
+
+	t.Run("platform on, channel off", func(t *testing.T) {
+		n := node(t, true)
+		key := n.createChannel("abroff")
+		setMode(t, n, "abroff", "off")
+		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
+		// A few source segments in, long after a ladder would have shown.
+		waitFor(t, 60*time.Second, "source segments", func() bool {
+			_, body := httpGet(t, n.http+"/hls/abroff/video1_stream.m3u8?via=page")
+			return strings.Count(body, "#EXTINF:") >= 3
+		})
+		m, ok := multivariant(t, n, "abroff")
+		if !ok || len(m.Variants) != 1 {
+			t.Fatalf("multivariant playlist: %+v", m)
+		}
+		if code, body := httpGet(t, n.http+"/hls/abroff/360p/video1_stream.m3u8"); code != 404 || !strings.Contains(body, `"not_found"`) {
+			t.Errorf("a rung of a channel with the ladder off: %d %s", code, body)
+		}
+		if strings.Contains(n.logs.String(), "ABR ladder off for this stream") {
+			t.Error("the hub tried the ladder on a channel that turned it off")
+		}
+	})
+}
