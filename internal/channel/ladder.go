@@ -24,10 +24,12 @@ const (
 var ErrBadLadderMode = httpjson.BadRequest("bad_ladder_mode", `mode must be "default", "on" or "off"`)
 
 // LadderPlatform is what the platform says about the ladder: its default
-// (--ladder) and whether a ladder can run at all (ffmpeg is installed).
+// (--ladder), whether a ladder can run at all (ffmpeg is installed) and
+// whether channels may choose (--ladder-channels).
 type LadderPlatform struct {
-	Default   bool
-	Available bool
+	Default bool
+	FFmpeg  bool
+	Choice  bool
 }
 
 // LadderMode is a channel's ladder mode (LadderDefault when it never chose).
@@ -88,12 +90,23 @@ type ladderJSON struct {
 	Mode      string `json:"mode"`
 	Effective bool   `json:"effective"` // the next stream gets the ladder (when it can run)
 	Platform  bool   `json:"platform"`  // the platform's default
-	Available bool   `json:"available"` // ffmpeg is installed
+	Available bool   `json:"available"` // the channel's choice counts: ffmpeg is installed and channels may choose
+	// Reason says why not available: "no_ffmpeg" or "platform_only".
+	Reason string `json:"reason,omitempty"`
 }
 
 func (h *Handlers) ladderJSON(mode string) ladderJSON {
-	return ladderJSON{Mode: mode, Effective: LadderEffective(mode, h.Ladder.Default),
-		Platform: h.Ladder.Default, Available: h.Ladder.Available}
+	p := h.Ladder
+	out := ladderJSON{Mode: mode, Effective: p.Default, Platform: p.Default, Available: p.FFmpeg && p.Choice}
+	if p.Choice {
+		out.Effective = LadderEffective(mode, p.Default)
+	} else {
+		out.Reason = "platform_only"
+	}
+	if !p.FFmpeg {
+		out.Reason = "no_ffmpeg"
+	}
+	return out
 }
 
 func (h *Handlers) getLadder(w http.ResponseWriter, r *http.Request) {

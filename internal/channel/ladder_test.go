@@ -26,7 +26,7 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, _ := New(Deps{Service: svc, Live: noLive{}, Accounts: testAccounts{}, Ladder: LadderPlatform{Default: false, Available: true}})
+		h, _ := New(Deps{Service: svc, Live: noLive{}, Accounts: testAccounts{}, Ladder: LadderPlatform{Default: false, FFmpeg: true, Choice: true}})
 		mux := http.NewServeMux()
 		h.Routes(mux)
 		srv := httptest.NewServer(mux)
@@ -94,4 +94,28 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 			t.Errorf("other channel's mode: %q %v", m, err)
 		}
 	}, Migrations())
+}
+
+// TestLadderJSONUnavailable: without ffmpeg, or when the platform decides
+// for every channel (--ladder-channels=false), the channel's choice does
+// not count and the answer says why.
+func TestLadderJSONUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		p         LadderPlatform
+		mode      string
+		effective bool
+		available bool
+		reason    string
+	}{
+		{LadderPlatform{Default: false, FFmpeg: true, Choice: true}, LadderOn, true, true, ""},
+		{LadderPlatform{Default: true, FFmpeg: true, Choice: false}, LadderOff, true, false, "platform_only"},
+		{LadderPlatform{Default: false, FFmpeg: true, Choice: false}, LadderOn, false, false, "platform_only"},
+		{LadderPlatform{Default: false, FFmpeg: false, Choice: true}, LadderOn, true, false, "no_ffmpeg"},
+	} {
+		h := &Handlers{Deps: Deps{Ladder: tc.p}}
+		got := h.ladderJSON(tc.mode)
+		if got.Mode != tc.mode || got.Effective != tc.effective || got.Available != tc.available || got.Reason != tc.reason || got.Platform != tc.p.Default {
+			t.Errorf("%+v %s: %+v", tc.p, tc.mode, got)
+		}
+	}
 }
