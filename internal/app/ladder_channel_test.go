@@ -35,11 +35,33 @@ func publishTestsrc360(t *testing.T, rtmpURL string, d time.Duration) {
 // off where the platform is on gives the source alone.
 func TestLadderPerChannelMode(t *testing.T) {
 	needTool(t, "ffmpeg")
-	node := func(t *testing.T, platform bool) *testNode {
+	node := func(t *testing.T, platform bool, more ...func(*config.Config)) *testNode {
 		return startNodeWith(t, func(c *config.Config) {
 			c.Ladder, c.LadderPreset, c.LadderThreads = platform, "ultrafast", 1
 			c.LadderMaxLag = 10 * time.Second // a loaded CI machine is not a lagging encoder
+			for _, f := range more {
+				f(c)
+			}
 		})
+	}
+	// sourceOnly waits for a few source segments, long after a ladder
+	// would have shown, and checks there is none.
+	sourceOnly := func(t *testing.T, n *testNode, slug string) {
+		t.Helper()
+		waitFor(t, 60*time.Second, "source segments", func() bool {
+			_, body := httpGet(t, n.http+"/hls/"+slug+"/video1_stream.m3u8?via=page")
+			return strings.Count(body, "#EXTINF:") >= 5
+		})
+		m, ok := multivariant(t, n, slug)
+		if !ok || len(m.Variants) != 1 {
+			t.Fatalf("multivariant playlist: %+v", m)
+		}
+		if code, body := httpGet(t, n.http+"/hls/"+slug+"/360p/video1_stream.m3u8"); code != 404 || !strings.Contains(body, `"not_found"`) {
+			t.Errorf("a rung of a channel without the ladder: %d %s", code, body)
+		}
+		if strings.Contains(n.logs.String(), "ABR ladder off for this stream") {
+			t.Error("the hub tried the ladder")
+		}
 	}
 	setMode := func(t *testing.T, n *testNode, slug, mode string) {
 		t.Helper()
@@ -77,20 +99,25 @@ func TestLadderPerChannelMode(t *testing.T) {
 		key := n.createChannel("abroff")
 		setMode(t, n, "abroff", "off")
 		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
-		// A few source segments in, long after a ladder would have shown.
-		waitFor(t, 60*time.Second, "source segments", func() bool {
-			_, body := httpGet(t, n.http+"/hls/abroff/video1_stream.m3u8?via=page")
-			return strings.Count(body, "#EXTINF:") >= 3
-		})
-		m, ok := multivariant(t, n, "abroff")
-		if !ok || len(m.Variants) != 1 {
-			t.Fatalf("multivariant playlist: %+v", m)
+		sourceOnly(t, n, "abroff")
+	})
+
+	// --ladder-channels=false: the platform decides; a channel's "on" is
+	// kept but ignored, and the API says why.
+	t.Run("platform decides, channel on", func(t *testing.T) {
+		n := node(t, false, func(c *config.Config) { c.LadderChannels = false })
+		key := n.createChannel("abrlocked")
+		var got struct {
+			Mode      string `json:"mode"`
+			Effective bool   `json:"effective"`
+			Available bool   `json:"available"`
+			Reason    string `json:"reason"`
 		}
-		if code, body := httpGet(t, n.http+"/hls/abroff/360p/video1_stream.m3u8"); code != 404 || !strings.Contains(body, `"not_found"`) {
-			t.Errorf("a rung of a channel with the ladder off: %d %s", code, body)
+		if code := n.api("PUT", "/api/channels/abrlocked/ladder", testAdminToken, map[string]string{"mode": "on"}, &got); code != 200 ||
+			got.Mode != "on" || got.Effective || got.Available || got.Reason != "platform_only" {
+			t.Fatalf("PUT ladder on: %d %+v", code, got)
 		}
-		if strings.Contains(n.logs.String(), "ABR ladder off for this stream") {
-			t.Error("the hub tried the ladder on a channel that turned it off")
-		}
+		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
+		sourceOnly(t, n, "abrlocked")
 	})
 }
