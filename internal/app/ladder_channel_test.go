@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -120,4 +121,47 @@ func TestLadderPerChannelMode(t *testing.T) {
 		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
 		sourceOnly(t, n, "abrlocked")
 	})
+}
+
+// TestChromiumStudioLadderSetting: the owner picks the channel's quality
+// ladder in the studio (Schedule & emotes) in en and zh-CN at both page
+// sizes; the page says what Default means here, saves On (kept after a
+// reload) then Off, and the API reads the saved mode. With
+// --ladder-channels=false the select is greyed out and the page says the
+// platform decides (e2e/ladder_setting.mjs).
+func TestChromiumStudioLadderSetting(t *testing.T) {
+	node, chromium := needPlaywright(t)
+	type expect struct{ lang, def, saved, off, locked string }
+	for _, c := range []expect{
+		{"en", "Default (platform: off) / On / Off", "Saved. Your next stream will have the quality ladder.",
+			"Saved. Your next stream will play as you send it", "The platform decides the quality ladder for every channel; it is off for yours."},
+		{"zh-CN", "默认（平台：关闭） / 开启 / 关闭", "已保存。下一场直播将提供多画质阶梯。", "已保存。下一场直播将只有你推送的原画",
+			"多画质阶梯由平台统一决定；你的频道目前为关闭。"},
+	} {
+		for _, size := range [][2]int{{1280, 800}, {375, 812}} {
+			dims := fmt.Sprintf("%dx%d", size[0], size[1])
+			t.Run(c.lang+"-"+dims, func(t *testing.T) {
+				n := startNode(t, "")
+				streamerChannel(t, n, "caster", "abrui")
+				runBrowser(t, node, chromium, "ladder_setting.mjs",
+					[]string{strings.Replace(n.http, "127.0.0.1", "localhost", 1), "abrui", "caster", c.lang, fmt.Sprint(size[0]), fmt.Sprint(size[1]), "open", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
+					dims+" LOADED value=default disabled=false fits=true | "+c.def+" | notice=\n",
+					dims+" SAVED_ON value=on error=false | "+c.saved,
+					dims+" RELOADED value=on",
+					dims+" SAVED_OFF value=off error=false fits=true | "+c.off,
+					"FINISHED")
+				var got struct{ Mode string }
+				if code := n.api("GET", "/api/channels/abrui/ladder", testAdminToken, nil, &got); code != 200 || got.Mode != "off" {
+					t.Errorf("saved mode: %d %q", code, got.Mode)
+				}
+			})
+		}
+		t.Run(c.lang+"-locked", func(t *testing.T) {
+			n := startNodeWith(t, func(cfg *config.Config) { cfg.LadderChannels = false })
+			streamerChannel(t, n, "caster", "abrui")
+			runBrowser(t, node, chromium, "ladder_setting.mjs",
+				[]string{strings.Replace(n.http, "127.0.0.1", "localhost", 1), "abrui", "caster", c.lang, "375", "812", "locked", os.Getenv("LIVEHOUSE_SCREENSHOTS")},
+				"375x812 LOADED value=default disabled=true fits=true | "+c.def+" | notice="+c.locked, "FINISHED")
+		})
+	}
 }

@@ -127,6 +127,7 @@
   function showLadder(d) {
     const state = { state: t(d.platform ? 'abr.state_on' : 'abr.state_off') };
     abrSelect.value = d.mode;
+    abrSelect.closest('section').dataset.mode = d.mode;
     $('abr-mode-default').textContent = t('abr.mode_default', state);
     const why = $('abr-unavailable');
     why.hidden = d.available;
