@@ -136,7 +136,7 @@ func TestChromiumStudioLadderSetting(t *testing.T) {
 		{"en", "Default (platform: off) / On / Off", "Saved. Your next stream will have the quality ladder.",
 			"Saved. Your next stream will play as you send it", "The platform decides the quality ladder for every channel; it is off for yours."},
 		{"zh-CN", "默认（平台：关闭） / 开启 / 关闭", "已保存。下一场直播将提供多画质阶梯。", "已保存。下一场直播将只有你推送的原画",
-			"多画质阶梯由平台统一决定；你的频道目前为关闭。"},
+			"多画质阶梯由平台统一决定，你的频道目前处于关闭状态。"},
 	} {
 		for _, size := range [][2]int{{1280, 800}, {375, 812}} {
 			dims := fmt.Sprintf("%dx%d", size[0], size[1])
