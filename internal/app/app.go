@@ -191,6 +191,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		},
 		Ladder: media.LadderConfig{Enabled: cfg.Ladder, Preset: cfg.LadderPreset, Encoder: cfg.LadderEncoder,
 			MaxLag: cfg.LadderMaxLag, Threads: cfg.LadderThreads},
+		// Each channel may override --ladder (the studio's "Quality ladder")
+		// unless --ladder-channels=false.
+		LadderFor: func(ctx context.Context, channelID int64) (bool, error) {
+			if !cfg.LadderChannels {
+				return cfg.Ladder, nil
+			}
+			return a.Channels.LadderFor(ctx, channelID, cfg.Ladder)
+		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
 		// The room hears live.started / live.ended, on every node; the
@@ -322,7 +330,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 	if a.channelAPI, err = channel.New(channel.Deps{Service: a.Channels, Live: a.Hub, Accounts: a.Accounts, Users: a.Accounts.Users,
-		Follows: follows, Watch: a.Money, Files: cfg.DataDir, Kick: kick, Publish: a.publish}); err != nil {
+		Follows: follows, Watch: a.Money, Files: cfg.DataDir, Kick: kick, Publish: a.publish,
+		Ladder: channel.LadderPlatform{Default: cfg.Ladder, FFmpeg: media.FFmpegAvailable(), Choice: cfg.LadderChannels}}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.channelAPI)

@@ -69,6 +69,9 @@ type Deps struct {
 	// Publish tells every node a channel changed (disabled, owner, slug), so
 	// their chat contexts reload it; nil: nobody listens.
 	Publish func(bus.Event)
+	// Ladder is the platform's ABR ladder default and whether it can run
+	// (the studio's "Quality ladder"); zero: off, unavailable.
+	Ladder LadderPlatform
 }
 
 // Handlers serves /api/channels, the directory, covers and frames.
@@ -110,6 +113,8 @@ func (h *Handlers) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/schedule", h.Accounts.ThrottleBrowsing(h.getSchedule))
 	mux.HandleFunc("POST /api/channels/{slug}/schedule", h.postSchedule)
 	mux.HandleFunc("DELETE /api/channels/{slug}/schedule/{id}", h.deleteSchedule)
+	mux.HandleFunc("GET /api/channels/{slug}/ladder", h.getLadder)
+	mux.HandleFunc("PUT /api/channels/{slug}/ladder", h.putLadder)
 	mux.HandleFunc("GET /api/channels/{slug}/emotes", h.Accounts.ThrottleBrowsing(h.listEmotes))
 	mux.HandleFunc("POST /api/channels/{slug}/emotes", h.postEmote)
 	mux.HandleFunc("DELETE /api/channels/{slug}/emotes/{name}", h.deleteEmote)

@@ -120,6 +120,10 @@ type Config struct {
 	LadderMaxLag time.Duration
 	// LadderThreads caps the encoder threads per rendition (0: ffmpeg's choice).
 	LadderThreads int
+	// LadderChannels lets each channel's owner turn the ladder on or off
+	// for their channel (the studio's "Quality ladder"); false: every
+	// channel follows Ladder.
+	LadderChannels bool
 }
 
 // MinOutboxRetention is the shortest --outbox-retention: well over the
@@ -157,6 +161,7 @@ func Default() Config {
 		LadderPreset:           "veryfast",
 		LadderEncoder:          "x264",
 		LadderMaxLag:           4 * time.Second,
+		LadderChannels:         true,
 	}
 }
 
@@ -204,6 +209,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.LadderEncoder, "ladder-encoder", c.LadderEncoder, "ABR ladder encoder: x264, or a hardware encoder nvenc, vaapi or qsv (x264 is used when ffmpeg lacks it)")
 	fs.DurationVar(&c.LadderMaxLag, "ladder-max-lag", c.LadderMaxLag, "a ladder rendition that falls this far behind the source is dropped (and reported); the source is never held back")
 	fs.IntVar(&c.LadderThreads, "ladder-threads", c.LadderThreads, "encoder threads per ladder rendition (0: ffmpeg's choice)")
+	fs.BoolVar(&c.LadderChannels, "ladder-channels", c.LadderChannels, "let channel owners turn the ABR ladder on or off for their channel in the studio (false: every channel follows --ladder)")
 	fs.IntVar(&c.HLSPlayersPerAddress, "hls-players-per-address", c.HLSPlayersPerAddress, "at most this many HLS players (playback sessions) of one stream count as viewers from one client address")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "Web Push VAPID public key (base64url); with --vapid-private-key; both empty: generated on first start and stored in the database")
 	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")

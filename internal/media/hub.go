@@ -82,6 +82,8 @@ type Hub struct {
 	pageViewers func(slug string) int
 	// ladderCfg is the ABR ladder every stream gets (ladder.go).
 	ladderCfg LadderConfig
+	// ladderFor decides per channel at go-live (HubOptions.LadderFor).
+	ladderFor func(ctx context.Context, channelID int64) (bool, error)
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -125,6 +127,11 @@ type HubOptions struct {
 	// Ladder is the ABR ladder every stream gets (ladder.go); off unless
 	// Enabled.
 	Ladder LadderConfig
+	// LadderFor, if set, says whether a channel's stream gets the ladder
+	// (its owner's choice, or the platform's Ladder.Enabled); the hub asks
+	// once per stream at go-live. On error the hub logs it and follows
+	// Ladder.Enabled.
+	LadderFor func(ctx context.Context, channelID int64) (bool, error)
 }
 
 // NewHub creates a hub, registers its metrics and starts keeping its
@@ -166,6 +173,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 		h.onEvent = func(Event) {}
 	}
 	h.ladderCfg = o.Ladder
+	h.ladderFor = o.LadderFor
 	h.ladderDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "livehouse_ladder_rungs_dropped_total",
 		Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
@@ -294,7 +302,7 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 			s.params[i] = newVideoParams(t)
 		}
 	}
-	h.startLadder(s)
+	h.startLadder(ctx, s)
 	id := c.session
 	s.SessionID = id
 	if err := h.channels.SessionStarted(ctx, id, s.Status()); err != nil {

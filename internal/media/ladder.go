@@ -163,14 +163,26 @@ func planRungs(rungs []Rung, srcW, srcH int) []*rungOut {
 	return out
 }
 
-// startLadder starts a new stream's ABR ladder when the platform has one;
+// startLadder starts a new stream's ABR ladder when its channel has one
+// (the platform's default or the channel's own mode, HubOptions.LadderFor);
 // when it cannot run, the stream is passthrough only and says why in the
 // log and in its health (the studio).
-func (h *Hub) startLadder(s *Stream) {
-	if !h.ladderCfg.Enabled {
+func (h *Hub) startLadder(ctx context.Context, s *Stream) {
+	cfg := h.ladderCfg
+	if h.ladderFor != nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second) // a slow store delays go-live no longer
+		on, err := h.ladderFor(ctx, s.Channel.ID)
+		cancel()
+		if err != nil {
+			s.log.Warn("ABR ladder: read the channel's mode; following the platform default", "err", err, "ladder", cfg.Enabled)
+		} else {
+			cfg.Enabled = on
+		}
+	}
+	if !cfg.Enabled {
 		return
 	}
-	l, err := s.newLadder(h.ladderCfg, h.hlsCfg)
+	l, err := s.newLadder(cfg, h.hlsCfg)
 	if err != nil {
 		s.ladderOff = err.Error()
 		s.log.Warn("ABR ladder off for this stream: passthrough only", "reason", err)

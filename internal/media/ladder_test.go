@@ -1,6 +1,8 @@
 package media
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -108,7 +110,7 @@ func TestLadderWithoutFFmpegIsPassthrough(t *testing.T) {
 	h := &Hub{ladderCfg: LadderConfig{Enabled: true}}
 	s := &Stream{Channel: ChannelRef{Slug: "x"}, log: slog.New(slog.NewTextHandler(&logs, nil)),
 		Tracks: []*Track{{Codec: H264, Width: 1280, Height: 720, FPS: 30}}}
-	h.startLadder(s)
+	h.startLadder(context.Background(), s)
 	if s.ladder != nil || s.ladderOff == "" {
 		t.Fatalf("ladder %v, off %q", s.ladder, s.ladderOff)
 	}
@@ -117,5 +119,50 @@ func TestLadderWithoutFFmpegIsPassthrough(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "passthrough only") || !strings.Contains(logs.String(), "ffmpeg is not installed") {
 		t.Errorf("log: %s", logs.String())
+	}
+}
+
+// TestLadderForDecidesPerStream: the hub asks LadderFor at go-live; the
+// channel's answer overrides the platform's default either way, and when
+// it fails the platform's default holds and the log says so. (ffmpeg is
+// hidden: a stream that tried to start the ladder reports why it could
+// not, one that did not try reports nothing.)
+func TestLadderForDecidesPerStream(t *testing.T) {
+	ffmpegPath()
+	saved := ffmpegBin
+	ffmpegBin = ""
+	t.Cleanup(func() { ffmpegBin = saved })
+	for _, tc := range []struct {
+		name      string
+		platform  bool
+		on        bool
+		err       error
+		wantTried bool
+	}{
+		{"platform off, channel on", false, true, nil, true},
+		{"platform on, channel off", true, false, nil, false},
+		{"platform on, store fails", true, false, errors.New("db down"), true},
+		{"platform off, store fails", false, true, errors.New("db down"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			var asked int64
+			h := &Hub{ladderCfg: LadderConfig{Enabled: tc.platform}, ladderFor: func(ctx context.Context, id int64) (bool, error) {
+				asked = id
+				return tc.on, tc.err
+			}}
+			s := &Stream{Channel: ChannelRef{ID: 42, Slug: "x"}, log: slog.New(slog.NewTextHandler(&logs, nil)),
+				Tracks: []*Track{{Codec: H264, Width: 1280, Height: 720, FPS: 30}}}
+			h.startLadder(context.Background(), s)
+			if asked != 42 {
+				t.Errorf("LadderFor asked for channel %d", asked)
+			}
+			if tried := s.ladderOff != ""; tried != tc.wantTried {
+				t.Errorf("tried the ladder: %v, want %v (off %q)", tried, tc.wantTried, s.ladderOff)
+			}
+			if tc.err != nil && !strings.Contains(logs.String(), "following the platform default") {
+				t.Errorf("log: %s", logs.String())
+			}
+		})
 	}
 }

@@ -42,6 +42,10 @@ var (
 	ffmpegBin  string
 )
 
+// FFmpegAvailable reports whether ffmpeg is installed (the ABR ladder
+// needs it; the studio says so when it is not).
+func FFmpegAvailable() bool { return ffmpegPath() != "" }
+
 // ffmpegPath is the ffmpeg binary, "" when it is not installed.
 func ffmpegPath() string {
 	ffmpegOnce.Do(func() {

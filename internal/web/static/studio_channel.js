@@ -1,6 +1,7 @@
 // The studio's "Schedule & emotes" page: the owner announces upcoming
 // streams (date and time in their own time zone, sent as UTC) and uploads
-// the channel's emotes (PNG, GIF or WebP; the server checks the image).
+// the channel's emotes (PNG, GIF or WebP; the server checks the image),
+// and picks the channel's quality ladder (ABR renditions) mode.
 (function () {
   'use strict';
   const { $, t, lang, api, say, navUser, cookie, explain } = window.Livehouse;
@@ -121,9 +122,37 @@
     } else say($('emote-status'), explain(data, res.status), true);
   });
 
+  // Quality ladder (ABR): the channel's mode, from its next stream.
+  const abrSelect = $('abr-mode');
+  function showLadder(d) {
+    const state = { state: t(d.platform ? 'abr.state_on' : 'abr.state_off') };
+    abrSelect.value = d.mode;
+    abrSelect.closest('section').dataset.mode = d.mode;
+    $('abr-mode-default').textContent = t('abr.mode_default', state);
+    const why = $('abr-unavailable');
+    why.hidden = d.available;
+    why.textContent = d.available ? '' : t(d.reason === 'platform_only' ? 'abr.platform_only' : 'abr.no_ffmpeg', state);
+    abrSelect.disabled = !d.available;
+  }
+  async function loadLadder() {
+    showLadder(await api('GET', base + '/ladder'));
+  }
+  abrSelect.addEventListener('change', async () => {
+    abrSelect.disabled = true;
+    try {
+      const d = await api('PUT', base + '/ladder', { mode: abrSelect.value });
+      showLadder(d);
+      say($('abr-status'), t(d.effective ? 'abr.saved_on' : 'abr.saved_off'));
+    } catch (err) {
+      say($('abr-status'), err.message, true);
+      loadLadder().catch(() => { abrSelect.disabled = false; });
+    }
+  });
+
   navUser().then((me) => {
     if (!me) { location.href = '/login?next=' + encodeURIComponent(location.pathname); return; }
     loadSchedule().catch((err) => say($('sched-status'), err.message, true));
     loadEmotes().catch((err) => say($('emote-status'), err.message, true));
+    loadLadder().catch((err) => say($('abr-status'), err.message, true));
   });
 })();
