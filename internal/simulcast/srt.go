@@ -2,8 +2,6 @@ package simulcast
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -77,38 +75,12 @@ func (w *worker) sessionSRT(ctx context.Context, stream *media.Stream) (bool, er
 		return false, &sessionError{reason: ReasonUnreachable, err: err}
 	}
 	defer conn.Close()
-	readErr := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			if _, err := conn.Read(buf); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
 	cw := &chunkWriter{w: conn}
 	feed, err := newTSFeed(cw, cw.Flush, fd.tracks)
 	if err != nil {
 		return false, err
 	}
-	w.set(State{State: StateLive})
-	frames, errs := fd.run(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return true, nil
-		case err := <-readErr:
-			return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("connection closed: %w", err)}
-		case err := <-errs:
-			if errors.Is(err, context.Canceled) {
-				return true, nil
-			}
-			return true, err
-		case f := <-frames:
-			if err := feed.write(f); err != nil {
-				return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("write: %w", err)}
-			}
-		}
-	}
+	buf := make([]byte, 1500)
+	read := func() error { _, err := conn.Read(buf); return err }
+	return w.pump(ctx, fd, read, feed.write)
 }

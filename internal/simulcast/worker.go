@@ -282,10 +282,38 @@ func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, e
 	}
 	// Read (and drop) what the server sends: acknowledgements, pings,
 	// and above all the end of the connection, seen at once.
+	read := func() error { _, err := c.Read(); return err }
+	write := func(f media.Frame) error {
+		t := route[f.Track]
+		if t == nil {
+			return nil
+		}
+		pts, dts := f.PTS, f.DTS
+		_ = c.NetConn().SetWriteDeadline(time.Now().Add(writeTimeout))
+		var err error
+		switch t.Codec.(type) {
+		case *codecs.H264:
+			err = wr.WriteH264(t, pts, dts, f.Data)
+		case *codecs.H265:
+			err = wr.WriteH265(t, pts, dts, f.Data)
+		case *codecs.MPEG4Audio:
+			if len(f.Data) > 0 {
+				err = wr.WriteMPEG4Audio(t, pts, f.Data[0])
+			}
+		}
+		return err
+	}
+	return w.pump(ctx, fd, read, write)
+}
+
+// pump marks the destination live and sends the stream's frames with write
+// until the context ends, the destination hangs up (read fails: the end of
+// the connection is seen at once), the feed fails, or a write fails.
+func (w *worker) pump(ctx context.Context, fd *feed, read func() error, write func(media.Frame) error) (bool, error) {
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			if _, err := c.Read(); err != nil {
+			if err := read(); err != nil {
 				readErr <- err
 				return
 			}
@@ -305,24 +333,7 @@ func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, e
 			}
 			return true, err
 		case f := <-frames:
-			t := route[f.Track]
-			if t == nil {
-				continue
-			}
-			pts, dts := f.PTS, f.DTS
-			_ = c.NetConn().SetWriteDeadline(time.Now().Add(writeTimeout))
-			var err error
-			switch t.Codec.(type) {
-			case *codecs.H264:
-				err = wr.WriteH264(t, pts, dts, f.Data)
-			case *codecs.H265:
-				err = wr.WriteH265(t, pts, dts, f.Data)
-			case *codecs.MPEG4Audio:
-				if len(f.Data) > 0 {
-					err = wr.WriteMPEG4Audio(t, pts, f.Data[0])
-				}
-			}
-			if err != nil {
+			if err := write(f); err != nil {
 				return true, &sessionError{reason: ReasonDisconnected, err: fmt.Errorf("write: %w", err)}
 			}
 		}
