@@ -91,7 +91,15 @@ try {
       await page.click('#title');
       await page.mouse.move(list.left + list.width / 2, list.top + list.height / 2);
       await page.mouse.wheel(0, -300);
-      await page.waitForFunction(() => { const l = document.getElementById('chat-list'); return l.scrollHeight - l.scrollTop - l.clientHeight > 100; });
+      // Wait for the (smooth) wheel scroll to finish: well up from the end
+      // and no longer moving, so theatre mode meets a viewer who is reading.
+      await page.waitForFunction(() => { const l = document.getElementById('chat-list'); return l.scrollHeight - l.scrollTop - l.clientHeight > 200; });
+      await page.waitForFunction(async () => {
+        const l = document.getElementById('chat-list');
+        const a = l.scrollTop;
+        await new Promise((r) => setTimeout(r, 150));
+        return l.scrollTop === a;
+      });
       await page.keyboard.press('t');
       await page.waitForFunction(() => document.querySelector('main.watch').classList.contains('theatre'));
       await page.waitForTimeout(200);

@@ -9,6 +9,10 @@
   const slug = root.dataset.slug;
   const layer = document.getElementById('danmaku-layer');
   const list = document.getElementById('chat-list');
+  // atEnd: the viewer is at the newest line (not scrolled up to read).
+  // New lines keep the list there only then, as on Twitch and Bilibili.
+  const atEnd = () => list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+  const follow = (wasAtEnd) => { if (wasAtEnd) list.scrollTop = list.scrollHeight; };
   const online = document.getElementById('online-count');
   const form = document.getElementById('chat-form');
   const status = document.getElementById('chat-status');
@@ -222,9 +226,10 @@
       });
       li.appendChild(rep);
     }
+    const wasAtEnd = atEnd() || mine;
     list.appendChild(li);
     while (list.children.length > 300) list.firstChild.remove();
-    list.scrollTop = list.scrollHeight;
+    follow(wasAtEnd);
   }
 
   function onDanmaku(m, live) {
@@ -241,8 +246,9 @@
     const li = document.createElement('li');
     li.className = 'notice';
     li.textContent = text;
+    const wasAtEnd = atEnd();
     list.appendChild(li);
-    list.scrollTop = list.scrollHeight;
+    follow(wasAtEnd);
   }
 
   function onEvent(e, live) {
@@ -587,6 +593,7 @@
     const key = g.sender_id + '/' + g.gift;
     let c = combos.get(key);
     const now = Date.now();
+    const wasAtEnd = atEnd();
     if (!c || now - c.at > 5000) {
       const li = document.createElement('li');
       li.className = 'gift';
@@ -598,7 +605,7 @@
     c.at = now;
     c.li.dataset.giftId = g.gift_id;
     c.li.textContent = t('chat.gift', { name: g.sender, gift: giftName(g.gift, g.name), icon: g.icon, n: c.n });
-    list.scrollTop = list.scrollHeight;
+    follow(wasAtEnd);
     if (!live || document.hidden) return;
     const pop = document.createElement('div');
     pop.className = 'gift-pop tier' + g.tier;
@@ -882,8 +889,9 @@
     const li = document.createElement('li');
     li.className = 'notice membership';
     li.textContent = t(e.months > 1 ? 'chat.membership_months' : 'chat.membership', { name: e.user, tier: tierName(e.tier_name), n: e.months });
+    const wasAtEnd = atEnd();
     list.appendChild(li);
-    list.scrollTop = list.scrollHeight;
+    follow(wasAtEnd);
     if (live) {
       const banner = document.createElement('div');
       banner.className = 'gift-banner';
