@@ -23,7 +23,12 @@ try {
   const press = async (sel) => { await page.hover('.stage', { position: { x: 12, y: 12 } }); await page.click(sel); };
   const ct = () => page.evaluate(() => document.getElementById('video').currentTime);
   const advancing = async () => { const a = await ct(); await page.waitForTimeout(700); return (await ct()) > a + 0.2; };
-  const stopped = async () => { await page.waitForTimeout(200); const a = await ct(); await page.waitForTimeout(700); return (await ct()) === a; };
+  // Paused means the element says so (a click right after the stream starts
+  // may land while playback is still starting) and then time stands still.
+  const stopped = async () => {
+    await page.waitForFunction(() => document.getElementById('video').paused, null, { timeout: 5000 }).catch(() => {});
+    await page.waitForTimeout(200); const a = await ct(); await page.waitForTimeout(700); return (await ct()) === a;
+  };
   const open = async () => {
     await page.goto(base + '/c/' + slug);
     await page.waitForSelector('body[data-state="live"]', { timeout: 30000 });
