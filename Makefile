@@ -3,18 +3,38 @@
 GO ?= go
 FUZZTIME ?= 15s
 
-.PHONY: run test check unit fuzz bench vendor-web
+.PHONY: run test test-browser-lane test-rest-lane check unit fuzz bench vendor-web
 
 run:
 	$(GO) run ./cmd/livehouse
 
 # The whole suite: installs what tests need, starts PostgreSQL, checks
 # formatting and vet, then runs every test (fuzz seeds included) with -race.
+# internal/app alone holds ~24 minutes of tests that mostly wait on real
+# time (streams going live, players buffering, replays recorded) rather
+# than on the CPU, so the suite runs in two lanes at once, each one package
+# at a time: the browser lane (internal/app's Chromium tests, then the
+# multi-process cluster and failover packages) and the rest.
 test:
 	./scripts/test-deps.sh
 	@unformatted="$$(gofmt -l cmd internal)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -exec true -run '^$$' ./... >/dev/null
+	$(MAKE) --no-print-directory -j2 -O test-browser-lane test-rest-lane
+
+MULTIPROCESS = ./internal/edge/clustertest ./internal/media/failovertest
+
+test-browser-lane:
+	@rc=0; \
+	$(GO) test -race -count=1 -timeout 30m -p 1 -run '^TestChromium' ./internal/app || rc=1; \
+	$(GO) test -race -count=1 -timeout 20m -p 1 $(MULTIPROCESS) || rc=1; \
+	exit $$rc
+
+test-rest-lane:
+	@rc=0; \
+	$(GO) test -race -count=1 -timeout 30m -p 1 -skip '^TestChromium' ./internal/app || rc=1; \
+	$(GO) test -race -count=1 -timeout 20m -p 1 $$($(GO) list ./... | grep -v -e '/internal/app$$' -e '/clustertest$$' -e '/failovertest$$') || rc=1; \
+	exit $$rc
 
 # Quick loop while coding: no installs, no race detector.
 unit:
@@ -44,6 +64,7 @@ fuzz:
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/room -run '^$$' -fuzz FuzzExtractMentions -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textclean -run '^$$' -fuzz FuzzClean -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/moderation/filter -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/store -run '^$$' -fuzz FuzzRewriteParams -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clientaddr -run '^$$' -fuzz FuzzClientFrom -fuzztime $(FUZZTIME)
 

@@ -63,8 +63,24 @@ try {
     await page.waitForFunction(() => document.getElementById('abr-status').textContent !== '', null, long);
     s = await read();
     say(`${size} SAVED_OFF value=${s.value} error=${s.error} fits=${s.fits} | ${s.status}`);
+    // Renditions: all ticked at first; untick 720p, then 480p; the last
+    // one left cannot be unticked.
+    const rungs = () => page.evaluate(() => [...document.querySelectorAll('#abr-rung-boxes input')]
+      .map((b) => `${b.value}:${b.checked}${b.disabled ? ':locked' : ''}`).join(','));
+    say(`${size} RUNGS ${await rungs()}`);
+    const untick = async (name) => {
+      await page.evaluate(() => { document.getElementById('abr-status').textContent = ''; });
+      await page.click(`#abr-rung-boxes input[value="${name}"]`);
+      await page.waitForFunction(() => document.getElementById('abr-status').textContent !== '', null, long);
+      await page.waitForFunction(() => !document.getElementById('abr-rungs').disabled, null, long);
+    };
+    await untick('720p');
+    s = await read();
+    say(`${size} SAVED_RUNGS ${await rungs()} error=${s.error} | ${s.status}`);
     await page.locator('.abr-setting').scrollIntoViewIfNeeded();
     await shot('studio');
+    await untick('480p');
+    say(`${size} LAST_RUNG ${await rungs()}`);
   }
   say('FINISHED');
 } catch (e) {

@@ -121,7 +121,7 @@ try {
   await chatter.fill('#chat-text', lang === 'en' ? 'hello stage' : '晚上好');
   await chatter.click('#chat-send');
   await streamer.waitForFunction(() => Number(document.getElementById('stat-dpm').textContent) >= 1 &&
-    Number(document.getElementById('stat-online').textContent) >= 2, null, { timeout: 15000 });
+    Number(document.getElementById('stat-online').textContent) >= 2, null, { timeout: 30000 });
   say(`STATS danmaku_per_min=${await streamer.textContent('#stat-dpm')} online=${await streamer.textContent('#stat-online')} viewers=${await streamer.textContent('#stat-viewers')}`);
   await shot(streamer, 'studio');
   await shot(chatter, 'watch');

@@ -66,6 +66,30 @@ try {
     if (chapters.length === 2 && marks === 2) say(`${size} CHAPTERS_OK`);
     await page.evaluate(() => document.getElementById('video').pause());
 
+    // One control bar, ours (the browser's would cover the overlay): play
+    // and pause by the button, speed, arrow keys, the time.
+    {
+      const v = () => page.evaluate(() => { const x = document.getElementById('video'); return { paused: x.paused, t: x.currentTime, rate: x.playbackRate, native: x.controls }; });
+      await page.click('#rb-play');
+      await page.waitForFunction(() => !document.getElementById('video').paused, null, { timeout: 10000 });
+      const playLabel = await page.getAttribute('#rb-play', 'aria-label');
+      await page.click('#rb-play');
+      await page.waitForFunction(() => document.getElementById('video').paused, null, { timeout: 10000 });
+      await page.selectOption('#rb-speed', '1.5');
+      const before = (await v()).t;
+      await page.evaluate(() => document.activeElement && document.activeElement.blur());
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction((b) => document.getElementById('video').currentTime > b + 4, before, { timeout: 10000 });
+      const after = await v();
+      const time = await page.textContent('#rb-time');
+      const fits = await page.evaluate(() => { const r = document.getElementById('rb').getBoundingClientRect(); return r.right <= innerWidth + 1 && document.documentElement.scrollWidth <= innerWidth + 1; });
+      say(`${size} CONTROLS native=${after.native} rate=${after.rate} jump=${(after.t - before).toFixed(1)} time="${time}" pause_label="${playLabel}" fits=${fits}`);
+      if (!after.native && after.rate === 1.5 && Math.abs(after.t - before - 5) < 0.6 && /\d:\d\d \/ \d:\d\d/.test(time) && fits) say(`${size} CONTROLS_OK`);
+      await page.locator('#rb').scrollIntoViewIfNeeded();
+      await shot('controls');
+      await page.selectOption('#rb-speed', '1');
+    }
+
     // Thumbnails: hovering the seek bar shows the tile of that time.
     if (w > 600) {
       const box = await page.locator('#timeline').boundingBox();

@@ -54,6 +54,9 @@ try {
   for (const [w, h] of [[1280, 800], [375, 812]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.waitForTimeout(500);
+    // The unreachable destination cycles retrying → connecting → retrying;
+    // sample it while it is between attempts.
+    await page.waitForSelector('.sim-item[data-state="retrying"]', { timeout: 30000 });
     const r = await page.evaluate(() => ({
       states: [...document.querySelectorAll('.sim-item')].map((li) => li.dataset.state),
       texts: [...document.querySelectorAll('.sim-state')].map((s) => s.textContent),

@@ -86,6 +86,9 @@ type Deps struct {
 	// Publish tells every node what changed (log-outs, roles, settings);
 	// nil when no node listens.
 	Publish func(bus.Event)
+	// ScreenName asks the content filter whether a new username may be
+	// used (nil: any well-formed name may).
+	ScreenName func(ctx context.Context, name string) error
 }
 
 // Service is the account domain.
@@ -100,9 +103,10 @@ type Service struct {
 	Limits     Limits
 	Log        *slog.Logger
 
-	roles    Roles
-	channels Channels
-	publish  func(bus.Event)
+	roles      Roles
+	channels   Channels
+	publish    func(bus.Event)
+	screenName func(ctx context.Context, name string) error
 
 	crawl crawlTracker
 	// roomConnsPerIP is the admin's room-connection cap (0: the default).
@@ -137,7 +141,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	return &Service{
 		DB: d.DB, Users: users, Sessions: &Sessions{db: d.DB}, Tokens: &Tokens{db: d.DB}, Admin: NewAdmin(d.DB),
 		Challenges: ch, Throttle: ratelimit.NewLoginThrottle(), Limits: limits, Log: d.Log,
-		roles: d.Roles, channels: d.Channels, publish: d.Publish,
+		roles: d.Roles, channels: d.Channels, publish: d.Publish, screenName: d.ScreenName,
 	}, nil
 }
 

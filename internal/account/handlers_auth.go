@@ -92,6 +92,9 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	// Validate before spending the challenge, so a typo costs no new puzzle.
 	display, _, err := NormalizeUsername(in.Username)
+	if err == nil && s.screenName != nil {
+		err = s.screenName(r.Context(), display)
+	}
 	if err != nil {
 		httpjson.Fail(w, err)
 		return
@@ -144,7 +147,9 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.Users.Authenticate(r.Context(), in.Username, in.Password)
 	if errors.Is(err, ErrBadLogin) {
-		s.Throttle.Fail(now, nameKey, ipKey)
+		// The wait runs from the answer, not the request: a slow password
+		// hash on a busy node would otherwise use the first wait up.
+		s.Throttle.Fail(time.Now(), nameKey, ipKey)
 		s.Log.Warn("failed log-in", "ip", ip)
 	}
 	if err != nil {

@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"github.com/livehouse/livehouse/internal/channel"
 	"github.com/livehouse/livehouse/internal/clientaddr"
 	"github.com/livehouse/livehouse/internal/config"
+	"github.com/livehouse/livehouse/internal/edge"
 	"github.com/livehouse/livehouse/internal/insight"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
@@ -34,6 +37,7 @@ import (
 	"github.com/livehouse/livehouse/internal/media/srt"
 	"github.com/livehouse/livehouse/internal/media/webrtc"
 	"github.com/livehouse/livehouse/internal/moderation"
+	"github.com/livehouse/livehouse/internal/moderation/filter"
 	"github.com/livehouse/livehouse/internal/money"
 	"github.com/livehouse/livehouse/internal/notify"
 	"github.com/livehouse/livehouse/internal/recording"
@@ -41,6 +45,7 @@ import (
 	"github.com/livehouse/livehouse/internal/simulcast"
 	"github.com/livehouse/livehouse/internal/social"
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/tlsfile"
 	"github.com/livehouse/livehouse/internal/web"
 )
 
@@ -48,7 +53,8 @@ import (
 // (moderation's and social's refer to account's users).
 func Migrations() []store.MigrationSet {
 	return []store.MigrationSet{account.Migrations(), moderation.Migrations(), social.Migrations(), channel.Migrations(),
-		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), recording.Migrations(), simulcast.Migrations()}
+		room.Migrations(), money.Migrations(), live.Migrations(), notify.Migrations(), recording.Migrations(), simulcast.Migrations(),
+		filter.Migrations()}
 }
 
 // App is a running Livehouse node.
@@ -69,6 +75,13 @@ type App struct {
 	Recorder *recording.Service
 	// Simulcast re-sends this node's live streams to other platforms.
 	Simulcast *simulcast.Service
+	// Edge serves LL-HLS of streams other nodes ingest, reports this
+	// node's load and schedules viewers onto edges (GET /api/play).
+	Edge *edge.Service
+
+	// ContentFilter judges danmaku, names and titles (term lists,
+	// heuristics, classifier).
+	ContentFilter *filter.Engine
 
 	moderation *moderation.Service
 	social     *social.Service
@@ -79,6 +92,7 @@ type App struct {
 	Frames  *media.FrameGrabber // nil without ffmpeg
 	Gateway *room.Gateway
 	RTMP    *rtmp.Server
+	RTMPS   *rtmp.Server   // nil unless --rtmps
 	SRT     *srt.Server    // nil when --srt is empty
 	WebRTC  *webrtc.Server // WHIP ingest and WHEP playback
 	Web     *web.Server
@@ -87,6 +101,10 @@ type App struct {
 	AdminToken string
 	// DemoKey is set only when this start created the demo channel.
 	DemoKey string
+
+	// drain is set on SIGTERM (Drain); gate counts WebSocket viewers.
+	drain *live.Drain
+	gate  *drainGate
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -102,7 +120,7 @@ type options struct {
 	chatNotify    func(context.Context, room.ChatNotice)
 }
 
-// WithContentFilter screens every danmaku's text (after the channel's
+// WithContentFilter adds a filter to the moderation stage every danmaku passes (after the channel's
 // rules), over the WebSocket, HTTP and check-message alike.
 func WithContentFilter(f moderation.Filter) Option { return func(o *options) { o.filter = f } }
 
@@ -124,7 +142,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if o.webhookSecret != "" {
 		cfg.PaymentWebhookSecret = o.webhookSecret
 	}
-	a = &App{Config: cfg, Log: log}
+	rungs, err := media.ParseRungs(cfg.LadderRungs)
+	if err != nil {
+		return nil, fmt.Errorf("--ladder-rungs: %w", err)
+	}
+	a = &App{Config: cfg, Log: log, drain: &live.Drain{}}
 	defer func() {
 		if err != nil {
 			a.Shutdown(context.Background())
@@ -149,8 +171,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	// Moderation's and social's data come first: account asks moderation
 	// for a principal's roles; every other domain asks account who calls.
 	modStore, follows := moderation.NewStore(a.DB), social.NewStore(a.DB)
+	// One moderation stage for every way a text is checked (danmaku,
+	// check-message, names and titles): the filters run with a deadline.
+	screen, names := a.moderationStage(modStore, o, log)
 	a.Accounts, err = account.New(ctx, account.Deps{DB: a.DB, Roles: modStore, Channels: a.Channels, Limits: o.limits,
-		Log: log.With("component", "account"), Publish: a.publish})
+		Log: log.With("component", "account"), Publish: a.publish, ScreenName: names.Username})
 	if err != nil {
 		return a, err
 	}
@@ -189,18 +214,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			SegmentCount:      cfg.HLSSegmentCount,
 			PlayersPerAddress: cfg.HLSPlayersPerAddress,
 		},
-		Ladder: media.LadderConfig{Enabled: cfg.Ladder, Preset: cfg.LadderPreset, Encoder: cfg.LadderEncoder,
+		Ladder: media.LadderConfig{Enabled: cfg.Ladder, Rungs: rungs, Preset: cfg.LadderPreset, Encoder: cfg.LadderEncoder,
 			MaxLag: cfg.LadderMaxLag, Threads: cfg.LadderThreads},
 		// Each channel may override --ladder (the studio's "Quality ladder")
-		// unless --ladder-channels=false.
-		LadderFor: func(ctx context.Context, channelID int64) (bool, error) {
+		// and pick some of its rungs, unless --ladder-channels=false.
+		LadderFor: func(ctx context.Context, channelID int64) (media.LadderChoice, error) {
 			if !cfg.LadderChannels {
-				return cfg.Ladder, nil
+				return media.LadderChoice{On: cfg.Ladder}, nil
 			}
-			return a.Channels.LadderFor(ctx, channelID, cfg.Ladder)
+			on, picked, err := a.Channels.LadderFor(ctx, channelID, cfg.Ladder)
+			return media.LadderChoice{On: on, Rungs: picked}, err
 		},
 		Log:     log.With("component", "media"),
 		Metrics: reg,
+		Drain:   a.drain,
 		// The room hears live.started / live.ended, on every node; the
 		// followers hear of a start from the one node that ingests it.
 		OnEvent: func(e media.Event) {
@@ -217,6 +244,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
+	// Every node serves LL-HLS: its own streams from the hub, the others'
+	// pulled through (an edge ingests nothing, so all of them).
+	if a.Edge, err = edge.New(edge.Deps{Directory: a.Live, Local: a.Hub.ServeHLS, Conn: a.Bus.Conn, NodeID: a.Node.ID(),
+		Role: cfg.Role, Region: cfg.Region, Upstream: cfg.Upstream, CacheBytes: int64(cfg.EdgeCacheMiB) << 20, Drain: a.drain,
+		Authorize: a.Accounts.Authorize, Metrics: reg, Log: log.With("component", "edge")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Edge)
 	// Account keeps logins and settings in memory; changes on any node reach it.
 	if err := a.Bus.Subscribe(a.Accounts.OnEvent, bus.IdentityChanged, bus.SettingsChanged); err != nil {
 		return a, err
@@ -230,7 +265,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, fmt.Errorf("subscribe to %s: %w", kickSubject, err)
 	}
 	if a.Money, err = money.New(money.Config{
-		Deps: money.Deps{Accounts: a.Accounts.Users, Channels: a.Channels, Publish: a.publish},
+		Deps: money.Deps{Accounts: a.Accounts.Users, Channels: a.Channels, Publish: a.publish, ScreenName: names.Label},
 		DB:   a.DB, Log: log.With("component", "money"), PlatformShareBP: int64(cfg.PlatformSharePercent) * 100,
 		Bus: a.Bus, OutboxRetention: cfg.OutboxRetention,
 		Auth: a.Accounts, Users: a.Accounts.Users, Directory: a.Channels, WebhookSecret: []byte(cfg.PaymentWebhookSecret),
@@ -238,16 +273,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		return a, err
 	}
 	a.domains = append(a.domains, a.Money) // closes the gift writer, then the relay's loops
-	// One content filter for every way a message is checked (room, and
-	// moderation's check-message); none yet unless an embedder gives one.
-	var filter moderation.Filter = moderation.PassThrough{}
-	if o.filter != nil {
-		filter = o.filter
+	if a.ContentFilter, err = filter.New(filter.Deps{DB: a.DB, Bus: a.Bus, DataDir: cfg.DataDir, Accounts: a.Accounts,
+		Log: log.With("component", "modfilter")}); err != nil {
+		return a, err
 	}
+	a.domains = append(a.domains, a.ContentFilter)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_moderation_filter_overruns_total",
+		Help: "Content filter runs that missed the moderation stage's deadline (their message was let through)."},
+		func() float64 { return float64(screen.Overruns()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_moderation_screened_total",
+		Help: "Texts screened by the moderation stage."},
+		func() float64 { return float64(screen.Screened()) }))
 	// Money tells members and medal holders apart (members-only and
 	// medal-only chat, badges) for moderation and the room.
 	if a.moderation, err = moderation.New(moderation.Deps{Store: modStore, Accounts: a.Accounts, Users: a.Accounts.Users, Channels: a.Channels,
-		Follows: follows, Fans: a.Money, Filter: filter, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
+		Follows: follows, Fans: a.Money, Screen: screen, Rooms: lateRooms{a}, Learner: a.ContentFilter, Publish: a.publish, Log: log.With("component", "moderation")}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.moderation)
@@ -269,13 +309,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 		}
 	}
 	if a.Rooms, err = room.New(room.Deps{DB: a.DB, Channels: a.Channels, Moderation: modStore, Follows: follows, Fans: a.Money,
-		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"), Filter: filter,
+		Accounts: a.Accounts, Live: a.Live, Bus: a.Bus, Log: log.With("component", "room"), Screen: screen, Verdicts: modStore, Learner: a.ContentFilter,
 		LogRetention: cfg.RoomLogRetention, Users: a.Accounts.Users, OwnedChannel: a.ownedChannel, Notify: chatNotify}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.Rooms)
 	if a.Recorder, err = recording.New(ctx, recording.Deps{DB: a.DB, Hub: a.Hub, Channels: a.Channels, Accounts: a.Accounts,
-		Messages: a.Rooms, Fans: a.Money, DataDir: cfg.DataDir, Node: a.Node.ID(), RetentionDays: cfg.RecordingRetentionDays,
+		Messages: a.Rooms, Fans: a.Money, DataDir: cfg.DataDir, Node: a.Node.ID(), Remote: a.Edge.ProxyToNode, RetentionDays: cfg.RecordingRetentionDays,
 		RetentionGiB: cfg.RecordingRetentionGiB, Default: cfg.RecordingDefault, Log: log.With("component", "recording")}); err != nil {
 		return a, err
 	}
@@ -289,6 +329,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if a.Gateway, err = room.NewGateway(a.Rooms, roomHub, log.With("component", "ws")); err != nil {
 		return a, err
 	}
+	a.gate = &drainGate{drain: a.drain, next: a.Gateway}
+	if err != nil {
+		return a, err
+	}
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_room_likes_dropped_total",
 		Help: "Like taps dropped for arriving faster than one report a second per connection or over 50 per report."},
 		func() float64 { return float64(a.Rooms.LikesDropped()) }))
@@ -297,29 +341,52 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if cfg.SimulcastKey != "" {
 		simulcastKey, _ = base64.StdEncoding.DecodeString(cfg.SimulcastKey) // checked by Validate
 	}
-	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
-		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, Node: a.Node.ID(), Log: log.With("component", "simulcast")}); err != nil {
-		return a, err
-	}
-	a.domains = append(a.domains, a.Simulcast)
-	a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
-		Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
-	})
+	simulcastCAs, err := destinationRoots(cfg.SimulcastCA)
 	if err != nil {
 		return a, err
 	}
-	if cfg.SRTAddr != "" {
-		if a.SRT, err = srt.Listen(cfg.SRTAddr, srt.Options{Hub: a.Hub, Passphrase: cfg.SRTPassphrase,
-			Timeouts: srt.Timeouts{Read: cfg.RTMPReadTimeout}, Log: log.With("component", "srt")}); err != nil {
+	if a.Simulcast, err = simulcast.New(simulcast.Deps{DB: a.DB, Channels: a.Channels, Accounts: a.Accounts, Streams: a.Hub,
+		Conn: a.Bus.Conn, DataDir: cfg.DataDir, Key: simulcastKey, RootCAs: simulcastCAs, Node: a.Node.ID(),
+		Log: log.With("component", "simulcast")}); err != nil {
+		return a, err
+	}
+	a.domains = append(a.domains, a.Simulcast)
+	// HTTPS and RTMPS serve one certificate, reloaded when renewed.
+	var certs *tlsfile.Reloader
+	if cfg.TLSCert != "" {
+		if certs, err = tlsfile.New(cfg.TLSCert, cfg.TLSKey, log.With("component", "tls")); err != nil {
 			return a, err
 		}
 	}
-	if a.WebRTC, err = webrtc.New(webrtc.Options{Hub: a.Hub, Log: log.With("component", "webrtc"), UDPAddr: cfg.WebRTCUDPAddr,
-		TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers)}); err != nil {
-		return a, err
+	// An edge listens for no publishers (RTMP, RTMPS, SRT, WHIP); WHEP
+	// playback is the origin's too (it redirects there anyway).
+	var webrtcRoutes http.Handler
+	if cfg.Ingests() {
+		if a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
+			Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
+		}); err != nil {
+			return a, err
+		}
+		if cfg.RTMPSAddr != "" {
+			if a.RTMPS, err = rtmp.Listen(cfg.RTMPSAddr, rtmp.Options{Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout,
+				Log: log.With("component", "rtmps"), TLS: certs.Config()}); err != nil {
+				return a, err
+			}
+		}
+		if cfg.SRTAddr != "" {
+			if a.SRT, err = srt.Listen(cfg.SRTAddr, srt.Options{Hub: a.Hub, Passphrase: cfg.SRTPassphrase,
+				Timeouts: srt.Timeouts{Read: cfg.RTMPReadTimeout}, Log: log.With("component", "srt")}); err != nil {
+				return a, err
+			}
+		}
+		if a.WebRTC, err = webrtc.New(webrtc.Options{Hub: a.Hub, Log: log.With("component", "webrtc"), UDPAddr: cfg.WebRTCUDPAddr,
+			TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers)}); err != nil {
+			return a, err
+		}
+		mux := http.NewServeMux()
+		a.WebRTC.Routes(mux)
+		webrtcRoutes = mux
 	}
-	webrtcRoutes := http.NewServeMux()
-	a.WebRTC.Routes(webrtcRoutes)
 	proxies, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return a, err
@@ -329,9 +396,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			log.Error("ask the nodes to end a stream", "channel", slug, "err", err)
 		}
 	}
-	if a.channelAPI, err = channel.New(channel.Deps{Service: a.Channels, Live: a.Hub, Accounts: a.Accounts, Users: a.Accounts.Users,
+	if a.channelAPI, err = channel.New(channel.Deps{Service: a.Channels, Live: a.Hub, Accounts: a.Accounts, Users: a.Accounts.Users, ScreenTitle: names.Title,
 		Follows: follows, Watch: a.Money, Files: cfg.DataDir, Kick: kick, Publish: a.publish,
-		Ladder: channel.LadderPlatform{Default: cfg.Ladder, FFmpeg: media.FFmpegAvailable(), Choice: cfg.LadderChannels}}); err != nil {
+		Ladder: channel.LadderPlatform{Default: cfg.Ladder, FFmpeg: media.FFmpegAvailable(), Choice: cfg.LadderChannels,
+			Rungs: offeredRungs(rungs)}}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.channelAPI)
@@ -342,14 +410,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
 		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
-			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes, a.Simulcast.Routes},
+			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes, a.Simulcast.Routes, a.Edge.Routes, a.ContentFilter.Routes},
 		Authenticate: a.Accounts.Authenticate,
 		Authorize:    a.Accounts.AuthorizeContext,
 		Channels:     a.Channels,
-		HLS:          a.Hub.ServeHLS,
-		Gateway:      a.Gateway,
-		IngestURL:    "rtmp://" + net.JoinHostPort(cfg.PublicHost, port(a.RTMP.Addr())) + "/live",
+		HLS:          a.Edge.ServeHLS,
+		MediaOrigins: a.mediaOrigins,
+		Gateway:      a.gate,
+		IngestURL:    a.rtmpURL(),
+		RTMPSURL:     a.rtmpsURL(),
 		SRTURL:       a.srtURL(),
+		Certs:        certs,
 		Proxies:      proxies,
 		TLSCert:      cfg.TLSCert,
 		TLSKey:       cfg.TLSKey,
@@ -361,11 +432,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return a, err
 	}
-	a.Live.Advertise(a.scheme() + "://" + net.JoinHostPort(cfg.PublicHost, port(a.Web.Addr())))
+	// Other nodes pull this node's LL-HLS and replays from --public-url
+	// when it is set (a cluster), else from --public-host and the port.
+	self := a.scheme() + "://" + net.JoinHostPort(cfg.PublicHost, port(a.Web.Addr()))
+	if cfg.PublicURL != "" {
+		self = strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	a.Live.Advertise(self)
+	a.Edge.Advertise(self, self)
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
-	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.RTMP.Addr().String(), "srt", a.srtAddr(),
-		"webrtc udp", a.WebRTC.UDPAddr().String(), "db", a.DB.Location, "bus", a.Bus.Location,
-		"node", a.Node.ID())
+	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.rtmpAddr(), "rtmps", a.rtmpsAddr(), "srt", a.srtAddr(),
+		"webrtc udp", a.webrtcAddr(), "db", a.DB.Location, "bus", a.Bus.Location,
+		"node", a.Node.ID(), "role", cfg.Role, "region", cfg.Region)
 	return a, nil
 }
 
@@ -387,12 +465,61 @@ func (a *App) notifyLive(e media.Event) {
 	}
 }
 
+// rtmpURL is the RTMP server URL for OBS, "" on an edge (no ingest).
+func (a *App) rtmpURL() string {
+	if a.RTMP == nil {
+		return ""
+	}
+	return "rtmp://" + net.JoinHostPort(a.Config.PublicHost, port(a.RTMP.Addr())) + "/live"
+}
+
+func (a *App) rtmpAddr() string {
+	if a.RTMP == nil {
+		return "off (edge)"
+	}
+	return a.RTMP.Addr().String()
+}
+
+func (a *App) webrtcAddr() string {
+	if a.WebRTC == nil {
+		return "off (edge)"
+	}
+	return a.WebRTC.UDPAddr().String()
+}
+
+// mediaOrigins are the other nodes' public origins: the watch page may
+// load LL-HLS from any of them (the scheduler's edges).
+func (a *App) mediaOrigins() []string {
+	var out []string
+	for _, n := range a.Edge.Loads().Nodes() {
+		if u, err := url.Parse(n.PublicURL); err == nil && u.Host != "" && !n.Self {
+			out = append(out, u.Scheme+"://"+u.Host)
+		}
+	}
+	return out
+}
+
 // srtURL is the SRT publish URL without its key, "" when SRT is off.
 func (a *App) srtURL() string {
 	if a.SRT == nil {
 		return ""
 	}
 	return "srt://" + net.JoinHostPort(a.Config.PublicHost, port(a.SRT.Addr())) + "?streamid=publish:"
+}
+
+// rtmpsURL is the RTMPS server URL for OBS, "" when RTMPS is off.
+func (a *App) rtmpsURL() string {
+	if a.RTMPS == nil {
+		return ""
+	}
+	return "rtmps://" + net.JoinHostPort(a.Config.PublicHost, port(a.RTMPS.Addr())) + "/live"
+}
+
+func (a *App) rtmpsAddr() string {
+	if a.RTMPS == nil {
+		return "off"
+	}
+	return a.RTMPS.Addr().String()
 }
 
 func (a *App) srtAddr() string {
@@ -472,6 +599,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.RTMP != nil {
 		errs = append(errs, a.RTMP.Close(ctx))
 	}
+	if a.RTMPS != nil {
+		errs = append(errs, a.RTMPS.Close(ctx))
+	}
 	if a.SRT != nil {
 		errs = append(errs, a.SRT.Close(ctx))
 	}
@@ -512,8 +642,13 @@ func (a *App) shutdown(ctx context.Context) error {
 func (a *App) PrintWelcome(w io.Writer) {
 	host := a.Config.PublicHost
 	httpURL := a.scheme() + "://" + net.JoinHostPort(host, port(a.Web.Addr()))
-	fmt.Fprintf(w, "\nLivehouse is running.\n")
-	fmt.Fprintf(w, "  OBS server:   rtmp://%s/live\n", net.JoinHostPort(host, port(a.RTMP.Addr())))
+	fmt.Fprintf(w, "\nLivehouse is running (role %s).\n", a.Config.Role)
+	if a.RTMP != nil {
+		fmt.Fprintf(w, "  OBS server:   rtmp://%s/live\n", net.JoinHostPort(host, port(a.RTMP.Addr())))
+	}
+	if u := a.rtmpsURL(); u != "" {
+		fmt.Fprintf(w, "  RTMPS:        %s   (the same stream key, encrypted)\n", u)
+	}
 	if u := a.srtURL(); u != "" {
 		fmt.Fprintf(w, "  SRT:          %sSTREAM_KEY\n", u)
 	}

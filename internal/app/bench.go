@@ -20,6 +20,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "whep" {
 		return runWHEPBench(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "edge" {
+		return runEdgeBench(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "gifts" {
 		fs := flag.NewFlagSet("livehouse bench gifts", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -72,6 +75,8 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	conns := fs.Int("conns", 1000, "WebSocket viewers in the room")
 	rate := fs.Int("rate", 20, "messages per second (each from its own account, one a second)")
 	duration := fs.Duration("duration", 20*time.Second, "how long to send")
+	cpuProfile := fs.String("cpuprofile", "", "the started server writes a CPU profile of its whole run to this file (go tool pprof)")
+	sample := fs.Int("sample", 200, "viewers that measure latency (the others only count deliveries, so the generator stays cheap)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +87,7 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout})
+	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile, Sample: *sample})
 }
 
 func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -112,4 +117,32 @@ func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		bin = *server
 	}
 	return bench.RunWHEP(ctx, bench.WHEPOptions{Binary: bin, Fixture: *fixture, Viewers: counts, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile})
+}
+
+func runEdgeBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("livehouse bench edge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fixture := fs.String("fixture", "testdata/fixture.flv", "FLV (H.264 + AAC) published to the origin over RTMP, looped in real time")
+	readers := fs.String("readers", "1,100,1000", "comma-separated light LL-HLS reader counts, one run each")
+	window := fs.Duration("window", 10*time.Second, "how long each run reads")
+	db := fs.String("db", "", "PostgreSQL URL the origin and the edge share (postgres://…); required")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(*db, "postgres") {
+		return fmt.Errorf("--db must be a PostgreSQL URL: two processes share it")
+	}
+	var counts []int
+	for _, s := range strings.Split(*readers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 20000 {
+			return fmt.Errorf("--readers: %q is not a count from 1 to 20000", s)
+		}
+		counts = append(counts, n)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.RunEdge(ctx, bench.EdgeOptions{Binary: bin, Fixture: *fixture, DBURL: *db, Readers: counts, Window: *window, Out: stdout})
 }

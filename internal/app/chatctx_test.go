@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/moderation"
 )
 
 // TestChatContextFollowsChanges: what a danmaku check reads is kept in each
@@ -125,14 +125,14 @@ func TestChatContextAcrossNodes(t *testing.T) {
 	}
 }
 
-// wordFilter refuses texts containing a word, as a content filter would.
+// wordFilter blocks texts containing a word, as a content filter would.
 type wordFilter string
 
-func (w wordFilter) Check(_ context.Context, _ int64, text string) error {
-	if strings.Contains(text, string(w)) {
-		return &httpjson.Problem{Status: 403, Code: "filtered", Message: "this message was held by the content filter"}
+func (w wordFilter) Screen(_ context.Context, in moderation.Input) moderation.Verdict {
+	if strings.Contains(in.Text, string(w)) {
+		return moderation.Verdict{Action: moderation.Block, Score: 90, Category: "custom"}
 	}
-	return nil
+	return moderation.Verdict{Action: moderation.Allow}
 }
 
 // TestContentFilterSeam: the one content filter given to the app screens
@@ -145,15 +145,15 @@ func TestContentFilterSeam(t *testing.T) {
 	v.write(map[string]any{"type": "join", "room": "seam"})
 	v.expect("joined")
 	v.write(map[string]any{"type": "send", "text": "the ending is a spoiler", "nonce": "1"})
-	if f := v.expect("error"); f["code"] != "filtered" {
+	if f := v.expect("error"); f["code"] != "message_blocked" || f["category"] != "custom" {
 		t.Fatalf("WebSocket: %v", f)
 	}
 	v.write(map[string]any{"type": "send", "text": "nice stream", "nonce": "2"})
 	v.expect("sent")
-	if r := talker.do("POST", "/api/rooms/seam/danmaku", map[string]string{"text": "spoiler alert"}); r.code != 403 || r.str("code") != "filtered" {
+	if r := talker.do("POST", "/api/rooms/seam/danmaku", map[string]string{"text": "spoiler alert"}); r.code != 403 || r.str("code") != "message_blocked" {
 		t.Fatalf("HTTP: %d %s", r.code, r.raw)
 	}
-	if r := talker.do("POST", "/api/channels/seam/check-message", map[string]string{"text": "spoiler"}); r.code != 403 || r.str("code") != "filtered" {
+	if r := talker.do("POST", "/api/channels/seam/check-message", map[string]string{"text": "spoiler"}); r.code != 403 || r.str("code") != "message_blocked" {
 		t.Fatalf("check-message: %d %s", r.code, r.raw)
 	}
 }

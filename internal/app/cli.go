@@ -26,6 +26,7 @@ Usage:
   livehouse wallet grant NAME COINS --reason TEXT
                               credit coins (the manual payment provider)
   livehouse ledger verify     recompute every balance from the ledger; non-zero exit on any difference
+  livehouse moderation ...    classify text, train the classifier ("livehouse moderation help")
   livehouse bench [flags]     measure ingest-to-LL-HLS lag and per-stream cost
   livehouse help              this text; "livehouse serve --help" lists every setting
 `
@@ -48,6 +49,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = walletCommand(ctx, args, stdout, stderr, getenv)
 	case "ledger":
 		err = ledgerCommand(ctx, args, stdout, stderr, getenv)
+	case "moderation":
+		err = moderationCommand(ctx, args, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
@@ -105,7 +108,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	a.PrintWelcome(stdout)
 	<-ctx.Done()
-	stop() // a second signal now kills the process the default way
+	stop()
+	if cfg.DrainTimeout > 0 {
+		// Drain first; a second SIGINT/SIGTERM cuts it short.
+		again, stopAgain := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		a.Drain(again, cfg.DrainTimeout)
+		stopAgain() // a further signal now kills the process the default way
+	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

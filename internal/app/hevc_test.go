@@ -137,7 +137,17 @@ func TestEnhancedRTMPH265Opus(t *testing.T) {
 	// LL-HLS carries the Opus as AAC (Safari and iOS decode AAC), made by
 	// the ffmpeg transcoder.
 	needTool(t, "ffmpeg")
-	waitFor(t, 20*time.Second, "2 s of H.265 and audio over LL-HLS", func() bool { return reader.has(60, 50) })
+	// A strict client (gohlslib, as MediaMTX pulling from us) gives up on
+	// a stream whose first audio segment is empty: the transcoder's first
+	// packet comes after the first video, which the output holds back.
+	waitFor(t, 20*time.Second, "2 s of H.265 and audio over LL-HLS", func() bool {
+		select {
+		case err := <-reader.client.Wait():
+			t.Fatalf("the LL-HLS client gave up: %v", err)
+		default:
+		}
+		return reader.has(60, 50)
+	})
 	_, gotH265 := codecOf[*hlscodecs.H265](reader)
 	_, gotAAC := codecOf[*hlscodecs.MPEG4Audio](reader)
 	if !gotH265 || !gotAAC {

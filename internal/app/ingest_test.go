@@ -69,7 +69,7 @@ func TestIngestRefusesBadPublishers(t *testing.T) {
 		n.waitLog("want /live/STREAM_KEY")
 	})
 
-	t.Run("second publisher on a live key", func(t *testing.T) {
+	t.Run("second publisher on a live key stands by, a third is refused", func(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		first := make(chan error, 1)
@@ -77,9 +77,15 @@ func TestIngestRefusesBadPublishers(t *testing.T) {
 			first <- rtmp.PublishRecording(ctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
 		}()
 		waitFor(t, 10*time.Second, "first publisher live", func() bool { return n.channel("guarded").Live })
+		sctx, stopSecond := context.WithCancel(context.Background())
+		second := make(chan error, 1)
+		go func() {
+			second <- rtmp.PublishRecording(sctx, n.rtmp+"/"+key, rec, rtmp.PublishOptions{Realtime: true, Loop: true})
+		}()
+		n.waitLog("standby input connected")
 		err := rtmp.PublishRecording(context.Background(), n.rtmp+"/"+key, rec, rtmp.PublishOptions{})
 		if err == nil {
-			t.Fatal("second publisher was accepted")
+			t.Fatal("third publisher was accepted")
 		}
 		n.waitLog("channel is already live")
 		before := n.channel("guarded")
@@ -87,6 +93,11 @@ func TestIngestRefusesBadPublishers(t *testing.T) {
 		if after := n.channel("guarded"); !after.Live || after.Uptime < before.Uptime {
 			t.Fatalf("first stream disturbed: before %+v after %+v", before, after)
 		}
+		stopSecond()
+		if err := <-second; err != nil {
+			t.Fatalf("standby publisher: %v", err)
+		}
+		n.waitLog("standby input left")
 		stop()
 		if err := <-first; err != nil {
 			t.Fatalf("first publisher: %v", err)

@@ -77,10 +77,19 @@ func TestLadderPerChannelMode(t *testing.T) {
 		}
 	}
 
+	// The platform offers its own rungs (--ladder-rungs) and the channel
+	// keeps one of them: the other never appears.
 	t.Run("platform off, channel on", func(t *testing.T) {
-		n := node(t, false)
+		n := node(t, false, func(c *config.Config) { c.LadderRungs = "360p30:600k:baseline,240p30:300k" })
 		key := n.createChannel("abron")
 		setMode(t, n, "abron", "on")
+		var got struct {
+			Rungs []string `json:"rungs"`
+		}
+		if code := n.api("PUT", "/api/channels/abron/ladder", testAdminToken, map[string][]string{"rungs": {"360p"}}, &got); code != 200 ||
+			strings.Join(got.Rungs, ",") != "360p" {
+			t.Fatalf("PUT rungs: %d %+v", code, got)
+		}
 		publishTestsrc360(t, n.rtmp+"/"+key, 40*time.Second)
 		waitFor(t, 60*time.Second, "source + 360p in the multivariant playlist", func() bool {
 			m, ok := multivariant(t, n, "abron")
@@ -89,6 +98,9 @@ func TestLadderPerChannelMode(t *testing.T) {
 			}
 			return strings.HasPrefix(m.Variants[1].URI, "360p/") && m.Variants[1].Resolution == "640x360"
 		})
+		if code, _ := httpGet(t, n.http+"/hls/abron/240p/video1_stream.m3u8"); code != 404 {
+			t.Errorf("the rung the channel left out: %d", code)
+		}
 		waitFor(t, 30*time.Second, "segments in the 360p playlist", func() bool {
 			_, body := httpGet(t, n.http+"/hls/abron/360p/video1_stream.m3u8?via=page")
 			return strings.Count(body, "#EXTINF:")-strings.Count(body, "#EXT-X-GAP") >= 2
@@ -131,12 +143,13 @@ func TestLadderPerChannelMode(t *testing.T) {
 // platform decides (e2e/ladder_setting.mjs).
 func TestChromiumStudioLadderSetting(t *testing.T) {
 	node, chromium := needPlaywright(t)
-	type expect struct{ lang, def, saved, off, locked string }
+	type expect struct{ lang, def, saved, off, locked, rungs string }
 	for _, c := range []expect{
 		{"en", "Default (platform: off) / On / Off", "Saved. Your next stream will have the quality ladder.",
-			"Saved. Your next stream will play as you send it", "The platform decides the quality ladder for every channel; it is off for yours."},
+			"Saved. Your next stream will play as you send it", "The platform decides the quality ladder for every channel; it is off for yours.",
+			"Saved. Your next stream will have: 480p and 360p."},
 		{"zh-CN", "默认（平台：关闭） / 开启 / 关闭", "已保存。下一场直播将提供多画质阶梯。", "已保存。下一场直播将只有你推送的原画",
-			"多画质阶梯由平台统一决定，你的频道目前处于关闭状态。"},
+			"多画质阶梯由平台统一决定，你的频道目前处于关闭状态。", "已保存。下次直播将提供：480p和360p。"},
 	} {
 		for _, size := range [][2]int{{1280, 800}, {375, 812}} {
 			dims := fmt.Sprintf("%dx%d", size[0], size[1])
@@ -149,10 +162,17 @@ func TestChromiumStudioLadderSetting(t *testing.T) {
 					dims+" SAVED_ON value=on error=false | "+c.saved,
 					dims+" RELOADED value=on",
 					dims+" SAVED_OFF value=off error=false fits=true | "+c.off,
+					dims+" RUNGS 720p:true,480p:true,360p:true",
+					dims+" SAVED_RUNGS 720p:false,480p:true,360p:true error=false | "+c.rungs,
+					dims+" LAST_RUNG 720p:false,480p:false,360p:true:locked",
 					"FINISHED")
-				var got struct{ Mode string }
-				if code := n.api("GET", "/api/channels/abrui/ladder", testAdminToken, nil, &got); code != 200 || got.Mode != "off" {
-					t.Errorf("saved mode: %d %q", code, got.Mode)
+				var got struct {
+					Mode  string
+					Rungs []string
+				}
+				if code := n.api("GET", "/api/channels/abrui/ladder", testAdminToken, nil, &got); code != 200 || got.Mode != "off" ||
+					strings.Join(got.Rungs, ",") != "360p" {
+					t.Errorf("saved mode and rungs: %d %+v", code, got)
 				}
 			})
 		}

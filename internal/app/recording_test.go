@@ -247,7 +247,7 @@ func TestRecordingReplay(t *testing.T) {
 			runBrowser(t, node, chromium, "replay.mjs", []string{n.http, strconv.FormatInt(rep.ID, 10), sent.ID,
 				strconv.FormatInt(dm.Messages[0].T, 10), "recorded", "streamer", lang, shots},
 				"1280x800 PLAYED_TO_END", "375x812 PLAYED_TO_END", "1280x800 DANMAKU_OK", "375x812 DANMAKU_OK", "STUDIO_OK", "WATCH_LIST_OK",
-				"1280x800 THUMB_OK", "1280x800 CHAPTERS_OK", "375x812 CHAPTERS_OK", "375x812 OWNER_TOOLS_OK",
+				"1280x800 THUMB_OK", "1280x800 CHAPTERS_OK", "375x812 CHAPTERS_OK", "1280x800 CONTROLS_OK", "375x812 CONTROLS_OK", "375x812 OWNER_TOOLS_OK",
 				map[string]string{"en": "MARK_OFFLINE Your stream is not being recorded right now.", "zh-CN": "MARK_OFFLINE 你的直播当前没有在录制。"}[lang])
 		}
 	} else {

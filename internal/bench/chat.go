@@ -30,6 +30,11 @@ type ChatOptions struct {
 	Rate     int           // messages per second (one sender account per message per second)
 	Duration time.Duration // measuring time
 	Out      io.Writer
+	// Sample: how many viewers parse send times for latency (the rest only
+	// count deliveries); 0 means 200.
+	Sample int
+	// CPUProfile: the started server profiles its whole run into this file.
+	CPUProfile string
 }
 
 const senderPassword = "bench-sender-password"
@@ -37,11 +42,18 @@ const senderPassword = "bench-sender-password"
 // RunChat opens Conns viewers in one room, posts Rate messages a second
 // over WebSocket for Duration, and reports deliveries, latency and losses.
 func RunChat(ctx context.Context, o ChatOptions) error {
+	if o.Sample <= 0 {
+		o.Sample = 200
+	}
 	base := o.URL
 	var srv *server
 	if base == "" {
 		var err error
-		if srv, err = startPinnedServer(ctx, o.Binary); err != nil {
+		var extra []string
+		if o.CPUProfile != "" {
+			extra = append(extra, "--cpuprofile", o.CPUProfile)
+		}
+		if srv, err = startPinnedServer(ctx, o.Binary, extra...); err != nil {
 			return err
 		}
 		defer srv.stop()
@@ -73,11 +85,20 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	defer stopViewers()
 	var wg sync.WaitGroup
 	ready := make(chan error, o.Conns)
+	set := &viewerSet{}
+	keepAliveDone := make(chan struct{})
+	go func() { defer close(keepAliveDone); set.keepAlive(vctx) }()
+	defer func() { stopViewers(); <-keepAliveDone }()
+	sampleEvery := max(1, o.Conns/max(o.Sample, 1))
 	for i := 0; i < o.Conns; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			viewer(vctx, wsURL, localIP(i), ready, &delivered, &closedByServer, lat)
+			var sample *latencies
+			if i%sampleEvery == 0 {
+				sample = lat
+			}
+			viewer(vctx, wsURL, localIP(i), set, ready, &delivered, &closedByServer, sample)
 		}(i)
 		if i%500 == 499 {
 			time.Sleep(50 * time.Millisecond) // do not SYN-flood the listener
@@ -111,6 +132,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	if srv != nil {
 		cpu0, _ = cpuTicks(srv.cmd.Process.Pid)
 	}
+	self0, _ := cpuTicks(os.Getpid())
 	start := time.Now()
 	var sent atomic.Int64
 	var sendWG sync.WaitGroup
@@ -142,6 +164,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 		cpuPct = float64(cpu1-cpu0) / clockTicks / elapsed * 100
 		rssEnd, _ = rssKiB(srv.cmd.Process.Pid)
 	}
+	self1, _ := cpuTicks(os.Getpid())
 	stopViewers()
 	wg.Wait()
 
@@ -151,8 +174,10 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	fmt.Fprintf(o.Out, "viewers %d, senders %d, sent %d msgs in %.0f s\n", o.Conns, o.Rate, sent.Load(), o.Duration.Seconds())
 	fmt.Fprintf(o.Out, "  delivered %d of %d (%.2f%%), %.0f deliveries/s\n", got, expected, 100*float64(got)/float64(max(expected, 1)), float64(got)/elapsed)
 	if len(p) > 0 {
-		fmt.Fprintf(o.Out, "  latency send -> viewer: p50 %v  p99 %v  max %v\n", pctl(p, 50), pctl(p, 99), p[len(p)-1])
+		fmt.Fprintf(o.Out, "  latency send -> viewer (sampled from %d viewers, %d deliveries): p50 %v  p99 %v  max %v\n",
+			min(o.Sample, o.Conns), len(p), pctl(p, 50), pctl(p, 99), p[len(p)-1])
 	}
+	fmt.Fprintf(o.Out, "  load generator: CPU %.0f%% of a core\n", float64(self1-self0)/clockTicks/elapsed*100)
 	fmt.Fprintf(o.Out, "  viewers disconnected by the server: %d\n", closedByServer.Load())
 	if srv != nil {
 		fmt.Fprintf(o.Out, "  server (pinned to core 0): CPU %.0f%% of a core; RSS %.1f MiB idle, %.1f MiB with viewers (%.1f KiB each), %.1f MiB at the end\n",
@@ -167,33 +192,61 @@ func localIP(i int) net.IP {
 	return net.IPv4(127, 1+byte(i/250%200), byte(i%250)+1, 1)
 }
 
-func viewer(ctx context.Context, wsURL string, ip net.IP, ready chan<- error, delivered, closedByServer *atomic.Int64, lat *latencies) {
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: hc})
+// viewerSet is every open viewer, so one goroutine pings them all and
+// closes them at the end (a viewer's only goroutine is its reader).
+type viewerSet struct {
+	mu    sync.Mutex
+	conns []*rawWS
+}
+
+func (v *viewerSet) add(w *rawWS) {
+	v.mu.Lock()
+	v.conns = append(v.conns, w)
+	v.mu.Unlock()
+}
+
+// keepAlive pings every viewer every 30 s (the server cuts silent ones)
+// until ctx ends, then closes them.
+func (v *viewerSet) keepAlive(ctx context.Context) {
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			v.mu.Lock()
+			for _, w := range v.conns {
+				w.close()
+			}
+			v.mu.Unlock()
+			return
+		case <-tick.C:
+			v.mu.Lock()
+			conns := append([]*rawWS(nil), v.conns...)
+			v.mu.Unlock()
+			for _, w := range conns {
+				_ = w.writeText(`{"type":"ping"}`)
+			}
+		}
+	}
+}
+
+// viewer joins the bench room and counts the danmaku it receives; only a
+// sampling viewer parses their send times for latency.
+func viewer(ctx context.Context, wsURL string, ip net.IP, set *viewerSet, ready chan<- error, delivered, closedByServer *atomic.Int64, lat *latencies) {
+	w, err := dialRawWS(ctx, wsURL, ip, nil)
 	if err != nil {
 		ready <- err
 		return
 	}
-	defer c.CloseNow()
-	c.SetReadLimit(1 << 20)
-	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"bench"}`))
+	set.add(w)
+	if err := w.writeText(`{"type":"join","room":"bench"}`); err != nil {
+		ready <- err
+		return
+	}
 	joined := false
-	ping := time.NewTicker(30 * time.Second)
-	defer ping.Stop()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ping.C:
-				_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
-			}
-		}
-	}()
 	marker := []byte(`"text":"t=`)
 	for {
-		_, data, err := c.Read(ctx)
+		data, err := w.read()
 		if err != nil {
 			if !joined {
 				ready <- err
@@ -203,9 +256,15 @@ func viewer(ctx context.Context, wsURL string, ip net.IP, ready chan<- error, de
 			}
 			return
 		}
-		if !joined && bytes.Contains(data, []byte(`"type":"joined"`)) {
-			joined = true
-			ready <- nil
+		if !joined {
+			if bytes.Contains(data, []byte(`"type":"joined"`)) {
+				joined = true
+				ready <- nil
+			}
+			continue
+		}
+		if lat == nil {
+			delivered.Add(int64(bytes.Count(data, marker)))
 			continue
 		}
 		now := time.Now().UnixNano()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Bus struct {
 	Location string
 
 	embedded *server.Server
+	scratch  string // the embedded server's private JetStream dir when it has no store dir (removed on Close)
 
 	node     string // stamps the events this node publishes
 	mu       sync.RWMutex
@@ -60,6 +62,17 @@ func Open(natsURL string, log *slog.Logger, opts ...Option) (b *Bus, err error) 
 		}
 	}()
 	if natsURL == "" {
+		// Without a store dir the events live in memory, but the server
+		// still keeps its JetStream state in a directory (by default one
+		// shared under /tmp, where another process's leftovers make it
+		// fail): give it a private one, removed on Close.
+		storeDir, scratch := o.storeDir, ""
+		if storeDir == "" {
+			if scratch, err = os.MkdirTemp("", "livehouse-nats-"); err != nil {
+				return nil, fmt.Errorf("embedded NATS scratch dir: %w", err)
+			}
+			storeDir = scratch
+		}
 		srv, err := server.NewServer(&server.Options{
 			ServerName: "livehouse-embedded",
 			DontListen: true, // in-process only: no port, no outside clients
@@ -67,22 +80,25 @@ func Open(natsURL string, log *slog.Logger, opts ...Option) (b *Bus, err error) 
 			NoLog:      true,
 			MaxPayload: 1 << 20,
 			JetStream:  true,
-			StoreDir:   o.storeDir,
+			StoreDir:   storeDir,
 		})
 		if err != nil {
+			os.RemoveAll(scratch)
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
 		srv.Start()
 		if !srv.ReadyForConnections(10 * time.Second) {
 			srv.Shutdown()
+			os.RemoveAll(scratch)
 			return nil, errors.New("embedded NATS did not start within 10 s")
 		}
 		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("livehouse"), errorHandler(log))
 		if err != nil {
 			srv.Shutdown()
+			os.RemoveAll(scratch)
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
-		return &Bus{Conn: nc, Location: "embedded", embedded: srv, node: randomID(), memoryOnly: o.storeDir == ""}, nil
+		return &Bus{Conn: nc, Location: "embedded", embedded: srv, scratch: scratch, node: randomID(), memoryOnly: o.storeDir == ""}, nil
 	}
 	u, err := url.Parse(natsURL)
 	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
@@ -127,5 +143,8 @@ func (b *Bus) Close() {
 	if b.embedded != nil {
 		b.embedded.Shutdown()
 		b.embedded.WaitForShutdown()
+	}
+	if b.scratch != "" {
+		os.RemoveAll(b.scratch)
 	}
 }

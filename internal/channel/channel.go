@@ -311,11 +311,30 @@ func (s *Service) RegenerateKey(ctx context.Context, slug string) (string, error
 	return key, nil
 }
 
-// ChannelForKey resolves a stream key (media.Channels).
+// RegenerateBackupKey makes (or replaces) the channel's backup stream key,
+// the key of a second encoder that stands by to take over (backup ingest).
+// A backup publisher already connected keeps its connection.
+func (s *Service) RegenerateBackupKey(ctx context.Context, slug string) (string, error) {
+	key, hash := NewStreamKey()
+	res, err := s.db.ExecContext(ctx, `UPDATE channels SET backup_key_hash = $1, updated_at = $2 WHERE slug = $3`, hash, store.Now(), slug)
+	if err != nil {
+		return "", fmt.Errorf("regenerate backup stream key of %q: %w", slug, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", ErrNotFound
+	}
+	return key, nil
+}
+
+// ChannelForKey resolves a stream key, primary or backup (media.Channels).
 func (s *Service) ChannelForKey(ctx context.Context, key string) (media.ChannelRef, error) {
 	var ref media.ChannelRef
 	var disabled sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT id, slug, disabled_at FROM channels WHERE stream_key_hash = $1`, HashKey(key)).Scan(&ref.ID, &ref.Slug, &disabled)
+	hash := HashKey(key)
+	var primary string
+	err := s.db.QueryRowContext(ctx, `SELECT id, slug, disabled_at, stream_key_hash FROM channels WHERE stream_key_hash = $1 OR backup_key_hash = $1`,
+		hash).Scan(&ref.ID, &ref.Slug, &disabled, &primary)
+	ref.BackupKey = primary != hash
 	if errors.Is(err, sql.ErrNoRows) {
 		return ref, media.ErrUnknownKey
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/bus"
@@ -72,6 +73,17 @@ type Deps struct {
 	// Ladder is the platform's ABR ladder default and whether it can run
 	// (the studio's "Quality ladder"); zero: off, unavailable.
 	Ladder LadderPlatform
+	// ScreenTitle asks the content filter about a new title (channelID 0:
+	// a channel being created); an error refuses it. Nil: any title.
+	ScreenTitle func(ctx context.Context, channelID, userID int64, title string) error
+}
+
+// screenTitle runs ScreenTitle on a title being set.
+func (h *Handlers) screenTitle(r *http.Request, channelID int64, p policy.Principal, in Input) error {
+	if h.ScreenTitle == nil || in.Title == nil {
+		return nil
+	}
+	return h.ScreenTitle(r.Context(), channelID, p.UserID(), strings.TrimSpace(*in.Title))
 }
 
 // Handlers serves /api/channels, the directory, covers and frames.
@@ -102,6 +114,7 @@ func (h *Handlers) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}", h.Accounts.GuardChannelReads(h.get))
 	mux.HandleFunc("PATCH /api/channels/{slug}", h.update)
 	mux.HandleFunc("POST /api/channels/{slug}/stream-key", h.regenerateKey)
+	mux.HandleFunc("POST /api/channels/{slug}/backup-key", h.regenerateBackupKey)
 	mux.HandleFunc("GET /api/channels/{slug}/live", h.Accounts.GuardChannelReads(h.live))
 	mux.HandleFunc("GET /api/channels/{slug}/sessions", h.Accounts.ThrottleBrowsing(h.sessions))
 	mux.HandleFunc("POST /api/channels/{slug}/heartbeat", h.heartbeat)
@@ -205,6 +218,10 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		owner = u.ID
+	}
+	if err := h.screenTitle(r, 0, p, in); err != nil {
+		httpjson.Fail(w, err)
+		return
 	}
 	c, key, err := h.Service.Create(r.Context(), in, owner)
 	if err != nil {
@@ -315,6 +332,16 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slug := r.PathValue("slug")
+	if in.Title != nil && h.ScreenTitle != nil {
+		cur, err := h.Service.Get(r.Context(), slug)
+		if err == nil && strings.TrimSpace(*in.Title) != cur.Title {
+			err = h.screenTitle(r, cur.ID, policy.PrincipalFrom(r.Context()), in)
+		}
+		if err != nil {
+			httpjson.Fail(w, err)
+			return
+		}
+	}
 	_, isLive := h.Live.Lookup(slug)
 	c, err := h.Service.Update(r.Context(), slug, in, isLive)
 	if err != nil {
@@ -335,6 +362,19 @@ func (h *Handlers) regenerateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]string{"slug": r.PathValue("slug"), "stream_key": key})
+}
+
+// regenerateBackupKey makes or replaces the backup stream key (backup ingest).
+func (h *Handlers) regenerateBackupKey(w http.ResponseWriter, r *http.Request) {
+	if !h.authorizeManage(w, r) {
+		return
+	}
+	key, err := h.Service.RegenerateBackupKey(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		httpjson.Fail(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"slug": r.PathValue("slug"), "backup_key": key})
 }
 
 func (h *Handlers) live(w http.ResponseWriter, r *http.Request) {

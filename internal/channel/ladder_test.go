@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, _ := New(Deps{Service: svc, Live: noLive{}, Accounts: testAccounts{}, Ladder: LadderPlatform{Default: false, FFmpeg: true, Choice: true}})
+		h, _ := New(Deps{Service: svc, Live: noLive{}, Accounts: testAccounts{}, Ladder: LadderPlatform{Default: false, FFmpeg: true, Choice: true, Rungs: testRungs}})
 		mux := http.NewServeMux()
 		h.Routes(mux)
 		srv := httptest.NewServer(mux)
@@ -65,14 +66,14 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 		if code != 200 || got["mode"] != "on" || got["effective"] != true {
 			t.Fatalf("PUT on: %d %v", code, got)
 		}
-		if on, err := svc.LadderFor(ctx, c.ID, false); err != nil || !on {
+		if on, _, err := svc.LadderFor(ctx, c.ID, false); err != nil || !on {
 			t.Errorf("LadderFor after on, platform off: %v %v", on, err)
 		}
 		// The admin (user 1) may too; off overrides a platform that is on.
 		if code, got := call("PUT", "1", `{"mode":"off"}`); code != 200 || got["mode"] != "off" {
 			t.Fatalf("PUT off by admin: %d %v", code, got)
 		}
-		if on, err := svc.LadderFor(ctx, c.ID, true); err != nil || on {
+		if on, _, err := svc.LadderFor(ctx, c.ID, true); err != nil || on {
 			t.Errorf("LadderFor after off, platform on: %v %v", on, err)
 		}
 		if code, got := call("GET", "7", ""); code != 200 || got["mode"] != "off" || got["effective"] != false {
@@ -82,7 +83,7 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 			t.Fatalf("PUT default: %d %v", code, got)
 		}
 		for _, platform := range []bool{false, true} {
-			if on, err := svc.LadderFor(ctx, c.ID, platform); err != nil || on != platform {
+			if on, _, err := svc.LadderFor(ctx, c.ID, platform); err != nil || on != platform {
 				t.Errorf("LadderFor default, platform %v: %v %v", platform, on, err)
 			}
 		}
@@ -93,8 +94,47 @@ func TestLadderModeStoreAndAPI(t *testing.T) {
 		if m, err := svc.LadderMode(ctx, other.ID); err != nil || m != LadderDefault {
 			t.Errorf("other channel's mode: %q %v", m, err)
 		}
+
+		// Rungs: every offered one until the owner picks some; a pick
+		// keeps the mode, names outside the platform's list or an empty
+		// pick are refused and change nothing; picking all of them
+		// follows the platform's list again.
+		if code, got := call("GET", "7", ""); code != 200 || fmt.Sprint(got["rungs"]) != "[720p 480p 360p]" || len(got["offered"].([]any)) != 3 {
+			t.Fatalf("GET rungs: %d %v", code, got)
+		}
+		for _, body := range []string{`{"rungs":[]}`, `{"rungs":["1080p"]}`, `{"rungs":["360p","240p"]}`} {
+			if code, got := call("PUT", "7", body); code != 400 || got["code"] != "bad_ladder_rungs" {
+				t.Errorf("PUT %s: %d %v", body, code, got)
+			}
+		}
+		code, got = call("PUT", "7", `{"rungs":["360p","480p","360p"]}`)
+		if code != 200 || fmt.Sprint(got["rungs"]) != "[480p 360p]" || got["mode"] != "on" {
+			t.Fatalf("PUT rungs: %d %v", code, got)
+		}
+		if on, picked, err := svc.LadderFor(ctx, c.ID, false); err != nil || !on || strings.Join(picked, ",") != "360p,480p" {
+			t.Errorf("LadderFor after a pick: %v %v %v", on, picked, err)
+		}
+		if code, got := call("PUT", "7", `{"mode":"default"}`); code != 200 || fmt.Sprint(got["rungs"]) != "[480p 360p]" {
+			t.Errorf("mode change lost the pick: %d %v", code, got)
+		}
+		if code, got := call("PUT", "7", `{"rungs":["720p","480p","360p"]}`); code != 200 || fmt.Sprint(got["rungs"]) != "[720p 480p 360p]" {
+			t.Errorf("PUT all rungs: %d %v", code, got)
+		}
+		if _, picked, _ := svc.LadderSetting(ctx, c.ID); picked != nil {
+			t.Errorf("all rungs stored as a pick: %v", picked)
+		}
+		// A channel that never chose a mode may still pick rungs.
+		if err := svc.SetLadderRungs(ctx, other.ID, []string{"360p"}, testRungs); err != nil {
+			t.Fatal(err)
+		}
+		if m, picked, err := svc.LadderSetting(ctx, other.ID); err != nil || m != LadderDefault || len(picked) != 1 {
+			t.Errorf("other channel after a pick: %q %v %v", m, picked, err)
+		}
 	}, Migrations())
 }
+
+var testRungs = []LadderRung{{Name: "720p", Height: 720, Kbps: 2500, Profile: "high"},
+	{Name: "480p", Height: 480, Kbps: 1200, Profile: "main"}, {Name: "360p", Height: 360, Kbps: 600, Profile: "baseline"}}
 
 // TestLadderJSONUnavailable: without ffmpeg, or when the platform decides
 // for every channel (--ladder-channels=false), the channel's choice does
@@ -113,7 +153,7 @@ func TestLadderJSONUnavailable(t *testing.T) {
 		{LadderPlatform{Default: false, FFmpeg: false, Choice: true}, LadderOn, true, false, "no_ffmpeg"},
 	} {
 		h := &Handlers{Deps: Deps{Ladder: tc.p}}
-		got := h.ladderJSON(tc.mode)
+		got := h.ladderJSON(tc.mode, nil)
 		if got.Mode != tc.mode || got.Effective != tc.effective || got.Available != tc.available || got.Reason != tc.reason || got.Platform != tc.p.Default {
 			t.Errorf("%+v %s: %+v", tc.p, tc.mode, got)
 		}

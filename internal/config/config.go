@@ -6,6 +6,7 @@ package config
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -28,6 +30,9 @@ type Config struct {
 
 	HTTPAddr string
 	RTMPAddr string
+	// RTMPSAddr is the RTMPS listener (RTMP inside TLS, with --tls-cert);
+	// empty turns RTMPS off.
+	RTMPSAddr string
 	// SRTAddr is the SRT listener (UDP) for publishers; empty turns SRT off.
 	SRTAddr string
 	// SRTPassphrase, if set, is the passphrase every SRT publisher must use.
@@ -73,7 +78,11 @@ type Config struct {
 
 	RTMPReadTimeout time.Duration
 	ShutdownTimeout time.Duration
-	DemoChannel     bool
+	// DrainTimeout bounds how long SIGTERM drains (no new publishers,
+	// players or joins; current viewers may finish or be moved) before the
+	// shutdown proper. 0 skips draining.
+	DrainTimeout time.Duration
+	DemoChannel  bool
 
 	// TLSCert and TLSKey (PEM files) make --http serve HTTPS; both or neither.
 	TLSCert string
@@ -105,6 +114,10 @@ type Config struct {
 	// keys; empty: the key file simulcast.key in DataDir, created on first
 	// start. Every node of a cluster needs the same key.
 	SimulcastKey string
+	// SimulcastCA is a PEM file of extra certificate authorities trusted
+	// for rtmps:// destinations (a LAN server with its own CA); empty: the
+	// system's roots alone.
+	SimulcastCA string
 
 	// Ladder turns on the ABR ladder for every channel: an ffmpeg child per
 	// live stream encodes 720p30, 480p30 and 360p renditions next to the
@@ -124,7 +137,35 @@ type Config struct {
 	// for their channel (the studio's "Quality ladder"); false: every
 	// channel follows Ladder.
 	LadderChannels bool
+	// LadderRungs is the platform's ladder (media.ParseRungs); empty: the
+	// default 720p30 / 480p30 / 360p Baseline set.
+	LadderRungs string
+
+	// Role is what this node does in a cluster (README "Origin and edge
+	// nodes"): all (default) ingests and serves viewers, origin ingests and
+	// muxes, edge serves LL-HLS and the room to viewers and ingests nothing.
+	Role string
+	// Region names where this node stands (the scheduler prefers edges in
+	// the viewer's region); PublicURL is the address viewers and the other
+	// nodes reach it on.
+	Region    string
+	PublicURL string
+	// Upstream, on an edge, is the node it pulls LL-HLS from (another edge:
+	// a chain); empty pulls from the origin that ingests the stream.
+	Upstream string
+	// EdgeCacheMiB bounds the memory pulled-through parts and segments use.
+	EdgeCacheMiB int
 }
+
+// Node roles (--role).
+const (
+	RoleAll    = "all"
+	RoleOrigin = "origin"
+	RoleEdge   = "edge"
+)
+
+// Ingests reports whether the node takes publishers.
+func (c Config) Ingests() bool { return c.Role != RoleEdge }
 
 // MinOutboxRetention is the shortest --outbox-retention: well over the
 // minute of gifts a joining viewer replays from the outbox.
@@ -147,6 +188,7 @@ func Default() Config {
 		HLSSegmentCount:      7,
 		RTMPReadTimeout:      10 * time.Second,
 		ShutdownTimeout:      5 * time.Second,
+		DrainTimeout:         15 * time.Second,
 		DemoChannel:          true,
 		PlatformSharePercent: 30,
 		RoomLogRetention:     90 * 24 * time.Hour,
@@ -162,6 +204,9 @@ func Default() Config {
 		LadderEncoder:          "x264",
 		LadderMaxLag:           4 * time.Second,
 		LadderChannels:         true,
+
+		Role:         RoleAll,
+		EdgeCacheMiB: 256,
 	}
 }
 
@@ -172,6 +217,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.File, "config", c.File, "optional JSON file of settings, keys named as these flags")
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address: API, watch pages, LL-HLS, /metrics")
 	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP listen address for publishers (OBS, ffmpeg)")
+	fs.StringVar(&c.RTMPSAddr, "rtmps", c.RTMPSAddr, "RTMPS listen address for publishers (RTMP inside TLS, e.g. :1936; needs --tls-cert and --tls-key); empty turns RTMPS off")
 	fs.StringVar(&c.SRTAddr, "srt", c.SRTAddr, "SRT listen address (UDP) for publishers: srt://HOST:PORT?streamid=publish:STREAM_KEY; empty turns SRT off")
 	fs.StringVar(&c.SRTPassphrase, "srt-passphrase", c.SRTPassphrase, "passphrase (10 to 79 characters) SRT publishers must encrypt with; empty accepts unencrypted SRT")
 	fs.StringVar(&c.WebRTCUDPAddr, "webrtc-udp", c.WebRTCUDPAddr, "UDP address all WebRTC (WHIP/WHEP) media shares (ICE mux)")
@@ -190,6 +236,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.HLSSegmentCount, "hls-segment-count", c.HLSSegmentCount, "segments kept in the LL-HLS playlist (7 or more)")
 	fs.DurationVar(&c.RTMPReadTimeout, "rtmp-read-timeout", c.RTMPReadTimeout, "drop an RTMP connection that sends nothing for this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for streams and requests to finish")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long the node drains before shutting down: it refuses new publishers, players and WebSocket joins (503 node_draining) and waits for its viewers to leave; 0 skips draining")
 	fs.IntVar(&c.PlatformSharePercent, "platform-share", c.PlatformSharePercent, "percent of every gift kept by the platform (0 to 100)")
 	fs.DurationVar(&c.OutboxRetention, "outbox-retention", c.OutboxRetention, "how long published money events (gifts, memberships, notices) stay in the outbox before they are pruned (10m to 8760h)")
 	fs.StringVar(&c.PaymentWebhookSecret, "payment-webhook-secret", c.PaymentWebhookSecret, "shared secret of the payment service's signed webhook (POST /api/payments/webhook); empty disables it")
@@ -210,12 +257,19 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.LadderMaxLag, "ladder-max-lag", c.LadderMaxLag, "a ladder rendition that falls this far behind the source is dropped (and reported); the source is never held back")
 	fs.IntVar(&c.LadderThreads, "ladder-threads", c.LadderThreads, "encoder threads per ladder rendition (0: ffmpeg's choice)")
 	fs.BoolVar(&c.LadderChannels, "ladder-channels", c.LadderChannels, "let channel owners turn the ABR ladder on or off for their channel in the studio (false: every channel follows --ladder)")
+	fs.StringVar(&c.LadderRungs, "ladder-rungs", c.LadderRungs, "the ABR ladder's renditions, highest first: HEIGHTp[FPS]:KBPSk[:PROFILE] separated by commas, e.g. 1080p30:4500k:high,720p30:2500k,360p30:600k:baseline (empty: 720p30:2500k:high,480p30:1200k:main,360p30:600k:baseline); channel owners may pick a subset")
 	fs.IntVar(&c.HLSPlayersPerAddress, "hls-players-per-address", c.HLSPlayersPerAddress, "at most this many HLS players (playback sessions) of one stream count as viewers from one client address")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "Web Push VAPID public key (base64url); with --vapid-private-key; both empty: generated on first start and stored in the database")
 	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key (base64url) of --vapid-public-key")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "contact push services see in Web Push requests: mailto:ADDRESS or an https: URL")
 	fs.BoolVar(&c.PushAllowHTTP, "push-allow-http", c.PushAllowHTTP, "accept plain http:// Web Push endpoints and ones on loopback or private addresses (tests, a push service on the LAN); by default only https:// ones on public addresses")
 	fs.StringVar(&c.SimulcastKey, "simulcast-key", c.SimulcastKey, "key sealing simulcast stream keys (base64 of 32 bytes); empty: the file simulcast.key in --data, created on first start; every node of a cluster needs the same one")
+	fs.StringVar(&c.SimulcastCA, "simulcast-ca", c.SimulcastCA, "PEM file of extra certificate authorities trusted for rtmps:// simulcast destinations (a server on the LAN with its own CA); empty: the system's roots")
+	fs.StringVar(&c.Role, "role", c.Role, "node role: all (ingest and serve viewers), origin (ingest and mux) or edge (serve LL-HLS and the room by pulling from origins; no ingest)")
+	fs.StringVar(&c.Region, "region", c.Region, "region this node stands in (any name, like eu-west); GET /api/play prefers edges in the viewer's region")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL viewers and the other nodes reach this node on (http://edge1.example.com:8080); empty: http://PUBLIC-HOST:PORT")
+	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "edge only: pull LL-HLS from this node (http://HOST:PORT, another edge: a chain) instead of the stream's origin")
+	fs.IntVar(&c.EdgeCacheMiB, "edge-cache-mib", c.EdgeCacheMiB, "memory (MiB) for LL-HLS parts and segments pulled from other nodes")
 	return fs
 }
 
@@ -326,7 +380,7 @@ func ApplyFile(fs *flag.FlagSet, data []byte) error {
 // Validate explains the first setting that cannot work.
 func (c Config) Validate() error {
 	addrs := []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}, {"webrtc-udp", c.WebRTCUDPAddr}}
-	for _, opt := range []struct{ name, addr string }{{"srt", c.SRTAddr}, {"webrtc-tcp", c.WebRTCTCPAddr}} {
+	for _, opt := range []struct{ name, addr string }{{"srt", c.SRTAddr}, {"rtmps", c.RTMPSAddr}, {"webrtc-tcp", c.WebRTCTCPAddr}} {
 		if opt.addr != "" {
 			addrs = append(addrs, opt)
 		}
@@ -369,6 +423,28 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.PublicHost, "/ ") || c.PublicHost == "" {
 		return fmt.Errorf("--public-host %q must be a bare host name like live.example.com", c.PublicHost)
+	}
+	switch c.Role {
+	case RoleAll, RoleOrigin, RoleEdge:
+	default:
+		return fmt.Errorf("--role %q: use all, origin or edge", c.Role)
+	}
+	for _, u := range []struct{ name, v string }{{"public-url", c.PublicURL}, {"upstream", c.Upstream}} {
+		if u.v == "" {
+			continue
+		}
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			return fmt.Errorf("--%s %q: want http(s)://HOST[:PORT]", u.name, u.v)
+		}
+	}
+	if c.Upstream != "" && c.Role != RoleEdge {
+		return errors.New("--upstream is for --role edge only")
+	}
+	if c.EdgeCacheMiB < 1 {
+		return errors.New("--edge-cache-mib must be at least 1")
+	}
+	if strings.ContainsAny(c.Region, " /\"") || len(c.Region) > 64 {
+		return fmt.Errorf("--region %q: a short name without spaces, like eu-west", c.Region)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -422,11 +498,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--outbox-retention %v: must be from %v to 8760h (a joining viewer replays the last minute of gifts from the outbox)",
 			c.OutboxRetention, MinOutboxRetention)
 	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout %v: must not be negative", c.DrainTimeout)
+	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both files or neither")
+	}
+	if c.RTMPSAddr != "" && c.TLSCert == "" {
+		return errors.New("--rtmps needs a certificate: give --tls-cert and --tls-key")
+	}
+	if c.SimulcastCA != "" {
+		pem, err := os.ReadFile(c.SimulcastCA)
+		if err != nil {
+			return fmt.Errorf("--simulcast-ca: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--simulcast-ca %s: no PEM certificate in it", c.SimulcastCA)
+		}
 	}
 	if c.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {

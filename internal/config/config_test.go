@@ -248,3 +248,25 @@ func TestOutboxRetentionFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestRoleFlags(t *testing.T) {
+	load := func(args ...string) error {
+		_, err := Load("livehouse", args, func(string) string { return "" }, io.Discard)
+		return err
+	}
+	if err := load("--role", "edge", "--region", "eu", "--public-url", "http://edge1.example.com:8080", "--upstream", "http://10.0.0.2:8080"); err != nil {
+		t.Fatalf("a valid edge: %v", err)
+	}
+	for _, bad := range [][]string{
+		{"--role", "mirror"},
+		{"--role", "origin", "--upstream", "http://10.0.0.2:8080"},
+		{"--public-url", "edge1.example.com"},
+		{"--public-url", "http://edge1.example.com/live"},
+		{"--region", "eu west"},
+		{"--edge-cache-mib", "0"},
+	} {
+		if err := load(bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -77,6 +77,9 @@ type Health struct {
 	// Warnings are codes the studio explains: keyframe_interval_long,
 	// video_not_8bit_420, bitrate_unsteady, no_audio, no_video, frames_late.
 	Warnings []string `json:"warnings"`
+	// Inputs, when the channel has had a second publisher (backup
+	// ingest), says which input is on air and how the standby is.
+	Inputs *Inputs `json:"inputs,omitempty"`
 }
 
 // HealthPoint is one second of a stream's ingest.

@@ -29,7 +29,11 @@ type FrameGrabber struct {
 
 // frameGrabberAgent is the User-Agent of the grabber's requests (not
 // counted as a viewer).
-const frameGrabberAgent = "Livehouse-frame-grabber"
+const frameGrabberAgent = FrameGrabberAgent
+
+// FrameGrabberAgent is exported for the edge, which does not count the
+// grabber as a viewer either.
+const FrameGrabberAgent = "Livehouse-frame-grabber"
 
 // FramePath is where a live channel's recent frame is kept.
 func FramePath(dir, slug string) string { return filepath.Join(dir, "frames", slug+".jpg") }

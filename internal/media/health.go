@@ -191,6 +191,9 @@ func (s *Stream) Health() live.Health {
 	// rendition dropped for falling behind.
 	warn("ladder_passthrough_only", s.ladderOff != "")
 	warn("ladder_rung_dropped", s.ladder != nil && slices.ContainsFunc(s.ladder.status(), func(r LadderRungStatus) bool { return r.Dropped }))
+	if s.inputs != nil {
+		out.Inputs = s.inputs.status()
+	}
 	return out
 }
 

@@ -34,13 +34,28 @@ type hlsOutput struct {
 
 	tracks  map[*Track]*gohlslib.Track
 	players *playerSet // external players (not Livehouse's pages)
+	log     *slog.Logger
+
+	// A track whose first sample comes late (audio transcoded by an ffmpeg
+	// that takes a moment to start) holds the others back until it has
+	// one, for at most maxLateStart of their media: a first segment with
+	// no sample of a track is an empty fragment, which strict clients
+	// (gohlslib, so MediaMTX pulling from us) refuse outright. Touched
+	// only by write, which the stream serialises.
+	lateTrack *Track
+	heldFrom  time.Duration // DTS of the first frame held back; -1 none yet
 }
+
+// maxLateStart bounds how long a late track may hold the others back: an
+// audio transcoder that never answers must not keep the picture off air.
+const maxLateStart = 3 * time.Second
 
 func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput, error) {
 	o := &hlsOutput{
 		tracks:  map[*Track]*gohlslib.Track{},
 		players: newPlayerSet(cfg.PlayersPerAddress),
 		closed:  make(chan struct{}),
+		log:     log,
 	}
 	var hlsTracks []*gohlslib.Track
 	for _, t := range tracks {
@@ -76,6 +91,12 @@ func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput,
 				log.Debug("LL-HLS muxer", "msg", err)
 				return
 			}
+			if strings.Contains(err.Error(), "segment duration changed") {
+				// A segment spanning a backup ingest switch (or a longer
+				// GOP) raised EXT-X-TARGETDURATION; nothing was dropped.
+				log.Info("LL-HLS target duration grew", "msg", err)
+				return
+			}
 			log.Warn("LL-HLS muxer dropped data", "err", err)
 		},
 	}
@@ -85,10 +106,30 @@ func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput,
 	return o, nil
 }
 
+// startWithLate makes the other tracks wait for t's first sample (see
+// lateTrack). Call before the first write.
+func (o *hlsOutput) startWithLate(t *Track) {
+	o.lateTrack, o.heldFrom = t, -1
+}
+
 func (o *hlsOutput) write(t *Track, f Frame, ntp time.Time) error {
 	ht, ok := o.tracks[t]
 	if !ok {
 		return nil // a track LL-HLS gets transcoded (Stream.hlsAudio)
+	}
+	if o.lateTrack != nil {
+		switch {
+		case t == o.lateTrack:
+			o.lateTrack = nil
+		case o.heldFrom < 0:
+			o.heldFrom = f.DTS
+			return nil
+		case f.DTS-o.heldFrom < maxLateStart:
+			return nil
+		default:
+			o.log.Warn("LL-HLS starts without the transcoded audio: none arrived", "waited", f.DTS-o.heldFrom)
+			o.lateTrack = nil
+		}
 	}
 	pts := durationToTicks(f.PTS, ht.ClockRate)
 	var err error

@@ -21,6 +21,7 @@ var (
 	ErrChannelDisabled = errors.New("channel is disabled by the platform")
 	ErrAlreadyLive     = errors.New("channel is already live")
 	ErrShutdown        = errors.New("server is shutting down")
+	ErrDraining        = errors.New("node is draining (shutting down): publish to another origin")
 )
 
 // streamKeyPattern is what a stream key can look like: anything else is
@@ -83,19 +84,27 @@ type Hub struct {
 	// ladderCfg is the ABR ladder every stream gets (ladder.go).
 	ladderCfg LadderConfig
 	// ladderFor decides per channel at go-live (HubOptions.LadderFor).
-	ladderFor func(ctx context.Context, channelID int64) (bool, error)
+	ladderFor func(ctx context.Context, channelID int64) (LadderChoice, error)
 
 	stop      chan struct{}
 	done      chan struct{}
+	watchDone chan struct{} // watchInputs ended
 	closeOnce sync.Once
 
 	hlsRequests *prometheus.CounterVec
 	ladderDrops *prometheus.CounterVec // ABR ladder rungs dropped (ladder.go)
 	ingestBytes *prometheus.CounterVec
-	hlsWaiting  atomic.Int64 // blocking LL-HLS requests in progress
+	egressBytes prometheus.Counter // LL-HLS body bytes sent to players
+	hlsWaiting  atomic.Int64       // blocking LL-HLS requests in progress
+
+	// Backup ingest (failover.go).
+	drain         *live.Drain
+	failoverAfter time.Duration
+	failovers     prometheus.Counter
 
 	mu      sync.Mutex
-	claims  map[int64]*Claim // by channel id: reserved or live
+	claims  map[int64]*Claim // by channel id: reserved or live (the input on air)
+	standby map[int64]*Claim // by channel id: the hot standby input
 	bySlug  map[string]*Stream
 	closing bool
 }
@@ -128,10 +137,15 @@ type HubOptions struct {
 	// Enabled.
 	Ladder LadderConfig
 	// LadderFor, if set, says whether a channel's stream gets the ladder
-	// (its owner's choice, or the platform's Ladder.Enabled); the hub asks
-	// once per stream at go-live. On error the hub logs it and follows
-	// Ladder.Enabled.
-	LadderFor func(ctx context.Context, channelID int64) (bool, error)
+	// (its owner's choice, or the platform's Ladder.Enabled) and which of
+	// Ladder.Rungs; the hub asks once per stream at go-live. On error the
+	// hub logs it and follows Ladder.Enabled with every rung.
+	LadderFor func(ctx context.Context, channelID int64) (LadderChoice, error)
+	// FailoverAfter is how long a live channel's input on air may send
+	// nothing before its hot standby takes over (default 1 s).
+	FailoverAfter time.Duration
+	// Drain, once started, makes the hub refuse new publishers (nil: never).
+	Drain *live.Drain
 }
 
 // NewHub creates a hub, registers its metrics and starts keeping its
@@ -146,14 +160,28 @@ func NewHub(o HubOptions) (*Hub, error) {
 	if o.ClaimRenew <= 0 {
 		o.ClaimRenew = time.Second
 	}
+	if o.FailoverAfter <= 0 {
+		o.FailoverAfter = defaultFailoverAfter
+	}
+	if o.Drain == nil {
+		o.Drain = &live.Drain{}
+	}
 	h := &Hub{
-		channels:    o.Channels,
-		dir:         o.Directory,
-		node:        o.Directory.Self().ID,
-		claimTTL:    o.ClaimTTL,
-		renew:       o.ClaimRenew,
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
+		channels:      o.Channels,
+		dir:           o.Directory,
+		node:          o.Directory.Self().ID,
+		claimTTL:      o.ClaimTTL,
+		renew:         o.ClaimRenew,
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+		watchDone:     make(chan struct{}),
+		drain:         o.Drain,
+		standby:       map[int64]*Claim{},
+		failoverAfter: o.FailoverAfter,
+		failovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "livehouse_ingest_failovers_total",
+			Help: "Backup ingest: switches of a live channel to its hot standby input on this node.",
+		}),
 		hlsCfg:      o.HLS,
 		log:         o.Log,
 		onEvent:     o.OnEvent,
@@ -164,6 +192,10 @@ func NewHub(o HubOptions) (*Hub, error) {
 			Name: "livehouse_hls_requests_total",
 			Help: "LL-HLS requests by kind (playlist, part, segment, init) and result.",
 		}, []string{"kind", "code"}),
+		egressBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "livehouse_hls_egress_bytes_total",
+			Help: "LL-HLS bytes (playlists, parts, segments) this node sent to players.",
+		}),
 		ingestBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "livehouse_ingest_bytes_total",
 			Help: "Bytes received from publishers, by channel.",
@@ -179,13 +211,14 @@ func NewHub(o HubOptions) (*Hub, error) {
 		Help: "ABR ladder renditions dropped because they fell behind real time, by channel and rendition.",
 	}, []string{"channel", "rung"})
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, h.ladderDrops, hubCollector{h}} {
+		for _, c := range []prometheus.Collector{h.hlsRequests, h.ingestBytes, h.ladderDrops, h.failovers, h.egressBytes, hubCollector{h}} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register media metrics: %w", err)
 			}
 		}
 	}
 	go h.keepClaims()
+	go h.watchInputs()
 	return h, nil
 }
 
@@ -200,6 +233,10 @@ type Claim struct {
 	done    bool
 	kick    func() // set by the ingest: drops the publisher's connection
 	kicked  bool
+	// Backup ingest (ClaimInput): the channel's publishers and this one's
+	// part among them; nil for ingests that claim with Claim.
+	inputs *inputs
+	input  *input
 }
 
 // OnKick registers how the ingest drops this publisher (Hub.Kick).
@@ -221,19 +258,20 @@ func (c *Claim) Kicked() bool {
 // whether a publisher was there.
 func (h *Hub) Kick(slug string) bool {
 	h.mu.Lock()
-	var kick func()
-	for _, c := range h.claims {
-		if c.Channel.Slug == slug && !c.done {
-			c.kicked = true
-			kick = c.kick
+	var kicks []func()
+	for _, m := range []map[int64]*Claim{h.claims, h.standby} {
+		for _, c := range m {
+			if c.Channel.Slug == slug && !c.done && c.kick != nil {
+				c.kicked = true
+				kicks = append(kicks, c.kick)
+			}
 		}
 	}
 	h.mu.Unlock()
-	if kick == nil {
-		return false
+	for _, kick := range kicks {
+		kick()
 	}
-	kick()
-	return true
+	return len(kicks) > 0
 }
 
 // Claim resolves key and reserves its channel for one publisher: on this
@@ -248,6 +286,10 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 	if h.closing {
 		h.mu.Unlock()
 		return nil, ErrShutdown
+	}
+	if h.drain.Draining() {
+		h.mu.Unlock()
+		return nil, ErrDraining
 	}
 	if _, taken := h.claims[ch.ID]; taken {
 		h.mu.Unlock()
@@ -287,6 +329,9 @@ func (h *Hub) Claim(ctx context.Context, key string) (*Claim, error) {
 // GoLive starts the channel's stream with the publisher's tracks.
 func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream, error) {
 	h := c.hub
+	if c.inputs != nil && c.Standby() {
+		return c.joinAsStandby(tracks)
+	}
 	log := h.log.With("channel", c.Channel.Slug)
 	slug := c.Channel.Slug
 	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log,
@@ -296,11 +341,24 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 		s.stopTranscoders()
 		return nil, err
 	}
+	if s.hlsAudio != nil {
+		hls.startWithLate(s.hlsAudio)
+	}
 	s.hls = hls
 	for i, t := range tracks {
 		if t.Codec.IsVideo() {
 			s.params[i] = newVideoParams(t)
 		}
+	}
+	if in := c.inputs; in != nil {
+		if err := c.input.setTracks(tracks, tracks); err != nil {
+			s.end()
+			return nil, err
+		}
+		in.mu.Lock()
+		in.stream = s
+		in.mu.Unlock()
+		s.inputs = in
 	}
 	h.startLadder(ctx, s)
 	id := c.session
@@ -333,6 +391,25 @@ func (c *Claim) AddIngestBytes(n uint64) { c.ingest.Add(float64(n)) }
 // channel reads as offline, so whoever sees "offline" also sees the record.
 func (c *Claim) Release(reason string) {
 	h := c.hub
+	if c.inputs != nil {
+		h.mu.Lock()
+		done := c.done
+		h.mu.Unlock()
+		if done {
+			return
+		}
+		goesOn, drop := c.leave(reason)
+		if drop != nil {
+			h.log.Warn("dropping the standby input: the stream ended", "channel", c.Channel.Slug, "reason", reason)
+			drop.kickNow()
+		}
+		if goesOn {
+			h.mu.Lock()
+			c.done = true
+			h.mu.Unlock()
+			return
+		}
+	}
 	h.mu.Lock()
 	if c.done {
 		h.mu.Unlock()
@@ -367,6 +444,9 @@ func (c *Claim) Release(reason string) {
 	}
 	if h.claims[c.Channel.ID] == c {
 		delete(h.claims, c.Channel.ID)
+	}
+	if h.standby[c.Channel.ID] == c {
+		delete(h.standby, c.Channel.ID)
 	}
 	h.mu.Unlock()
 
@@ -405,6 +485,16 @@ func (h *Hub) Stream(slug string) (*Stream, bool) {
 // whichever node ingests it.
 func (h *Hub) Lookup(slug string) (live.State, bool) { return h.dir.Lookup(slug) }
 
+// ExternalPlayersTotal counts the external HLS players of every stream on
+// this node (what a draining node waits for to leave).
+func (h *Hub) ExternalPlayersTotal() int {
+	n := 0
+	for _, slug := range h.LiveSlugs() {
+		n += h.ExternalPlayers(slug)
+	}
+	return n
+}
+
 // Shutdown refuses new publishers. Ingest servers end their streams by
 // releasing their claims as their connections close.
 func (h *Hub) Shutdown() {
@@ -419,6 +509,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	var err error
 	h.closeOnce.Do(func() {
 		close(h.stop)
+		<-h.watchDone
 		select {
 		case <-h.done:
 		case <-ctx.Done():
@@ -426,71 +517,4 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 	})
 	return err
-}
-
-// keepClaims renews this node's claims and closes the lapsed claims of
-// nodes that died, every ClaimRenew, until Close.
-func (h *Hub) keepClaims() {
-	defer close(h.done)
-	t := time.NewTicker(h.renew)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-		}
-		h.renewClaims()
-	}
-}
-
-func (h *Hub) renewClaims() {
-	ctx, cancel := context.WithTimeout(context.Background(), h.renew)
-	defer cancel()
-	h.mu.Lock()
-	held := make([]*Claim, 0, len(h.claims))
-	for _, c := range h.claims {
-		if c.session != 0 && !c.done {
-			held = append(held, c)
-		}
-	}
-	h.mu.Unlock()
-	if len(held) > 0 {
-		open, err := h.channels.RenewClaims(ctx, h.node, h.claimTTL)
-		if err != nil {
-			h.log.Warn("renew live claims", "err", err)
-		} else {
-			h.dropLost(held, open)
-		}
-	}
-	if n, err := h.channels.CloseLapsedClaims(ctx); err != nil {
-		h.log.Warn("close lapsed live claims", "err", err)
-	} else if n > 0 {
-		h.log.Warn("closed live sessions of a node that stopped renewing its claims", "count", n)
-	}
-}
-
-// dropLost ends the publishes whose claims are no longer open: this node
-// did not renew them in time, another node closed them, and the channel
-// may be live elsewhere now.
-func (h *Hub) dropLost(held []*Claim, open []int64) {
-	still := make(map[int64]bool, len(open))
-	for _, id := range open {
-		still[id] = true
-	}
-	for _, c := range held {
-		if still[c.session] {
-			continue
-		}
-		h.mu.Lock()
-		kick := c.kick
-		if c.done || kick == nil {
-			h.mu.Unlock()
-			continue
-		}
-		c.kicked = true
-		h.mu.Unlock()
-		h.log.Error("live claim lapsed before it was renewed; ending this publish", "channel", c.Channel.Slug, "session", c.session)
-		kick()
-	}
 }

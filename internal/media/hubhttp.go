@@ -20,6 +20,15 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 			h.log.Debug("LL-HLS request failed", "channel", slug, "file", file, "query", r.URL.RawQuery, "code", rec.code)
 		}
 	}()
+	defer func() { h.egressBytes.Add(float64(rec.bytes)) }()
+	// A draining node takes no new players: a multivariant playlist asked
+	// for without a playback session starts one. Players already here
+	// (sessions, blocking reloads, parts) go on until they are moved.
+	if h.drain.Draining() && file == "index.m3u8" && r.PathValue("rung") == "" &&
+		!validSessionID(r.URL.Query().Get(SessionParam)) && !r.URL.Query().Has("_HLS_msn") {
+		hlsError(rec, http.StatusServiceUnavailable, "node_draining", "this node is shutting down: play the stream from another node")
+		return
+	}
 	s, ok := h.Stream(slug)
 	if !ok {
 		hlsError(rec, http.StatusNotFound, "not_live", "channel is not live")
@@ -50,10 +59,17 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bytes int // body bytes written (egress)
 }
 
 func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter.WriteHeader(code) }
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
@@ -100,6 +116,9 @@ var (
 		"ABR ladder: how long the last frame of a rendition took from the source into ffmpeg and out again.", []string{"channel", "rung"}, nil)
 	ladderLiveDesc = prometheus.NewDesc("livehouse_ladder_rung_live",
 		"ABR ladder: 1 when a rendition is in the channel's multivariant playlist.", []string{"channel", "rung"}, nil)
+	inputsDesc = prometheus.NewDesc("livehouse_ingest_inputs",
+		"Publishers on this node by state: on_air (feeding a live stream) or standby (hot standby of a live channel, backup ingest).", []string{"state"}, nil)
+	drainingDesc   = prometheus.NewDesc("livehouse_node_draining", "1 while this node drains (SIGTERM): it takes no new publishers or players.", nil, nil)
 	hlsWaitingDesc = prometheus.NewDesc("livehouse_hls_waiting_requests",
 		"LL-HLS requests in progress that may be held open: blocking playlist reloads (_HLS_msn) and parts not made yet.", nil, nil)
 )
@@ -109,6 +128,8 @@ func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- viewersDesc
 	ch <- playersDesc
 	ch <- hlsWaitingDesc
+	ch <- inputsDesc
+	ch <- drainingDesc
 	ch <- ladderLagDesc
 	ch <- ladderLiveDesc
 	for _, d := range []*prometheus.Desc{ingestBitrateDesc, ingestFPSDesc, keyframeIntervalDesc, droppedFramesDesc, lateFramesDesc, streamWarningDesc} {
@@ -125,6 +146,14 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	c.h.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(liveStreamsDesc, prometheus.GaugeValue, float64(len(streams)))
 	ch <- prometheus.MustNewConstMetric(hlsWaitingDesc, prometheus.GaugeValue, float64(c.h.hlsWaiting.Load()))
+	onAir, standby := c.h.inputCounts()
+	ch <- prometheus.MustNewConstMetric(inputsDesc, prometheus.GaugeValue, float64(onAir), "on_air")
+	ch <- prometheus.MustNewConstMetric(inputsDesc, prometheus.GaugeValue, float64(standby), "standby")
+	draining := 0.0
+	if c.h.drain.Draining() {
+		draining = 1
+	}
+	ch <- prometheus.MustNewConstMetric(drainingDesc, prometheus.GaugeValue, draining)
 	for _, s := range streams {
 		st := s.Status()
 		ch <- prometheus.MustNewConstMetric(viewersDesc, prometheus.GaugeValue, float64(st.Viewers), s.Channel.Slug)

@@ -150,6 +150,14 @@ type LadderRungStatus struct {
 	LagMS   float64 `json:"lag_ms"`
 }
 
+// ladderRungs is the platform's ladder: cfg.Rungs, or DefaultLadder.
+func ladderRungs(cfg LadderConfig) []Rung {
+	if len(cfg.Rungs) == 0 {
+		return DefaultLadder
+	}
+	return cfg.Rungs
+}
+
 // planRungs returns the rungs a source of height h gets: none above it.
 func planRungs(rungs []Rung, srcW, srcH int) []*rungOut {
 	var out []*rungOut
@@ -171,12 +179,13 @@ func (h *Hub) startLadder(ctx context.Context, s *Stream) {
 	cfg := h.ladderCfg
 	if h.ladderFor != nil {
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second) // a slow store delays go-live no longer
-		on, err := h.ladderFor(ctx, s.Channel.ID)
+		choice, err := h.ladderFor(ctx, s.Channel.ID)
 		cancel()
 		if err != nil {
 			s.log.Warn("ABR ladder: read the channel's mode; following the platform default", "err", err, "ladder", cfg.Enabled)
 		} else {
-			cfg.Enabled = on
+			cfg.Enabled = choice.On
+			cfg.Rungs = pickRungs(ladderRungs(cfg), choice.Rungs)
 		}
 	}
 	if !cfg.Enabled {
@@ -211,11 +220,7 @@ func (s *Stream) newLadder(cfg LadderConfig, hlsCfg HLSConfig) (*ladder, error) 
 		return nil, errors.New("the stream has no H.264 or H.265 video")
 	}
 	v := s.Tracks[vidx]
-	rungs := cfg.Rungs
-	if rungs == nil {
-		rungs = DefaultLadder
-	}
-	planned := planRungs(rungs, v.Width, v.Height)
+	planned := planRungs(ladderRungs(cfg), v.Width, v.Height)
 	if len(planned) == 0 {
 		return nil, fmt.Errorf("no rung fits under the source's %dx%d", v.Width, v.Height)
 	}

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -147,9 +148,9 @@ func TestLadderForDecidesPerStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
 			var asked int64
-			h := &Hub{ladderCfg: LadderConfig{Enabled: tc.platform}, ladderFor: func(ctx context.Context, id int64) (bool, error) {
+			h := &Hub{ladderCfg: LadderConfig{Enabled: tc.platform}, ladderFor: func(ctx context.Context, id int64) (LadderChoice, error) {
 				asked = id
-				return tc.on, tc.err
+				return LadderChoice{On: tc.on}, tc.err
 			}}
 			s := &Stream{Channel: ChannelRef{ID: 42, Slug: "x"}, log: slog.New(slog.NewTextHandler(&logs, nil)),
 				Tracks: []*Track{{Codec: H264, Width: 1280, Height: 720, FPS: 30}}}
@@ -164,5 +165,53 @@ func TestLadderForDecidesPerStream(t *testing.T) {
 				t.Errorf("log: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestParseRungs: the --ladder-rungs spec, its defaults and its refusals.
+func TestParseRungs(t *testing.T) {
+	got, err := ParseRungs(" 1080p60:6000k:high, 720p:2500k ,360p30:600k ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Rung{{Name: "1080p", Height: 1080, MaxFPS: 60, Kbps: 6000, Profile: "high"},
+		{Name: "720p", Height: 720, Kbps: 2500, Profile: "main"},
+		{Name: "360p", Height: 360, MaxFPS: 30, Kbps: 600, Profile: "baseline"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got, err := ParseRungs(""); err != nil || fmt.Sprint(got) != fmt.Sprint(DefaultLadder) {
+		t.Errorf("empty spec: %v %v", got, err)
+	}
+	for _, bad := range []string{"720", "720p", "720p30:2500000", "720p30:2500k:extreme", "721p:1000k", "100p:300k",
+		"720p30:50k", "720p200:2500k", "360p:600k,720p:2500k", "720p:2500k,720p30:2000k", "x:y:z:w",
+		"1080p:1k,900p:1000k,720p:1000k,540p:1000k,480p:1000k,360p:1000k,240p:1000k"} {
+		if _, err := ParseRungs(bad); err == nil {
+			t.Errorf("ParseRungs(%q) accepted", bad)
+		}
+	}
+}
+
+// TestPickRungs: a channel's pick keeps the platform's order; a pick of
+// nothing the platform still offers falls back to every rung.
+func TestPickRungs(t *testing.T) {
+	names := func(rs []Rung) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		pick []string
+		want string
+	}{
+		{nil, "720p,480p,360p"},
+		{[]string{"360p", "720p"}, "720p,360p"},
+		{[]string{"1080p"}, "720p,480p,360p"},
+	} {
+		if got := names(pickRungs(DefaultLadder, tc.pick)); got != tc.want {
+			t.Errorf("pick %v: %s, want %s", tc.pick, got, tc.want)
+		}
 	}
 }

@@ -44,6 +44,10 @@ func newSessionID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// NewSessionID makes a playback session id (edges issue them to the
+// players they serve, as the origin does).
+func NewSessionID() string { return newSessionID() }
+
 // validSessionID accepts what newSessionID makes (and other short
 // URL-safe tokens: ids from before a restart are reused, not re-issued on
 // every reload). Anything else is treated as no session.
@@ -72,7 +76,8 @@ type playback struct {
 // so the muxer writes it into every URL of the playlist.
 func identify(r *http.Request, playlist bool) (*http.Request, playback) {
 	q := r.URL.Query()
-	if q.Get(ViaParam) == "page" || r.UserAgent() == frameGrabberAgent {
+	// via=edge: another node pulling for its own viewers (it counts them).
+	if via := q.Get(ViaParam); via == "page" || via == "edge" || r.UserAgent() == frameGrabberAgent {
 		return r, playback{}
 	}
 	id := q.Get(SessionParam)

@@ -14,6 +14,8 @@ import (
 type ChannelRef struct {
 	ID   int64
 	Slug string
+	// BackupKey: the publisher used the channel's backup stream key.
+	BackupKey bool
 }
 
 // Frame is one access unit (video) or packet (audio) of a track.
@@ -75,6 +77,9 @@ type Stream struct {
 
 	log *slog.Logger
 	hls *hlsOutput
+	// inputs are the channel's publishers when its ingest supports backup
+	// inputs (failover.go); nil otherwise. Set before the stream is published.
+	inputs *inputs
 	// pageViewers counts the channel's viewers on Livehouse's own pages
 	// (HubOptions.PageViewers); nil counts none.
 	pageViewers func() int

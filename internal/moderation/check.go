@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // CheckSpeaker runs every check a chat message goes through in a channel:
-// the policy (login, bans, mutes), the channel's rules and the Filter. It
+// the policy (login, bans, mutes), the channel's rules and the content
+// filter (a block is refused with *Blocked; hide and hold pass here). It
 // returns the channel and the sender's fan badge there (shown with the
 // message). It reads the store; the room's danmaku path keeps the same
 // facts in memory instead.
@@ -48,7 +50,17 @@ func (s *Service) CheckSpeaker(ctx context.Context, slug, text string, lastSent 
 	if err := policy.CheckMessage(rules, sp, text, time.Now()); err != nil {
 		return chID, sp.Fan, err
 	}
-	return chID, sp.Fan, s.Filter.Check(ctx, chID, text)
+	if sp.Privileged {
+		return chID, sp.Fan, nil
+	}
+	in := Input{ChannelID: chID, Room: slug, Kind: KindChat, Text: text}
+	if p.User != nil {
+		in.UserID, in.AccountAge = p.User.ID, sp.AccountAge
+	}
+	if v := s.Screen.Screen(ctx, in); v.Action == Block {
+		return chID, sp.Fan, &Blocked{Category: v.Category}
+	}
+	return chID, sp.Fan, nil
 }
 
 // checkMessage answers POST /api/channels/{slug}/check-message: whether the
@@ -61,6 +73,10 @@ func (s *Service) checkMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, _, err := s.CheckSpeaker(r.Context(), r.PathValue("slug"), in.Text, time.Time{}); err != nil {
+		var b *Blocked
+		if errors.As(err, &b) {
+			err = b.Problem()
+		}
 		httpjson.Fail(w, err)
 		return
 	}

@@ -64,6 +64,14 @@ func (s *Service) fileReport(w http.ResponseWriter, r *http.Request) {
 		httpjson.Fail(w, err)
 		return
 	}
+	reporter := ""
+	if p.User != nil {
+		reporter = p.User.Username
+	}
+	if err := (&Names{Stage: s.Screen, Store: s.Store, Log: s.Log}).Screen(r.Context(), KindReport, chID, p.UserID(), reporter, in.Reason); err != nil {
+		httpjson.Fail(w, err)
+		return
+	}
 	id, err := s.Store.FileReport(r.Context(), p.UserID(), target.ID, chID, in.MessageID, in.Reason)
 	if err != nil {
 		httpjson.Fail(w, err)

@@ -1,7 +1,8 @@
 // Package moderation keeps rooms clean: moderators, channel rules,
 // sanctions (mutes, channel bans, platform bans), reports and the
-// moderation log, the full check of a chat message (CheckSpeaker) and the
-// seam where a content filter will sit (Filter).
+// moderation log, the full check of a chat message (CheckSpeaker), the
+// moderation stage of the danmaku pipeline (Stage: content filters with a
+// deadline), the held queue, blocked verdicts and appeals.
 //
 // Its data layer (Store) is built before the account domain, which asks it
 // for a principal's roles; its handlers are built after, and ask account
@@ -68,21 +69,20 @@ type Fans interface {
 	Standing(ctx context.Context, userID, channelID int64, slug string) (policy.FanBadge, error)
 }
 
-// Filter is the seam where a content filter (a word list, a classifier)
-// will sit: it sees a message's text after the channel's rules passed it
-// and before it is accepted, and returns nil or a *policy.RuleViolation
-// saying why not. CheckSpeaker runs it; the room's own check (room.Service,
-// which keeps what it needs in memory) is to call the same Filter when a
-// real one exists. PassThrough is the default.
-type Filter interface {
-	Check(ctx context.Context, channelID int64, text string) error
+// Rooms is where a moderator's decision on a held message lands (the
+// room domain): an approved message is published as if just sent, and the
+// room hears the decision so the sender (who holds the ticket) is told.
+type Rooms interface {
+	Release(ctx context.Context, channelID int64, payload []byte) (messageID int64, err error)
+	Reviewed(channelID int64, ticket, decision string)
 }
 
-// PassThrough is the Filter until there is one: every message passes.
-type PassThrough struct{}
-
-// Check lets text through.
-func (PassThrough) Check(context.Context, int64, string) error { return nil }
+// Learner is the filter engine's classifier, taught by moderators'
+// decisions: offensive true for a text a moderator removed, false for one
+// a moderator let through or an appeal cleared.
+type Learner interface {
+	Feedback(ctx context.Context, text string, offensive bool, source string) error
+}
 
 // Deps are what the moderation domain's handlers are built on.
 type Deps struct {
@@ -93,8 +93,13 @@ type Deps struct {
 	Follows  Follows
 	// Fans tells members and medal holders apart (nil: nobody is either).
 	Fans Fans
-	// Filter screens message text (nil: PassThrough).
-	Filter Filter
+	// Screen is the moderation stage: content filters with a deadline
+	// (nil: none, everything is allowed).
+	Screen *Stage
+	// Rooms publishes approved held messages (nil: approval only records).
+	Rooms Rooms
+	// Learner hears moderators' decisions (nil: nobody learns).
+	Learner Learner
 	// Publish tells every node's chat context what changed (rules,
 	// moderators, sanctions); nil when nobody listens.
 	Publish func(bus.Event)
@@ -108,9 +113,6 @@ type Service struct {
 
 // New builds the moderation domain on its store.
 func New(d Deps) (*Service, error) {
-	if d.Filter == nil {
-		d.Filter = PassThrough{}
-	}
 	return &Service{Deps: d}, nil
 }
 
@@ -134,6 +136,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/channels/{slug}/reports", in(policy.ActChannelModerate, s.channelReports))
 	mux.HandleFunc("POST /api/reports", s.fileReport)
 	mux.HandleFunc("POST /api/reports/{id}", s.resolveReport)
+
+	s.filterRoutes(mux)
 
 	mux.HandleFunc("POST /api/admin/users/{id}/ban", s.adminBan)
 	mux.HandleFunc("DELETE /api/admin/users/{id}/ban", s.adminUnban)

@@ -176,6 +176,9 @@ func (s *Service) CreateGift(ctx context.Context, scope int64, g Gift) (Gift, er
 	if err := validateGift(&g, scope); err != nil {
 		return Gift{}, err
 	}
+	if err := s.screenName(ctx, scope, g.Name); err != nil {
+		return Gift{}, err
+	}
 	g.ChannelID = scope
 	_, err := s.db.ExecContext(ctx, `INSERT INTO gift_catalog (id, name, price, tier, icon, channel_id, available_from, available_until, trial)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, g.ID, g.Name, g.Price, g.Tier, g.Icon, scope, msOrNil(g.AvailableFrom), msOrNil(g.AvailableUntil), g.Trial)
@@ -193,6 +196,9 @@ func (s *Service) CreateGift(ctx context.Context, scope int64, g Gift) (Gift, er
 // platform's). Gifts already sent keep the price they were sent at.
 func (s *Service) UpdateGift(ctx context.Context, scope int64, g Gift) (Gift, error) {
 	if err := validateGift(&g, scope); err != nil {
+		return Gift{}, err
+	}
+	if err := s.screenName(ctx, scope, g.Name); err != nil {
 		return Gift{}, err
 	}
 	g.ChannelID = scope

@@ -154,6 +154,9 @@ func (s *Service) Standing(ctx context.Context, userID, channelID int64, slug st
 // as stored.
 func (s *Service) SetMedalName(ctx context.Context, channelID int64, name string) (string, error) {
 	name, err := cleanName("medal name", name, 8)
+	if err == nil {
+		err = s.screenName(ctx, channelID, name)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -79,6 +79,9 @@ func (s *Service) SetTiers(ctx context.Context, channelID int64, tiers []Tier) e
 			return &InputError{Msg: "tiers must be 1, 2 and 3 in order"}
 		}
 		name, err := cleanName(fmt.Sprintf("tier %d's name", t.Tier), t.Name, 24)
+		if err == nil {
+			err = s.screenName(ctx, channelID, name)
+		}
 		if err != nil {
 			return err
 		}

@@ -98,6 +98,18 @@ type Deps struct {
 	// membership) or a channel's medal changed, so chat checks reload it;
 	// nil: nobody listens.
 	Publish func(bus.Event)
+	// ScreenName asks the content filter whether a gift, tier or medal name
+	// may be used in a channel (0: the platform); an error refuses it
+	// (nil: any well-formed name may).
+	ScreenName func(ctx context.Context, channelID int64, name string) error
+}
+
+// screenName runs Deps.ScreenName.
+func (s *Service) screenName(ctx context.Context, channelID int64, name string) error {
+	if s.deps.ScreenName == nil {
+		return nil
+	}
+	return s.deps.ScreenName(ctx, channelID, name)
 }
 
 // standingChanged announces that user's standing in channel changed.

@@ -285,8 +285,12 @@ func (s *Service) vodHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := s.dir(rep)
+	if rep.path != "" && rep.node != s.d.Node && rep.node != 0 && s.d.Remote != nil {
+		// Recordings live on the node that ingested them: that node answers.
+		s.d.Remote(w, r, rep.node)
+		return
+	}
 	if rep.path == "" || rep.node != s.d.Node {
-		// Recordings live on the node that ingested them.
 		httpjson.Fail(w, ErrNotFound)
 		return
 	}

@@ -92,6 +92,9 @@ type Deps struct {
 	// DataDir holds recordings/<channel id>/<replay id>/.
 	DataDir string
 	Node    int
+	// Remote, when set, answers a /vod/ request for a replay another node
+	// recorded by passing it to that node (nil: 404, as before clusters).
+	Remote func(w http.ResponseWriter, r *http.Request, node int)
 	// RetentionDays and RetentionGiB bound what is kept (0: no bound).
 	RetentionDays int
 	RetentionGiB  float64

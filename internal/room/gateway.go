@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -17,6 +16,7 @@ import (
 	"github.com/livehouse/livehouse/internal/account"
 	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/policy"
 )
 
@@ -59,7 +59,12 @@ type Gateway struct {
 	byUser  map[int64]map[*client]struct{} // logged-in connections by account
 	perIP   map[string]int                 // open connections by client address
 	closing bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // one per open connection
+
+	poll      *poller // nil: every connection reads on its own goroutine
+	stopSweep chan struct{}
+	swept     chan struct{}
+	stopOnce  sync.Once
 }
 
 // NewGateway serves WebSocket viewers for svc through hub. It listens on the
@@ -81,90 +86,15 @@ func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.stopTail = stop
+	g.stopSweep, g.swept = make(chan struct{}), make(chan struct{})
+	if p, err := newPoller(g.onReadable); err == nil {
+		g.poll = p
+	} else {
+		log.Info("WebSocket connections read on a goroutine each", "why", err)
+	}
+	go g.sweepIdle()
 	return g, nil
 }
-
-// client is one WebSocket connection.
-type client struct {
-	ws  *websocket.Conn
-	out chan []byte
-
-	ip     string
-	userID int64 // 0: anonymous or the admin token
-	// principal is who the connection acts as; replaced when a re-check
-	// finds roles or a ban changed.
-	principal atomic.Pointer[policy.Principal]
-	checkedAt atomic.Int64 // Unix ms of the last identity re-check
-	likes     likeGate     // reader goroutine only
-
-	mu        sync.Mutex
-	replaying bool     // frames arrive while the join replay is being sent
-	held      [][]byte // those frames, filtered against the replay later
-	gone      bool
-
-	once sync.Once
-	done chan struct{}
-	code websocket.StatusCode
-	why  string
-
-	// writeCtx aborts a write stuck on a peer that stopped reading; kill
-	// cancels it. (No per-write timer: at a million deliveries a second the
-	// timers cost more than the writes.)
-	writeCtx    context.Context
-	writeCancel context.CancelFunc
-}
-
-// deliver queues a frame without ever blocking the room.
-func (c *client) deliver(frame []byte) {
-	c.mu.Lock()
-	if c.gone {
-		c.mu.Unlock()
-		return
-	}
-	if c.replaying {
-		if len(c.held) >= heldFramesMax {
-			c.mu.Unlock()
-			c.kill(CloseSlowConsumer, "too slow to catch up")
-			return
-		}
-		c.held = append(c.held, frame)
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	select {
-	case c.out <- frame:
-	default:
-		c.kill(CloseSlowConsumer, "slow consumer: resume from your last id")
-	}
-}
-
-// kill ends the connection with a code; the writer sends the close frame.
-func (c *client) kill(code websocket.StatusCode, why string) {
-	c.once.Do(func() {
-		c.mu.Lock()
-		c.gone = true
-		c.mu.Unlock()
-		c.code, c.why = code, why
-		close(c.done)
-		if c.writeCancel == nil {
-			return
-		}
-		// A slow consumer's blocked write is abandoned at once. Otherwise a
-		// write in flight may finish (cancelling it would drop the TCP
-		// connection without the close frame the protocol promises); the
-		// grace period bounds a peer that stopped reading.
-		if code == CloseSlowConsumer || code == websocket.StatusGoingAway {
-			c.writeCancel()
-		} else {
-			time.AfterFunc(closeGrace, c.writeCancel)
-		}
-	})
-}
-
-// closeGrace is how long a write in flight may take once a connection is
-// being closed.
-const closeGrace = 2 * time.Second
 
 // Frame is a client-to-server message (docs/protocol.md).
 type Frame struct {
@@ -213,72 +143,113 @@ func clip(s string, n int) string {
 	return s
 }
 
-// ServeHTTP upgrades to WebSocket and runs the connection.
+// ServeHTTP upgrades to WebSocket and hands the connection to the poller:
+// from here on it owns no goroutine while it is idle.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	accept, status, err := handshake(r)
+	if err != nil {
+		http.Error(w, err.Error(), status)
+		return
+	}
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	g.wg.Add(1)
+	g.wg.Add(1) // done when the connection ends (Gateway.ended)
 	g.mu.Unlock()
-	defer g.wg.Done()
-
-	// Same-origin only (the library's default): another site cannot open a
-	// socket with a viewer's cookies.
-	ws, err := websocket.Accept(w, r, nil)
+	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		g.wg.Done()
+		http.Error(w, "WebSocket upgrade: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	ws.SetReadLimit(maxFrame)
+	// The HTTP server's deadlines do not apply to a WebSocket.
+	_ = conn.SetDeadline(time.Time{})
+	// A client may send its first frames right behind the handshake.
+	var early []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ = brw.Reader.Peek(n)
+		early = append([]byte(nil), early...)
+	}
+	c := newClient(g, conn, g.hub.queueLen, g.poll != nil)
+	c.ip = account.ClientIP(r)
 	// The principal (session cookie or bearer token) was resolved by the
 	// account middleware on the upgrade request.
 	p := policy.PrincipalFrom(r.Context())
-	c := &client{ws: ws, out: make(chan []byte, g.hub.queueLen), done: make(chan struct{}), ip: account.ClientIP(r), userID: p.UserID()}
+	c.userID = p.UserID()
 	c.principal.Store(&p)
 	c.checkedAt.Store(time.Now().UnixMilli())
-	if !g.admit(c) {
-		_ = ws.Close(CloseTooMany, "too many connections from your address")
+	if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")); err != nil {
+		_ = conn.Close()
+		g.wg.Done()
 		return
 	}
-	defer g.release(c)
-	c.writeCtx, c.writeCancel = context.WithCancel(context.Background())
-
-	// Detached from the upgrade request's deadline; each frame runs as the
-	// connection's current principal.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		g.writer(c)
-	}()
-	g.reader(ctx, c)
-	c.kill(websocket.StatusNormalClosure, "")
-	wg.Wait()
+	// Watched before anything can end it (a closed descriptor must never
+	// be added); input waits until the early frames are handled.
+	c.reading.Store(true)
+	if c.raw != nil && g.poll.add(c) != nil {
+		c.raw = nil
+	}
+	c.admitted = g.admit(c)
+	if !c.admitted {
+		c.kill(CloseTooMany, "too many connections from your address")
+	} else {
+		g.send(c, map[string]any{"type": "welcome", "protocol": ProtocolVersion})
+		if len(early) > 0 {
+			g.input(c, early)
+		}
+	}
+	if c.raw == nil {
+		go g.readBlocking(c)
+		return
+	}
+	c.reading.Store(false)
+	if !c.isEnded() {
+		g.poll.rearm(c) // input that came meanwhile fires at once
+	}
 }
 
-func (g *Gateway) writer(c *client) {
+// ended lets go of a connection that closed.
+func (g *Gateway) ended(c *client) {
+	if r := c.joined.Swap(nil); r != nil {
+		g.hub.leave(r, c)
+	}
+	if c.admitted {
+		g.release(c)
+	}
+	g.wg.Done()
+}
+
+// sweepIdle cuts connections that sent nothing for idleTimeout (clients
+// ping every 30 s); one goroutine for all of them instead of a timer each.
+func (g *Gateway) sweepIdle() {
+	defer close(g.swept)
+	tick := time.NewTicker(idleSweepEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case <-c.done: // closing wins over pending frames
-			_ = c.ws.Close(c.code, c.why)
+		case <-g.stopSweep:
 			return
-		default:
-		}
-		select {
-		case frame := <-c.out:
-			if err := c.ws.Write(c.writeCtx, websocket.MessageText, frame); err != nil {
-				c.kill(websocket.StatusGoingAway, "write failed")
+		case now := <-tick.C:
+			limit := now.Add(-idleTimeout).UnixMilli()
+			var idle []*client
+			g.mu.Lock()
+			for c := range g.clients {
+				if c.lastRead.Load() < limit {
+					idle = append(idle, c)
+				}
 			}
-		case <-c.done:
-			_ = c.ws.Close(c.code, c.why)
-			return
+			g.mu.Unlock()
+			for _, c := range idle {
+				c.kill(CloseIdle, "no frames for 90 s")
+			}
 		}
 	}
 }
+
+const idleSweepEvery = 5 * time.Second
 
 func (g *Gateway) send(c *client, v any) {
 	data, err := json.Marshal(v)
@@ -286,79 +257,69 @@ func (g *Gateway) send(c *client, v any) {
 		g.log.Error("encode frame", "err", err)
 		return
 	}
-	c.deliver(data)
+	c.deliver(textFrame(data))
 }
 
-func (g *Gateway) reader(ctx context.Context, c *client) {
-	g.send(c, map[string]any{"type": "welcome", "protocol": ProtocolVersion})
-	var joined *liveRoom
-	defer func() {
+// handle runs one client frame, on the goroutine its input woke.
+func (g *Gateway) handle(c *client, data []byte) {
+	ctx := c.ctx
+	f, err := DecodeFrame(data)
+	if err != nil {
+		c.kill(CloseBadFrame, clip(err.Error(), 120))
+		return
+	}
+	now := time.Now()
+	g.recheckIfStale(ctx, c, now)
+	fctx := policy.WithPrincipal(ctx, *c.principal.Load())
+	joined := c.joined.Load()
+	switch f.Type {
+	case "ping":
+		g.send(c, map[string]string{"type": "pong"})
+	case "join":
 		if joined != nil {
-			g.hub.leave(joined, c)
+			c.kill(CloseBadFrame, "one room per connection")
+			return
 		}
-	}()
-	for {
-		rctx, cancel := context.WithTimeout(ctx, idleTimeout)
-		typ, data, err := c.ws.Read(rctx)
-		cancel()
+		if r := g.join(fctx, c, f); r != nil {
+			c.joined.Store(r)
+			// The connection may have ended while joining: leave for it.
+			if c.isEnded() && c.joined.CompareAndSwap(r, nil) {
+				g.hub.leave(r, c)
+			}
+		}
+	case "send":
+		if joined == nil {
+			g.fail(c, f.Nonce, "not_joined", "join a room first")
+			return
+		}
+		m, err := g.svc.Post(fctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode, ReplyTo: f.ReplyTo})
+		var held *Held
+		if errors.As(err, &held) { // pending review: an ack, not a refusal
+			g.send(c, map[string]string{"type": "held", "nonce": f.Nonce, "ticket": held.Ticket})
+			return
+		}
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.kill(CloseIdle, "no frames for 90 s")
-			}
+			g.refuse(c, f.Nonce, err)
 			return
 		}
-		if typ != websocket.MessageText {
-			c.kill(CloseBadFrame, "text frames only")
+		g.send(c, map[string]string{"type": "sent", "nonce": f.Nonce, "id": strconv.FormatInt(m.ID, 10)})
+	case "like":
+		if joined == nil {
+			g.fail(c, f.Nonce, "not_joined", "join a room first")
 			return
 		}
-		f, err := DecodeFrame(data)
-		if err != nil {
-			c.kill(CloseBadFrame, clip(err.Error(), 120))
+		g.like(fctx, c, joined.slug, f, now)
+	case "delete":
+		id, err := strconv.ParseInt(f.ID, 10, 64)
+		if joined == nil || err != nil {
+			g.fail(c, f.Nonce, "bad_request", "join a room and give the message id")
 			return
 		}
-		now := time.Now()
-		g.recheckIfStale(ctx, c, now)
-		fctx := policy.WithPrincipal(ctx, *c.principal.Load())
-		switch f.Type {
-		case "ping":
-			g.send(c, map[string]string{"type": "pong"})
-		case "join":
-			if joined != nil {
-				c.kill(CloseBadFrame, "one room per connection")
-				return
-			}
-			if joined = g.join(fctx, c, f); joined == nil {
-				return
-			}
-		case "send":
-			if joined == nil {
-				g.fail(c, f.Nonce, "not_joined", "join a room first")
-				continue
-			}
-			m, err := g.svc.Post(fctx, joined.slug, PostInput{Text: f.Text, Color: f.Color, Mode: f.Mode, ReplyTo: f.ReplyTo})
-			if err != nil {
-				g.refuse(c, f.Nonce, err)
-				continue
-			}
-			g.send(c, map[string]string{"type": "sent", "nonce": f.Nonce, "id": strconv.FormatInt(m.ID, 10)})
-		case "like":
-			if joined == nil {
-				g.fail(c, f.Nonce, "not_joined", "join a room first")
-				continue
-			}
-			g.like(fctx, c, joined.slug, f, now)
-		case "delete":
-			id, err := strconv.ParseInt(f.ID, 10, 64)
-			if joined == nil || err != nil {
-				g.fail(c, f.Nonce, "bad_request", "join a room and give the message id")
-				continue
-			}
-			if err := g.svc.Delete(fctx, joined.slug, id); err != nil {
-				g.refuse(c, f.Nonce, err)
-				continue
-			}
-			g.send(c, map[string]string{"type": "deleted", "nonce": f.Nonce, "id": f.ID})
+		if err := g.svc.Delete(fctx, joined.slug, id); err != nil {
+			g.refuse(c, f.Nonce, err)
+			return
 		}
+		g.send(c, map[string]string{"type": "deleted", "nonce": f.Nonce, "id": f.ID})
 	}
 }
 
@@ -374,6 +335,10 @@ func (g *Gateway) refuse(c *client, nonce string, err error) {
 	if kind := policy.DenialKind(err); kind != "" {
 		frame["reason"] = kind
 	}
+	var b *moderation.Blocked
+	if errors.As(err, &b) { // the category, never the term; the ticket to appeal
+		frame["category"], frame["ticket"] = b.Category, b.Ticket
+	}
 	g.send(c, frame)
 }
 
@@ -387,14 +352,26 @@ func (g *Gateway) Close(ctx context.Context) error {
 	})
 	g.mu.Lock()
 	g.closing = true
+	open := make([]*client, 0, len(g.clients))
 	for c := range g.clients {
-		c.kill(websocket.StatusGoingAway, "server restarting; reconnect and resume")
+		open = append(open, c)
 	}
 	g.mu.Unlock()
+	// Outside g.mu: a connection that ends at once releases itself under it.
+	for _, c := range open {
+		c.kill(websocket.StatusGoingAway, "server restarting; reconnect and resume")
+	}
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); g.hub.Wait(); close(done) }()
 	select {
 	case <-done:
+		g.stopOnce.Do(func() {
+			close(g.stopSweep)
+			<-g.swept
+			if g.poll != nil {
+				g.poll.close()
+			}
+		})
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("WebSocket gateway: connections still closing: %w", ctx.Err())
@@ -412,6 +389,8 @@ func ErrorCode(err error) (string, string) {
 		return "forbidden", d.Reason
 	case errors.As(err, &rv):
 		return rv.Code, rv.Msg
+	case errors.As(err, new(*moderation.Blocked)):
+		return moderation.CodeBlocked, err.Error()
 	case errors.Is(err, policy.ErrNoChannel):
 		return "room_not_found", "no such room"
 	case errors.Is(err, policy.ErrChannelDisabled):

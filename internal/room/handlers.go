@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/moderation"
 	"github.com/livehouse/livehouse/internal/policy"
 )
 
@@ -75,6 +76,11 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 	case "internal":
 		httpjson.Fail(w, httpjson.Internal(err))
 		return
+	case moderation.CodeBlocked:
+		var b *moderation.Blocked
+		if errors.As(err, &b) {
+			p = b.Problem()
+		}
 	}
 	httpjson.Fail(w, p)
 }
@@ -86,6 +92,11 @@ func (s *Service) postHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.Post(r.Context(), r.PathValue("slug"), in)
+	var held *Held
+	if errors.As(err, &held) { // pending review
+		httpjson.Write(w, http.StatusAccepted, map[string]any{"held": true, "ticket": held.Ticket, "message": held.Error()})
+		return
+	}
 	if err != nil {
 		s.writeError(w, err)
 		return

@@ -300,8 +300,28 @@ func (r *liveRoom) flush(now time.Time) {
 		b.Write(e)
 	}
 	b.WriteString("]}")
-	frame := b.Bytes()
-	for _, c := range viewers {
-		c.deliver(frame)
+	// Framed once: every viewer's socket gets these very bytes.
+	frame := textFrame(b.Bytes())
+	if len(viewers) <= writeChunk {
+		for _, c := range viewers {
+			c.deliver(frame)
+		}
+		return
 	}
+	// A write per viewer is the cost of a batch: spread it over the cores.
+	var wg sync.WaitGroup
+	for i := 0; i < len(viewers); i += writeChunk {
+		part := viewers[i:min(i+writeChunk, len(viewers))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range part {
+				c.deliver(frame)
+			}
+		}()
+	}
+	wg.Wait()
 }
+
+// writeChunk is how many viewers one goroutine writes a batch to.
+const writeChunk = 512

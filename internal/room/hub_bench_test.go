@@ -1,8 +1,12 @@
+//go:build linux
+
 package room
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -11,23 +15,30 @@ import (
 
 // BenchmarkRoomFanout is the broadcast path of one room on one node: a
 // batch of danmaku collected during a flush interval is framed once and
-// queued to every viewer (go test -bench RoomFanout ./internal/room).
+// written to every viewer's socket (loopback TCP, drained by a reader per
+// viewer): go test -bench RoomFanout ./internal/room.
 func BenchmarkRoomFanout(b *testing.B) {
-	for _, tc := range []struct{ viewers, events int }{{100, 20}, {1000, 20}, {5000, 20}, {5000, 200}} {
+	for _, tc := range []struct{ viewers, events int }{{100, 20}, {1000, 20}, {1000, 200}} {
 		b.Run(fmt.Sprintf("viewers=%d/events=%d", tc.viewers, tc.events), func(b *testing.B) {
-			bs, err := bus.Open("", quietLog())
+			bs, err := bus.Open("", quietLog(), bus.WithStoreDir(b.TempDir()))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer bs.Close()
-			h := NewHub(bs.Conn, "n1", HubOptions{FlushEvery: time.Hour, QueueLen: 4}, quietLog())
-			clients := make([]*client, tc.viewers)
+			h := NewHub(bs.Conn, "n1", HubOptions{FlushEvery: time.Hour, QueueLen: 1 << 20}, quietLog())
+			g := socketGateway(b, h)
+			ln := listen(b)
 			var r *liveRoom
-			for i := range clients {
-				clients[i] = &client{out: make(chan []byte, 4), done: make(chan struct{}), userID: int64(i + 1)}
-				if r, err = h.join("bench", 1, clients[i]); err != nil {
+			for i := 0; i < tc.viewers; i++ {
+				srv, peer := socketPair(b, ln, nil)
+				defer peer.Close()
+				go io.Copy(io.Discard, peer)
+				c := attach(b, g, srv)
+				c.userID = int64(i + 1)
+				if r, err = h.join("bench", 1, c); err != nil {
 					b.Fatal(err)
 				}
+				c.joined.Store(r)
 			}
 			events := make([][]byte, tc.events)
 			for i := range events {
@@ -41,12 +52,10 @@ func BenchmarkRoomFanout(b *testing.B) {
 					r.enqueue(e)
 				}
 				r.flush(time.Now())
-				for _, c := range clients {
-					<-c.out
-				}
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(tc.viewers*tc.events*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			_ = net.ErrClosed
 		})
 	}
 }

@@ -1,79 +1,13 @@
 package room
 
 import (
-	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/livehouse/livehouse/internal/bus"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
-	b, err := bus.Open("", quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: 5 * time.Millisecond, QueueLen: 32}, quietLog())
-	slow := &client{out: make(chan []byte, 32), done: make(chan struct{})}
-	fast := &client{out: make(chan []byte, 32), done: make(chan struct{})}
-	r, err := h.join("busy", 1, slow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.join("busy", 1, fast); err != nil {
-		t.Fatal(err)
-	}
-	received := 0
-	stopReading := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() { // the fast viewer reads everything
-		defer close(readerDone)
-		for {
-			select {
-			case f := <-fast.out:
-				var batch struct{ Events []json.RawMessage }
-				_ = json.Unmarshal(f, &batch)
-				received += len(batch.Events)
-			case <-stopReading:
-				return
-			}
-		}
-	}()
-	for i := 0; i < 400; i++ {
-		data, _ := json.Marshal(event{Type: "danmaku", Message: &Message{ID: int64(i + 1), Text: "x"}})
-		if err := b.Conn.Publish(subject(1), data); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	select {
-	case <-slow.done:
-		if slow.code != CloseSlowConsumer {
-			t.Fatalf("slow viewer closed with %d, want %d", slow.code, CloseSlowConsumer)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a viewer that never reads was not disconnected")
-	}
-	select {
-	case <-fast.done:
-		t.Fatal("the reading viewer was disconnected too")
-	default:
-	}
-	time.Sleep(100 * time.Millisecond)
-	close(stopReading)
-	<-readerDone
-	if received < 400 {
-		t.Fatalf("fast viewer got %d of 400 events", received)
-	}
-	h.leave(r, slow)
-	h.leave(r, fast)
-	h.Wait() // the room's flusher stops once it is empty
-}
 
 func TestCleanAndStyle(t *testing.T) {
 	cases := map[string]string{

@@ -80,8 +80,13 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 		"replay_complete": len(msgs) < replayLimit, "likes": likes, "shares": shares, "gifts": gifts,
 		"max_length": g.svc.MaxLength(ctx, f.Room)})
 	for _, frame := range held {
-		if frame = withoutReplayed(frame, last); frame != nil {
-			c.deliver(frame)
+		payload := payloadOf(frame)
+		switch kept := withoutReplayed(payload, last); {
+		case kept == nil:
+		case len(kept) == len(payload):
+			c.deliver(frame) // nothing dropped: the shared frame as it is
+		default:
+			c.deliver(textFrame(kept))
 		}
 	}
 	return r

@@ -26,6 +26,12 @@ type logWriter struct {
 	closed bool
 }
 
+// groupCommitEvery bounds how long a message waits for the commit it shares
+// with others: the sender's wait is at most this plus one INSERT, and the bus
+// publish follows the commit at once (acknowledged means stored, then shown
+// once).
+const groupCommitEvery = 5 * time.Millisecond
+
 type pendingRow struct {
 	msg       Message
 	channelID int64
@@ -33,7 +39,7 @@ type pendingRow struct {
 }
 
 func newLogWriter(db *store.DB) *logWriter {
-	w := &logWriter{db: db, in: make(chan *pendingRow, 4096), done: make(chan struct{}), every: 10 * time.Millisecond, max: 200}
+	w := &logWriter{db: db, in: make(chan *pendingRow, 4096), done: make(chan struct{}), every: groupCommitEvery, max: 200}
 	go w.run()
 	return w
 }
@@ -106,11 +112,11 @@ func (w *logWriter) insert(batch []*pendingRow) error {
 			q = *m.Reply
 		}
 		rows = append(rows, []any{m.ID, p.channelID, m.UserID, m.User, m.Level, m.Text, m.Color, m.Mode, m.At, m.OffsetMS,
-			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel, m.ReplyTo, q.UserID, q.User, q.Excerpt, strings.Join(m.Mentions, ",")})
+			m.Fan.MemberTier, m.Fan.MedalName, m.Fan.MedalLevel, m.ReplyTo, q.UserID, q.User, q.Excerpt, strings.Join(m.Mentions, ","), m.Score})
 	}
 	values, args := store.Values(rows)
 	q := `INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms,
-		member_tier, medal_name, medal_level, reply_to, reply_user_id, reply_user, reply_excerpt, mentions) VALUES ` + values
+		member_tier, medal_name, medal_level, reply_to, reply_user_id, reply_user, reply_excerpt, mentions, score) VALUES ` + values
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := w.db.ExecContext(ctx, q, args...); err != nil {

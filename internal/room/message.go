@@ -44,6 +44,9 @@ type Message struct {
 	Reply   *Quote `json:"reply,omitempty"`
 	// Mentions are the accounts the text @names, as their usernames.
 	Mentions []string `json:"mentions,omitempty"`
+	// Score is the content filter's score (0-100) of the message: viewers
+	// hide messages above their shield level by it; 0: not scored.
+	Score int `json:"score,omitempty"`
 }
 
 // Modes a danmaku can fly in.

@@ -93,8 +93,10 @@ type Service struct {
 	tally        tally
 	likesDropped atomic.Int64
 
-	chat   *chatContext // what danmaku checks read, in memory
-	filter Filter       // nil: no content filter
+	chat    *chatContext      // what danmaku checks read, in memory
+	screen  *moderation.Stage // the moderation stage (nil: everything allowed)
+	verdict Verdicts          // where non-allow verdicts are kept (nil: not kept)
+	learner Learner           // hears moderators' deletes (nil: nobody)
 
 	users        Users                                                    // nil: @names stay plain text
 	ownedChannel func(ctx context.Context, ownerID int64) (string, error) // nil: cards link no channel
@@ -136,9 +138,16 @@ type Deps struct {
 	Log        *slog.Logger
 	// LogRetention is how long danmaku are kept (0: for ever).
 	LogRetention time.Duration
-	// Filter screens message text after the rules (nil: none): the same
-	// one moderation's check-message uses. It must answer from memory.
-	Filter Filter
+	// Screen is the moderation stage a danmaku passes after the rules
+	// (nil: none): the same one moderation's check-message uses. It must
+	// answer from memory; it gives up on a filter after its deadline.
+	Screen *moderation.Stage
+	// Verdicts keeps the stage's non-allow verdicts and held messages
+	// (the moderation store; nil: a hold or block is still enforced, but
+	// nothing is kept for moderators).
+	Verdicts Verdicts
+	// Learner hears the text of every message a moderator deletes.
+	Learner Learner
 	// Users resolves @names in messages and the names on user cards
 	// (optional: without it nothing resolves and cards answer 404).
 	Users Users
@@ -153,17 +162,13 @@ type Deps struct {
 	Notify func(ctx context.Context, ev ChatNotice)
 }
 
-// Filter screens a danmaku's text (moderation.Filter is one).
-type Filter interface {
-	Check(ctx context.Context, channelID int64, text string) error
-}
-
 // New starts the room log writer, the chat context and the log pruner;
 // Close stops them.
 func New(d Deps) (*Service, error) {
 	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
-		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts, filter: d.Filter,
+		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts,
+		screen: d.Screen, verdict: d.Verdicts, learner: d.Learner,
 		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}), closed: make(chan struct{}),
 		ids: newIDSource(int64(live.Self().ID)), writer: newLogWriter(db),
 		burst: ratelimit.NewLimiter(10, 10*time.Second),
@@ -287,9 +292,16 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 			return Message{}, hygiene("repeated", "you just sent that")
 		}
 	}
-	chID, fan, err := s.check(ctx, p, slug, text, prev.at, now)
+	chID, fan, privileged, err := s.check(ctx, p, slug, text, prev.at, now)
 	if err != nil {
 		return Message{}, err
+	}
+	v := s.moderate(ctx, p, chID, slug, text, privileged)
+	if v.Action == moderation.Block {
+		return Message{}, s.block(ctx, p, chID, text, v)
+	}
+	if v.Text != "" { // replace-terms masked
+		text = v.Text
 	}
 	m := Message{
 		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(), Fan: fan,
@@ -308,6 +320,15 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	for _, mn := range mentioned {
 		m.Mentions = append(m.Mentions, mn.name)
 	}
+	m.Score = v.Score // every scored message carries it: viewers' shields hide by score
+	switch v.Action {
+	case moderation.Hold:
+		s.remember(key, sent{at: now, text: text}, now) // a held repeat is still a repeat
+		return Message{}, s.hold(ctx, p, chID, m, v)
+	case moderation.Hide:
+		m.Score = max(v.Score, 1)
+		s.keep(ctx, p, chID, text, v, nil)
+	}
 	if err := s.writer.append(ctx, chID, m); err != nil {
 		return Message{}, err
 	}
@@ -317,26 +338,27 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	return m, nil
 }
 
-// check runs every check a danmaku goes through in a room — the channel
-// takes chat, the policy (login, bans, mutes), the channel's rules — from
-// the chat context in memory: no query once the room and the sender are
-// loaded. It returns the channel and the sender's fan badge there.
-func (s *Service) check(ctx context.Context, p policy.Principal, slug, text string, lastSent, now time.Time) (int64, policy.FanBadge, error) {
+// check runs every permission check a danmaku goes through in a room — the
+// channel takes chat, the policy (login, bans, mutes), the channel's rules —
+// from the chat context in memory: no query once the room and the sender
+// are loaded. It returns the channel, the sender's fan badge there and
+// whether the sender moderates it (owner, moderator, admin).
+func (s *Service) check(ctx context.Context, p policy.Principal, slug, text string, lastSent, now time.Time) (int64, policy.FanBadge, bool, error) {
 	room, err := s.chat.room(ctx, slug)
 	if err != nil {
-		return 0, policy.FanBadge{}, err
+		return 0, policy.FanBadge{}, false, err
 	}
 	if room.disabled {
-		return room.channelID, policy.FanBadge{}, policy.ErrChannelDisabled
+		return room.channelID, policy.FanBadge{}, false, policy.ErrChannelDisabled
 	}
 	if err := policy.Decide(p, policy.ActChatSend, room.roles(p.UserID(), now), policy.Settings{}); err != nil {
-		return room.channelID, policy.FanBadge{}, err
+		return room.channelID, policy.FanBadge{}, false, err
 	}
 	sp := policy.Speaker{LastSent: lastSent}
 	if p.User != nil {
 		st, err := s.chat.standing(ctx, p.User.ID, room)
 		if err != nil {
-			return room.channelID, policy.FanBadge{}, err
+			return room.channelID, policy.FanBadge{}, false, err
 		}
 		sp.Fan = st.badge.At(now)
 		sp.Follows = st.follows
@@ -345,14 +367,9 @@ func (s *Service) check(ctx context.Context, p policy.Principal, slug, text stri
 		sp.Privileged = p.User.IsAdmin || p.User.ID == room.ownerID || room.mods[p.User.ID]
 	}
 	if err := policy.CheckMessage(room.rules, sp, text, now); err != nil {
-		return room.channelID, sp.Fan, err
+		return room.channelID, sp.Fan, sp.Privileged, err
 	}
-	if s.filter != nil { // the content filter's seam (moderation.Filter)
-		if err := s.filter.Check(ctx, room.channelID, text); err != nil {
-			return room.channelID, sp.Fan, err
-		}
-	}
-	return room.channelID, sp.Fan, nil
+	return room.channelID, sp.Fan, sp.Privileged, nil
 }
 
 // warm loads what a viewer's first danmaku in a room will need, so even
@@ -437,8 +454,9 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 		return err
 	}
 	var author int64
+	var text string
 	err = s.db.QueryRowContext(ctx, `UPDATE danmaku SET deleted_at = $1, deleted_by = $2
-		WHERE id = $3 AND channel_id = $4 AND deleted_at IS NULL RETURNING user_id`, store.Now(), p.UserID(), id, chID).Scan(&author)
+		WHERE id = $3 AND channel_id = $4 AND deleted_at IS NULL RETURNING user_id, text`, store.Now(), p.UserID(), id, chID).Scan(&author, &text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNoMessage
 	}
@@ -454,11 +472,16 @@ func (s *Service) Delete(ctx context.Context, slug string, id int64) error {
 		return err
 	}
 	s.publish(chID, event{Type: "delete", Deleted: strconv.FormatInt(id, 10)})
+	if s.learner != nil && author != p.UserID() { // a moderator removed it: the classifier learns (not from self-deletes)
+		if err := s.learner.Feedback(ctx, text, true, "deleted"); err != nil {
+			s.log.Warn("filter feedback on delete", "err", err)
+		}
+	}
 	return nil
 }
 
 const messageColumns = `id, user_id, username, level, text, color, mode, created_at, stream_offset_ms, member_tier, medal_name, medal_level,
-	reply_to, reply_user_id, reply_user, reply_excerpt, mentions`
+	reply_to, reply_user_id, reply_user, reply_excerpt, mentions, score`
 
 // History returns up to limit messages before the id `before` (0: the
 // newest), oldest first.
@@ -508,7 +531,7 @@ func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
 		var q Quote
 		var mentions string
 		if err := rows.Scan(&m.ID, &m.UserID, &m.User, &m.Level, &m.Text, &m.Color, &m.Mode, &m.At, &m.OffsetMS,
-			&m.Fan.MemberTier, &m.Fan.MedalName, &m.Fan.MedalLevel, &m.ReplyTo, &q.UserID, &q.User, &q.Excerpt, &mentions); err != nil {
+			&m.Fan.MemberTier, &m.Fan.MedalName, &m.Fan.MedalLevel, &m.ReplyTo, &q.UserID, &q.User, &q.Excerpt, &mentions, &m.Score); err != nil {
 			return nil, err
 		}
 		if m.ReplyTo > 0 {

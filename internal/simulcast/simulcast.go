@@ -15,6 +15,7 @@ package simulcast
 
 import (
 	"context"
+	"crypto/x509"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -74,6 +75,9 @@ type Deps struct {
 	// DataDir holds the key file; Key, when set (32 bytes), is used instead.
 	DataDir string
 	Key     []byte
+	// RootCAs checks rtmps:// destinations' certificates (nil: the
+	// system's roots).
+	RootCAs *x509.CertPool
 	Node    int
 	Log     *slog.Logger
 	// Grace is how long destinations are held with the slate after the
@@ -90,6 +94,7 @@ type Service struct {
 	conn    *nats.Conn
 	node    int
 	log     *slog.Logger
+	roots   *x509.CertPool // rtmps:// certificates (nil: the system's)
 	subs    []*nats.Subscription
 	grace   time.Duration
 	slates  slates
@@ -135,7 +140,7 @@ func New(d Deps) (*Service, error) {
 		d.Grace = 30 * time.Second
 	}
 	s := &Service{store: &destStore{db: d.DB, seal: seal}, chans: d.Channels, auth: d.Accounts, streams: d.Streams,
-		conn: d.Conn, node: d.Node, log: d.Log, grace: d.Grace, runs: map[int64]*channelRun{}, states: map[int64]State{}}
+		conn: d.Conn, node: d.Node, log: d.Log, roots: d.RootCAs, grace: d.Grace, runs: map[int64]*channelRun{}, states: map[int64]State{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.conn != nil {
 		sub, err := s.conn.Subscribe(stateSubject, func(m *nats.Msg) {

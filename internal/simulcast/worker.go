@@ -2,6 +2,8 @@ package simulcast
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +36,7 @@ const (
 	ReasonNoTracks     = "no_tracks"    // nothing the protocol can carry
 	ReasonUnsupported  = "unsupported"  // the protocol is not supported yet
 	ReasonKey          = "key"          // the stored key cannot be opened (another key file)
+	ReasonCertificate  = "certificate"  // rtmps:// server's certificate is not trusted (or not for its name)
 )
 
 // Backoff between attempts: 1 s doubling to 30 s, ±20 % jitter; after
@@ -146,7 +149,7 @@ func (w *worker) run(ctx context.Context) {
 			if time.Since(started) >= stableAfter {
 				backoff = backoffMin
 			}
-		} else if se.reason == ReasonRefused {
+		} else if se.reason == ReasonRefused || se.reason == ReasonCertificate {
 			refused++
 		}
 		if se.fatal || refused >= refusedLimit {
@@ -244,6 +247,15 @@ func classifyConnect(err error) *sessionError {
 	if errors.As(err, &op) && op.Op == "dial" || errors.Is(err, context.DeadlineExceeded) {
 		return &sessionError{reason: ReasonUnreachable, err: err}
 	}
+	// An untrusted certificate will not fix itself by retrying soon, but a
+	// renewed one might: retried with backoff like a refusal.
+	var unknownCA x509.UnknownAuthorityError
+	var badName x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &badName) || errors.As(err, &invalid) {
+		return &sessionError{reason: ReasonCertificate, err: err}
+	}
 	// gortmplib's "bad result" is the server's own onStatus/_error answer.
 	return &sessionError{reason: ReasonRefused, err: err, spoken: strings.HasPrefix(err.Error(), "bad result")}
 }
@@ -265,7 +277,8 @@ func (w *worker) sessionRTMP(ctx context.Context, stream *media.Stream) (bool, e
 		return false, &sessionError{reason: ReasonNoTracks, fatal: true, err: errors.New("no H.264, H.265 or AAC track")}
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	c := &gortmplib.Client{URL: target, Publish: true, DialContext: (&net.Dialer{}).DialContext}
+	c := &gortmplib.Client{URL: target, Publish: true, DialContext: (&net.Dialer{}).DialContext,
+		TLSConfig: &tls.Config{RootCAs: w.svc.roots, MinVersion: tls.VersionTLS12}}
 	err = c.Initialize(dctx)
 	cancel()
 	if err != nil {

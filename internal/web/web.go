@@ -7,7 +7,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/policy"
 	"github.com/livehouse/livehouse/internal/store"
+	"github.com/livehouse/livehouse/internal/tlsfile"
 )
 
 //go:embed static templates i18n
@@ -55,11 +55,16 @@ type Options struct {
 		Get(ctx context.Context, slug string) (channel.Channel, error)
 	}
 	// HLS serves /hls/{slug}/{file} (the media hub).
-	HLS     http.HandlerFunc
-	Gateway http.Handler // /ws
-	Metrics *prometheus.Registry
+	HLS http.HandlerFunc
+	// MediaOrigins are other nodes' origins (scheme://host:port) the pages
+	// may load LL-HLS from (the scheduler's edges); nil: this node only.
+	MediaOrigins func() []string
+	Gateway      http.Handler // /ws
+	Metrics      *prometheus.Registry
 	// IngestURL is the RTMP server URL streamers put in OBS.
 	IngestURL string
+	// RTMPSURL is the RTMPS server URL; empty when RTMPS is off.
+	RTMPSURL string
 	// SRTURL is the SRT publish URL up to the stream key
 	// (srt://HOST:PORT?streamid=publish:); empty when SRT is off.
 	SRTURL string
@@ -67,6 +72,9 @@ type Options struct {
 	// Proxies are the trusted reverse proxies: the real client address and
 	// scheme come from their X-Forwarded-* headers.
 	Proxies clientaddr.Resolver
+	// Certs, when set, serves TLSCert/TLSKey (shared with RTMPS); nil:
+	// the server loads them itself.
+	Certs *tlsfile.Reloader
 	// TLSCert and TLSKey, when set, make the server speak HTTPS.
 	TLSCert, TLSKey string
 	// BodyTimeout is how long a request body may take to arrive (0: no limit).
@@ -117,11 +125,13 @@ func Listen(addr string, o Options) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 	}
 	if o.TLSCert != "" {
-		certs, err := newCertReloader(o.TLSCert, o.TLSKey, o.Log)
-		if err != nil {
-			return nil, err
+		certs := o.Certs
+		if certs == nil {
+			if certs, err = tlsfile.New(o.TLSCert, o.TLSKey, o.Log); err != nil {
+				return nil, err
+			}
 		}
-		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		s.http.TLSConfig = certs.Config()
 		s.tls = true
 	}
 	s.ln, err = net.Listen("tcp", addr)
@@ -225,6 +235,9 @@ func (s *Server) routes() http.Handler {
 	// Replays (internal/recording serves their API and /vod/ media; the
 	// page reads the replay through the API, so an unknown id shows there).
 	mux.HandleFunc("GET /studio/{slug}/replays", s.channelPage("studio_replays.html", policy.ActChannelManage))
+	// The content filter's panel: moderators act on held messages and
+	// appeals; the owner (ActChannelManage) also sets the filter and terms.
+	mux.HandleFunc("GET /studio/{slug}/moderation", s.channelPage("studio_moderation.html", policy.ActChannelModerate))
 	mux.HandleFunc("GET /v/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
@@ -241,7 +254,8 @@ func (s *Server) routes() http.Handler {
 	// log-in page first, then back here; the wrong account gets a 403 page.
 	mux.HandleFunc("GET /studio", s.gated(false, "studio_list.html"))
 	for path, page := range map[string]string{"/admin": "admin_home.html", "/admin/users": "admin_users.html", "/admin/money": "admin_money.html",
-		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/reports": "admin_reports.html", "/admin/settings": "admin_settings.html"} {
+		"/admin/channels": "admin_channels.html", "/admin/gifts": "admin_gifts.html", "/admin/reports": "admin_reports.html", "/admin/settings": "admin_settings.html",
+		"/admin/moderation": "admin_moderation.html"} {
 		mux.HandleFunc("GET "+path, s.gated(true, page))
 	}
 	// Any other path is a page nobody wrote: the styled 404, except under
@@ -261,6 +275,9 @@ func (s *Server) routes() http.Handler {
 		if s.o.SRTURL != "" {
 			urls["srt_url"] = s.o.SRTURL
 		}
+		if s.o.RTMPSURL != "" {
+			urls["rtmps_url"] = s.o.RTMPSURL
+		}
 		httpjson.Write(w, http.StatusOK, urls)
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -273,7 +290,7 @@ func (s *Server) routes() http.Handler {
 		httpjson.Error(w, http.StatusForbidden, "cross-origin request refused")
 	}))
 	// httpjson.Fail logs the errors it answers 500 for with this server's logger.
-	site := s.recoverer(securityHeaders(httpjson.LogFailures(s.o.Log, csrf.Handler(s.o.Authenticate(mux)))))
+	site := s.recoverer(securityHeaders(s.o.MediaOrigins, httpjson.LogFailures(s.o.Log, csrf.Handler(s.o.Authenticate(mux)))))
 	// /metrics answers before Authenticate, which would refuse its bearer
 	// token as an unknown API token; with --metrics-addr it is not here.
 	var metrics http.Handler
@@ -300,12 +317,22 @@ func (s *Server) routes() http.Handler {
 	return s.o.Proxies.Middleware(bodyDeadline(s.o.BodyTimeout, inner))
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(mediaOrigins func() []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "+
+		// The watch page may play LL-HLS from an edge (GET /api/play):
+		// hls.js fetches it (connect-src), Safari plays it (media-src).
+		others := ""
+		if mediaOrigins != nil {
+			for _, o := range mediaOrigins() {
+				if !strings.ContainsAny(o, " ;,'\"") {
+					others += " " + o
+				}
+			}
+		}
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'"+others+"; media-src 'self' blob:"+others+"; worker-src 'self' blob:; "+
 			"img-src 'self' data:; object-src 'none'; frame-ancestors 'self'; base-uri 'none'")
 		next.ServeHTTP(w, r)
 	})

@@ -62,7 +62,8 @@ func (c *conn) serve() error {
 		_ = sc.RejectAction()
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
-	claim, err := c.srv.hub.Claim(c.srv.ctx, key)
+	// A second publisher of a live channel becomes its hot standby.
+	claim, err := c.srv.hub.ClaimInput(c.srv.ctx, key)
 	if err != nil {
 		_ = sc.RejectAction()
 		// The key itself is a secret: never log it.
@@ -89,9 +90,11 @@ func (c *conn) serve() error {
 		reason = "unsupported stream"
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
-	stream, err := claim.GoLive(c.srv.ctx, tracks, media.Ingest{Protocol: "rtmp", FirstArrival: firstArrival})
-	if err != nil {
+	if _, err := claim.GoLive(c.srv.ctx, tracks, media.Ingest{Protocol: "rtmp", FirstArrival: firstArrival}); err != nil {
 		reason = "could not start"
+		if errors.Is(err, media.ErrIncompatibleBackup) {
+			return fmt.Errorf("%w: %v", errRefused, err)
+		}
 		return err
 	}
 
@@ -99,7 +102,7 @@ func (c *conn) serve() error {
 	write := func(i int) func(pts, dts time.Duration, data [][]byte) {
 		return func(pts, dts time.Duration, data [][]byte) {
 			if frameErr == nil {
-				frameErr = stream.WriteFrame(media.Frame{Track: i, PTS: pts, DTS: dts, Data: data})
+				frameErr = claim.WriteFrame(media.Frame{Track: i, PTS: pts, DTS: dts, Data: data})
 			}
 		}
 	}

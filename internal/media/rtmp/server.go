@@ -4,6 +4,7 @@ package rtmp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,13 +36,24 @@ type Options struct {
 	Hub         *media.Hub
 	ReadTimeout time.Duration
 	Log         *slog.Logger
+	// TLS, when set, makes it an RTMPS server (RTMP inside TLS, as OBS
+	// and the big platforms speak it). The handshake is bounded by
+	// ReadTimeout like any other read.
+	TLS *tls.Config
 }
 
 // Listen binds addr and starts accepting publishers.
 func Listen(addr string, o Options) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for RTMP on %s: %w", addr, err)
+		name := "RTMP"
+		if o.TLS != nil {
+			name = "RTMPS"
+		}
+		return nil, fmt.Errorf("listen for %s on %s: %w", name, addr, err)
+	}
+	if o.TLS != nil {
+		ln = tls.NewListener(ln, o.TLS)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{

@@ -110,6 +110,8 @@ func claimProblem(err error) error {
 		return httpjson.NewProblem(http.StatusForbidden, "channel_disabled", "the platform switched this channel off")
 	case errors.Is(err, media.ErrAlreadyLive):
 		return httpjson.NewProblem(http.StatusConflict, "already_live", "the channel is already live")
+	case errors.Is(err, media.ErrDraining):
+		return httpjson.NewProblem(http.StatusServiceUnavailable, "node_draining", "this node is shutting down: publish to another origin")
 	case errors.Is(err, media.ErrShutdown):
 		return errShuttingDown
 	default:

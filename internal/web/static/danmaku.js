@@ -28,7 +28,7 @@
   let conn = null;
 
   // Overlay settings live in this browser only.
-  const settings = Object.assign({ on: true, opacity: 0.9, density: 1, size: 22, block: '' },
+  const settings = Object.assign({ on: true, opacity: 0.9, density: 1, size: 22, block: '', shield: 0 },
     JSON.parse(localStorage.getItem('lh-danmaku') || '{}'));
   function bindSetting(id, key, prop) {
     const el = document.getElementById(id);
@@ -44,7 +44,19 @@
   bindSetting('dm-density', 'density', 'value');
   bindSetting('dm-size', 'size', 'value');
   bindSetting('dm-block', 'block', 'value');
+  bindSetting('dm-shield', 'shield', 'value');
+  // The shield (Bilibili's 智能屏蔽): level L hides messages the content
+  // filter scored at or above 100 − 10·L; never for the channel's moderators.
+  let moderates = false;
+  const shielded = (m) => !moderates && settings.shield > 0 && (m.score || 0) >= 100 - 10 * settings.shield;
+  function showShield() {
+    const out = document.getElementById('dm-shield-value');
+    out.textContent = settings.shield > 0 ? t('mod.shield_value', { n: settings.shield, score: 100 - 10 * settings.shield }) : t('mod.shield_off');
+    document.querySelectorAll('#chat-list li[data-score]').forEach((li) => { li.hidden = shielded({ score: Number(li.dataset.score) }); });
+  }
+  document.getElementById('dm-shield').addEventListener('input', showShield);
   layer.style.opacity = settings.on ? settings.opacity : 0;
+  showShield();
 
   function blocked(text) {
     const words = settings.block.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
@@ -118,7 +130,7 @@
   }
 
   function fly(m, mine) {
-    if (!settings.on || blocked(m.text) || document.hidden) return;
+    if (!settings.on || blocked(m.text) || shielded(m) || document.hidden) return;
     const el = document.createElement('div');
     el.className = 'dm' + (mine ? ' mine' : '');
     el.dataset.id = m.id;
@@ -151,6 +163,10 @@
     const li = document.createElement('li');
     li.dataset.id = m.id;
     li.dataset.user = m.user;
+    if (m.score) {
+      li.dataset.score = m.score;
+      li.hidden = shielded(m);
+    }
     if (mine) li.className = 'mine';
     if (!mine && mentionsMe(m)) {
       li.classList.add('mention');
@@ -272,6 +288,38 @@
       });
       if (replyTo && replyTo.id === e.deleted_id) cancelReply();
     } else if (e.type === 'online') online.textContent = e.count;
+    else if (e.type === 'review' && held.has(e.ticket)) {
+      held.delete(e.ticket);
+      if (e.decision === 'approved') notice(t('mod.held_approved'));
+      else appealable(t('mod.held_denied'), e.ticket);
+    }
+  }
+
+  // Held messages: the sender keeps each ticket to recognise the review
+  // event about it; a refusal offers an appeal (POST /api/moderation/appeals).
+  const held = new Set();
+  function appealable(text, ticket) {
+    const li = document.createElement('li');
+    li.className = 'notice verdict';
+    li.append(document.createTextNode(text + ' '));
+    if (ticket) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'appeal';
+      b.textContent = t('mod.appeal');
+      b.addEventListener('click', async () => {
+        const reason = prompt(t('mod.appeal_reason'));
+        if (reason === null) return;
+        try {
+          await api('POST', '/api/moderation/appeals', { ticket, reason });
+          b.replaceWith(document.createTextNode(t('mod.appeal_sent')));
+        } catch (err) { tell(status, err.message, 'error'); }
+      });
+      li.appendChild(b);
+    }
+    const wasAtEnd = atEnd();
+    list.appendChild(li);
+    follow(true);
   }
 
   function connect() {
@@ -285,9 +333,20 @@
       },
       onError(f) {
         tell(status, explain(f), 'error');
+        if (f.code === 'message_blocked') {
+          appealable(t('mod.blocked', { category: t('mod.category.' + (f.category || 'custom')) }), f.ticket);
+          cancelReply();
+        }
         if (f.code === 'reply_not_found') cancelReply();
       },
       onSent() { status.textContent = ''; cancelReply(); },
+      onHeld(f) {
+        held.add(f.ticket);
+        tell(status, t('mod.pending'), '');
+        notice(t('mod.pending'));
+        list.lastChild.classList.add('held');
+        cancelReply();
+      },
       onAccount(f) {
         if (!me) return;
         form.hidden = f.platform_banned;
@@ -310,7 +369,7 @@
       loadGifts();
       // Moderators (and the owner, admins) get the viewer list.
       api('GET', '/api/channels/' + encodeURIComponent(slug) + '/chatters/' + encodeURIComponent(me.username))
-        .then((c) => { viewersBtn.hidden = !c.moderates; }).catch(() => {});
+        .then((c) => { viewersBtn.hidden = !c.moderates; moderates = c.moderates; showShield(); }).catch(() => {});
     }
   }
 

@@ -33,9 +33,23 @@
       h.channels && t('health.channels_value', { n: h.channels })].filter(Boolean);
     fact('fact-audio', audio.join(' · '));
     fact('fact-protocol', h.protocol ? h.protocol.toUpperCase() : '');
+    inputs(h.inputs);
     fact('fact-keyframes', h.keyframe_interval_ms ? t('health.seconds', { s: round(h.keyframe_interval_ms / 1000, 1) }) : '');
     fact('fact-frames', h.dropped_frames === undefined && h.late_frames === undefined ? ''
       : t('health.frames_value', { dropped: fmtNumber(h.dropped_frames || 0), late: fmtNumber(h.late_frames || 0) }));
+  }
+
+  // Backup ingest: which input is on air, the standby's state, switches.
+  function inputs(i) {
+    $('fact-input-row').hidden = !i;
+    panel.dataset.onAir = i ? i.on_air : '';
+    panel.dataset.standby = i ? i.standby : '';
+    if (!i) return;
+    const name = (x) => t('backup.' + x);
+    const parts = [t('backup.on_air', { input: name(i.on_air) }),
+      i.standby === 'none' ? t('backup.standby_none') : t('backup.standby_' + i.standby, { input: name(i.standby_input) })];
+    if (i.failovers) parts.push(t('backup.failovers', { n: fmtNumber(i.failovers), ms: fmtNumber(i.last_failover_ms || 0) }));
+    fact('fact-input', parts.join(' · '));
   }
 
   const round = (n, digits) => (n === undefined || n === null ? '' : Number(Number(n).toFixed(digits)));

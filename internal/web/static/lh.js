@@ -180,7 +180,8 @@
 
   // room joins a room over the WebSocket and reconnects with resume:
   // handlers.onEvent(event, live) for each event (live: false in the join
-  // replay), onJoined(frame), onError(frame), onSent(frame), and
+  // replay), onJoined(frame), onError(frame), onSent(frame), onHeld(frame)
+  // (the content filter held the message for review), and
   // onLoginEnded() when the server closed the socket because the login
   // ended (log-out elsewhere, password change, revoked token…), and
   // onAccount(frame) when the account's roles or platform ban changed. Returns
@@ -190,7 +191,11 @@
     let lastId = '';
     let retry = 1000;
     let closed = false;
-    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {}, onLoginEnded() {}, onAccount() {} }, handlers);
+    let joined = false;
+    // Frames sent while the socket (re)connects wait for the join, a few at
+    // most: a viewer who types before the room answered is not ignored.
+    const waiting = [];
+    const h = Object.assign({ onEvent() {}, onJoined() {}, onError() {}, onSent() {}, onHeld() {}, onLoginEnded() {}, onAccount() {} }, handlers);
     function event(e, live) {
       if (e.type === 'danmaku' && (!lastId || BigInt(e.id) > BigInt(lastId))) lastId = e.id;
       h.onEvent(e, live);
@@ -205,15 +210,19 @@
           pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 30000);
         } else if (f.type === 'joined') {
           retry = 1000;
+          joined = true;
           h.onJoined(f);
           f.replay.forEach((e) => event(e, false));
           (f.gifts || []).forEach((e) => event(e, false));
+          waiting.splice(0).forEach((w) => ws.send(w));
         } else if (f.type === 'batch') {
           f.events.forEach((e) => event(e, true));
         } else if (f.type === 'error') {
           h.onError(f);
         } else if (f.type === 'sent') {
           h.onSent(f);
+        } else if (f.type === 'held') { // pending a moderator's review
+          h.onHeld(f);
         } else if (f.type === 'account') { // roles or a platform ban changed
           meOnce = null;
           h.onAccount(f);
@@ -221,7 +230,8 @@
       };
       ws.onclose = (ev) => {
         clearInterval(pinger);
-        if (closed || ev.code === 4400 || ev.code === 4404) return; // the protocol says: do not retry
+        joined = false;
+        if (closed || ev.code === 4400 || ev.code === 4404) { closed = true; return; } // the protocol says: do not retry; sends now fail
         let wait = retry;
         if (ev.code === 4401) { // the login ended: carry on as who we are now
           meOnce = null;
@@ -239,8 +249,12 @@
     connect();
     return {
       send(frame) {
-        if (!ws || ws.readyState !== 1) return false;
-        ws.send(JSON.stringify(frame));
+        if (ws && ws.readyState === 1 && joined) {
+          ws.send(JSON.stringify(frame));
+          return true;
+        }
+        if (closed || waiting.length >= 5) return false;
+        waiting.push(JSON.stringify(frame));
         return true;
       },
       close() { closed = true; if (ws) ws.close(); },

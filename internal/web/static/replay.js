@@ -1,7 +1,9 @@
-// The replay page (/v/ID): the recording as HLS VOD (the browser's own
-// controls seek), with the room's danmaku replayed over it at the moment
-// they were said (their time into the replay, from the room log). Text is
-// always inserted as text, never as HTML.
+// The replay page (/v/ID): the recording as HLS VOD under one control
+// bar of our own (play, ±10 s, time, volume, speed, fullscreen of video and
+// overlay together) and the seek bar with chapters and thumbnails, with
+// the room's danmaku replayed over it at the moment they were said (their
+// time into the replay, from the room log). Text is always inserted as
+// text, never as HTML.
 (function () {
   'use strict';
   const { $, t, api, fmtDuration, fmtTime, lang, say } = window.Livehouse;
@@ -260,6 +262,77 @@
       } catch (e) { say(status, e.message, true); }
     });
   }
+
+  // --- the control bar -------------------------------------------------
+  // One bar, ours: the browser's own controls would cover the overlay and
+  // take only the video (not the danmaku) to fullscreen.
+  const player = $('replay-player');
+  const playBtn = $('rb-play'), muteBtn = $('rb-mute'), volume = $('rb-volume');
+  const speed = $('rb-speed'), fullBtn = $('rb-full'), timeText = $('rb-time');
+  function togglePlay() {
+    if (video.paused || video.ended) video.play().catch(() => {});
+    else video.pause();
+  }
+  function showPlay() {
+    player.classList.toggle('pc-paused', video.paused);
+    playBtn.setAttribute('aria-label', t(video.paused ? 'player.play' : 'player.pause'));
+  }
+  function jump(by) { video.currentTime = Math.min(total(), Math.max(0, video.currentTime + by)); }
+  function showTime() { timeText.textContent = fmtDuration(video.currentTime) + ' / ' + fmtDuration(total()); }
+  function showVolume() {
+    player.classList.toggle('pc-muted', video.muted || video.volume === 0);
+    muteBtn.setAttribute('aria-label', t(video.muted ? 'player.unmute' : 'player.mute'));
+    volume.value = String(Math.round((video.muted ? 0 : video.volume) * 100));
+    volume.setAttribute('aria-valuetext', volume.value + '%');
+  }
+  const savedVolume = parseFloat(localStorage.getItem('lh-volume'));
+  if (savedVolume >= 0 && savedVolume <= 1) video.volume = savedVolume;
+  const savedRate = Number(localStorage.getItem('lh-replay-rate'));
+  if ([...speed.options].some((o) => Number(o.value) === savedRate)) speed.value = String(savedRate);
+  playBtn.addEventListener('click', togglePlay);
+  video.addEventListener('click', togglePlay);
+  video.addEventListener('dblclick', () => toggleFull());
+  $('rb-back').addEventListener('click', () => jump(-10));
+  $('rb-fwd').addEventListener('click', () => jump(10));
+  for (const ev of ['play', 'pause', 'ended']) video.addEventListener(ev, showPlay);
+  for (const ev of ['timeupdate', 'durationchange', 'seeked']) video.addEventListener(ev, showTime);
+  video.addEventListener('volumechange', showVolume);
+  muteBtn.addEventListener('click', () => { video.muted = !video.muted; });
+  volume.addEventListener('input', () => {
+    video.volume = Number(volume.value) / 100;
+    video.muted = video.volume === 0;
+    localStorage.setItem('lh-volume', String(video.volume));
+  });
+  // The danmaku keep their pace on the screen; they just come faster.
+  function applyRate() { video.playbackRate = Number(speed.value); localStorage.setItem('lh-replay-rate', speed.value); }
+  speed.addEventListener('change', applyRate);
+  video.addEventListener('loadedmetadata', applyRate);
+  function toggleFull() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else if (player.requestFullscreen) player.requestFullscreen().catch(() => {});
+  }
+  fullBtn.hidden = !document.fullscreenEnabled;
+  fullBtn.addEventListener('click', toggleFull);
+  document.addEventListener('fullscreenchange', () => {
+    fullBtn.setAttribute('aria-label', t(document.fullscreenElement ? 'player.exit_fullscreen' : 'player.fullscreen'));
+  });
+  // Keys, as on the watch page, unless the viewer is typing or on a control
+  // that uses them itself (the seek bar takes the arrows).
+  document.addEventListener('keydown', (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const el = document.activeElement;
+    if (el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable || el === bar)) return;
+    const key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    const act = {
+      ' ': () => togglePlay(), k: () => togglePlay(), j: () => jump(-10), l: () => jump(10),
+      ArrowLeft: () => jump(-5), ArrowRight: () => jump(5), m: () => { video.muted = !video.muted; }, f: () => toggleFull(),
+    }[key];
+    if (!act || (key === ' ' && el && el.tagName === 'BUTTON')) return;
+    ev.preventDefault();
+    act();
+  });
+  showPlay();
+  showVolume();
 
   // --- load ------------------------------------------------------------
   async function load() {

@@ -45,6 +45,8 @@
     $('ingest-url').value = ingest.rtmp_url;
     $('whip-url').value = location.origin + '/whip/' + encodeURIComponent(slug);
     $('srt-row').hidden = $('srt-hint').hidden = !ingest.srt_url;
+    $('rtmps-row').hidden = $('rtmps-hint').hidden = !ingest.rtmps_url;
+    if (ingest.rtmps_url) $('rtmps-url').value = ingest.rtmps_url;
     const keyInput = $('stream-key');
     function showKnownKey() {
       const k = sessionStorage.getItem(keyStore(slug));
@@ -75,6 +77,29 @@
         keyInput.type = 'text';
         say($('key-status'), t('studio.key_reset'));
       } catch (e) { say($('key-status'), e.message, true); }
+    });
+
+    // Backup stream key (backup ingest): shown once when made, kept by this tab.
+    const backupStore = 'lh-backup-key-' + slug;
+    function showBackupKey() {
+      const k = sessionStorage.getItem(backupStore);
+      $('backup-key').value = k || '';
+      $('copy-backup-key').disabled = !k;
+      $('backup-key-status').textContent = k ? '' : t('backup.key_hidden');
+    }
+    showBackupKey();
+    $('copy-backup-key').addEventListener('click', async () => {
+      try { await navigator.clipboard.writeText($('backup-key').value); } catch (e) { /* the field stays selectable */ }
+      say($('backup-key-status'), t('studio.copied', { what: t('backup.key') }));
+    });
+    $('new-backup-key').addEventListener('click', async () => {
+      if ($('backup-key').value && !confirm(t('backup.confirm'))) return;
+      try {
+        const r = await api('POST', base + '/backup-key');
+        sessionStorage.setItem(backupStore, r.backup_key);
+        showBackupKey();
+        say($('backup-key-status'), t('backup.key_made'));
+      } catch (e) { say($('backup-key-status'), e.message, true); }
     });
 
     // Settings and cover.

@@ -133,7 +133,43 @@
     why.hidden = d.available;
     why.textContent = d.available ? '' : t(d.reason === 'platform_only' ? 'abr.platform_only' : 'abr.no_ffmpeg', state);
     abrSelect.disabled = !d.available;
+    showRungs(d);
   }
+  // The rungs the platform offers, as checkboxes: the ones ticked are what
+  // the channel's streams get. The last ticked one cannot be unticked.
+  const rungBoxes = $('abr-rung-boxes');
+  function showRungs(d) {
+    const fs = $('abr-rungs');
+    fs.hidden = d.offered.length === 0;
+    fs.disabled = !d.available;
+    rungBoxes.replaceChildren(...d.offered.map((r) => {
+      const label = document.createElement('label');
+      label.className = 'abr-rung';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.value = r.name;
+      box.checked = d.rungs.includes(r.name);
+      const text = document.createElement('span');
+      text.textContent = t('abr.rung', { name: r.name, mbps: (r.kbps / 1000).toLocaleString(document.documentElement.lang, { maximumFractionDigits: 1 }) }) +
+        (r.profile === 'baseline' ? ' · ' + t('abr.rung_baseline') : '');
+      label.append(box, text);
+      return label;
+    }));
+    const boxes = [...rungBoxes.querySelectorAll('input')];
+    for (const b of boxes) b.disabled = boxes.filter((x) => x.checked).length === 1 && b.checked;
+  }
+  rungBoxes.addEventListener('change', async () => {
+    const picked = [...rungBoxes.querySelectorAll('input:checked')].map((b) => b.value);
+    $('abr-rungs').disabled = true;
+    try {
+      showLadder(await api('PUT', base + '/ladder', { rungs: picked }));
+      const list = new Intl.ListFormat(document.documentElement.lang || 'en', { type: 'conjunction' });
+      say($('abr-status'), t('abr.saved_rungs', { rungs: list.format(picked) }));
+    } catch (err) {
+      say($('abr-status'), err.message, true);
+      loadLadder().catch(() => {});
+    }
+  });
   async function loadLadder() {
     showLadder(await api('GET', base + '/ladder'));
   }

@@ -42,25 +42,95 @@
     document.dispatchEvent(new CustomEvent('livehouse:player', { detail: { mode: m, hls: m === 'hls' ? hls : null } }));
   }
 
+  // Where to play: GET /api/play names the least-loaded healthy edge near
+  // the viewer (or the origin). When that edge stops answering (network
+  // errors, or the picture stands still), the page asks again, avoiding
+  // it, and moves the player there without a reload. No answer: this node.
+  let playNode = '';
+  let hlsGen = 0;        // bumped by every start and stop: late answers are ignored
+  let moving = false;
+  let lastMove = 0;
+  let watchdog = null;
+  async function playSource(avoid) {
+    try {
+      const p = await api('GET', '/api/play/' + encodeURIComponent(slug) + (avoid ? '?avoid=' + encodeURIComponent(avoid) : ''));
+      playNode = p.node || '';
+      root.dataset.node = playNode;
+      return p.hls + (p.hls.indexOf('?') < 0 ? '?' : '&') + 'via=page';
+    } catch (e) {
+      playNode = '';
+      return src;
+    }
+  }
+
+  // fatal: hls.js gave up on the source, so it restarts even when the
+  // answer is the same node (a single-node platform, a brief hiccup).
+  let playURL = '';
+  function moveEdge(why, fatal) {
+    if (!hls) return;
+    if (moving || Date.now() - lastMove < 1500) {
+      // hls.js stopped on a fatal error: try again once this move is done.
+      if (fatal) setTimeout(function () { moveEdge(why, true); }, 1600);
+      return;
+    }
+    moving = true;
+    lastMove = Date.now();
+    const mine = hlsGen;
+    const from = playNode;
+    // A viewer who paused stays paused: the move reloads the source, it does
+    // not press play for them.
+    const wasPlaying = !video.paused;
+    playSource(from).then(function (url) {
+      moving = false;
+      if (mine !== hlsGen || !hls) return;
+      if (url === playURL && !fatal) return;
+      playURL = url;
+      document.dispatchEvent(new CustomEvent('livehouse:edge', { detail: { node: playNode, why: why } }));
+      if (playNode && playNode !== from) say(t('edge.moved'));
+      hls.loadSource(url);
+      hls.startLoad(-1);
+      if (wasPlaying) video.play().catch(function () {});
+    });
+  }
+
   function startHLS() {
     mode('hls');
-    if (window.Hls && Hls.isSupported()) {
-      hls = new Hls({
-        lowLatencyMode: true,        // use parts and blocking playlist reload
-        backBufferLength: 30,
-        maxLiveSyncPlaybackRate: 1.5 // catch up after a stall instead of drifting
-      });
-      hls.on(Hls.Events.ERROR, function (_, data) {
-        if (!data.fatal) return;
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
-        stopPlayer();          // the next poll restarts it if the stream is still live
-      });
-      hls.loadSource(src);
-      hls.attachMedia(video);
-      mode('hls');
-    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      video.src = src;         // Safari plays LL-HLS natively
-    }
+    const mine = ++hlsGen;
+    playSource('').then(function (url) {
+      if (mine !== hlsGen || !playing || pc) return; // stopped, or switched to WHEP meanwhile
+      if (window.Hls && Hls.isSupported()) {
+        hls = new Hls({
+          lowLatencyMode: true,        // use parts and blocking playlist reload
+          backBufferLength: 30,
+          maxLiveSyncPlaybackRate: 1.5 // catch up after a stall instead of drifting
+        });
+        hls.on(Hls.Events.ERROR, function (_, data) {
+          if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { moveEdge(data.details, data.fatal); return; }
+          if (!data.fatal) return;
+          if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
+          stopPlayer();          // the next poll restarts it if the stream is still live
+        });
+        playURL = url;
+        hls.loadSource(url);
+        hls.attachMedia(video);
+        mode('hls');
+        video.play().catch(function () {});
+        // A picture starved for 2.5 s while it should play, from another
+        // node: that edge may hang rather than refuse. (Playing from this
+        // node, a stall is the stream's own, and reloading would not help.)
+        let last = -1, still = 0;
+        clearInterval(watchdog);
+        watchdog = setInterval(function () {
+          if (!hls || !/^https?:/.test(playURL) || video.paused || video.readyState === 0 || video.readyState >= 3) { still = 0; return; }
+          if (video.currentTime === last) still += 500; else still = 0;
+          last = video.currentTime;
+          if (still >= 2500) { still = 0; moveEdge('stalled', true); }
+        }, 500);
+      } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+        video.src = url;       // Safari plays LL-HLS natively
+        video.play().catch(function () {});
+      }
+    });
   }
 
   async function startWHEP() {
@@ -74,6 +144,7 @@
       if (pc !== mine) return;
       const st = mine.connectionState;
       if (st === 'failed') fallBack(t('watch.fail.connection'));
+      else if (st === 'connected' && !framed) waitForFrames(5000);
       else if (st === 'disconnected') {
         clearTimeout(whepTimer);
         whepTimer = setTimeout(function () { if (pc === mine && mine.connectionState !== 'connected') fallBack(t('watch.fail.connection')); }, 5000);
@@ -81,14 +152,19 @@
     });
     video.srcObject = stream;
     video.play().catch(function () {});
-    // Frames or not, five seconds decide.
+    // Frames or not, five seconds after connecting decide (ten when it
+    // never connects): a slow phone still setting up ICE is not a failure
+    // of low delay; a connection that carries no picture is.
     let framed = false;
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(function () { framed = true; });
-    clearTimeout(whepTimer);
-    whepTimer = setTimeout(function () {
-      if (pc !== mine) return;
-      if (!framed && !(video.videoWidth > 0 && video.currentTime > 0)) fallBack(t('watch.fail.no_frames'));
-    }, 5000);
+    function waitForFrames(ms) {
+      clearTimeout(whepTimer);
+      whepTimer = setTimeout(function () {
+        if (pc !== mine) return;
+        if (!framed && !(video.videoWidth > 0 && video.currentTime > 0)) fallBack(t('watch.fail.no_frames'));
+      }, ms);
+    }
+    waitForFrames(10000);
     try {
       const loc = await rtcOffer(mine, '/whep/' + encodeURIComponent(slug));
       if (pc !== mine) { rtcEnd(loc); return; } // switched away meanwhile
@@ -124,14 +200,16 @@
   function startPlayer() {
     if (playing) return;
     playing = true;
-    if (lowDelay.checked && canWHEP && !fellBack) startWHEP();
+    // startHLS plays once the source is attached (after /api/play answers).
+    if (lowDelay.checked && canWHEP && !fellBack) { startWHEP(); video.play().catch(function () {}); }
     else startHLS();
-    video.play().catch(function () {});
     unmute.hidden = !video.muted;
   }
 
   function stopPlayer() {
     playing = false;
+    hlsGen++;
+    clearInterval(watchdog);
     stopWHEP();
     if (hls) { hls.destroy(); hls = null; }
     video.removeAttribute('src');

@@ -1,0 +1,68 @@
+// Drives Chromium through the watch page of a cluster: the page (served by
+// the origin) plays LL-HLS from the edge GET /api/play names; the Go test
+// then SIGKILLs that edge and writes KILLED on stdin; the page must move to
+// another edge and keep playing within 5 s, without a reload.
+// Then the admin home lists the nodes, the killed edge as silent (375 px
+// wide, English and Chinese).
+// Usage: node e2e/edge_failover.mjs WATCH_URL SCREENSHOT_DIR ADMIN_TOKEN
+// Prints: PLAYING <node> <hls host>, then MOVED <node> <ms> or FAIL <why>.
+import { createInterface } from 'node:readline';
+import { launch, say } from './browser.mjs';
+
+const [url, shots, adminToken] = process.argv.slice(2);
+const stdin = createInterface({ input: process.stdin });
+const killed = new Promise((resolve) => stdin.on('line', (l) => { if (l.trim() === 'KILLED') resolve(Date.now()); }));
+
+const browser = await launch();
+try {
+  const page = await browser.newPage({ viewport: { width: 375, height: 760 } });
+  page.on('pageerror', (e) => say('PAGE_ERROR ' + e.message));
+  const hosts = new Set();
+  page.on('request', (r) => { if (r.url().includes('/hls/')) hosts.add(new URL(r.url()).host); });
+  // Every move the page makes is logged with its reason.
+  page.on('console', (m) => { if (m.text().startsWith('EDGE ')) say(m.text()); });
+  await page.addInitScript(() => document.addEventListener('livehouse:edge', (e) => console.log('EDGE ' + JSON.stringify(e.detail))));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="live"]', { timeout: 30000 });
+  await page.waitForFunction(() => document.getElementById('video').currentTime > 1 && document.querySelector('main.watch').dataset.node,
+    null, { timeout: 30000 });
+  const before = await page.evaluate(() => document.querySelector('main.watch').dataset.node);
+  const t1 = await page.evaluate(() => document.getElementById('video').currentTime);
+  await page.waitForFunction((t) => document.getElementById('video').currentTime > t + 0.5, t1, { timeout: 8000, polling: 100 })
+    .catch(() => { throw new Error('not playing before the kill: currentTime stays at ' + t1); });
+  if (shots) await page.screenshot({ path: shots + '/edge-before.png' });
+  say(`PLAYING ${before} ${[...hosts].join(',')}`);
+
+  const at = await killed;
+  // Moved: another node named, and the picture advances by a full second
+  // after the move (not just the buffer left from the dead edge).
+  await page.waitForFunction((dead) => document.querySelector('main.watch').dataset.node !== dead, before, { timeout: 10000, polling: 100 });
+  const moved = await page.evaluate(() => [document.querySelector('main.watch').dataset.node, document.getElementById('video').currentTime]);
+  await page.waitForFunction((t) => { const v = document.getElementById('video'); return !v.paused && v.currentTime > t + 1; },
+    moved[1], { timeout: 10000, polling: 100 });
+  const took = Date.now() - at;
+  if (shots) await page.screenshot({ path: shots + '/edge-after.png' });
+  const reloaded = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+  say(`MOVED ${moved[0]} ${took} navigations=${reloaded} hosts=${[...hosts].join(',')}`);
+
+  for (const lang of ['en', 'zh-CN']) {
+    const ctx = await browser.newContext({ viewport: { width: 375, height: 760 },
+      extraHTTPHeaders: { Authorization: 'Bearer ' + adminToken, 'Accept-Language': lang } });
+    const admin = await ctx.newPage();
+    await admin.goto(new URL('/admin', url).href);
+    // The killed edge reads silent 3 s after its last report.
+    await admin.waitForFunction(() => document.querySelectorAll('#nodes-body tr').length === 3 &&
+      document.querySelectorAll('#nodes-body .nodes-state.silent').length === 1, null, { timeout: 10000 });
+    await admin.locator('.nodes-panel').scrollIntoViewIfNeeded();
+    if (shots) await admin.screenshot({ path: `${shots}/nodes-${lang}.png`, fullPage: true });
+    const rows = await admin.$$eval('#nodes-body tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ')));
+    say(`NODES ${lang} ${rows.join(' | ')}`);
+    await ctx.close();
+  }
+} catch (e) {
+  say('FAIL ' + e.message.split('\n')[0]);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  stdin.close();
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/httpjson"
+	"github.com/livehouse/livehouse/internal/live"
+)
+
+// drainGate stands in front of the WebSocket gateway: a draining node
+// takes no new joins (503 node_draining, so the page asks the scheduler
+// for another node) and counts the connections still open.
+type drainGate struct {
+	drain *live.Drain
+	next  http.Handler
+	open  atomic.Int64
+}
+
+func (g *drainGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.drain.Draining() {
+		w.Header().Set("Retry-After", "1")
+		httpjson.Fail(w, httpjson.NewProblem(http.StatusServiceUnavailable, "node_draining",
+			"this node is shutting down: join through another node"))
+		return
+	}
+	g.open.Add(1)
+	defer g.open.Add(-1)
+	g.next.ServeHTTP(w, r)
+}
+
+// drainPoll is how often Drain looks whether viewers are still here.
+const drainPoll = 200 * time.Millisecond
+
+// Drain starts draining (no new publishers, players or WebSocket joins)
+// and waits until this node's players and WebSocket viewers have left or
+// timeout passes (or ctx ends). Streams go on meanwhile: their publishers
+// and viewers are moved elsewhere, or cut when the node shuts down.
+func (a *App) Drain(ctx context.Context, timeout time.Duration) {
+	a.drain.Start()
+	a.Log.Warn("draining: refusing new publishers, players and WebSocket joins", "timeout", timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for {
+		players, sockets := a.Hub.ExternalPlayersTotal(), a.gate.open.Load()
+		if players == 0 && sockets == 0 {
+			a.Log.Info("drained: no players or WebSocket viewers left")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			a.Log.Warn("drain cut short by a second signal", "players", players, "websockets", sockets)
+			return
+		case <-deadline.C:
+			a.Log.Warn("drain timeout: shutting down with viewers still here", "players", players, "websockets", sockets)
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package clustertest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livehouse/livehouse/internal/edge"
+)
+
+// playAnswer is GET /api/play/SLUG.
+type playAnswer struct {
+	HLS, Node, Region string
+	Origin            bool
+}
+
+// readers runs n light LL-HLS readers spread over urls for d and returns
+// what they did.
+func readers(t *testing.T, urls []string, n int, d time.Duration) *edge.ReaderStats {
+	t.Helper()
+	st := &edge.ReaderStats{}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n * 2, MaxConnsPerHost: 0}, Timeout: 15 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := edge.ReadLLHLS(ctx, client, urls[i%len(urls)], st); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("reader: %v", err)
+	}
+	client.CloseIdleConnections()
+	return st
+}
+
+// partRequests is how many LL-HLS part and playlist requests edges sent the origin.
+func originRequests(t *testing.T, origin *node) (parts, playlists float64) {
+	return metric(t, origin, `livehouse_hls_edge_requests_total{kind="part"}`),
+		metric(t, origin, `livehouse_hls_edge_requests_total{kind="playlist"}`)
+}
+
+// TestEdgesCoalesceUpstreamRequests: one origin ingests, two edges serve
+// 200 LL-HLS readers; the origin sees about one request per part per edge,
+// as it does with 4 readers.
+func TestEdgesCoalesceUpstreamRequests(t *testing.T) {
+	c := newCluster(t)
+	origin := c.start("origin", "--role", "origin", "--region", "eu")
+	east := c.start("edge-east", "--role", "edge", "--region", "east")
+	west := c.start("edge-west", "--role", "edge", "--region", "west")
+
+	key := createChannel(t, origin, "bigshow")
+	publish(t, origin.rtmp+"/"+key)
+
+	// The scheduler: an edge of the asked region, any edge for another.
+	var p playAnswer
+	waitFor(t, 30*time.Second, "bigshow playable on the east edge", func() bool {
+		if call(t, "GET", origin.http+"/api/play/bigshow?region=east", nil, &p) != 200 {
+			return false
+		}
+		res, err := http.Get(p.HLS)
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	if p.HLS != east.http+"/hls/bigshow/index.m3u8" || p.Region != "east" {
+		t.Fatalf("play in east: %+v", p)
+	}
+	req, _ := http.NewRequest("GET", origin.http+"/api/play/bigshow", nil)
+	req.Header.Set(edge.RegionHeader, "west")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(res.Body).Decode(&p)
+	res.Body.Close()
+	if err != nil || p.HLS != west.http+"/hls/bigshow/index.m3u8" || p.Node == "" {
+		t.Fatalf("play with %s west: %+v %v", edge.RegionHeader, p, err)
+	}
+	var anyEdge playAnswer
+	if code := call(t, "GET", origin.http+"/api/play/bigshow?region=mars", nil, &anyEdge); code != 200 || anyEdge.Origin ||
+		(anyEdge.Region != "east" && anyEdge.Region != "west") {
+		t.Fatalf("play from an unknown region should get some edge: %d %+v", code, anyEdge)
+	}
+	var nodes struct {
+		Nodes []struct {
+			ID       int
+			Role     string
+			Region   string
+			Healthy  bool
+			Viewers  int
+			Draining bool
+		}
+	}
+	if code := call(t, "GET", west.http+"/api/admin/nodes", nil, &nodes); code != 200 || len(nodes.Nodes) != 3 {
+		t.Fatalf("admin nodes: %d %+v", code, nodes)
+	}
+	for _, n := range nodes.Nodes {
+		if !n.Healthy {
+			t.Fatalf("node %+v not healthy", n)
+		}
+	}
+	if code, _ := get(t, west.http+"/api/admin/nodes"); code != 401 {
+		t.Fatalf("admin nodes without a token: %d, want 401", code)
+	}
+
+	urls := []string{east.http + "/hls/bigshow/index.m3u8", west.http + "/hls/bigshow/index.m3u8"}
+	measure := func(n int) (perPart, playlistsPerPart float64, st *edge.ReaderStats) {
+		parts0, pl0 := originRequests(t, origin)
+		st = readers(t, urls, n, 6*time.Second)
+		parts1, pl1 := originRequests(t, origin)
+		distinct := float64(st.DistinctParts())
+		if distinct < 10 {
+			t.Fatalf("%d readers fetched only %d distinct parts (%d parts, %d errors)", n, st.DistinctParts(), st.Parts.Load(), st.Errors.Load())
+		}
+		perPart, playlistsPerPart = (parts1-parts0)/distinct, (pl1-pl0)/distinct
+		t.Logf("%d readers: %d parts fetched (%d distinct, %d errors); origin saw %.2f part and %.2f playlist requests per part",
+			n, st.Parts.Load(), st.DistinctParts(), st.Errors.Load(), perPart, playlistsPerPart)
+		return perPart, playlistsPerPart, st
+	}
+	fewParts, fewPlaylists, _ := measure(4)
+	manyParts, manyPlaylists, st := measure(200)
+	if st.Parts.Load() < 200*10 {
+		t.Errorf("200 readers fetched only %d parts in 6 s", st.Parts.Load())
+	}
+	// Two edges: each asks the origin for a part once (a few more at the
+	// edges of the window, where a reader's first playlist is plain).
+	if manyParts > 2.5 || manyPlaylists > 6 {
+		t.Errorf("origin saw %.2f part / %.2f playlist requests per part with 200 readers; want at most 2.5 / 6", manyParts, manyPlaylists)
+	}
+	if manyParts > fewParts+0.5 || manyPlaylists > fewPlaylists+1.5 {
+		t.Errorf("upstream requests per part grew with readers: 4 readers %.2f/%.2f, 200 readers %.2f/%.2f", fewParts, fewPlaylists, manyParts, manyPlaylists)
+	}
+
+	// The replay being recorded lives on the origin's disk; an edge passes
+	// /vod/ to it.
+	var replays struct{ Replays []struct{ ID int64 } }
+	if code := call(t, "GET", west.http+"/api/channels/bigshow/replays", nil, &replays); code != 200 || len(replays.Replays) == 0 {
+		t.Fatalf("replays seen from the west edge: %d %+v", code, replays)
+	}
+	vod := fmt.Sprintf("%s/vod/%d/index.m3u8", west.http, replays.Replays[0].ID)
+	code, body := get(t, vod)
+	if code != 200 || !strings.Contains(body, "#EXTM3U") {
+		t.Fatalf("replay playlist through the west edge: %d %s", code, body)
+	}
+	if code, _ := get(t, fmt.Sprintf("%s/vod/%d/index.m3u8", west.http, replays.Replays[0].ID+1000)); code != 404 {
+		t.Fatalf("unknown replay through the edge: %d, want 404", code)
+	}
+
+	// Edges chain: a third edge pulls from the east one, not the origin.
+	chained := c.start("edge-chained", "--role", "edge", "--region", "east", "--upstream", east.http)
+	eastUp0 := metric(t, east, `livehouse_hls_edge_requests_total{kind="part"}`)
+	st = readers(t, []string{chained.http + "/hls/bigshow/index.m3u8"}, 3, 3*time.Second)
+	if st.Parts.Load() < 5 {
+		t.Fatalf("chained edge served %d parts", st.Parts.Load())
+	}
+	if got := metric(t, east, `livehouse_hls_edge_requests_total{kind="part"}`) - eastUp0; got < 1 {
+		t.Fatalf("the chained edge did not pull from the east edge (%v part requests there)", got)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b [512]byte
+	n, _ := res.Body.Read(b[:])
+	return res.StatusCode, string(b[:n])
+}
+
+// TestChromiumMovesOffAKilledEdge: Chromium watches through an edge
+// (the page comes from the origin, the video from the edge /api/play
+// names); that edge is SIGKILLed; the page moves to the other edge and
+// keeps playing within 5 s, without a reload.
+func TestChromiumMovesOffAKilledEdge(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node missing")
+	}
+	if _, err := os.Stat("../../../node_modules/playwright-core"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/playwright-core missing: make test runs npm ci")
+		}
+		t.Skip("playwright-core not installed")
+	}
+	c := newCluster(t)
+	origin := c.start("origin", "--role", "origin")
+	edges := map[string]*node{}
+	for _, name := range []string{"edge-a", "edge-b"} {
+		e := c.start(name, "--role", "edge")
+		var nodes struct {
+			Nodes []struct {
+				ID   int
+				Self bool
+			}
+		}
+		call(t, "GET", e.http+"/api/admin/nodes", nil, &nodes)
+		for _, n := range nodes.Nodes {
+			if n.Self {
+				edges[fmt.Sprintf("node-%d", n.ID)] = e
+			}
+		}
+	}
+	if len(edges) != 2 {
+		t.Fatalf("edges by node name: %v", edges)
+	}
+	key := createChannel(t, origin, "failover")
+	publish(t, origin.rtmp+"/"+key)
+	waitFor(t, 30*time.Second, "failover playable through an edge", func() bool {
+		var p playAnswer
+		return call(t, "GET", origin.http+"/api/play/failover", nil, &p) == 200 && !p.Origin
+	})
+
+	shots := os.Getenv("LIVEHOUSE_SCREENSHOTS")
+	cmd := exec.Command(nodeBin, "../../../e2e/edge_failover.mjs", origin.http+"/c/failover", shots, adminToken)
+	cmd.Env = append(os.Environ(), "CHROMIUM=/usr/bin/chromium")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(want string) string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("browser script ended before %s", want)
+				}
+				t.Log("browser: " + l)
+				if strings.HasPrefix(l, "FAIL") {
+					t.Fatal(l)
+				}
+				if strings.HasPrefix(l, want) {
+					return l
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("no %s from the browser", want)
+			}
+		}
+	}
+	f := strings.Fields(next("PLAYING"))
+	victim := edges[f[1]]
+	if victim == nil {
+		t.Fatalf("the page plays from %q, not an edge (%v)", f[1], f)
+	}
+	if len(f) < 3 || !strings.Contains(f[2], strings.TrimPrefix(victim.http, "http://")) {
+		t.Fatalf("the page's LL-HLS requests went to %v, not the edge %s", f[2:], victim.http)
+	}
+	victim.kill(t)
+	fmt.Fprintln(stdin, "KILLED")
+	m := strings.Fields(next("MOVED"))
+	ms, _ := strconv.Atoi(m[2])
+	t.Logf("edge failover: playing again on %s %d ms after the SIGKILL", m[1], ms)
+	if edges[m[1]] == nil || edges[m[1]] == victim {
+		t.Fatalf("moved to %q", m[1])
+	}
+	if ms > 5000 {
+		t.Fatalf("moving took %d ms, want at most 5 s", ms)
+	}
+	if m[3] != "navigations=1" {
+		t.Fatalf("the page reloaded: %s", m[3])
+	}
+	for _, lang := range []string{"en", "zh-CN"} {
+		l := next("NODES " + lang)
+		if !strings.Contains(l, "edge") && !strings.Contains(l, "边缘") {
+			t.Fatalf("admin nodes list: %s", l)
+		}
+	}
+}
