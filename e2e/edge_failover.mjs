@@ -1,17 +1,30 @@
 // Drives Chromium through the watch page of a cluster: the page (served by
-// the origin) plays LL-HLS from the edge GET /api/play names; the Go test
-// then SIGKILLs that edge and writes KILLED on stdin; the page must move to
-// another edge and keep playing within 5 s, without a reload.
-// Then the admin home lists the nodes, the killed edge as silent (375 px
+// the origin) plays LL-HLS from the node GET /api/play names. Each time the
+// Go test takes that node away (SIGTERM: it drains; SIGKILL: it dies) it
+// writes GONE <how> on stdin; the page must move to another node and keep
+// playing, without a reload. The longest the picture stood still during
+// each move is measured in the page (sampled every 100 ms).
+// Then the admin home lists the nodes, the gone ones as silent (375 px
 // wide, English and Chinese).
 // Usage: node e2e/edge_failover.mjs WATCH_URL SCREENSHOT_DIR ADMIN_TOKEN
-// Prints: PLAYING <node> <hls host>, then MOVED <node> <ms> or FAIL <why>.
+// Prints: PLAYING <node> <hls host>, then for each GONE line
+// MOVED <how> <node> <ms> <longest still ms> navigations=N, or FAIL <why>.
 import { createInterface } from 'node:readline';
 import { launch, say } from './browser.mjs';
 
 const [url, shots, adminToken] = process.argv.slice(2);
 const stdin = createInterface({ input: process.stdin });
-const killed = new Promise((resolve) => stdin.on('line', (l) => { if (l.trim() === 'KILLED') resolve(Date.now()); }));
+const gone = [];
+let wake = null;
+stdin.on('line', (l) => {
+  const [word, how] = l.trim().split(/\s+/);
+  if (word === 'GONE') { gone.push({ how, at: Date.now() }); if (wake) wake(); }
+});
+async function nextGone() {
+  while (!gone.length) await new Promise((r) => { wake = r; });
+  wake = null;
+  return gone.shift();
+}
 
 const browser = await launch();
 try {
@@ -33,26 +46,43 @@ try {
   if (shots) await page.screenshot({ path: shots + '/edge-before.png' });
   say(`PLAYING ${before} ${[...hosts].join(',')}`);
 
-  const at = await killed;
-  // Moved: another node named, and the picture advances by a full second
-  // after the move (not just the buffer left from the dead edge).
-  await page.waitForFunction((dead) => document.querySelector('main.watch').dataset.node !== dead, before, { timeout: 10000, polling: 100 });
-  const moved = await page.evaluate(() => [document.querySelector('main.watch').dataset.node, document.getElementById('video').currentTime]);
-  await page.waitForFunction((t) => { const v = document.getElementById('video'); return !v.paused && v.currentTime > t + 1; },
-    moved[1], { timeout: 10000, polling: 100 });
-  const took = Date.now() - at;
-  if (shots) await page.screenshot({ path: shots + '/edge-after.png' });
-  const reloaded = await page.evaluate(() => performance.getEntriesByType('navigation').length);
-  say(`MOVED ${moved[0]} ${took} navigations=${reloaded} hosts=${[...hosts].join(',')}`);
+  // The longest stretch the picture stood still while it should play.
+  await page.evaluate(() => {
+    const v = document.getElementById('video');
+    let last = v.currentTime, still = 0;
+    window.__longestStill = 0;
+    setInterval(() => {
+      if (v.paused || v.currentTime !== last) still = 0; else still += 100;
+      last = v.currentTime;
+      window.__longestStill = Math.max(window.__longestStill, still);
+    }, 100);
+  });
+  let from = before;
+  for (let i = 0; i < 2; i++) {
+    const { how, at } = await nextGone();
+    await page.evaluate(() => { window.__longestStill = 0; });
+    // Moved: another node named, and the picture advances by a full second
+    // after the move (not just the buffer left from the old node).
+    await page.waitForFunction((old) => document.querySelector('main.watch').dataset.node !== old, from, { timeout: 10000, polling: 100 });
+    const moved = await page.evaluate(() => [document.querySelector('main.watch').dataset.node, document.getElementById('video').currentTime]);
+    await page.waitForFunction((t) => { const v = document.getElementById('video'); return !v.paused && v.currentTime > t + 1; },
+      moved[1], { timeout: 10000, polling: 100 });
+    const took = Date.now() - at;
+    const still = await page.evaluate(() => window.__longestStill);
+    if (shots) await page.screenshot({ path: `${shots}/edge-after-${how}.png` });
+    const reloaded = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+    say(`MOVED ${how} ${moved[0]} ${took} ${still} navigations=${reloaded} hosts=${[...hosts].join(',')}`);
+    from = moved[0];
+  }
 
   for (const lang of ['en', 'zh-CN']) {
     const ctx = await browser.newContext({ viewport: { width: 375, height: 760 },
       extraHTTPHeaders: { Authorization: 'Bearer ' + adminToken, 'Accept-Language': lang } });
     const admin = await ctx.newPage();
     await admin.goto(new URL('/admin', url).href);
-    // The killed edge reads silent 3 s after its last report.
+    // The gone edges read silent 3 s after their last reports.
     await admin.waitForFunction(() => document.querySelectorAll('#nodes-body tr').length === 3 &&
-      document.querySelectorAll('#nodes-body .nodes-state.silent').length === 1, null, { timeout: 10000 });
+      document.querySelectorAll('#nodes-body .nodes-state.silent').length === 2, null, { timeout: 10000 });
     await admin.locator('.nodes-panel').scrollIntoViewIfNeeded();
     if (shots) await admin.screenshot({ path: `${shots}/nodes-${lang}.png`, fullPage: true });
     const rows = await admin.$$eval('#nodes-body tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ')));

@@ -34,29 +34,35 @@ func (g *drainGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // drainPoll is how often Drain looks whether viewers are still here.
 const drainPoll = 200 * time.Millisecond
 
-// Drain starts draining (no new publishers, players or WebSocket joins)
-// and waits until this node's players and WebSocket viewers have left or
-// timeout passes (or ctx ends). Streams go on meanwhile: their publishers
-// and viewers are moved elsewhere, or cut when the node shuts down.
+// drainQuiet is how long no player may have been served for a draining
+// node to count its players gone: longer than a blocking playlist reload
+// is held, so a player between two requests is not taken for gone.
+const drainQuiet = 2 * time.Second
+
+// Drain starts draining (no new publishers, players or WebSocket joins;
+// the players here are moved to other nodes, see edge.moveOff) and waits
+// until this node's players and WebSocket viewers have left or timeout
+// passes (or ctx ends). Streams go on meanwhile: their publishers and
+// viewers are moved elsewhere, or cut when the node shuts down.
 func (a *App) Drain(ctx context.Context, timeout time.Duration) {
 	a.drain.Start()
-	a.Log.Warn("draining: refusing new publishers, players and WebSocket joins", "timeout", timeout)
+	a.Log.Warn("draining: refusing new publishers, players and WebSocket joins; moving players", "timeout", timeout)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	t := time.NewTicker(drainPoll)
 	defer t.Stop()
 	for {
-		players, sockets := a.Hub.ExternalPlayersTotal(), a.gate.open.Load()
-		if players == 0 && sockets == 0 {
+		playing, sockets := a.Edge.PlayersServedWithin(drainQuiet), a.gate.open.Load()
+		if !playing && sockets == 0 {
 			a.Log.Info("drained: no players or WebSocket viewers left")
 			return
 		}
 		select {
 		case <-ctx.Done():
-			a.Log.Warn("drain cut short by a second signal", "players", players, "websockets", sockets)
+			a.Log.Warn("drain cut short by a second signal", "players_active", playing, "websockets", sockets)
 			return
 		case <-deadline.C:
-			a.Log.Warn("drain timeout: shutting down with viewers still here", "players", players, "websockets", sockets)
+			a.Log.Warn("drain timeout: shutting down with viewers still here", "players_active", playing, "websockets", sockets)
 			return
 		case <-t.C:
 		}

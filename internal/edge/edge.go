@@ -59,6 +59,9 @@ type Service struct {
 
 	viewers *viewerSet
 	egress  atomic.Int64
+	// lastPlayer is when a player (not an edge) was last served (Unix ns);
+	// movedOff counts playlist requests a draining node sent elsewhere.
+	lastPlayer, movedOff atomic.Int64
 	// lastEgress is egress at the previous load report.
 	lastEgress atomic.Int64
 	cpu        cpuMeter
@@ -106,6 +109,9 @@ func New(d Deps) (*Service, error) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "livehouse_edge_viewers",
 				Help: "LL-HLS players this node served in the last 15 s (its own streams and pulled ones)."},
 				func() float64 { return float64(s.viewers.count(time.Now())) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_edge_drain_moves_total",
+				Help: "Player playlist requests a draining node answered with a move to another node (503 for the watch page, 307 for other players)."},
+				func() float64 { return float64(s.movedOff.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_edge_hls_egress_bytes_total",
 				Help: "LL-HLS bytes this node sent to players, its own streams and pulled ones (livehouse_hls_egress_bytes_total counts its own only)."},
 				func() float64 { return float64(s.egress.Load()) }),
@@ -156,13 +162,23 @@ func (s *Service) report(period time.Duration) live.LoadReport {
 func (s *Service) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
 	q := r.URL.Query()
-	if q.Get(media.ViaParam) == ViaEdge {
+	via := q.Get(media.ViaParam)
+	if via == ViaEdge {
 		s.edgeRequests.WithLabelValues(kind(r.URL.Path)).Inc()
+	}
+	if s.moveOff(w, r, via) {
+		return
+	}
+	player := via != ViaEdge && r.UserAgent() != media.FrameGrabberAgent
+	if player {
+		// At the start and the end: a blocking reload may be held a second.
+		s.lastPlayer.Store(time.Now().UnixNano())
+		defer func() { s.lastPlayer.Store(time.Now().UnixNano()) }()
 	}
 	st, live := s.d.Directory.Lookup(slug)
 	if live && st.Local {
 		cw := &countingWriter{ResponseWriter: w, n: &s.egress}
-		if q.Get(media.ViaParam) != ViaEdge && r.UserAgent() != media.FrameGrabberAgent {
+		if player {
 			s.viewers.touch(r, q)
 		}
 		s.d.Local(cw, r)

@@ -43,6 +43,9 @@ type LoadReport struct {
 type NodeLoad struct {
 	LoadReport
 	Healthy bool `json:"healthy"`
+	// Silent: no report within HealthyWithin (stopped, crashed or cut off),
+	// whatever the last one said.
+	Silent bool `json:"silent"`
 	// Self marks the node answering.
 	Self bool `json:"self"`
 }
@@ -167,8 +170,8 @@ func (l *Loads) Nodes() []NodeLoad {
 	l.mu.RLock()
 	out := make([]NodeLoad, 0, len(l.nodes))
 	for id, h := range l.nodes {
-		out = append(out, NodeLoad{LoadReport: h.r, Self: id == l.id,
-			Healthy: now.Sub(h.heard) <= HealthyWithin && !h.r.Draining})
+		silent := now.Sub(h.heard) > HealthyWithin
+		out = append(out, NodeLoad{LoadReport: h.r, Self: id == l.id, Silent: silent, Healthy: !silent && !h.r.Draining})
 	}
 	l.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

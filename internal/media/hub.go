@@ -485,16 +485,6 @@ func (h *Hub) Stream(slug string) (*Stream, bool) {
 // whichever node ingests it.
 func (h *Hub) Lookup(slug string) (live.State, bool) { return h.dir.Lookup(slug) }
 
-// ExternalPlayersTotal counts the external HLS players of every stream on
-// this node (what a draining node waits for to leave).
-func (h *Hub) ExternalPlayersTotal() int {
-	n := 0
-	for _, slug := range h.LiveSlugs() {
-		n += h.ExternalPlayers(slug)
-	}
-	return n
-}
-
 // Shutdown refuses new publishers. Ingest servers end their streams by
 // releasing their claims as their connections close.
 func (h *Hub) Shutdown() {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,11 +191,15 @@ func get(t *testing.T, url string) (int, string) {
 	return res.StatusCode, string(b[:n])
 }
 
-// TestChromiumMovesOffAKilledEdge: Chromium watches through an edge
-// (the page comes from the origin, the video from the edge /api/play
-// names); that edge is SIGKILLed; the page moves to the other edge and
-// keeps playing within 5 s, without a reload.
-func TestChromiumMovesOffAKilledEdge(t *testing.T) {
+// TestChromiumMovesOffDrainedAndKilledEdges: Chromium watches through an
+// edge (the page comes from the origin, the video from the edge /api/play
+// names). That edge gets SIGTERM: while it drains it sends players
+// elsewhere (the page 503 node_draining, any other player a 307 to the
+// other edge), the page moves to the other edge without a stall of 2 s,
+// and the drained edge exits as soon as its players have gone, long
+// before its drain timeout. Then the second edge is SIGKILLed and the page
+// falls back to the origin within 5 s. No reload either time.
+func TestChromiumMovesOffDrainedAndKilledEdges(t *testing.T) {
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node missing")
@@ -208,7 +214,7 @@ func TestChromiumMovesOffAKilledEdge(t *testing.T) {
 	origin := c.start("origin", "--role", "origin")
 	edges := map[string]*node{}
 	for _, name := range []string{"edge-a", "edge-b"} {
-		e := c.start(name, "--role", "edge")
+		e := c.start(name, "--role", "edge", "--drain-timeout", "30s")
 		var nodes struct {
 			Nodes []struct {
 				ID   int
@@ -278,19 +284,72 @@ func TestChromiumMovesOffAKilledEdge(t *testing.T) {
 	if len(f) < 3 || !strings.Contains(f[2], strings.TrimPrefix(victim.http, "http://")) {
 		t.Fatalf("the page's LL-HLS requests went to %v, not the edge %s", f[2:], victim.http)
 	}
-	victim.kill(t)
-	fmt.Fprintln(stdin, "KILLED")
-	m := strings.Fields(next("MOVED"))
-	ms, _ := strconv.Atoi(m[2])
-	t.Logf("edge failover: playing again on %s %d ms after the SIGKILL", m[1], ms)
-	if edges[m[1]] == nil || edges[m[1]] == victim {
-		t.Fatalf("moved to %q", m[1])
+	var other *node
+	for _, e := range edges {
+		if e != victim {
+			other = e
+		}
+	}
+
+	// Drain the edge the page plays from.
+	termAt := time.Now()
+	if err := victim.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "GONE drained")
+	waitFor(t, 5*time.Second, "the edge draining", func() bool { return strings.Contains(victim.log(), "draining: refusing new") })
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(victim.http + "/hls/failover/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if want := other.http + "/hls/failover/index.m3u8"; res.StatusCode != http.StatusTemporaryRedirect || res.Header.Get("Location") != want {
+		t.Errorf("an outside player on the draining edge: %d to %q, want 307 to %s", res.StatusCode, res.Header.Get("Location"), want)
+	}
+	res, err = noFollow.Get(victim.http + "/hls/failover/index.m3u8?via=page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"node_draining"`) || res.Header.Get("X-Livehouse-Move-To") == "" {
+		t.Errorf("the watch page on the draining edge: %d %s (move to %q)", res.StatusCode, body, res.Header.Get("X-Livehouse-Move-To"))
+	}
+	m := strings.Fields(next("MOVED drained"))
+	ms, _ := strconv.Atoi(m[3])
+	still, _ := strconv.Atoi(m[4])
+	t.Logf("drain: playing on %s %d ms after the SIGTERM; the picture stood still at most %d ms", m[2], ms, still)
+	if edges[m[2]] != other {
+		t.Fatalf("moved to %q, want the other edge", m[2])
+	}
+	if still >= 2000 {
+		t.Errorf("the picture stood still %d ms while the page moved off a draining edge, want under 2 s", still)
+	}
+	if m[5] != "navigations=1" {
+		t.Fatalf("the page reloaded: %s", m[5])
+	}
+	select {
+	case <-victim.exited:
+		t.Logf("the drained edge exited %v after SIGTERM (drain timeout 30 s)", time.Since(termAt).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the drained edge still runs %v after SIGTERM: its players did not leave", time.Since(termAt).Round(time.Second))
+	}
+
+	// Kill the other one: no edge is left, so the page falls back to the origin.
+	other.kill(t)
+	fmt.Fprintln(stdin, "GONE killed")
+	m = strings.Fields(next("MOVED killed"))
+	ms, _ = strconv.Atoi(m[3])
+	t.Logf("edge failover: playing again on %s (the origin) %d ms after the SIGKILL; still at most %s ms", m[2], ms, m[4])
+	if edges[m[2]] != nil {
+		t.Fatalf("moved to %q, a dead edge", m[2])
 	}
 	if ms > 5000 {
 		t.Fatalf("moving took %d ms, want at most 5 s", ms)
 	}
-	if m[3] != "navigations=1" {
-		t.Fatalf("the page reloaded: %s", m[3])
+	if m[5] != "navigations=1" {
+		t.Fatalf("the page reloaded: %s", m[5])
 	}
 	for _, lang := range []string{"en", "zh-CN"} {
 		l := next("NODES " + lang)

@@ -179,6 +179,13 @@ func (c *cluster) start(name string, extra ...string) *node {
 	return n
 }
 
+// log is what the node has written to stderr so far.
+func (n *node) log() string {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	return n.logs.String()
+}
+
 // kill ends a node with SIGKILL: it tells nobody.
 func (n *node) kill(t *testing.T) {
 	t.Helper()

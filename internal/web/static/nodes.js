@@ -17,8 +17,8 @@
   }
 
   function state(n) {
+    if (n.silent) return ['silent', t('nodes.silent')]; // a drained node that stopped is gone too
     if (n.draining) return ['draining', t('nodes.draining')];
-    if (!n.healthy) return ['silent', t('nodes.silent')];
     return ['healthy', t('nodes.healthy')];
   }
 
