@@ -158,6 +158,7 @@ try {
     const title = admin.locator('#held-list > li', { hasText: 'heldtitle' });
     await title.waitFor({ timeout: 10000 });
     const kind = await title.locator('.modq-kind').textContent();
+    await admin.waitForSelector('#filter-level[data-loaded]', { state: 'attached', timeout: 10000 });
     const floor = await admin.inputValue('#filter-level');
     say(`${w}x${h} ADMIN title_held=${kind} floor=${floor}`);
     if (shots) await admin.screenshot({ path: `${shots}/moderation-admin-${lang}-${w}x${h}.png` });

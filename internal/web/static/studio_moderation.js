@@ -103,14 +103,17 @@
   }
 
   // The filter's setting: the channel's on/off and level, or the platform's floor.
+  // Until it has loaded the select shows the first level, not the setting:
+  // data-loaded says when it is the real one.
   async function loadFilter() {
     if (platform) {
       $('filter-level').value = String((await api('GET', base + '/settings')).floor);
-      return;
+    } else {
+      const fs = await api('GET', base + '/filter');
+      $('filter-enabled').checked = fs.enabled;
+      $('filter-level').value = String(fs.level);
     }
-    const fs = await api('GET', base + '/filter');
-    $('filter-enabled').checked = fs.enabled;
-    $('filter-level').value = String(fs.level);
+    $('filter-level').dataset.loaded = '1';
   }
   $('filter-save').addEventListener('click', async () => {
     try {
