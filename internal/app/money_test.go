@@ -222,7 +222,17 @@ func giftStormCrash(t *testing.T, bin, dbURL string) {
 			}
 		}()
 	}
+	// Kill mid-storm: once a few dozen gifts are acknowledged (a fixed
+	// sleep gave a busy machine too few), at least 1.5 s in.
 	time.Sleep(1500 * time.Millisecond)
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	close(stop)
