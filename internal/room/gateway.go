@@ -73,6 +73,7 @@ type Gateway struct {
 func NewGateway(svc *Service, hub *Hub, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{svc: svc, hub: hub, log: log, clients: map[*client]struct{}{},
 		byUser: map[int64]map[*client]struct{}{}, perIP: map[string]int{}}
+	hub.observe = svc.ids.observe // ids stay causal across nodes (see idSource)
 	if err := svc.bus.Subscribe(g.onIdentity, bus.IdentityChanged); err != nil {
 		return nil, err
 	}

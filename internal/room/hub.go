@@ -32,6 +32,10 @@ type Hub struct {
 	// slugs maps channel ids to the slug their room joined under: durable
 	// room events are addressed by channel id.
 	slugs sync.Map // int64 → string
+
+	// observe sees the id of every danmaku arriving from the bus (set by
+	// NewGateway to the service's id source; nil in hub-only tests).
+	observe func(id int64)
 }
 
 type hubShard struct {
@@ -112,7 +116,14 @@ func (h *Hub) join(slug string, channelID int64, c *client) (*liveRoom, error) {
 	if r == nil {
 		r = &liveRoom{slug: slug, channelID: channelID, hub: h, viewers: map[*client]struct{}{}, accounts: map[int64]int{},
 			remote: map[string]presence{}, stop: make(chan struct{}), shown: -1}
-		events, err := h.nc.Subscribe(subject(channelID), func(m *nats.Msg) { r.enqueue(m.Data) })
+		events, err := h.nc.Subscribe(subject(channelID), func(m *nats.Msg) {
+			if h.observe != nil && m.Header != nil {
+				if id, err := strconv.ParseInt(m.Header.Get(idHeader), 10, 64); err == nil {
+					h.observe(id)
+				}
+			}
+			r.enqueue(m.Data)
+		})
 		if err != nil {
 			return nil, err
 		}

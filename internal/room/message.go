@@ -94,7 +94,12 @@ func CheckStyle(color, mode string) (string, string, error) {
 
 // idSource makes time-ordered 63-bit ids: milliseconds since 2026 (41
 // bits), the node id (10 bits, assigned by live.Registry) and a sequence
-// (12 bits). Ids from one node only grow; across nodes they order by time.
+// (12 bits). Ids from one node only grow; across nodes they order by time,
+// and causally as a hybrid logical clock: a node observes the ids of other
+// nodes' messages as they arrive (observe), and its next id is larger than
+// any it has seen, even when its clock is behind theirs. So a message
+// written in answer to one seen from another node never sorts before it,
+// and a viewer resuming after the newest id it saw does not miss it.
 type idSource struct {
 	mu   sync.Mutex
 	node int64
@@ -110,6 +115,22 @@ func newIDSource(node int64) *idSource {
 
 // idTime is when a message id was made (Unix ms).
 func idTime(id int64) int64 { return id>>22 + idEpoch }
+
+// observe takes in an id another node made (ids of this node are its own
+// past): if it is from this millisecond or later, the next id is made
+// after it.
+func (s *idSource) observe(id int64) {
+	if (id>>12)&0x3ff == s.node {
+		return
+	}
+	ms := id >> 22
+	s.mu.Lock()
+	if ms >= s.last {
+		// The next id borrows the millisecond after ms (see next).
+		s.last, s.seq = ms, 0xfff
+	}
+	s.mu.Unlock()
+}
 
 func (s *idSource) next(now time.Time) int64 {
 	s.mu.Lock()

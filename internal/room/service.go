@@ -427,7 +427,25 @@ func (s *Service) publishRaw(channelID int64, v any) {
 	}
 }
 
-func (s *Service) publish(channelID int64, e event) { s.publishRaw(channelID, e) }
+// idHeader carries a danmaku's id on the bus, so every node's id source
+// can observe it without decoding the event.
+const idHeader = "Lh-Id"
+
+func (s *Service) publish(channelID int64, e event) {
+	if e.Type != "danmaku" || e.Message == nil {
+		s.publishRaw(channelID, e)
+		return
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		s.log.Error("encode room event", "err", err)
+		return
+	}
+	msg := &nats.Msg{Subject: subject(channelID), Data: data, Header: nats.Header{idHeader: []string{strconv.FormatInt(e.Message.ID, 10)}}}
+	if err := s.nc.PublishMsg(msg); err != nil {
+		s.log.Error("publish room event", "channel", channelID, "err", err)
+	}
+}
 
 // AnnounceLive tells a channel's room, on every node, that its stream
 // started or ended: {"type":"live","state":"started"|"ended"}.
