@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/live"
@@ -77,6 +78,8 @@ type Stream struct {
 
 	log *slog.Logger
 	hls *hlsOutput
+	// keyframeWanted asks the publisher for a keyframe (OnKeyframeWanted).
+	keyframeWanted atomic.Pointer[func()]
 	// inputs are the channel's publishers when its ingest supports backup
 	// inputs (failover.go); nil otherwise. Set before the stream is published.
 	inputs *inputs

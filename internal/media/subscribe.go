@@ -81,8 +81,18 @@ func (s *Stream) Subscribe(o SubscribeOptions) (*Subscription, error) {
 	// Copy on write: the writer reads the list once per frame, without
 	// copying it, and subscribers come and go far less often than frames.
 	s.subs = append(append(make([]*Subscription, 0, len(s.subs)+1), s.subs...), sub)
+	if f := s.keyframeWanted.Load(); f != nil {
+		go (*f)() // the new subscriber waits for a keyframe
+	}
 	return sub, nil
 }
+
+// OnKeyframeWanted sets how to ask the publisher for a keyframe (WHIP: a
+// PLI). Every new subscriber starts at a keyframe, and an encoder that
+// makes them only when asked (a browser's) would keep a new WHEP viewer
+// waiting a minute or more. f is called on its own goroutine and paces
+// itself. RTMP and SRT encoders keep their own GOP and leave it unset.
+func (s *Stream) OnKeyframeWanted(f func()) { s.keyframeWanted.Store(&f) }
 
 // Frames is the subscriber's queue; it is closed when the subscription ends.
 func (sub *Subscription) Frames() <-chan Frame { return sub.queue }

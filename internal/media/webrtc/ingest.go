@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -19,6 +20,9 @@ import (
 const (
 	pliStart     = 2 * time.Second
 	pliAfterLoss = time.Second
+	// pliForViewer spaces the keyframes asked for new subscribers (WHEP
+	// viewers joining): a crowd arriving at once costs one.
+	pliForViewer = 500 * time.Millisecond
 	// reorderWindow and reorderWait bound how long video waits for a
 	// retransmission before a gap is given up.
 	reorderWindow = 256
@@ -159,6 +163,22 @@ func (p *publisher) alignAudio() {
 	a.aligned = true
 }
 
+// askKeyframesForViewers lets the stream ask this publisher for a keyframe
+// when a viewer subscribes, at most every pliForViewer.
+func (p *publisher) askKeyframesForViewers(tr *pion.TrackRemote) {
+	p.mu.Lock()
+	s := p.stream
+	p.mu.Unlock()
+	var last atomic.Int64
+	s.OnKeyframeWanted(func() {
+		now, prev := time.Now().UnixNano(), last.Load()
+		if now-prev < int64(pliForViewer) || !last.CompareAndSwap(prev, now) {
+			return
+		}
+		p.requestKeyframe(tr)
+	})
+}
+
 // requestKeyframe asks the publisher for a keyframe (PLI).
 func (p *publisher) requestKeyframe(tr *pion.TrackRemote) {
 	if err := p.ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}}); err != nil {
@@ -230,6 +250,7 @@ func (p *publisher) readVideo(tr *pion.TrackRemote) {
 					if !p.goLive(sps, pps, a.ts, clock) {
 						return
 					}
+					p.askKeyframesForViewers(tr)
 					select {
 					case <-stopPLI:
 					default:
