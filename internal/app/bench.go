@@ -76,6 +76,7 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rate := fs.Int("rate", 20, "messages per second (each from its own account, one a second)")
 	duration := fs.Duration("duration", 20*time.Second, "how long to send")
 	cpuProfile := fs.String("cpuprofile", "", "the started server writes a CPU profile of its whole run to this file (go tool pprof)")
+	postHTTP := fs.Bool("post-http", false, "senders post over HTTP (POST /api/rooms/bench/danmaku) instead of their WebSocket")
 	sample := fs.Int("sample", 200, "viewers that measure latency (the others only count deliveries, so the generator stays cheap)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,7 +88,7 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile, Sample: *sample})
+	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile, Sample: *sample, PostHTTP: *postHTTP})
 }
 
 func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

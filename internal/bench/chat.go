@@ -35,12 +35,16 @@ type ChatOptions struct {
 	Sample int
 	// CPUProfile: the started server profiles its whole run into this file.
 	CPUProfile string
+	// PostHTTP: senders post over HTTP (POST /api/rooms/bench/danmaku), as
+	// an app or a bot does, instead of over their WebSocket.
+	PostHTTP bool
 }
 
 const senderPassword = "bench-sender-password"
 
 // RunChat opens Conns viewers in one room, posts Rate messages a second
-// over WebSocket for Duration, and reports deliveries, latency and losses.
+// over WebSocket (or HTTP) for Duration, and reports deliveries, latency,
+// the senders' acknowledgement times and losses.
 func RunChat(ctx context.Context, o ChatOptions) error {
 	if o.Sample <= 0 {
 		o.Sample = 200
@@ -90,6 +94,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	go func() { defer close(keepAliveDone); set.keepAlive(vctx) }()
 	defer func() { stopViewers(); <-keepAliveDone }()
 	sampleEvery := max(1, o.Conns/max(o.Sample, 1))
+	joinStart := time.Now()
 	for i := 0; i < o.Conns; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -109,6 +114,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 			return fmt.Errorf("viewer: %w", err)
 		}
 	}
+	joinTook := time.Since(joinStart)
 	var rssConnected int64
 	if srv != nil {
 		time.Sleep(time.Second)
@@ -117,16 +123,20 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 
 	// Senders: one account each, one message a second each (the per-account
 	// limits a person has apply to them too).
-	senders := make([]*websocket.Conn, 0, o.Rate)
+	senders := make([]*chatSender, 0, o.Rate)
+	acks := &latencies{}
+	var refused, timedOut atomic.Int64
 	for i := 0; i < o.Rate; i++ {
-		c, err := sender(ctx, base, wsURL, fmt.Sprintf("bench-sender-%d", i), o.Password, localIP(i))
+		c, err := newSender(ctx, base, wsURL, fmt.Sprintf("bench-sender-%d", i), o.Password, localIP(i), acks, &refused)
 		if err != nil {
 			return err
 		}
-		defer c.Close(websocket.StatusNormalClosure, "")
+		defer c.close()
 		senders = append(senders, c)
 	}
 	lat.reset()
+	acks.reset()
+	refused.Store(0)
 	delivered.Store(0)
 	var cpu0 int64
 	if srv != nil {
@@ -135,7 +145,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	self0, _ := cpuTicks(os.Getpid())
 	start := time.Now()
 	var sent atomic.Int64
-	var sendWG sync.WaitGroup
+	var sendWG, postWG sync.WaitGroup
 	for i, c := range senders {
 		sendWG.Add(1)
 		go func() {
@@ -145,8 +155,13 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			for n := 0; time.Since(start) < o.Duration; n++ {
-				frame := fmt.Sprintf(`{"type":"send","text":"t=%d s=%d n=%d"}`, time.Now().UnixNano(), i, n)
-				if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+				text := fmt.Sprintf("t=%d s=%d n=%d", time.Now().UnixNano(), i, n)
+				if o.PostHTTP {
+					// A post that hangs must not slow the sender down:
+					// people keep typing while the server is busy.
+					postWG.Add(1)
+					go func() { defer postWG.Done(); c.post(ctx, text, &timedOut) }()
+				} else if err := c.sendWS(ctx, text); err != nil {
 					return
 				}
 				sent.Add(1)
@@ -155,7 +170,19 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 		}()
 	}
 	sendWG.Wait()
-	time.Sleep(2 * time.Second) // let the last messages arrive
+	postWG.Wait()
+	sendWG.Wait()
+	// Let the last messages arrive: until all are in, or none has come for
+	// a second (at most 15 s; a fixed wait counted late ones as lost).
+	want := sent.Load() * int64(o.Conns)
+	for last, still, waited := delivered.Load(), 0, 0; delivered.Load() < want && still < 4 && waited < 60; waited++ {
+		time.Sleep(250 * time.Millisecond)
+		if d := delivered.Load(); d == last {
+			still++
+		} else {
+			last, still = d, 0
+		}
+	}
 	elapsed := time.Since(start).Seconds()
 	var cpuPct float64
 	var rssEnd int64
@@ -172,10 +199,21 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	got := delivered.Load()
 	p := lat.sorted()
 	fmt.Fprintf(o.Out, "viewers %d, senders %d, sent %d msgs in %.0f s\n", o.Conns, o.Rate, sent.Load(), o.Duration.Seconds())
+	fmt.Fprintf(o.Out, "  %d viewers connected and joined in %v\n", o.Conns, joinTook.Round(time.Millisecond))
 	fmt.Fprintf(o.Out, "  delivered %d of %d (%.2f%%), %.0f deliveries/s\n", got, expected, 100*float64(got)/float64(max(expected, 1)), float64(got)/elapsed)
 	if len(p) > 0 {
 		fmt.Fprintf(o.Out, "  latency send -> viewer (sampled from %d viewers, %d deliveries): p50 %v  p99 %v  max %v\n",
 			min(o.Sample, o.Conns), len(p), pctl(p, 50), pctl(p, 99), p[len(p)-1])
+	}
+	how := "WebSocket, time to the \"sent\" frame"
+	if o.PostHTTP {
+		how = "HTTP POST, time to the 201"
+	}
+	if a := acks.sorted(); len(a) > 0 {
+		fmt.Fprintf(o.Out, "  sender acknowledged (%s): %d, p50 %v  p99 %v  max %v; refused %d, timed out (10 s) %d\n",
+			how, len(a), pctl(a, 50), pctl(a, 99), a[len(a)-1], refused.Load(), timedOut.Load())
+	} else {
+		fmt.Fprintf(o.Out, "  sender acknowledged (%s): none; refused %d, timed out (10 s) %d\n", how, refused.Load(), timedOut.Load())
 	}
 	fmt.Fprintf(o.Out, "  load generator: CPU %.0f%% of a core\n", float64(self1-self0)/clockTicks/elapsed*100)
 	fmt.Fprintf(o.Out, "  viewers disconnected by the server: %d\n", closedByServer.Load())
@@ -286,27 +324,41 @@ func viewer(ctx context.Context, wsURL string, ip net.IP, set *viewerSet, ready 
 	}
 }
 
-func sender(ctx context.Context, base, wsURL, user, password string, ip net.IP) (*websocket.Conn, error) {
+// chatSender is one account posting: over its WebSocket (which it also
+// reads, as a viewer must) or over HTTP with its session.
+type chatSender struct {
+	base          string
+	hc            *http.Client
+	session, csrf string
+	ws            *websocket.Conn
+	acks          *latencies
+	refused       *atomic.Int64
+}
+
+func newSender(ctx context.Context, base, wsURL, user, password string, ip net.IP, acks *latencies, refused *atomic.Int64) (*chatSender, error) {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	s := &chatSender{base: base, acks: acks, refused: refused,
+		hc: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}}
 	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	res, err := hc.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
+	res, err := s.hc.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	res.Body.Close()
-	var session string
 	for _, c := range res.Cookies() {
-		if c.Name == "lh_session" {
-			session = c.Value
+		switch c.Name {
+		case "lh_session":
+			s.session = c.Value
+		case "lh_csrf":
+			s.csrf = c.Value
 		}
 	}
-	if session == "" {
+	if s.session == "" {
 		return nil, fmt.Errorf("log-in of %s failed: %s", user, res.Status)
 	}
 	h := http.Header{}
-	h.Set("Cookie", "lh_session="+session)
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: h})
+	h.Set("Cookie", "lh_session="+s.session)
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: s.hc, HTTPHeader: h})
 	if err != nil {
 		return nil, err
 	}
@@ -314,15 +366,63 @@ func sender(ctx context.Context, base, wsURL, user, password string, ip net.IP) 
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"bench"}`)); err != nil {
 		return nil, err
 	}
-	go func() { // drain: a sender is also a viewer and must keep reading
-		for {
-			if _, _, err := c.Read(ctx); err != nil {
-				return
-			}
-		}
-	}()
-	return c, nil
+	s.ws = c
+	go s.read(ctx)
+	return s, nil
 }
+
+// read drains the socket (a sender is also a viewer) and times the
+// server's answers to its own sends: the nonce is the send time.
+func (s *chatSender) read(ctx context.Context) {
+	for {
+		_, data, err := s.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		switch {
+		case bytes.Contains(data, []byte(`"type":"sent"`)):
+			var f struct{ Nonce string }
+			if json.Unmarshal(data, &f) == nil {
+				if ns, err := strconv.ParseInt(f.Nonce, 10, 64); err == nil {
+					s.acks.add(time.Since(time.Unix(0, ns)))
+				}
+			}
+		case bytes.Contains(data, []byte(`"type":"error"`)): // a quote in a message's text is escaped, so this is a frame's own type
+			s.refused.Add(1)
+		}
+	}
+}
+
+func (s *chatSender) sendWS(ctx context.Context, text string) error {
+	frame, _ := json.Marshal(map[string]string{"type": "send", "text": text, "nonce": strconv.FormatInt(time.Now().UnixNano(), 10)})
+	return s.ws.Write(ctx, websocket.MessageText, frame)
+}
+
+// post sends text over HTTP and times the answer.
+func (s *chatSender) post(ctx context.Context, text string, timedOut *atomic.Int64) {
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/api/rooms/bench/danmaku", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cookie", "lh_session="+s.session+"; lh_csrf="+s.csrf)
+	req.Header.Set("X-CSRF-Token", s.csrf)
+	start := time.Now()
+	res, err := s.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			timedOut.Add(1)
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		s.refused.Add(1)
+		return
+	}
+	s.acks.add(time.Since(start))
+}
+
+func (s *chatSender) close() { s.ws.Close(websocket.StatusNormalClosure, "") }
 
 // startPinnedServer runs the server on core 0 (taskset) when it can.
 // startPinnedServer starts the server on core 0 (when taskset exists);
