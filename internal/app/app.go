@@ -102,7 +102,7 @@ type App struct {
 	// DemoKey is set only when this start created the demo channel.
 	DemoKey string
 
-	// drain is set on SIGTERM (Drain); gate counts WebSocket viewers.
+	// drain is set on SIGTERM (Drain); gate refuses WebSocket joins meanwhile.
 	drain *live.Drain
 	gate  *drainGate
 
@@ -408,7 +408,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.domains = append(a.domains, a.insight)
 	a.Web, err = web.Listen(cfg.HTTPAddr, web.Options{
-		Log: log.With("component", "http"), DB: a.DB, Metrics: reg,
+		Log: log.With("component", "http"), DB: a.DB, Metrics: reg, Draining: a.drain.Draining,
 		Routes: []func(*http.ServeMux){a.Accounts.Routes, a.moderation.Routes, a.social.Routes, a.channelAPI.Routes, a.Rooms.Routes, a.Gateway.Routes,
 			a.Money.Routes, a.insight.Routes, a.Notify.Routes, a.Recorder.Routes, a.Simulcast.Routes, a.Edge.Routes, a.ContentFilter.Routes},
 		Authenticate: a.Accounts.Authenticate,

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
@@ -12,11 +11,10 @@ import (
 
 // drainGate stands in front of the WebSocket gateway: a draining node
 // takes no new joins (503 node_draining, so the page asks the scheduler
-// for another node) and counts the connections still open.
+// for another node).
 type drainGate struct {
 	drain *live.Drain
 	next  http.Handler
-	open  atomic.Int64
 }
 
 func (g *drainGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -26,13 +24,15 @@ func (g *drainGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"this node is shutting down: join through another node"))
 		return
 	}
-	g.open.Add(1)
-	defer g.open.Add(-1)
 	g.next.ServeHTTP(w, r)
 }
 
 // drainPoll is how often Drain looks whether viewers are still here.
 const drainPoll = 200 * time.Millisecond
+
+// drainSpread is how long a draining node takes to close its WebSockets,
+// so their reconnects do not arrive on the others at once.
+const drainSpread = 2 * time.Second
 
 // drainQuiet is how long no player may have been served for a draining
 // node to count its players gone: longer than a blocking playlist reload
@@ -49,10 +49,19 @@ func (a *App) Drain(ctx context.Context, timeout time.Duration) {
 	a.Log.Warn("draining: refusing new publishers, players and WebSocket joins; moving players", "timeout", timeout)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	// WebSocket viewers reconnect and resume on another node (through the
+	// proxy in front) once told: only when there is one to go to.
+	if a.Edge.OthersServeViewers() {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go a.Gateway.MoveViewers(ctx, drainSpread)
+	}
 	t := time.NewTicker(drainPoll)
 	defer t.Stop()
 	for {
-		playing, sockets := a.Edge.PlayersServedWithin(drainQuiet), a.gate.open.Load()
+		// Sockets are counted by the gateway: once upgraded they are parked
+		// and the gate's ServeHTTP has returned.
+		playing, sockets := a.Edge.PlayersServedWithin(drainQuiet), a.Gateway.Connections()
 		if !playing && sockets == 0 {
 			a.Log.Info("drained: no players or WebSocket viewers left")
 			return

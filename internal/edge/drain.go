@@ -65,6 +65,17 @@ func (s *Service) moveOff(w http.ResponseWriter, r *http.Request, via string) bo
 	return true
 }
 
+// OthersServeViewers reports whether another healthy node takes viewers
+// (where a draining node's viewers can go).
+func (s *Service) OthersServeViewers() bool {
+	for _, n := range s.loads.Nodes() {
+		if !n.Self && servesViewers(n) {
+			return true
+		}
+	}
+	return false
+}
+
 // PlayersServedWithin reports whether this node served a player (not
 // another edge) an LL-HLS answer within d: a draining node is done with
 // its players once they have gone quiet.

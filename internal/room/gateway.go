@@ -343,6 +343,41 @@ func (g *Gateway) refuse(c *client, nonce string, err error) {
 	g.send(c, frame)
 }
 
+// Connections is how many WebSockets are open (parked or reading).
+func (g *Gateway) Connections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.clients)
+}
+
+// MoveViewers closes every open connection with 1001 over spread (so
+// they do not all reconnect in the same instant), for a draining node:
+// clients reconnect and resume, through the proxy, on another node. New
+// joins are refused by then (503 node_draining). It returns when all are
+// told, or ctx ends.
+func (g *Gateway) MoveViewers(ctx context.Context, spread time.Duration) {
+	g.mu.Lock()
+	open := make([]*client, 0, len(g.clients))
+	for c := range g.clients {
+		open = append(open, c)
+	}
+	g.mu.Unlock()
+	if len(open) == 0 {
+		return
+	}
+	gap := spread / time.Duration(len(open))
+	for i, c := range open {
+		if i > 0 && gap > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(gap):
+			}
+		}
+		c.kill(websocket.StatusGoingAway, "node draining; reconnect and resume")
+	}
+}
+
 // Close tells every viewer the server is going away and waits for their
 // connections to end, or ctx.
 func (g *Gateway) Close(ctx context.Context) error {

@@ -40,6 +40,9 @@ var assets embed.FS
 type Options struct {
 	Log *slog.Logger
 	DB  *store.DB // /healthz pings it
+	// Draining makes /healthz answer 503 while the node drains, so a load
+	// balancer sends it nothing new (nil: never).
+	Draining func() bool
 	// Routes add each domain's routes to the mux (their Routes methods).
 	Routes []func(*http.ServeMux)
 	// Authenticate resolves who is calling before any route runs (the
@@ -407,6 +410,10 @@ func toLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.o.Draining != nil && s.o.Draining() {
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.o.DB.PingContext(ctx); err != nil {

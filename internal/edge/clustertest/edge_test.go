@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/livehouse/livehouse/internal/edge"
 )
 
@@ -291,6 +293,24 @@ func TestChromiumMovesOffDrainedAndKilledEdges(t *testing.T) {
 		}
 	}
 
+	// A chat viewer connected to that edge (as through a proxy in front).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	chat, _, err := websocket.Dial(ctx, strings.Replace(victim.http, "http://", "ws://", 1)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chat.CloseNow()
+	chatClosed := make(chan websocket.StatusCode, 1)
+	go func() {
+		for {
+			if _, _, err := chat.Read(ctx); err != nil {
+				chatClosed <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
+
 	// Drain the edge the page plays from.
 	termAt := time.Now()
 	if err := victim.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -315,6 +335,18 @@ func TestChromiumMovesOffDrainedAndKilledEdges(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"node_draining"`) || res.Header.Get("X-Livehouse-Move-To") == "" {
 		t.Errorf("the watch page on the draining edge: %d %s (move to %q)", res.StatusCode, body, res.Header.Get("X-Livehouse-Move-To"))
+	}
+	if code, body := get(t, victim.http+"/healthz"); code != 503 || !strings.Contains(body, "draining") {
+		t.Errorf("/healthz while draining: %d %s (a load balancer must stop sending it viewers)", code, body)
+	}
+	select {
+	case code := <-chatClosed:
+		t.Logf("the chat socket on the draining edge was closed %v after SIGTERM with %d", time.Since(termAt).Round(time.Millisecond), code)
+		if code != websocket.StatusGoingAway {
+			t.Errorf("chat socket closed with %d, want 1001 (reconnect and resume elsewhere)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the chat socket on the draining edge is still open 10 s after SIGTERM")
 	}
 	m := strings.Fields(next("MOVED drained"))
 	ms, _ := strconv.Atoi(m[3])
