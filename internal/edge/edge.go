@@ -164,7 +164,7 @@ func (s *Service) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	via := q.Get(media.ViaParam)
 	if via == ViaEdge {
-		s.edgeRequests.WithLabelValues(kind(r.URL.Path)).Inc()
+		s.edgeRequests.WithLabelValues(media.HLSKind(r.URL.Path)).Inc()
 	}
 	if s.moveOff(w, r, via) {
 		return

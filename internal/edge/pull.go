@@ -91,22 +91,6 @@ func rewritePlaylist(body []byte, upstreamExtra, viewerExtra string) []byte {
 	return bytes.ReplaceAll(body, from, to)
 }
 
-// kind classifies an LL-HLS file for the TTL and the metrics.
-func kind(file string) string {
-	switch {
-	case strings.HasSuffix(file, ".m3u8"):
-		return "playlist"
-	case strings.Contains(file, "_part"):
-		return "part"
-	case strings.Contains(file, "_init"):
-		return "init"
-	case strings.Contains(file, "_seg"):
-		return "segment"
-	default:
-		return "other"
-	}
-}
-
 func ttlFor(file string, q url.Values, status int) time.Duration {
 	switch {
 	case status >= 400 && status < 500:
@@ -131,7 +115,7 @@ func (s *Service) pull(w http.ResponseWriter, r *http.Request, base string) {
 	target := strings.TrimSuffix(base, "/") + r.URL.EscapedPath() + "?" + upRaw
 	file := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	res := s.flights.get(r.Context(), target, func(ctx context.Context) (int, http.Header, []byte, time.Duration) {
-		s.upstreamRequests.WithLabelValues(kind(file)).Inc()
+		s.upstreamRequests.WithLabelValues(media.HLSKind(file)).Inc()
 		status, h, body, err := s.fetch(ctx, target)
 		if err != nil {
 			s.log.Warn("edge: pull from upstream", "url", target, "err", err)

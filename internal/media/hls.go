@@ -278,8 +278,9 @@ func durationToTicks(d time.Duration, rate int) int64 {
 	return secs*int64(rate) + rem*int64(rate)/int64(time.Second)
 }
 
-// hlsKind classifies a request for metrics.
-func hlsKind(file string) string {
+// HLSKind classifies an LL-HLS file name (playlist, part, init, segment,
+// other) for metrics and caching; edges use it too.
+func HLSKind(file string) string {
 	switch {
 	case strings.HasSuffix(file, ".m3u8"):
 		return "playlist"

@@ -15,7 +15,7 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	slug, file := r.PathValue("slug"), r.PathValue("file")
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	defer func() {
-		h.hlsRequests.WithLabelValues(hlsKind(file), fmt.Sprint(rec.code)).Inc()
+		h.hlsRequests.WithLabelValues(HLSKind(file), fmt.Sprint(rec.code)).Inc()
 		if rec.code >= 400 {
 			h.log.Debug("LL-HLS request failed", "channel", slug, "file", file, "query", r.URL.RawQuery, "code", rec.code)
 		}
