@@ -310,9 +310,14 @@ func (p *publisher) register(r *mpegts.Reader, t *tsTrack) {
 // timestamps: held back until the stream can go live, written after.
 func (p *publisher) frame(t *tsTrack, pts, dts int64, data [][]byte) error {
 	// One decoder for all tracks: they share the program clock. PTS is
-	// the DTS plus their (wrap-aware) difference.
+	// the decoded DTS plus the (wrap-aware) difference of the raw pair.
+	// Decode counts from the first timestamp it sees, so the difference is
+	// taken first: taken after, it added the encoder's start time to every
+	// PTS (1.4 s with ffmpeg), and a backup encoder's clock made its
+	// frames absurd.
+	cto := wrapDiff(pts, dts)
 	dts = p.clock.Decode(dts)
-	pts = dts + wrapDiff(pts, dts)
+	pts = dts + cto
 	if p.in.lost {
 		// Data went missing: the frames around the gap are damaged or
 		// gone, and a video decoder (and the muxer's DTS reasoning) would

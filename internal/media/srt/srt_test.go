@@ -42,7 +42,8 @@ func (e *env) watch(slug string) *watched {
 }
 
 // collect reads frames for d (or until the stream ends) and checks that
-// each track's DTS only grows, as a muxer needs.
+// each track's DTS only grows, as a muxer needs, and that PTS follows DTS
+// closely.
 func (w *watched) collect(t *testing.T, d time.Duration) (video, audio int, firstKey bool) {
 	t.Helper()
 	last := map[int]time.Duration{}
@@ -57,6 +58,11 @@ func (w *watched) collect(t *testing.T, d time.Duration) (video, audio int, firs
 				t.Fatalf("track %d DTS went from %v to %v", f.Track, prev, f.DTS)
 			}
 			last[f.Track] = f.DTS
+			// A frame is shown at most a few frames after it is decoded,
+			// whatever clock the encoder started at.
+			if d := f.PTS - f.DTS; d < 0 || d > 500*time.Millisecond {
+				t.Fatalf("track %d: PTS %v is %v after DTS %v", f.Track, f.PTS, d, f.DTS)
+			}
 			if w.tracks[f.Track].Codec.IsVideo() {
 				if video == 0 {
 					firstKey = f.Key
