@@ -439,6 +439,9 @@ func (p *publisher) goLive() error {
 	delay := time.Duration(st.Instantaneous.MsRecvTsbPdDelay) * time.Millisecond
 	stream, err := p.claim.GoLive(p.srv.ctx, tracks, media.Ingest{Protocol: "srt",
 		FirstArrival: p.held[start].arrived.Add(-delay), TransportDelay: delay})
+	if errors.Is(err, media.ErrIncompatibleBackup) {
+		return &frameError{err: fmt.Errorf("%w: %v", errRefused, err)}
+	}
 	if err != nil {
 		return &frameError{err: err, golive: true}
 	}
@@ -480,7 +483,9 @@ func (p *publisher) write(t *tsTrack, pts, dts int64, data [][]byte) error {
 	if !p.haveOrigin {
 		p.origin, p.haveOrigin = dts, true
 	}
-	err := p.stream.WriteFrame(media.Frame{Track: t.index, PTS: ticksToDuration(pts - p.origin), DTS: ticksToDuration(dts - p.origin), Data: data})
+	// Through the claim: a standby's frames are held, and after a
+	// switch the input on air is rebased onto the stream's timeline.
+	err := p.claim.WriteFrame(media.Frame{Track: t.index, PTS: ticksToDuration(pts - p.origin), DTS: ticksToDuration(dts - p.origin), Data: data})
 	if err != nil {
 		return &frameError{err: err}
 	}

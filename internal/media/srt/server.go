@@ -185,7 +185,9 @@ func (s *Server) decide(req gosrt.ConnRequest) (*media.Claim, *refusal) {
 			return nil, &refusal{gosrt.REJ_BADSECRET, errors.New("wrong SRT passphrase")}
 		}
 	}
-	claim, err := s.hub.Claim(s.ctx, sid.Key)
+	// A second publisher of a live channel (its backup key, or the same
+	// key from another encoder) becomes the stream's hot standby.
+	claim, err := s.hub.ClaimInput(s.ctx, sid.Key)
 	switch {
 	case err == nil:
 		return claim, nil
@@ -196,7 +198,7 @@ func (s *Server) decide(req gosrt.ConnRequest) (*media.Claim, *refusal) {
 		return nil, &refusal{gosrt.REJX_FORBIDDEN, err}
 	case errors.Is(err, media.ErrAlreadyLive):
 		return nil, &refusal{gosrt.REJX_CONFLICT, err}
-	case errors.Is(err, media.ErrShutdown):
+	case errors.Is(err, media.ErrShutdown), errors.Is(err, media.ErrDraining):
 		return nil, &refusal{gosrt.REJX_DOWN, err}
 	default:
 		return nil, &refusal{gosrt.REJX_ISE, fmt.Errorf("claim channel: %w", err)}

@@ -206,9 +206,15 @@ func TestRefusals(t *testing.T) {
 	defer first.Close()
 	go send(context.Background(), first, h264AAC(t), sendOptions{Start: 90000, For: 3 * time.Second, Speed: 1})
 	e.watch("busy")
-	_, err = e.dial("#!::u=obs,r="+key+",m=publish,s=1", "")
+	// A second encoder on the same key is the hot standby; a third is refused.
+	second, err := e.dial("#!::u=obs,r="+key+",m=publish,s=1", "")
+	if err != nil {
+		t.Fatalf("the second encoder should stand by: %v", err)
+	}
+	defer second.Close()
+	_, err = e.dial("#!::u=obs,r="+key+",m=publish,s=2", "")
 	rejectedWith(t, err, gosrt.REJX_CONFLICT)
-	e.waitLog("channel is already live")
+	e.waitLog("with a standby input already")
 	if _, ok := e.hub.Stream("busy"); !ok {
 		t.Fatal("the second publisher ended the first one's stream")
 	}
@@ -389,4 +395,59 @@ func TestLossyLinkKeepsStreaming(t *testing.T) {
 		t.Fatalf("got %d video and %d audio frames over a lossy link", video, audio)
 	}
 	t.Logf("%d packets lost; %d video and %d audio frames went through", link.lost.Load(), video, audio)
+}
+
+// TestBackupInputTakesOver: an SRT encoder on the channel's backup key
+// stands by while the primary sends; when the primary goes, the backup goes
+// on air and the stream carries on (same stream, DTS still growing per
+// track, no end), as with RTMP.
+func TestBackupInputTakesOver(t *testing.T) {
+	e := newEnv(t, Options{})
+	key := e.channel("twin")
+	backupKey, err := e.chs.RegenerateBackupKey(context.Background(), "twin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.keys = append(e.keys, backupKey)
+	src := h264AAC(t)
+	primary, err := e.dial("publish:"+key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	ctx, stopPrimary := context.WithCancel(context.Background())
+	defer stopPrimary()
+	go send(ctx, primary, src, sendOptions{Start: 90000, Speed: 1, Loops: 20})
+	w := e.watch("twin")
+	stream, _ := e.hub.Stream("twin")
+
+	backup, err := e.dial("publish:"+backupKey, "")
+	if err != nil {
+		t.Fatalf("backup refused: %v", err)
+	}
+	defer backup.Close()
+	// Another encoder, another clock: its timeline starts elsewhere.
+	go send(context.Background(), backup, src, sendOptions{Start: 50 * 90000, Speed: 1, Loops: 20})
+	waitFor(t, 10*time.Second, "backup ready", func() bool {
+		in := stream.Health().Inputs
+		return in != nil && in.OnAir == media.InputPrimary && in.Standby == "ready" && in.StandbyInput == media.InputBackup
+	})
+	if video, _, _ := w.collect(t, time.Second); video < 10 {
+		t.Fatalf("primary on air: %d video frames", video)
+	}
+
+	stopPrimary()
+	primary.Close()
+	waitFor(t, 10*time.Second, "backup on air", func() bool {
+		in := stream.Health().Inputs
+		return in != nil && in.OnAir == media.InputBackup && in.Failovers == 1
+	})
+	// collect fails the test if any track's DTS goes back.
+	if video, audio, _ := w.collect(t, 2*time.Second); video < 20 || audio < 20 {
+		t.Fatalf("after the switch: %d video and %d audio frames", video, audio)
+	}
+	if st, ok := e.hub.Stream("twin"); !ok || st != stream {
+		t.Fatalf("the stream ended or restarted at the switch: %q", e.endReason("twin"))
+	}
+	e.waitLog("standby input ready to take over")
 }
