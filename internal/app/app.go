@@ -248,10 +248,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	// pulled through (an edge ingests nothing, so all of them).
 	if a.Edge, err = edge.New(edge.Deps{Directory: a.Live, Local: a.Hub.ServeHLS, Conn: a.Bus.Conn, NodeID: a.Node.ID(),
 		Role: cfg.Role, Region: cfg.Region, Upstream: cfg.Upstream, CacheBytes: int64(cfg.EdgeCacheMiB) << 20, Drain: a.drain,
-		Authorize: a.Accounts.Authorize, Metrics: reg, Log: log.With("component", "edge")}); err != nil {
+		PlayersPerAddress: cfg.HLSPlayersPerAddress,
+		Authorize:         a.Accounts.Authorize, Metrics: reg, Log: log.With("component", "edge")}); err != nil {
 		return a, err
 	}
 	a.domains = append(a.domains, a.Edge)
+	// A stream's viewers include outside players on the edges pulling it.
+	a.Hub.SetPlayersElsewhere(a.Edge.PlayersElsewhere)
 	// Account keeps logins and settings in memory; changes on any node reach it.
 	if err := a.Bus.Subscribe(a.Accounts.OnEvent, bus.IdentityChanged, bus.SettingsChanged); err != nil {
 		return a, err

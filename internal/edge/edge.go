@@ -36,6 +36,9 @@ type Deps struct {
 	Role, Region, Upstream string
 	// CacheBytes bounds the pulled-through answers kept in memory.
 	CacheBytes int64
+	// PlayersPerAddress caps the outside players one client address adds
+	// to a stream's count (--hls-players-per-address; 0: the default).
+	PlayersPerAddress int
 	// Drain is set when the node shuts down gracefully (nil: never).
 	Drain *live.Drain
 	// Authorize decides platform-admin requests (/api/admin/nodes).
@@ -58,6 +61,8 @@ type Service struct {
 	publicURL, url atomic.Pointer[string]
 
 	viewers *viewerSet
+	// players are the outside players of the streams pulled through.
+	players *pulledPlayers
 	egress  atomic.Int64
 	// lastPlayer is when a player (not an edge) was last served (Unix ns);
 	// movedOff counts playlist requests a draining node sent elsewhere.
@@ -83,7 +88,7 @@ func New(d Deps) (*Service, error) {
 	if d.CacheBytes <= 0 {
 		d.CacheBytes = 256 << 20
 	}
-	s := &Service{d: d, log: d.Log, viewers: newViewerSet()}
+	s := &Service{d: d, log: d.Log, viewers: newViewerSet(), players: newPulledPlayers(d.PlayersPerAddress)}
 	s.client = &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -154,7 +159,21 @@ func (s *Service) report(period time.Duration) live.LoadReport {
 	sent := now - s.lastEgress.Swap(now)
 	return live.LoadReport{Role: s.d.Role, Region: s.d.Region, PublicURL: load(&s.publicURL), URL: load(&s.url),
 		Viewers: s.viewers.count(time.Now()), EgressBPS: sent * 8 * int64(time.Second) / int64(period),
-		CPU: s.cpu.cores(), Draining: s.d.Drain.Draining()}
+		CPU: s.cpu.cores(), Draining: s.d.Drain.Draining(), Players: s.players.counts(time.Now())}
+}
+
+// PlayersElsewhere is how many outside players other nodes serve a stream
+// (pulled through from this one), by their latest load reports; a node
+// silent for 3 s counts none (its players are being counted where they
+// moved to).
+func (s *Service) PlayersElsewhere(slug string) int {
+	n := 0
+	for _, l := range s.loads.Nodes() {
+		if !l.Self && !l.Silent {
+			n += l.Players[slug]
+		}
+	}
+	return n
 }
 
 // ServeHLS answers /hls/SLUG/…: from this node's own muxer when it ingests

@@ -62,7 +62,7 @@ func (u *upstream) count() (n int) {
 
 func newTestService(t *testing.T, up string) *Service {
 	t.Helper()
-	s := &Service{viewers: newViewerSet(), client: http.DefaultClient}
+	s := &Service{viewers: newViewerSet(), players: newPulledPlayers(2), client: http.DefaultClient}
 	s.flights = newFlights(1<<20, 5*time.Second, func() {})
 	s.upstreamRequests = newCounterVec("u")
 	s.edgeRequests = newCounterVec("e")

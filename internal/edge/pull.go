@@ -136,18 +136,25 @@ func (s *Service) pull(w http.ResponseWriter, r *http.Request, base string) {
 		h[k] = v
 	}
 	body := res.body
+	session := q.Get(media.SessionParam)
 	if res.status == http.StatusOK && strings.HasSuffix(file, ".m3u8") {
 		viewer := q
 		if !q.Has(media.SessionParam) && !q.Has(media.ViaParam) {
 			// An outside player's first playlist: give it a session, as
 			// the origin would, so its later requests are told apart.
+			session = media.NewSessionID()
 			viewer = cloneValues(q)
-			viewer.Set(media.SessionParam, media.NewSessionID())
+			viewer.Set(media.SessionParam, session)
 			h.Set("Cache-Control", "private, no-cache")
 		}
 		body = rewritePlaylist(body, withoutHLSParams(up), withoutHLSParams(viewer))
 	}
 	s.viewers.touch(r, q)
+	// An outside player (not a page, not another edge, not the frame
+	// grabber) counts toward the stream's viewers, on the ingesting node.
+	if res.status == http.StatusOK && !q.Has(media.ViaParam) && r.UserAgent() != media.FrameGrabberAgent && media.ValidSessionID(session) {
+		s.players.touch(r.PathValue("slug"), session, r)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(res.status)
 	n, _ := w.Write(body)

@@ -62,3 +62,53 @@ func (v *viewerSet) pruneLocked(now time.Time) {
 	}
 	v.pruned = now
 }
+
+// pulledPlayers counts the outside players (VLC, apps: not Livehouse's
+// pages, not other edges) of each stream this node pulls through, with the
+// media hub's rules (a playback session seen in the last 15 s, at most
+// perAddr per client address). The load report carries the counts, and the
+// ingesting node adds them to the stream's viewers.
+type pulledPlayers struct {
+	mu      sync.Mutex
+	perAddr int
+	streams map[string]*media.PlayerSet // by channel slug
+}
+
+func newPulledPlayers(perAddr int) *pulledPlayers {
+	return &pulledPlayers{perAddr: perAddr, streams: map[string]*media.PlayerSet{}}
+}
+
+// touch notes a pulled-through request of an outside player's session.
+func (p *pulledPlayers) touch(slug, session string, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	p.mu.Lock()
+	set := p.streams[slug]
+	if set == nil {
+		set = media.NewPlayerSet(p.perAddr)
+		p.streams[slug] = set
+	}
+	p.mu.Unlock()
+	set.Touch(session, host, time.Now())
+}
+
+// counts returns the streams with players now, and forgets the others.
+func (p *pulledPlayers) counts(now time.Time) map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out map[string]int
+	for slug, set := range p.streams {
+		n := set.Count(now)
+		if n == 0 {
+			delete(p.streams, slug)
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[slug] = n
+	}
+	return out
+}

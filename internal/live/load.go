@@ -33,9 +33,13 @@ type LoadReport struct {
 	EgressBPS int64 `json:"egress_bps"`
 	// CPU is the process's CPU time over the last period, in cores (1.5:
 	// one and a half cores busy).
-	CPU      float64   `json:"cpu"`
-	Draining bool      `json:"draining"`
-	At       time.Time `json:"at"`
+	CPU      float64 `json:"cpu"`
+	Draining bool    `json:"draining"`
+	// Players are the outside players (not Livehouse's pages) of the
+	// streams the node pulls through from other nodes, by channel slug;
+	// the ingesting node adds them to the stream's viewers.
+	Players map[string]int `json:"players,omitempty"`
+	At      time.Time      `json:"at"`
 }
 
 // NodeLoad is a report as this node sees it: Healthy when it arrived

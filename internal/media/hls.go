@@ -33,7 +33,7 @@ type hlsOutput struct {
 	closed chan struct{}
 
 	tracks  map[*Track]*gohlslib.Track
-	players *playerSet // external players (not Livehouse's pages)
+	players *PlayerSet // external players (not Livehouse's pages)
 	log     *slog.Logger
 
 	// A track whose first sample comes late (audio transcoded by an ffmpeg
@@ -53,7 +53,7 @@ const maxLateStart = 3 * time.Second
 func newHLSOutput(tracks []*Track, cfg HLSConfig, log *slog.Logger) (*hlsOutput, error) {
 	o := &hlsOutput{
 		tracks:  map[*Track]*gohlslib.Track{},
-		players: newPlayerSet(cfg.PlayersPerAddress),
+		players: NewPlayerSet(cfg.PlayersPerAddress),
 		closed:  make(chan struct{}),
 		log:     log,
 	}
@@ -169,7 +169,7 @@ func (o *hlsOutput) serve(w http.ResponseWriter, r *http.Request) {
 	file := path.Base(r.URL.Path)
 	r, pb := identify(r, isPlaylist(file))
 	if pb.counted {
-		o.players.touch(pb.session, clientHost(r), time.Now())
+		o.players.Touch(pb.session, clientHost(r), time.Now())
 	}
 	rec := &muxerResponse{ResponseWriter: w, out: o, private: pb.issued}
 	o.muxer.Handle(rec, r)

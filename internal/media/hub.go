@@ -81,6 +81,9 @@ type Hub struct {
 	onEvent  func(Event)
 	// pageViewers counts a channel's viewers on Livehouse's pages.
 	pageViewers func(slug string) int
+	// playersElsewhere counts a channel's outside players on the nodes
+	// that pull it through (SetPlayersElsewhere).
+	playersElsewhere atomic.Pointer[func(slug string) int]
 	// ladderCfg is the ABR ladder every stream gets (ladder.go).
 	ladderCfg LadderConfig
 	// ladderFor decides per channel at go-live (HubOptions.LadderFor).
@@ -335,7 +338,8 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 	log := h.log.With("channel", c.Channel.Slug)
 	slug := c.Channel.Slug
 	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log,
-		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) }}
+		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) },
+		playersElsewhere: func() int { return h.playersElsewhereOf(slug) }}
 	hls, err := newHLSOutput(s.planHLSAudio(), h.hlsCfg, log)
 	if err != nil {
 		s.stopTranscoders()
@@ -460,6 +464,19 @@ func (c *Claim) Release(reason string) {
 func (h *Hub) pageViewersOf(slug string) int {
 	if f := h.pageViewers; f != nil {
 		return f(slug)
+	}
+	return 0
+}
+
+// SetPlayersElsewhere gives the hub the count of a channel's outside
+// players served by other nodes (edges pulling the stream through, from
+// their load reports), which Status adds to this node's own. It is set
+// after the edge service exists, which needs the hub first.
+func (h *Hub) SetPlayersElsewhere(f func(slug string) int) { h.playersElsewhere.Store(&f) }
+
+func (h *Hub) playersElsewhereOf(slug string) int {
+	if f := h.playersElsewhere.Load(); f != nil {
+		return (*f)(slug)
 	}
 	return 0
 }

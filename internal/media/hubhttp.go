@@ -25,7 +25,7 @@ func (h *Hub) ServeHLS(w http.ResponseWriter, r *http.Request) {
 	// for without a playback session starts one. Players already here
 	// (sessions, blocking reloads, parts) go on until they are moved.
 	if h.drain.Draining() && file == "index.m3u8" && r.PathValue("rung") == "" &&
-		!validSessionID(r.URL.Query().Get(SessionParam)) && !r.URL.Query().Has("_HLS_msn") {
+		!ValidSessionID(r.URL.Query().Get(SessionParam)) && !r.URL.Query().Has("_HLS_msn") {
 		hlsError(rec, http.StatusServiceUnavailable, "node_draining", "this node is shutting down: play the stream from another node")
 		return
 	}
@@ -98,7 +98,7 @@ var (
 		"Viewers of a live channel: external HLS players (livehouse_hls_players) plus viewers on Livehouse's own pages (their room connections).",
 		[]string{"channel"}, nil)
 	playersDesc = prometheus.NewDesc("livehouse_hls_players",
-		"External HLS players of a live channel (VLC, ffplay, apps; not Livehouse's pages): playback sessions seen in the last 15 s, capped per client address.",
+		"External HLS players of a live channel (VLC, ffplay, apps; not Livehouse's pages): playback sessions seen in the last 15 s, capped per client address, on the ingesting node and the edges pulling it through.",
 		[]string{"channel"}, nil)
 	ingestBitrateDesc = prometheus.NewDesc("livehouse_ingest_bitrate_bits_per_second",
 		"Bitrate a live channel's publisher sends, over the last 2 s of its timeline.", []string{"channel", "protocol"}, nil)

@@ -94,12 +94,12 @@ func TestParsePartName(t *testing.T) {
 }
 
 func TestPlayersExpire(t *testing.T) {
-	p := newPlayerSet(20)
+	p := NewPlayerSet(20)
 	now := time.Now()
-	p.touch("a", "10.0.0.1", now)
-	p.touch("a", "10.0.0.1", now) // the same player twice
-	p.touch("b", "10.0.0.2", now.Add(-20*time.Second))
-	if n := p.count(now); n != 1 {
+	p.Touch("a", "10.0.0.1", now)
+	p.Touch("a", "10.0.0.1", now) // the same player twice
+	p.Touch("b", "10.0.0.2", now.Add(-20*time.Second))
+	if n := p.Count(now); n != 1 {
 		t.Fatalf("players = %d, want 1", n)
 	}
 	// The idle one's address may count a new session again.
@@ -127,7 +127,7 @@ func TestHardening18IdentifyIssuesSessions(t *testing.T) {
 	}
 	r, pb := identify(req("/hls/x/index.m3u8?token=abc", "VLC"), true)
 	id := r.URL.Query().Get(SessionParam)
-	if !pb.issued || !pb.counted || pb.session != id || !validSessionID(id) || r.URL.Query().Get("token") != "abc" {
+	if !pb.issued || !pb.counted || pb.session != id || !ValidSessionID(id) || r.URL.Query().Get("token") != "abc" {
 		t.Fatalf("issued %+v, query %q", pb, r.URL.RawQuery)
 	}
 	if _, again := identify(req("/hls/x/video1_stream.m3u8?session="+id+"&_HLS_msn=3&_HLS_part=1", "VLC"), true); again.issued || again.session != id {
@@ -155,13 +155,13 @@ func TestHardening18IdentifyIssuesSessions(t *testing.T) {
 // TestHardening18PlayersCappedPerAddress: 500 sessions from one address
 // count as the cap; another address has its own.
 func TestHardening18PlayersCappedPerAddress(t *testing.T) {
-	p := newPlayerSet(0)
+	p := NewPlayerSet(0)
 	now := time.Now()
 	for i := 0; i < 500; i++ {
-		p.touch(newSessionID(), "10.0.0.1", now)
+		p.Touch(newSessionID(), "10.0.0.1", now)
 	}
-	p.touch(newSessionID(), "10.0.0.2", now)
-	if n := p.count(now); n != DefaultPlayersPerAddress+1 {
+	p.Touch(newSessionID(), "10.0.0.2", now)
+	if n := p.Count(now); n != DefaultPlayersPerAddress+1 {
 		t.Fatalf("players = %d, want %d", n, DefaultPlayersPerAddress+1)
 	}
 	if len(p.seen) > DefaultPlayersPerAddress+1 {
@@ -169,8 +169,8 @@ func TestHardening18PlayersCappedPerAddress(t *testing.T) {
 	}
 	// Once they go idle the address may count new players again.
 	later := now.Add(viewerIdleAfter + time.Second)
-	p.touch(newSessionID(), "10.0.0.1", later)
-	if n := p.count(later); n != 1 {
+	p.Touch(newSessionID(), "10.0.0.1", later)
+	if n := p.Count(later); n != 1 {
 		t.Fatalf("after idling: %d players", n)
 	}
 }

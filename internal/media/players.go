@@ -48,10 +48,10 @@ func newSessionID() string {
 // players they serve, as the origin does).
 func NewSessionID() string { return newSessionID() }
 
-// validSessionID accepts what newSessionID makes (and other short
+// ValidSessionID accepts what newSessionID makes (and other short
 // URL-safe tokens: ids from before a restart are reused, not re-issued on
 // every reload). Anything else is treated as no session.
-func validSessionID(id string) bool {
+func ValidSessionID(id string) bool {
 	if id == "" || len(id) > 32 {
 		return false
 	}
@@ -81,7 +81,7 @@ func identify(r *http.Request, playlist bool) (*http.Request, playback) {
 		return r, playback{}
 	}
 	id := q.Get(SessionParam)
-	if validSessionID(id) {
+	if ValidSessionID(id) {
 		return r, playback{session: id, counted: true}
 	}
 	if !playlist {
@@ -103,9 +103,11 @@ func clientHost(r *http.Request) string {
 	return host
 }
 
-// playerSet counts playback sessions seen recently, at most perAddr of
-// them from one client address.
-type playerSet struct {
+// PlayerSet counts playback sessions seen recently, at most perAddr of
+// them from one client address. The media hub keeps one per stream it
+// ingests; an edge keeps one per stream it pulls through, and the ingesting
+// node adds the edges' counts from their load reports.
+type PlayerSet struct {
 	mu      sync.Mutex
 	perAddr int
 	seen    map[string]*player // by session id
@@ -118,17 +120,17 @@ type player struct {
 	last time.Time
 }
 
-func newPlayerSet(perAddr int) *playerSet {
+func NewPlayerSet(perAddr int) *PlayerSet {
 	if perAddr <= 0 {
 		perAddr = DefaultPlayersPerAddress
 	}
-	return &playerSet{perAddr: perAddr, seen: map[string]*player{}, byAddr: map[string]int{}}
+	return &PlayerSet{perAddr: perAddr, seen: map[string]*player{}, byAddr: map[string]int{}}
 }
 
-// touch notes a request of session id from addr. A session is counted
+// Touch notes a request of session id from addr. A session is counted
 // under the address that brought it first; an address already at its cap
 // adds no more sessions (nor memory).
-func (p *playerSet) touch(id, addr string, now time.Time) {
+func (p *PlayerSet) Touch(id, addr string, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Forget idle players even when nobody asks for the count, so a stream
@@ -147,14 +149,15 @@ func (p *playerSet) touch(id, addr string, now time.Time) {
 	p.byAddr[addr]++
 }
 
-func (p *playerSet) count(now time.Time) int {
+// Count is how many players were seen in the last 15 s.
+func (p *PlayerSet) Count(now time.Time) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prune(now)
 	return len(p.seen)
 }
 
-func (p *playerSet) prune(now time.Time) {
+func (p *PlayerSet) prune(now time.Time) {
 	for id, pl := range p.seen {
 		if now.Sub(pl.last) > viewerIdleAfter {
 			delete(p.seen, id)

@@ -86,7 +86,10 @@ type Stream struct {
 	// pageViewers counts the channel's viewers on Livehouse's own pages
 	// (HubOptions.PageViewers); nil counts none.
 	pageViewers func() int
-	params      []*videoParams // per track; nil for audio. Guarded by outMu.
+	// playersElsewhere counts its outside players on other nodes (edges
+	// pulling it through); nil counts none.
+	playersElsewhere func() int
+	params           []*videoParams // per track; nil for audio. Guarded by outMu.
 
 	// Audio transcoders (transcode.go), guarded by outMu. toAAC makes the
 	// LL-HLS audio of an Opus publisher (hlsAudio); toOpus makes WebRTC
@@ -277,7 +280,8 @@ type Status struct {
 	Viewers int `json:"viewers"`
 	// ExternalPlayers are HLS players other than Livehouse's pages (VLC,
 	// ffplay, apps): playback sessions seen in the last 15 s, at most
-	// HLSConfig.PlayersPerAddress per client address.
+	// HLSConfig.PlayersPerAddress per client address, on this node and on
+	// the edges that pull the stream through (Hub.SetPlayersElsewhere).
 	ExternalPlayers int    `json:"external_players"`
 	IngestBytes     uint64 `json:"ingest_bytes"`
 }
@@ -309,6 +313,9 @@ func (s *Stream) Status() Status {
 	st.IngestBytes = s.bytes
 	s.mu.Unlock()
 	st.ExternalPlayers = s.ExternalPlayers()
+	if s.playersElsewhere != nil {
+		st.ExternalPlayers += s.playersElsewhere()
+	}
 	st.Viewers = st.ExternalPlayers
 	if s.pageViewers != nil {
 		st.Viewers += s.pageViewers()
@@ -317,8 +324,8 @@ func (s *Stream) Status() Status {
 }
 
 // ExternalPlayers is how many HLS players other than Livehouse's own pages
-// watch the stream (see Status.ExternalPlayers).
-func (s *Stream) ExternalPlayers() int { return s.hls.players.count(time.Now()) }
+// watch the stream on this node (Status.ExternalPlayers adds other nodes').
+func (s *Stream) ExternalPlayers() int { return s.hls.players.Count(time.Now()) }
 
 // end stops the outputs; further frames are refused.
 func (s *Stream) end() {

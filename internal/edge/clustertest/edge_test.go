@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +155,11 @@ func TestEdgesCoalesceUpstreamRequests(t *testing.T) {
 		t.Errorf("upstream requests per part grew with readers: 4 readers %.2f/%.2f, 200 readers %.2f/%.2f", fewParts, fewPlaylists, manyParts, manyPlaylists)
 	}
 
+	// The readers on the edges are the stream's viewers, wherever it is
+	// asked: each edge counts its players (all from 127.0.0.1 here, so 20,
+	// the per-address cap) and the origin adds them up.
+	waitViewers(t, 10*time.Second, []*node{origin, west}, "bigshow", 40)
+
 	// The replay being recorded lives on the origin's disk; an edge passes
 	// /vod/ to it.
 	var replays struct{ Replays []struct{ ID int64 } }
@@ -178,6 +184,34 @@ func TestEdgesCoalesceUpstreamRequests(t *testing.T) {
 	}
 	if got := metric(t, east, `livehouse_hls_edge_requests_total{kind="part"}`) - eastUp0; got < 1 {
 		t.Fatalf("the chained edge did not pull from the east edge (%v part requests there)", got)
+	}
+	// Its three players count once: the east edge does not count the
+	// chained edge's requests (via=edge) as players. (The 200 readers'
+	// 40 may have gone idle by now: 15 s without a request.)
+	waitViewers(t, 10*time.Second, []*node{origin}, "bigshow", 43, 3)
+}
+
+// waitViewers waits until every node says slug has one of want outside
+// players (GET /api/channels/SLUG: external_players, included in viewers).
+func waitViewers(t *testing.T, d time.Duration, nodes []*node, slug string, want ...int) {
+	t.Helper()
+	for _, n := range nodes {
+		var ch struct {
+			Viewers         int `json:"viewers"`
+			ExternalPlayers int `json:"external_players"`
+		}
+		ok := false
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			if call(t, "GET", n.http+"/api/channels/"+slug, nil, &ch) == 200 && slices.Contains(want, ch.ExternalPlayers) && ch.Viewers >= ch.ExternalPlayers {
+				ok = true
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !ok {
+			t.Fatalf("%s says %s has %d outside players (viewers %d), want %v", n.name, slug, ch.ExternalPlayers, ch.Viewers, want)
+		}
 	}
 }
 
