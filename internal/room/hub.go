@@ -84,10 +84,12 @@ type liveRoom struct {
 	accounts map[int64]int // connections per logged-in account
 	anon     int
 	pending  [][]byte
-	remote   map[string]presence // other nodes' viewer counts
-	shown    int                 // online count last sent
-	shownAt  time.Time           // when it was sent
-	closed   bool
+	// wake tells the flusher that pending stopped being empty.
+	wake    chan struct{}
+	remote  map[string]presence // other nodes' viewer counts
+	shown   int                 // online count last sent
+	shownAt time.Time           // when it was sent
+	closed  bool
 
 	subs []*nats.Subscription
 	stop chan struct{}
@@ -115,7 +117,7 @@ func (h *Hub) join(slug string, channelID int64, c *client) (*liveRoom, error) {
 	r := sh.rooms[slug]
 	if r == nil {
 		r = &liveRoom{slug: slug, channelID: channelID, hub: h, viewers: map[*client]struct{}{}, accounts: map[int64]int{},
-			remote: map[string]presence{}, stop: make(chan struct{}), shown: -1}
+			remote: map[string]presence{}, stop: make(chan struct{}), wake: make(chan struct{}, 1), shown: -1}
 		events, err := h.nc.Subscribe(subject(channelID), func(m *nats.Msg) {
 			if h.observe != nil && m.Header != nil {
 				if id, err := strconv.ParseInt(m.Header.Get(idHeader), 10, 64); err == nil {
@@ -220,10 +222,17 @@ func (h *Hub) Wait() { h.wg.Wait() }
 
 func (r *liveRoom) enqueue(data []byte) {
 	r.mu.Lock()
+	first := !r.closed && len(r.pending) == 0
 	if !r.closed {
 		r.pending = append(r.pending, data)
 	}
 	r.mu.Unlock()
+	if first {
+		select {
+		case r.wake <- struct{}{}:
+		default: // the flusher has been told already
+		}
+	}
 }
 
 func (r *liveRoom) onPresence(m *nats.Msg) {
@@ -257,17 +266,53 @@ func (r *liveRoom) onlineLocked(now time.Time) int {
 	return n
 }
 
-// run is the room's flusher: one frame per tick for every viewer.
+// housekeepingEvery is how often the flusher looks at the online count
+// and this node's presence report when no event wakes it.
+const housekeepingEvery = 250 * time.Millisecond
+
+// run is the room's flusher: at most one frame per flushEvery for every
+// viewer. An event that finds the room's last batch at least flushEvery
+// old goes out at once (a quiet room shows a message without waiting for
+// a tick); one that comes sooner waits until then, with whatever else
+// arrives meanwhile. A busy room thus gets the same batches as a fixed
+// tick would give it, and a quiet one loses the tick's wait (up to 50 ms).
 func (r *liveRoom) run() {
 	defer r.hub.wg.Done()
-	tick := time.NewTicker(r.hub.flushEvery)
-	defer tick.Stop()
-	lastPresence := time.Time{}
+	housekeeping := time.NewTicker(housekeepingEvery)
+	defer housekeeping.Stop()
+	var due *time.Timer // armed while events wait for the gap to pass
+	defer func() {
+		if due != nil {
+			due.Stop()
+		}
+	}()
+	var lastFlush, lastPresence time.Time
+	flush := func(now time.Time) {
+		if r.flush(now) {
+			lastFlush = now
+		}
+	}
 	for {
+		var dueC <-chan time.Time
+		if due != nil {
+			dueC = due.C
+		}
 		select {
 		case <-r.stop:
 			return
-		case now := <-tick.C:
+		case <-r.wake:
+			if due != nil {
+				continue // the batch is already due at the end of the gap
+			}
+			if wait := r.hub.flushEvery - time.Since(lastFlush); wait > 0 {
+				due = time.NewTimer(wait)
+				continue
+			}
+			flush(time.Now())
+		case now := <-dueC:
+			due = nil
+			flush(now)
+		case now := <-housekeeping.C:
 			if now.Sub(lastPresence) >= 2*time.Second {
 				lastPresence = now
 				r.mu.Lock()
@@ -276,12 +321,18 @@ func (r *liveRoom) run() {
 				data, _ := json.Marshal(presenceMsg{Node: r.hub.node, Count: local})
 				_ = r.hub.nc.Publish(presenceSubject(r.channelID), data)
 			}
-			r.flush(now)
+			// The online count, when it changed (events wait for their
+			// own gap, as above).
+			if due == nil && now.Sub(lastFlush) >= r.hub.flushEvery {
+				flush(now)
+			}
 		}
 	}
 }
 
-func (r *liveRoom) flush(now time.Time) {
+// flush sends what is pending (and a changed online count) to every
+// viewer in one frame; it reports whether it sent anything.
+func (r *liveRoom) flush(now time.Time) bool {
 	r.mu.Lock()
 	events := r.pending
 	r.pending = nil
@@ -293,7 +344,7 @@ func (r *liveRoom) flush(now time.Time) {
 	}
 	if len(events) == 0 {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	viewers := make([]*client, 0, len(r.viewers))
 	for c := range r.viewers {
@@ -317,7 +368,7 @@ func (r *liveRoom) flush(now time.Time) {
 		for _, c := range viewers {
 			c.deliver(frame)
 		}
-		return
+		return true
 	}
 	// A write per viewer is the cost of a batch: spread it over the cores.
 	var wg sync.WaitGroup
@@ -332,6 +383,7 @@ func (r *liveRoom) flush(now time.Time) {
 		}()
 	}
 	wg.Wait()
+	return true
 }
 
 // writeChunk is how many viewers one goroutine writes a batch to.

@@ -429,3 +429,61 @@ func waitFor(t testing.TB, ok func() bool, what string) {
 func setRecvBuffer(fd uintptr, n int) error {
 	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
 }
+
+// A quiet room sends an event at once instead of at the next tick, and a
+// room's batches stay at most one per FlushEvery: what arrives within the
+// gap goes out together when it ends.
+func TestQuietRoomFlushesAtOnceAndBatchesWithinTheGap(t *testing.T) {
+	b, err := bus.Open("", quietLog(), bus.WithStoreDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const gap = 3 * time.Second // far longer than any scheduling delay
+	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: gap, QueueLen: 16}, quietLog())
+	g := socketGateway(t, h)
+	srv, peer := socketPair(t, listen(t), nil)
+	defer peer.Close()
+	c := attach(t, g, srv)
+	r, err := h.join("quiet", 9, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.joined.Store(r)
+	br := bufio.NewReader(peer)
+	// next reads the next batch carrying danmaku: how many, and when.
+	next := func() (int, time.Time) {
+		t.Helper()
+		for {
+			_ = peer.SetReadDeadline(time.Now().Add(3 * gap))
+			_, payload, _, err := readServerFrame(br)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if n := bytes.Count(payload, []byte(`"danmaku"`)); n > 0 {
+				return n, time.Now()
+			}
+		}
+	}
+
+	sent := time.Now()
+	publishDanmaku(t, b, 9, 1, "first in a quiet room")
+	n, at := next()
+	if first := at.Sub(sent); n != 1 || first > gap/2 {
+		t.Fatalf("the first event came %v after it was sent (%d in the batch), not at once", first, n)
+	}
+	t.Logf("first event after %v", at.Sub(sent))
+	// Within the gap: held, then sent together when it ends.
+	burst := time.Now()
+	for i := 2; i <= 4; i++ {
+		publishDanmaku(t, b, 9, i, fmt.Sprintf("burst %d", i))
+	}
+	n, at = next()
+	if n != 3 {
+		t.Fatalf("the three events within the gap came in batches of %d, want one of 3", n)
+	}
+	if waited := at.Sub(sent); waited < gap-100*time.Millisecond {
+		t.Fatalf("a second batch %v after the first, want the gap of %v", waited, gap)
+	}
+	t.Logf("the burst waited %v for the gap", at.Sub(burst))
+}
