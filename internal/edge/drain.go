@@ -61,6 +61,8 @@ func (s *Service) moveOff(w http.ResponseWriter, r *http.Request, via string) bo
 		hlsError(w, http.StatusServiceUnavailable, "node_draining", "this node is shutting down: play the stream from another node")
 		return true
 	}
+	// The player keeps its session there; it counts there from now on.
+	s.players.forget(r.PathValue("slug"), r.URL.Query().Get(media.SessionParam))
 	http.Redirect(w, r, n.PublicURL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	return true
 }

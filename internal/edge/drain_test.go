@@ -60,6 +60,11 @@ func TestDrainingNodeMovesPlayers(t *testing.T) {
 	if rec := serve("/hls/show/stream.m3u8?via=page"); rec.Code != 200 {
 		t.Fatalf("alone, draining: %d %s", rec.Code, rec.Body)
 	}
+	// An outside player watching here (session abc) counts here, until it
+	// is moved below.
+	if rec := serve("/hls/show/stream.m3u8?session=abc"); rec.Code != 200 || s.players.counts(time.Now())["show"] != 1 {
+		t.Fatalf("an outside player, alone: %d, counted %v", rec.Code, s.players.counts(time.Now()))
+	}
 
 	loadsOf(t, b, 2, live.LoadReport{Role: "edge", PublicURL: "http://other.example"})
 	waitUntil(t, func() bool { return len(s.loads.Nodes()) == 2 })
@@ -72,6 +77,9 @@ func TestDrainingNodeMovesPlayers(t *testing.T) {
 	rec = serve("/hls/show/stream.m3u8?session=abc&_HLS_msn=3&_HLS_part=1")
 	if want := "http://other.example/hls/show/stream.m3u8?session=abc&_HLS_msn=3&_HLS_part=1"; rec.Code != http.StatusTemporaryRedirect || rec.Header().Get("Location") != want {
 		t.Fatalf("an outside player's playlist: %d to %q, want 307 to %s", rec.Code, rec.Header().Get("Location"), want)
+	}
+	if n := s.players.counts(time.Now())["show"]; n != 0 {
+		t.Fatalf("a player moved to another node still counts here (%d): the stream would count it twice", n)
 	}
 	if s.lastPlayer.Load() != before {
 		t.Fatal("a moved request counted as a player served here: the drain would wait for nobody")

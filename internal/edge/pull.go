@@ -139,7 +139,7 @@ func (s *Service) pull(w http.ResponseWriter, r *http.Request, base string) {
 	session := q.Get(media.SessionParam)
 	if res.status == http.StatusOK && strings.HasSuffix(file, ".m3u8") {
 		viewer := q
-		if !q.Has(media.SessionParam) && !q.Has(media.ViaParam) {
+		if !q.Has(media.SessionParam) && media.OutsidePlayer(r, q) {
 			// An outside player's first playlist: give it a session, as
 			// the origin would, so its later requests are told apart.
 			session = media.NewSessionID()
@@ -152,7 +152,7 @@ func (s *Service) pull(w http.ResponseWriter, r *http.Request, base string) {
 	s.viewers.touch(r, q)
 	// An outside player (not a page, not another edge, not the frame
 	// grabber) counts toward the stream's viewers, on the ingesting node.
-	if res.status == http.StatusOK && !q.Has(media.ViaParam) && r.UserAgent() != media.FrameGrabberAgent && media.ValidSessionID(session) {
+	if res.status == http.StatusOK && media.OutsidePlayer(r, q) && media.ValidSessionID(session) {
 		s.players.touch(r.PathValue("slug"), session, r)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))

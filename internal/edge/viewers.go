@@ -85,13 +85,24 @@ func (p *pulledPlayers) touch(slug, session string, r *http.Request) {
 		host = r.RemoteAddr
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	set := p.streams[slug]
 	if set == nil {
 		set = media.NewPlayerSet(p.perAddr)
 		p.streams[slug] = set
 	}
-	p.mu.Unlock()
+	// Under p.mu: counts must not drop a set between its lookup and this.
 	set.Touch(session, host, time.Now())
+}
+
+// forget stops counting a player this node sent elsewhere (a draining
+// node's 307): the node it moved to counts it now.
+func (p *pulledPlayers) forget(slug, session string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if set := p.streams[slug]; set != nil {
+		set.Forget(session)
+	}
 }
 
 // counts returns the streams with players now, and forgets the others.

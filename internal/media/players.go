@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +78,7 @@ type playback struct {
 func identify(r *http.Request, playlist bool) (*http.Request, playback) {
 	q := r.URL.Query()
 	// via=edge: another node pulling for its own viewers (it counts them).
-	if via := q.Get(ViaParam); via == "page" || via == "edge" || r.UserAgent() == frameGrabberAgent {
+	if !OutsidePlayer(r, q) {
 		return r, playback{}
 	}
 	id := q.Get(SessionParam)
@@ -92,6 +93,14 @@ func identify(r *http.Request, playlist bool) (*http.Request, playback) {
 	r = r.Clone(r.Context())
 	r.URL.RawQuery = q.Encode()
 	return r, playback{session: id, issued: true, counted: true}
+}
+
+// OutsidePlayer reports whether a request (with its query q) comes from a
+// player that counts as one: not Livehouse's pages (?via=page), not
+// another node pulling for its viewers (?via=edge), not the frame grabber.
+func OutsidePlayer(r *http.Request, q url.Values) bool {
+	via := q.Get(ViaParam)
+	return via != "page" && via != "edge" && r.UserAgent() != frameGrabberAgent
 }
 
 // clientHost is the request's client address without the port.
@@ -147,6 +156,18 @@ func (p *PlayerSet) Touch(id, addr string, now time.Time) {
 	}
 	p.seen[id] = &player{addr: addr, last: now}
 	p.byAddr[addr]++
+}
+
+// Forget stops counting a session (a player moved to another node).
+func (p *PlayerSet) Forget(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pl, ok := p.seen[id]; ok {
+		delete(p.seen, id)
+		if p.byAddr[pl.addr]--; p.byAddr[pl.addr] <= 0 {
+			delete(p.byAddr, pl.addr)
+		}
+	}
 }
 
 // Count is how many players were seen in the last 15 s.
