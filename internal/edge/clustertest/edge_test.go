@@ -185,10 +185,17 @@ func TestEdgesCoalesceUpstreamRequests(t *testing.T) {
 	if got := metric(t, east, `livehouse_hls_edge_requests_total{kind="part"}`) - eastUp0; got < 1 {
 		t.Fatalf("the chained edge did not pull from the east edge (%v part requests there)", got)
 	}
-	// Its three players count once: the east edge does not count the
-	// chained edge's requests (via=edge) as players. (The 200 readers'
-	// 40 may have gone idle by now: 15 s without a request.)
-	waitViewers(t, 10*time.Second, []*node{origin}, "bigshow", 43, 3)
+	// Its players count once: the east edge does not count the chained
+	// edge's requests (via=edge) as players. Three players keep watching
+	// on the chained edge until the 200 readers' sessions have gone idle
+	// (15 s without a request): then the stream has 3, not 6.
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		readers(t, []string{chained.http + "/hls/bigshow/index.m3u8"}, 3, 22*time.Second)
+	}()
+	waitViewers(t, 20*time.Second, []*node{origin}, "bigshow", 3)
+	<-watching
 }
 
 // waitViewers waits until every node says slug has one of want outside
