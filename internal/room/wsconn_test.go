@@ -440,7 +440,7 @@ func TestQuietRoomFlushesAtOnceAndBatchesWithinTheGap(t *testing.T) {
 	}
 	defer b.Close()
 	const gap = 3 * time.Second // far longer than any scheduling delay
-	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: gap, QueueLen: 16}, quietLog())
+	h := NewHub(b.Conn, "n1", HubOptions{FlushEvery: gap, MinFlushGap: gap, QueueLen: 16}, quietLog())
 	g := socketGateway(t, h)
 	srv, peer := socketPair(t, listen(t), nil)
 	defer peer.Close()
@@ -486,4 +486,20 @@ func TestQuietRoomFlushesAtOnceAndBatchesWithinTheGap(t *testing.T) {
 		t.Fatalf("a second batch %v after the first, want the gap of %v", waited, gap)
 	}
 	t.Logf("the burst waited %v for the gap", at.Sub(burst))
+}
+
+// The gap after a room's batch is as long as its write pass took, within
+// bounds: a small room may flush again after 10 ms, a large one waits 50.
+func TestFlushGapFollowsTheWritePass(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct{ pass, want time.Duration }{
+		{0, 10 * ms}, {500 * time.Microsecond, 10 * ms}, {20 * ms, 20 * ms}, {40 * ms, 40 * ms}, {time.Second, 50 * ms},
+	} {
+		if got := flushGap(c.pass, 10*ms, 50*ms); got != c.want {
+			t.Errorf("pass %v: gap %v, want %v", c.pass, got, c.want)
+		}
+	}
+	if got := flushGap(0, 10*ms, 5*ms); got != 5*ms {
+		t.Errorf("a maximum under the minimum wins: %v", got)
+	}
 }
