@@ -205,7 +205,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	roomHub := room.NewHub(a.Bus.Conn, "node-"+strconv.Itoa(a.Node.ID()), room.HubOptions{}, log.With("component", "room"))
 	a.Hub, err = media.NewHub(media.HubOptions{
 		// Viewers = external HLS players + the watch pages' room connections.
-		PageViewers: roomHub.Online,
+		PageViewers: roomHub.OnlineChannel,
 		Channels:    a.Channels,
 		Directory:   a.Live,
 		HLS: media.HLSConfig{

@@ -80,7 +80,7 @@ type Hub struct {
 	log      *slog.Logger
 	onEvent  func(Event)
 	// pageViewers counts a channel's viewers on Livehouse's pages.
-	pageViewers func(slug string) int
+	pageViewers func(channelID int64) int
 	// playersElsewhere counts a channel's outside players on the nodes
 	// that pull it through (SetPlayersElsewhere).
 	playersElsewhere atomic.Pointer[func(slug string) int]
@@ -135,7 +135,7 @@ type HubOptions struct {
 	// (watch page, studio: the room's connections), which the HLS count
 	// leaves out; Status.Viewers and livehouse_viewers add them to the
 	// external players. nil counts none.
-	PageViewers func(slug string) int
+	PageViewers func(channelID int64) int
 	// Ladder is the ABR ladder every stream gets (ladder.go); off unless
 	// Enabled.
 	Ladder LadderConfig
@@ -338,7 +338,7 @@ func (c *Claim) GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream
 	log := h.log.With("channel", c.Channel.Slug)
 	slug := c.Channel.Slug
 	s := &Stream{Channel: c.Channel, Tracks: tracks, Ingest: in, liveAt: time.Now(), log: log,
-		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(slug) },
+		params: make([]*videoParams, len(tracks)), pageViewers: func() int { return h.pageViewersOf(c.Channel.ID) },
 		playersElsewhere: func() int { return h.playersElsewhereOf(slug) }}
 	hls, err := newHLSOutput(s.planHLSAudio(), h.hlsCfg, log)
 	if err != nil {
@@ -461,9 +461,9 @@ func (c *Claim) Release(reason string) {
 	}
 }
 
-func (h *Hub) pageViewersOf(slug string) int {
+func (h *Hub) pageViewersOf(channelID int64) int {
 	if f := h.pageViewers; f != nil {
-		return f(slug)
+		return f(channelID)
 	}
 	return 0
 }

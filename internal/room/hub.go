@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,12 @@ type Hub struct {
 	// slugs maps channel ids to the slug their room joined under: durable
 	// room events are addressed by channel id.
 	slugs sync.Map // int64 → string
+
+	// elsewhere are other nodes' viewer counts of every room (channel id →
+	// node → count), from their presence reports.
+	presMu     sync.Mutex
+	elsewhere  map[int64]map[string]presence
+	presPruned time.Time
 
 	// observe sees the id of every danmaku arriving from the bus (set by
 	// NewGateway to the service's id source; nil in hub-only tests).
@@ -65,11 +72,77 @@ func NewHub(nc *nats.Conn, node string, o HubOptions, log *slog.Logger) *Hub {
 	if o.QueueLen <= 0 {
 		o.QueueLen = 64
 	}
-	h := &Hub{nc: nc, node: node, log: log, flushEvery: o.FlushEvery, minFlushGap: o.MinFlushGap, queueLen: o.QueueLen}
+	h := &Hub{nc: nc, node: node, log: log, flushEvery: o.FlushEvery, minFlushGap: o.MinFlushGap, queueLen: o.QueueLen,
+		elsewhere: map[int64]map[string]presence{}}
 	for i := range h.shards {
 		h.shards[i].rooms = map[string]*liveRoom{}
 	}
+	// Every room's count on every node, rooms with no viewer here too: the
+	// node that ingests a stream counts the viewers watching it on others.
+	// (The subscription ends with the connection.)
+	if _, err := nc.Subscribe("presence.*", h.onPresence); err != nil {
+		log.Error("room: subscribe to presence reports; viewer counts miss other nodes", "err", err)
+	}
 	return h
+}
+
+// onPresence keeps another node's viewer count of a room.
+func (h *Hub) onPresence(m *nats.Msg) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(m.Subject, "presence."), 10, 64)
+	var p presenceMsg
+	if err != nil || json.Unmarshal(m.Data, &p) != nil || p.Node == h.node {
+		return
+	}
+	now := time.Now()
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	nodes := h.elsewhere[id]
+	if nodes == nil {
+		nodes = map[string]presence{}
+		h.elsewhere[id] = nodes
+	}
+	nodes[p.Node] = presence{count: p.Count, seen: now}
+	// Forget rooms whose reports stopped, now and then.
+	if now.Sub(h.presPruned) > presenceTTL {
+		h.presPruned = now
+		for cid, ns := range h.elsewhere {
+			for n, pr := range ns {
+				if now.Sub(pr.seen) > presenceTTL {
+					delete(ns, n)
+				}
+			}
+			if len(ns) == 0 {
+				delete(h.elsewhere, cid)
+			}
+		}
+	}
+}
+
+// OnlineChannel is a channel's room viewer count across nodes, by channel
+// id: this node's viewers plus every other node's last report, whether or
+// not anyone watches here (Online needs a room on this node).
+func (h *Hub) OnlineChannel(channelID int64) int {
+	n := 0
+	if slug, ok := h.slugs.Load(channelID); ok {
+		sh := h.shard(slug.(string))
+		sh.mu.Lock()
+		r := sh.rooms[slug.(string)]
+		sh.mu.Unlock()
+		if r != nil {
+			r.mu.Lock()
+			n = r.localLocked()
+			r.mu.Unlock()
+		}
+	}
+	now := time.Now()
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	for _, p := range h.elsewhere[channelID] {
+		if now.Sub(p.seen) <= presenceTTL {
+			n += p.count
+		}
+	}
+	return n
 }
 
 func (h *Hub) shard(slug string) *hubShard {
@@ -189,6 +262,10 @@ func (h *Hub) leave(r *liveRoom, c *client) {
 			_ = s.Unsubscribe()
 		}
 		close(r.stop)
+		// Nobody here any more: other nodes stop counting this node's
+		// viewers now rather than when its reports time out.
+		data, _ := json.Marshal(presenceMsg{Node: h.node, Count: 0})
+		_ = h.nc.Publish(presenceSubject(r.channelID), data)
 	}
 }
 

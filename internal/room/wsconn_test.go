@@ -503,3 +503,51 @@ func TestFlushGapFollowsTheWritePass(t *testing.T) {
 		t.Errorf("a maximum under the minimum wins: %v", got)
 	}
 }
+
+// A node with no viewer in a room still counts the viewers other nodes
+// report for it (the ingesting node shows the channel's viewers when all
+// of them watch through an edge), and stops when that node's room empties.
+func TestOnlineChannelCountsOtherNodesWithoutALocalRoom(t *testing.T) {
+	b, err := bus.Open("", quietLog(), bus.WithStoreDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	edge := NewHub(b.Conn, "edge", HubOptions{}, quietLog())
+	origin := NewHub(b.Conn, "origin", HubOptions{}, quietLog())
+	g := socketGateway(t, edge)
+	ln := listen(t)
+	var peers []net.Conn
+	for i := range 2 {
+		srv, peer := socketPair(t, ln, nil)
+		peers = append(peers, peer)
+		go io.Copy(io.Discard, peer)
+		c := attach(t, g, srv)
+		c.userID = int64(i + 1)
+		r, err := edge.join("far", 11, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.joined.Store(r)
+	}
+	if n := edge.OnlineChannel(11); n != 2 {
+		t.Fatalf("the edge counts %d of its own viewers, want 2", n)
+	}
+	waitFor(t, func() bool { return origin.OnlineChannel(11) == 2 }, "the origin to count the edge's two viewers")
+	if origin.Online("far") != 0 || origin.OnlineChannel(12) != 0 {
+		t.Fatal("counts leaked to a room or a channel nobody watches")
+	}
+	for _, p := range peers {
+		p.Close()
+	}
+	waitFor(t, func() bool { return edge.Online("far") == 0 }, "the viewers to leave the edge")
+	// The edge's last viewer left: it says so, no waiting for its reports
+	// to time out.
+	deadline := time.Now().Add(presenceTTL / 2)
+	for origin.OnlineChannel(11) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the origin still counts %d viewers of a room nobody reports", origin.OnlineChannel(11))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
