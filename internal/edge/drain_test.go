@@ -17,6 +17,17 @@ type pulledOnly struct{ live.Directory }
 
 func (pulledOnly) Lookup(string) (live.State, bool) { return live.State{}, false }
 
+// embeddedBus is an embedded NATS server for one test.
+func embeddedBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	b, err := bus.Open("", discard(), bus.WithStoreDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
 // loadsOf starts node id's load reports on b with report's figures.
 func loadsOf(t *testing.T, b *bus.Bus, id int, report live.LoadReport) *live.Loads {
 	t.Helper()
@@ -36,11 +47,7 @@ func loadsOf(t *testing.T, b *bus.Bus, id int, report live.LoadReport) *live.Loa
 func TestDrainingNodeMovesPlayers(t *testing.T) {
 	up := newUpstream(t)
 	close(up.release)
-	b, err := bus.Open("", discard(), bus.WithStoreDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := embeddedBus(t)
 
 	s := newTestService(t, up.srv.URL)
 	s.d.Directory = pulledOnly{}

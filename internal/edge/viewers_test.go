@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livehouse/livehouse/internal/bus"
 	"github.com/livehouse/livehouse/internal/live"
 	"github.com/livehouse/livehouse/internal/media"
 )
@@ -19,11 +18,7 @@ import (
 func TestOutsidePlayersOnAnEdgeCountOnTheOrigin(t *testing.T) {
 	up := newUpstream(t)
 	close(up.release)
-	b, err := bus.Open("", discard(), bus.WithStoreDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := embeddedBus(t)
 
 	e := newTestService(t, up.srv.URL) // caps two players per address
 	get := func(target, addr, agent string) string {
