@@ -246,7 +246,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	// Every node serves LL-HLS: its own streams from the hub, the others'
 	// pulled through (an edge ingests nothing, so all of them).
-	if a.Edge, err = edge.New(edge.Deps{Directory: a.Live, Local: a.Hub.ServeHLS, Conn: a.Bus.Conn, NodeID: a.Node.ID(),
+	if a.Edge, err = edge.New(edge.Deps{Directory: a.Live, Local: a.Hub.ServeHLS, ForgetLocal: a.Hub.ForgetPlayer, Conn: a.Bus.Conn, NodeID: a.Node.ID(),
 		Role: cfg.Role, Region: cfg.Region, Upstream: cfg.Upstream, CacheBytes: int64(cfg.EdgeCacheMiB) << 20, Drain: a.drain,
 		PlayersPerAddress: cfg.HLSPlayersPerAddress,
 		Authorize:         a.Accounts.Authorize, Metrics: reg, Log: log.With("component", "edge")}); err != nil {

@@ -62,7 +62,11 @@ func (s *Service) moveOff(w http.ResponseWriter, r *http.Request, via string) bo
 		return true
 	}
 	// The player keeps its session there; it counts there from now on.
-	s.players.forget(r.PathValue("slug"), r.URL.Query().Get(media.SessionParam))
+	slug, session := r.PathValue("slug"), r.URL.Query().Get(media.SessionParam)
+	s.players.forget(slug, session)
+	if s.d.ForgetLocal != nil {
+		s.d.ForgetLocal(slug, session)
+	}
 	http.Redirect(w, r, n.PublicURL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	return true
 }

@@ -54,6 +54,8 @@ func TestDrainingNodeMovesPlayers(t *testing.T) {
 	s.d.Drain = &live.Drain{}
 	s.d.Drain.Start()
 	s.loads = loadsOf(t, b, 1, live.LoadReport{Role: "edge", PublicURL: "http://self.example", Draining: true})
+	var forgotLocal []string
+	s.d.ForgetLocal = func(slug, session string) { forgotLocal = append(forgotLocal, slug+"/"+session) }
 
 	serve := func(target string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -84,6 +86,9 @@ func TestDrainingNodeMovesPlayers(t *testing.T) {
 	rec = serve("/hls/show/stream.m3u8?session=abc&_HLS_msn=3&_HLS_part=1")
 	if want := "http://other.example/hls/show/stream.m3u8?session=abc&_HLS_msn=3&_HLS_part=1"; rec.Code != http.StatusTemporaryRedirect || rec.Header().Get("Location") != want {
 		t.Fatalf("an outside player's playlist: %d to %q, want 307 to %s", rec.Code, rec.Header().Get("Location"), want)
+	}
+	if len(forgotLocal) != 1 || forgotLocal[0] != "show/abc" {
+		t.Fatalf("the local muxer was told to forget %v, want [show/abc] (a stream ingested here counts its players there)", forgotLocal)
 	}
 	if n := s.players.counts(time.Now())["show"]; n != 0 {
 		t.Fatalf("a player moved to another node still counts here (%d): the stream would count it twice", n)

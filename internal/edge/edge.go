@@ -27,8 +27,10 @@ import (
 type Deps struct {
 	// Directory says which node ingests a channel (and whether it is this one).
 	Directory live.Directory
-	// Local serves LL-HLS of the streams this node ingests (the media hub).
-	Local http.HandlerFunc
+	// Local serves LL-HLS of the streams this node ingests (the media hub);
+	// ForgetLocal stops counting one of their players (nil: none).
+	Local       http.HandlerFunc
+	ForgetLocal func(slug, session string)
 	// Conn carries the load reports; NodeID is this node's id.
 	Conn   *nats.Conn
 	NodeID int

@@ -481,6 +481,14 @@ func (h *Hub) playersElsewhereOf(slug string) int {
 	return 0
 }
 
+// ForgetPlayer stops counting a playback session of a channel live here
+// (the node sent that player elsewhere, where it is counted now).
+func (h *Hub) ForgetPlayer(slug, session string) {
+	if s, ok := h.Stream(slug); ok {
+		s.hls.players.Forget(session)
+	}
+}
+
 // ExternalPlayers is how many HLS players other than Livehouse's pages
 // watch a channel on this node (0 when it is not live here).
 func (h *Hub) ExternalPlayers(slug string) int {

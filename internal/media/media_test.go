@@ -108,6 +108,23 @@ func TestPlayersExpire(t *testing.T) {
 	}
 }
 
+// A forgotten player stops counting, and its address may count another.
+func TestPlayerForgotten(t *testing.T) {
+	p := NewPlayerSet(1)
+	now := time.Now()
+	p.Touch("a", "10.0.0.1", now)
+	p.Touch("b", "10.0.0.1", now) // over the cap of one
+	p.Forget("a")
+	p.Forget("nobody")
+	if n := p.Count(now); n != 0 {
+		t.Fatalf("players = %d after forgetting the only one", n)
+	}
+	p.Touch("b", "10.0.0.1", now)
+	if n := p.Count(now); n != 1 {
+		t.Fatalf("players = %d, want the address's new session", n)
+	}
+}
+
 func FuzzParsePartName(f *testing.F) {
 	f.Add("abc_video1_part7.mp4")
 	f.Fuzz(func(t *testing.T, name string) {
