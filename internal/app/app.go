@@ -366,7 +366,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	var webrtcRoutes http.Handler
 	if cfg.Ingests() {
 		if a.RTMP, err = rtmp.Listen(cfg.RTMPAddr, rtmp.Options{
-			Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"),
+			Hub: a.Hub, ReadTimeout: cfg.RTMPReadTimeout, Log: log.With("component", "rtmp"), Relay: a.Edge.RelayAddr,
 		}); err != nil {
 			return a, err
 		}
@@ -443,6 +443,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	}
 	a.Live.Advertise(self)
 	a.Edge.Advertise(self, self)
+	if a.RTMP != nil {
+		a.Edge.AdvertiseRTMP(relayAddr(a.RTMP.Addr(), self))
+	}
 	a.Frames = media.StartFrameGrabber(a.Hub, cfg.DataDir, a.scheme()+"://"+loopback(a.Web.Addr()), media.DefaultFrameInterval, log.With("component", "frames"))
 	log.Info("livehouse started", "http", a.Web.Addr().String(), "rtmp", a.rtmpAddr(), "rtmps", a.rtmpsAddr(), "srt", a.srtAddr(),
 		"webrtc udp", a.webrtcAddr(), "db", a.DB.Location, "bus", a.Bus.Location,
@@ -556,6 +559,22 @@ const kickSubject = "platform.kick"
 
 // loopback is addr with an unspecified host replaced by 127.0.0.1, for
 // the node to reach itself.
+// relayAddr is where other origins relay standby encoders to this node's
+// RTMP listener: its own host when it listens on one address, else the
+// host other nodes reach this node's HTTP side at (self).
+func relayAddr(rtmpAddr net.Addr, self string) string {
+	host, p, err := net.SplitHostPort(rtmpAddr.String())
+	if err != nil {
+		return rtmpAddr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if u, err := url.Parse(self); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+	}
+	return net.JoinHostPort(host, p)
+}
+
 func loopback(addr net.Addr) string {
 	host, p, err := net.SplitHostPort(addr.String())
 	if err != nil {

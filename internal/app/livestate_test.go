@@ -35,6 +35,27 @@ type liveResp struct {
 	Here bool `json:"here"`
 }
 
+// inputsResp is a channel's backup ingest state (stream health "inputs").
+type inputsResp struct {
+	OnAir        string `json:"on_air"`
+	Standby      string `json:"standby"`
+	StandbyInput string `json:"standby_input"`
+	Failovers    int    `json:"failovers"`
+}
+
+// inputsOf reads a channel's inputs (zero when it has one input or is
+// offline).
+func inputsOf(n *testNode, slug string) inputsResp {
+	var h struct {
+		Inputs *inputsResp `json:"inputs"`
+	}
+	n.api("GET", "/api/channels/"+slug+"/health", testAdminToken, nil, &h)
+	if h.Inputs == nil {
+		return inputsResp{}
+	}
+	return *h.Inputs
+}
+
 func liveOf(t *testing.T, n *testNode, slug string) liveResp {
 	t.Helper()
 	var out liveResp
@@ -171,40 +192,53 @@ func TestLiveStateAcrossTwoNodes(t *testing.T) {
 		t.Fatalf("danmaku on B while live on A has offset %v, want > 0: %s", r.body["offset_ms"], r.raw)
 	}
 
-	// A second publisher of the key, on B: refused, and A's stream goes on.
+	// A second encoder of the key, on B: B relays it to A, where it is the
+	// hot standby; A's stream goes on.
 	ffB := startFFmpeg(t, b.rtmp+"/"+key, "320x180")
+	waitFor(t, 20*time.Second, "the encoder on B to be A's standby", func() bool {
+		in := inputsOf(a, "relay")
+		return in.OnAir == "primary" && in.Standby == "ready" && in.StandbyInput == "backup"
+	})
+	if !strings.Contains(c.logs(b), "relayed as the standby of the node on air") {
+		t.Fatal("B did not log the relay")
+	}
+	// A third encoder, on B: A takes no second standby, so B refuses it
+	// with A's answer, and A's stream goes on.
+	ffThird := startFFmpeg(t, b.rtmp+"/"+key, "320x180")
 	exited := make(chan error, 1)
-	go func() { exited <- ffB.Wait() }()
+	go func() { exited <- ffThird.Wait() }()
 	select {
 	case err := <-exited:
 		if err == nil {
-			t.Fatal("the second publisher's ffmpeg exited cleanly; want an error")
+			t.Fatal("the third publisher's ffmpeg exited cleanly; want an error")
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("the second publisher was not refused")
+		t.Fatal("the third publisher was not refused")
 	}
 	waitFor(t, 5*time.Second, "B to log the refusal", func() bool {
 		logs := c.logs(b)
-		return strings.Contains(logs, "RTMP publish refused") && strings.Contains(logs, fmt.Sprintf("relay is ingested by node %d", idA))
+		return strings.Contains(logs, "RTMP publish refused") && strings.Contains(logs, fmt.Sprintf("node %d", idA)) &&
+			strings.Contains(logs, "did not take this encoder as its standby")
 	})
-	if !liveOf(t, a, "relay").Live || !liveOf(t, b, "relay").Live {
-		t.Fatal("the refused publish ended A's stream")
+	if !liveOf(t, a, "relay").Live || !liveOf(t, b, "relay").Live || inputsOf(a, "relay").Failovers != 0 {
+		t.Fatal("the refused publish disturbed A's stream")
 	}
 
-	// A dies without a word: B reads the channel offline within seconds.
+	// A dies without a word: once its claim lapses, B puts the relayed
+	// encoder on air itself.
 	c.kill(t, a)
 	killed := time.Now()
-	offline := pollFor(t, 15*time.Second, "relay offline on B", func() bool { return !liveOf(t, b, "relay").Live })
-	t.Logf("A killed; B read the channel offline %v later", offline.Sub(killed).Round(time.Millisecond))
+	waitFor(t, 20*time.Second, "relay live on B", func() bool {
+		st := liveOf(t, b, "relay")
+		return st.Live && st.Here
+	})
+	t.Logf("A killed; the relayed encoder on air on B %v later", time.Since(killed).Round(time.Millisecond))
 	stopGracefully(ffA)
-
-	// The key now goes live on B: A's claim has lapsed.
-	startFFmpeg(t, b.rtmp+"/"+key, "320x180")
-	waitFor(t, 20*time.Second, "relay live on B", func() bool { return liveOf(t, b, "relay").Live })
-	t.Logf("A killed; relay live again on B %v later", time.Since(killed).Round(time.Millisecond))
 	if st := liveOf(t, b, "relay"); !st.Here || st.Node.ID != idB {
 		t.Fatalf("relay on B: %+v node %+v", st, st.Node)
 	}
+	waitFor(t, 10*time.Second, "B's stream to carry video", func() bool { return liveOf(t, b, "relay").BitrateKbps > 0 })
+	_ = ffB
 
 	// A restarts on its data directory: same node id, and B's session stays open.
 	a = c.restart(t, a)

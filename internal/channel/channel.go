@@ -363,7 +363,7 @@ func (s *Service) ClaimChannel(ctx context.Context, ch media.ChannelRef, node in
 	if store.IsUniqueViolation(err) {
 		var holder sql.NullInt64
 		if e := s.db.QueryRowContext(ctx, `SELECT node_id FROM live_sessions WHERE channel_id = $1 AND ended_at IS NULL`, ch.ID).Scan(&holder); e == nil && holder.Valid {
-			return 0, fmt.Errorf("%w: %s is ingested by node %d", media.ErrAlreadyLive, ch.Slug, holder.Int64)
+			return 0, &media.LiveElsewhere{Slug: ch.Slug, Node: holder.Int64}
 		}
 		return 0, fmt.Errorf("%w: %s", media.ErrAlreadyLive, ch.Slug)
 	}

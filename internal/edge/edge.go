@@ -60,7 +60,7 @@ type Service struct {
 	flights *flights
 	loads   *live.Loads
 
-	publicURL, url atomic.Pointer[string]
+	publicURL, url, rtmp atomic.Pointer[string]
 
 	viewers *viewerSet
 	// players are the outside players of the streams pulled through.
@@ -153,6 +153,21 @@ func load(p *atomic.Pointer[string]) string {
 	return ""
 }
 
+// AdvertiseRTMP sets where other origins relay standby encoders to this
+// node ("host:port").
+func (s *Service) AdvertiseRTMP(addr string) { s.rtmp.Store(&addr) }
+
+// RelayAddr is where a standby encoder that reached this node is relayed
+// for node, which ingests its channel: node's RTMP address while node is
+// healthy (reporting, not draining). It is an rtmp.Relay.
+func (s *Service) RelayAddr(node int64) (string, bool) {
+	l, ok := s.loads.Node(int(node))
+	if !ok || !l.Healthy || l.Self || l.RTMP == "" {
+		return "", false
+	}
+	return l.RTMP, true
+}
+
 // Loads is the cluster view: every node's latest load report.
 func (s *Service) Loads() *live.Loads { return s.loads }
 
@@ -161,7 +176,7 @@ func (s *Service) report(period time.Duration) live.LoadReport {
 	sent := now - s.lastEgress.Swap(now)
 	return live.LoadReport{Role: s.d.Role, Region: s.d.Region, PublicURL: load(&s.publicURL), URL: load(&s.url),
 		Viewers: s.viewers.count(time.Now()), EgressBPS: sent * 8 * int64(time.Second) / int64(period),
-		CPU: s.cpu.cores(), Draining: s.d.Drain.Draining(), Players: s.players.counts(time.Now())}
+		CPU: s.cpu.cores(), Draining: s.d.Drain.Draining(), Players: s.players.counts(time.Now()), RTMP: load(&s.rtmp)}
 }
 
 // PlayersElsewhere is how many outside players other nodes serve a stream

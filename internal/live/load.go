@@ -39,7 +39,10 @@ type LoadReport struct {
 	// streams the node pulls through from other nodes, by channel slug;
 	// the ingesting node adds them to the stream's viewers.
 	Players map[string]int `json:"players,omitempty"`
-	At      time.Time      `json:"at"`
+	// RTMP is where other origins relay a standby encoder to this node
+	// ("host:port", plain RTMP); empty on a node that takes no publishers.
+	RTMP string    `json:"rtmp,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // NodeLoad is a report as this node sees it: Healthy when it arrived

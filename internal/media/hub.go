@@ -24,6 +24,19 @@ var (
 	ErrDraining        = errors.New("node is draining (shutting down): publish to another origin")
 )
 
+// LiveElsewhere is ErrAlreadyLive for a channel another node ingests: an
+// RTMP ingest relays the encoder there as its standby (rtmp.Relay).
+type LiveElsewhere struct {
+	Slug string
+	Node int64
+}
+
+func (e *LiveElsewhere) Error() string {
+	return fmt.Sprintf("%v: %s is ingested by node %d", ErrAlreadyLive, e.Slug, e.Node)
+}
+
+func (e *LiveElsewhere) Unwrap() error { return ErrAlreadyLive }
+
 // streamKeyPattern is what a stream key can look like: anything else is
 // refused by every ingest before the store is asked.
 var streamKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)

@@ -232,8 +232,9 @@ func createChannel(t *testing.T, n *node, slug string) string {
 	return out.StreamKey
 }
 
-// publish sends a live-encoded test pattern with tone to rtmpURL.
-func publish(t *testing.T, rtmpURL string) {
+// publish sends a live-encoded test pattern with tone to rtmpURL; the
+// test ends it, unless it was killed before.
+func publish(t *testing.T, rtmpURL string) *exec.Cmd {
 	t.Helper()
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
@@ -258,6 +259,7 @@ func publish(t *testing.T, rtmpURL string) {
 			<-done
 		}
 	})
+	return cmd
 }
 
 // metric reads one series of a node's /metrics (0 when absent).

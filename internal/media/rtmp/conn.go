@@ -64,6 +64,10 @@ func (c *conn) serve() error {
 	}
 	// A second publisher of a live channel becomes its hot standby.
 	claim, err := c.srv.hub.ClaimInput(c.srv.ctx, key)
+	var elsewhere *media.LiveElsewhere
+	if errors.As(err, &elsewhere) && c.srv.relay != nil {
+		return c.relay(sc, key, elsewhere)
+	}
 	if err != nil {
 		_ = sc.RejectAction()
 		// The key itself is a secret: never log it.

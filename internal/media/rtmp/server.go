@@ -21,6 +21,7 @@ import (
 type Server struct {
 	hub         *media.Hub
 	readTimeout time.Duration
+	relay       Relay
 	log         *slog.Logger
 
 	ln     net.Listener
@@ -40,6 +41,10 @@ type Options struct {
 	// and the big platforms speak it). The handshake is bounded by
 	// ReadTimeout like any other read.
 	TLS *tls.Config
+	// Relay, when set, makes an encoder whose channel another node
+	// ingests that node's standby (relay.go); without it such an encoder
+	// is refused.
+	Relay Relay
 }
 
 // Listen binds addr and starts accepting publishers.
@@ -57,7 +62,7 @@ func Listen(addr string, o Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		hub: o.Hub, readTimeout: o.ReadTimeout, log: o.Log,
+		hub: o.Hub, readTimeout: o.ReadTimeout, relay: o.Relay, log: o.Log,
 		ln: ln, ctx: ctx, cancel: cancel,
 	}
 	s.wg.Add(1)
