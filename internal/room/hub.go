@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -463,27 +464,40 @@ func (r *liveRoom) flush(now time.Time) bool {
 	b.WriteString("]}")
 	// Framed once: every viewer's socket gets these very bytes.
 	frame := textFrame(b.Bytes())
-	if len(viewers) <= writeChunk {
-		for _, c := range viewers {
-			c.deliver(frame)
-		}
+	writers := min(runtime.GOMAXPROCS(0), (len(viewers)+writeChunk-1)/writeChunk)
+	if writers <= 1 {
+		deliverAll(viewers, frame)
 		return true
 	}
 	// A write per viewer is the cost of a batch: spread it over the cores.
 	var wg sync.WaitGroup
-	for i := 0; i < len(viewers); i += writeChunk {
-		part := viewers[i:min(i+writeChunk, len(viewers))]
+	per := (len(viewers) + writers - 1) / writers
+	for i := 0; i < len(viewers); i += per {
+		part := viewers[i:min(i+per, len(viewers))]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, c := range part {
-				c.deliver(frame)
-			}
+			deliverAll(part, frame)
 		}()
 	}
 	wg.Wait()
 	return true
 }
 
-// writeChunk is how many viewers one goroutine writes a batch to.
-const writeChunk = 512
+// deliverAll writes frame to viewers, stepping aside every writeChunk
+// writes: a pass over thousands of sockets takes tens of milliseconds,
+// and without a yield every other goroutine on the core (a post being
+// read, the database's and the bus's replies) waits for the whole pass.
+func deliverAll(viewers []*client, frame []byte) {
+	for i, c := range viewers {
+		c.deliver(frame)
+		if i%writeChunk == writeChunk-1 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// writeChunk is how many viewers a writer writes a batch to between
+// yields (about 0.5 ms of writev on loopback), and at least to each
+// writer goroutine.
+const writeChunk = 64

@@ -3,6 +3,7 @@ package room
 import (
 	"io"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -83,4 +84,31 @@ func FuzzClean(f *testing.F) {
 			t.Fatalf("Clean is not stable: %q -> %q -> %q (%v)", s, out, again, err)
 		}
 	})
+}
+
+// TestWritePassYieldsToOtherGoroutines: on one core, a goroutine that
+// became runnable when a long write pass began (a post being read, the
+// database's reply) runs during the pass, not after it.
+func TestWritePassYieldsToOtherGoroutines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	viewers := make([]*client, 4*writeChunk)
+	for i := range viewers {
+		viewers[i] = &client{replaying: true} // deliver only appends to held
+	}
+	last := viewers[len(viewers)-1]
+	ranDuringPass := make(chan bool, 1)
+	go func() {
+		last.mu.Lock()
+		defer last.mu.Unlock()
+		ranDuringPass <- len(last.held) == 0
+	}()
+	deliverAll(viewers, []byte("frame"))
+	if !<-ranDuringPass {
+		t.Fatal("a runnable goroutine waited for the whole write pass")
+	}
+	for i, c := range viewers {
+		if len(c.held) != 1 {
+			t.Fatalf("viewer %d got %d frames, want 1", i, len(c.held))
+		}
+	}
 }
