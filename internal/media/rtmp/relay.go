@@ -73,7 +73,12 @@ func dialUpstream(ctx context.Context, node int64, addr, key string, timeout tim
 }
 
 // start announces the encoder's tracks and watches the connection: the
-// origin sends nothing the relay needs, but its closing is read here.
+// origin sends nothing the relay needs, but its closing is read here, and
+// its acknowledgements must be read or they would fill the socket in a
+// long stream. gortmplib's reader writes on its own only to answer a ping
+// (Livehouse's server sends none) or to acknowledge what it received
+// (the relay receives a few control messages): reading beside the frame
+// writes is safe with our origins.
 func (u *upstream) start(tracks []*gortmplib.Track) error {
 	u.w = &gortmplib.Writer{Conn: u.client, Tracks: tracks}
 	u.deadline()
