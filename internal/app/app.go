@@ -339,6 +339,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livehouse_room_likes_dropped_total",
 		Help: "Like taps dropped for arriving faster than one report a second per connection or over 50 per report."},
 		func() float64 { return float64(a.Rooms.LikesDropped()) }))
+	reg.MustRegister(append(a.Rooms.Collectors(), roomHub.Collectors()...)...)
 	// Simulcast exists before any ingest listens: the hub tells it of every stream.
 	var simulcastKey []byte
 	if cfg.SimulcastKey != "" {

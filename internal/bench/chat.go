@@ -143,6 +143,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 		cpu0, _ = cpuTicks(srv.cmd.Process.Pid)
 	}
 	self0, _ := cpuTicks(os.Getpid())
+	metricsBefore := scrapeHistograms(base, fanoutMetric, postMetric)
 	start := time.Now()
 	var sent atomic.Int64
 	var sendWG, postWG sync.WaitGroup
@@ -192,6 +193,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 		rssEnd, _ = rssKiB(srv.cmd.Process.Pid)
 	}
 	self1, _ := cpuTicks(os.Getpid())
+	metricsAfter := scrapeHistograms(base, fanoutMetric, postMetric)
 	stopViewers()
 	wg.Wait()
 
@@ -215,6 +217,12 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	} else {
 		fmt.Fprintf(o.Out, "  sender acknowledged (%s): none; refused %d, timed out (10 s) %d\n", how, refused.Load(), timedOut.Load())
 	}
+	if after, ok := metricsAfter[postMetric]; ok {
+		fmt.Fprintf(o.Out, "  server side, posting (%s): %s\n", postMetric, after.since(metricsBefore[postMetric]).describe())
+	}
+	if after, ok := metricsAfter[fanoutMetric]; ok {
+		fmt.Fprintf(o.Out, "  server side, hub to every viewer (%s): %s\n", fanoutMetric, after.since(metricsBefore[fanoutMetric]).describe())
+	}
 	fmt.Fprintf(o.Out, "  load generator: CPU %.0f%% of a core\n", float64(self1-self0)/clockTicks/elapsed*100)
 	fmt.Fprintf(o.Out, "  viewers disconnected by the server: %d\n", closedByServer.Load())
 	if srv != nil {
@@ -223,6 +231,12 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	}
 	return nil
 }
+
+// The server's own latency histograms (internal/room).
+const (
+	fanoutMetric = "livehouse_room_fanout_seconds"
+	postMetric   = "livehouse_danmaku_post_seconds"
+)
 
 // localIP spreads clients over 127.0.0.0/8 so per-address limits (log-in)
 // see many addresses, as they would from real viewers.

@@ -3,6 +3,7 @@ package room
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus"
 	"hash/fnv"
 	"log/slog"
 	"runtime"
@@ -46,7 +47,18 @@ type Hub struct {
 	// observe sees the id of every danmaku arriving from the bus (set by
 	// NewGateway to the service's id source; nil in hub-only tests).
 	observe func(id int64)
+
+	// fanout is the server's side of delivery latency: from an event
+	// reaching this hub to the end of the write pass that gave it to every
+	// viewer of the room here.
+	fanout prometheus.Histogram
 }
+
+// latencyBuckets: 1 ms to 10 s, 24 steps of about 1.5×.
+var latencyBuckets = prometheus.ExponentialBucketsRange(0.001, 10, 24)
+
+// Collectors are the hub's metrics, for the app's registry.
+func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.fanout} }
 
 type hubShard struct {
 	mu    sync.Mutex
@@ -74,7 +86,10 @@ func NewHub(nc *nats.Conn, node string, o HubOptions, log *slog.Logger) *Hub {
 		o.QueueLen = 64
 	}
 	h := &Hub{nc: nc, node: node, log: log, flushEvery: o.FlushEvery, minFlushGap: o.MinFlushGap, queueLen: o.QueueLen,
-		elsewhere: map[int64]map[string]presence{}}
+		elsewhere: map[int64]map[string]presence{},
+		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "livehouse_room_fanout_seconds",
+			Help:    "From a live event reaching the node's room hub to the end of the write pass that queued or wrote it to every viewer of its room on the node.",
+			Buckets: latencyBuckets})}
 	for i := range h.shards {
 		h.shards[i].rooms = map[string]*liveRoom{}
 	}
@@ -166,6 +181,8 @@ type liveRoom struct {
 	accounts map[int64]int // connections per logged-in account
 	anon     int
 	pending  [][]byte
+	// pendingAt is when each pending event arrived (fanout).
+	pendingAt []time.Time
 	// wake tells the flusher that pending stopped being empty.
 	wake    chan struct{}
 	remote  map[string]presence // other nodes' viewer counts
@@ -311,6 +328,7 @@ func (r *liveRoom) enqueue(data []byte) {
 	first := !r.closed && len(r.pending) == 0
 	if !r.closed {
 		r.pending = append(r.pending, data)
+		r.pendingAt = append(r.pendingAt, time.Now())
 	}
 	r.mu.Unlock()
 	if first {
@@ -434,8 +452,8 @@ func (r *liveRoom) run() {
 // viewer in one frame; it reports whether it sent anything.
 func (r *liveRoom) flush(now time.Time) bool {
 	r.mu.Lock()
-	events := r.pending
-	r.pending = nil
+	events, arrived := r.pending, r.pendingAt
+	r.pending, r.pendingAt = nil, nil
 	// The online count goes out at most every 2 s: during a join storm of
 	// thousands, a frame per change would flood every viewer.
 	if online := r.onlineLocked(now); online != r.shown && now.Sub(r.shownAt) >= onlineEvery {
@@ -464,6 +482,12 @@ func (r *liveRoom) flush(now time.Time) bool {
 	b.WriteString("]}")
 	// Framed once: every viewer's socket gets these very bytes.
 	frame := textFrame(b.Bytes())
+	defer func() {
+		end := time.Now()
+		for _, t := range arrived {
+			r.hub.fanout.Observe(end.Sub(t).Seconds())
+		}
+	}()
 	writers := min(runtime.GOMAXPROCS(0), (len(viewers)+writeChunk-1)/writeChunk)
 	if writers <= 1 {
 		deliverAll(viewers, frame)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -73,14 +74,17 @@ type Accounts interface {
 
 // Service takes danmaku in: checks, the room log, and the bus.
 type Service struct {
-	db         *store.DB
-	channels   Channels
-	moderation Moderation
-	accounts   Accounts
-	live       LiveStreams
-	nc         *nats.Conn
-	bus        *bus.Bus
-	log        *slog.Logger
+	// postSeconds is how long Post takes: checks, the group commit, the
+	// bus publish (the server's side of the sender's acknowledgement).
+	postSeconds prometheus.Histogram
+	db          *store.DB
+	channels    Channels
+	moderation  Moderation
+	accounts    Accounts
+	live        LiveStreams
+	nc          *nats.Conn
+	bus         *bus.Bus
+	log         *slog.Logger
 
 	ids    *idSource
 	writer *logWriter
@@ -167,6 +171,9 @@ type Deps struct {
 func New(d Deps) (*Service, error) {
 	db, live, b, log := d.DB, d.Live, d.Bus, d.Log
 	s := &Service{
+		postSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "livehouse_danmaku_post_seconds",
+			Help:    "How long posting a danmaku takes in the server, from the decoded request to stored and published (the server's side of the sender's acknowledgement).",
+			Buckets: latencyBuckets}),
 		db: db, channels: d.Channels, moderation: d.Moderation, accounts: d.Accounts,
 		screen: d.Screen, verdict: d.Verdicts, learner: d.Learner,
 		live: live, nc: b.Conn, bus: b, log: log, stop: make(chan struct{}), closed: make(chan struct{}),
@@ -262,10 +269,14 @@ type PostInput struct {
 	ReplyTo string `json:"reply_to,omitempty"`
 }
 
+// Collectors are the service's metrics, for the app's registry.
+func (s *Service) Collectors() []prometheus.Collector { return []prometheus.Collector{s.postSeconds} }
+
 // Post checks a danmaku from the principal in ctx, stores it and publishes
 // it to every node. Errors are *policy.Denied, *policy.RuleViolation, a
 // hygiene *httpjson.Problem or internal.
 func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message, error) {
+	defer func(start time.Time) { s.postSeconds.Observe(time.Since(start).Seconds()) }(time.Now())
 	p := policy.PrincipalFrom(ctx)
 	text, err := Clean(in.Text)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -486,6 +487,23 @@ func TestQuietRoomFlushesAtOnceAndBatchesWithinTheGap(t *testing.T) {
 		t.Fatalf("a second batch %v after the first, want the gap of %v", waited, gap)
 	}
 	t.Logf("the burst waited %v for the gap", at.Sub(burst))
+	// The server's side of it, as /metrics shows: four events, three of
+	// which waited most of the gap between the hub and the viewer.
+	// (Observed when the pass ends, a moment after the viewer has read.)
+	var hist *dto.Histogram
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var m dto.Metric
+		if err := h.fanout.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if hist = m.GetHistogram(); hist.GetSampleCount() >= 4 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if hist.GetSampleCount() != 4 || hist.GetSampleSum() < 3*(gap-500*time.Millisecond).Seconds() {
+		t.Fatalf("fanout histogram: %d events, %.2f s in all; want 4 events, three near the %v gap",
+			hist.GetSampleCount(), hist.GetSampleSum(), gap)
+	}
 }
 
 // The gap after a room's batch is as long as its write pass took, within
