@@ -79,6 +79,29 @@ func TestStandbyOnAnotherOrigin(t *testing.T) {
 	if strings.Contains(other.log(), "on air here now") {
 		t.Fatal("origin-2 took the channel over although origin-1 lives")
 	}
+
+	// Origin-1 is restarted (SIGTERM: it drains, then exits and lets the
+	// channel go): origin-2 puts the encoder it relays on air itself.
+	_ = onAir.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-onAir.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("origin-1 did not exit after SIGTERM")
+	}
+	exited := time.Now()
+	waitFor(t, 15*time.Second, "twin on air on origin-2", func() bool {
+		var ch struct {
+			Live bool `json:"live"`
+			Here bool `json:"here"`
+		}
+		call(t, "GET", other.http+"/api/channels/twin", nil, &ch)
+		return ch.Live && ch.Here
+	})
+	t.Logf("origin-1 drained and exited; twin on air on origin-2 %v later", time.Since(exited).Round(time.Millisecond))
+	waitFor(t, 20*time.Second, "the edge to serve twin from origin-2", func() bool {
+		code, body := getAll(viewerEdge.http + "/hls/twin/index.m3u8")
+		return code == 200 && strings.Contains(body, ".m3u8")
+	})
 }
 
 type inputsState struct {
