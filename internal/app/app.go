@@ -378,7 +378,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			}
 		}
 		if cfg.SRTAddr != "" {
-			if a.SRT, err = srt.Listen(cfg.SRTAddr, srt.Options{Hub: a.Hub, Passphrase: cfg.SRTPassphrase,
+			if a.SRT, err = srt.Listen(cfg.SRTAddr, srt.Options{Hub: a.Hub, Passphrase: cfg.SRTPassphrase, Relay: a.Edge.RelayAddr,
 				Timeouts: srt.Timeouts{Read: cfg.RTMPReadTimeout}, Log: log.With("component", "srt")}); err != nil {
 				return a, err
 			}

@@ -24,6 +24,18 @@ var (
 	ErrDraining        = errors.New("node is draining (shutting down): publish to another origin")
 )
 
+// Publication is where an ingest writes one publisher's media: its Claim
+// on this node, or a relay of it to the node that ingests the channel
+// (rtmp.Relayed). GoLive may return a nil Stream (a relay has none here).
+type Publication interface {
+	GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream, error)
+	WriteFrame(f Frame) error
+	OnKick(fn func())
+	Kicked() bool
+	AddIngestBytes(n uint64)
+	Release(reason string)
+}
+
 // LiveElsewhere is ErrAlreadyLive for a channel another node ingests: an
 // RTMP ingest relays the encoder there as its standby (rtmp.Relay).
 type LiveElsewhere struct {

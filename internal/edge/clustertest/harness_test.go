@@ -234,7 +234,10 @@ func createChannel(t *testing.T, n *node, slug string) string {
 
 // publish sends a live-encoded test pattern with tone to rtmpURL; the
 // test ends it, unless it was killed before.
-func publish(t *testing.T, rtmpURL string) *exec.Cmd {
+func publish(t *testing.T, rtmpURL string) *exec.Cmd { return publishAs(t, rtmpURL, "flv") }
+
+// publishAs publishes in a container: flv (RTMP) or mpegts (SRT).
+func publishAs(t *testing.T, url, format string) *exec.Cmd {
 	t.Helper()
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
@@ -244,7 +247,7 @@ func publish(t *testing.T, rtmpURL string) *exec.Cmd {
 		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", rtmpURL)
+		"-c:a", "aac", "-b:a", "64k", "-f", format, url)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,15 +14,16 @@ import (
 )
 
 // TestStandbyOnAnotherOrigin: a channel's primary encoder publishes to one
-// origin and its backup encoder to another. The second origin relays the
-// backup to the first as its hot standby; when the primary encoder is
+// origin over RTMP and its backup encoder to another over SRT. The second
+// origin relays the backup (over RTMP) to the first as its hot standby; when the primary encoder is
 // killed, the first origin puts the relayed backup on air and the playlist
 // viewers read through an edge carries on: its media sequence never goes
 // back and parts keep coming.
 func TestStandbyOnAnotherOrigin(t *testing.T) {
 	c := newCluster(t)
 	onAir := c.start("origin-1", "--role", "origin")
-	other := c.start("origin-2", "--role", "origin")
+	srtAddr := "127.0.0.1:" + freePort(t)
+	other := c.start("origin-2", "--role", "origin", "--srt", srtAddr)
 	viewerEdge := c.start("edge", "--role", "edge")
 
 	key := createChannel(t, onAir, "twin")
@@ -45,7 +46,7 @@ func TestStandbyOnAnotherOrigin(t *testing.T) {
 		}
 		return n == 2
 	})
-	publish(t, other.rtmp+"/"+key)
+	publishAs(t, "srt://"+srtAddr+"?streamid=publish:"+key, "mpegts")
 	waitFor(t, 20*time.Second, "the backup on origin-2 to be origin-1's standby", func() bool {
 		in := inputsOf(t, onAir, "twin")
 		return in.OnAir == "primary" && in.Standby == "ready"

@@ -62,18 +62,15 @@ func (c *conn) serve() error {
 		_ = sc.RejectAction()
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
-	// A second publisher of a live channel becomes its hot standby.
-	claim, err := c.srv.hub.ClaimInput(c.srv.ctx, key)
-	var elsewhere *media.LiveElsewhere
-	if errors.As(err, &elsewhere) && c.srv.relay != nil {
-		return c.relay(sc, key, elsewhere)
-	}
+	// A second publisher of a live channel becomes its hot standby: here,
+	// or relayed to the node on air (relay.go).
+	claim, slug, err := c.publication(key)
 	if err != nil {
 		_ = sc.RejectAction()
 		// The key itself is a secret: never log it.
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
-	c.log = c.log.With("channel", claim.Channel.Slug)
+	c.log = c.log.With("channel", slug)
 	reason := "publisher disconnected"
 	defer func() { claim.Release(reason) }()
 	claim.OnKick(func() { _ = c.nc.Close() })
@@ -154,6 +151,25 @@ func (c *conn) serve() error {
 			counted, lastCount = n, now
 		}
 	}
+}
+
+// publication claims the channel of key here, or relays the encoder to
+// the node that ingests it.
+func (c *conn) publication(key string) (media.Publication, string, error) {
+	claim, err := c.srv.hub.ClaimInput(c.srv.ctx, key)
+	if err == nil {
+		return claim, claim.Channel.Slug, nil
+	}
+	var elsewhere *media.LiveElsewhere
+	if !errors.As(err, &elsewhere) || c.srv.relay == nil {
+		return nil, "", err
+	}
+	relayed, err := RelayStandby(c.srv.ctx, RelayOptions{Hub: c.srv.hub, Relay: c.srv.relay, Key: key, Elsewhere: elsewhere,
+		Timeout: c.srv.readTimeout, Log: c.log.With("channel", elsewhere.Slug)})
+	if err != nil {
+		return nil, "", err
+	}
+	return relayed, elsewhere.Slug, nil
 }
 
 // isClosed tells a publisher's clean goodbye (EOF, closed socket) from a failure.

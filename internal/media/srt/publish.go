@@ -35,13 +35,12 @@ const (
 type publisher struct {
 	srv   *Server
 	conn  gosrt.Conn
-	claim *media.Claim
+	claim media.Publication // a claim here, or a relay to the node on air
 	log   *slog.Logger
 
 	in     *connReader
-	tracks []*tsTrack // the program's tracks we carry, in PMT order
-	stream *media.Stream
-	live   atomic.Bool // stream is set: the detection watchdog stands down
+	tracks []*tsTrack  // the program's tracks we carry, in PMT order
+	live   atomic.Bool // went live (here or relayed): the detection watchdog stands down
 	held   []heldFrame // frames read before the stream could go live
 	heldN  int
 
@@ -164,7 +163,7 @@ func (p *publisher) serve() (string, error) {
 			p.in.countBytes(p.claim)
 			continue
 		}
-		if p.stream == nil && detectExpired.Load() {
+		if !p.live.Load() && detectExpired.Load() {
 			return reasonUnsupported, fmt.Errorf("%w: %s", errRefused, p.notStartedWhy(fmt.Sprintf("within %v", p.srv.timeouts.Detect)))
 		}
 		var fe *frameError
@@ -334,7 +333,7 @@ func (p *publisher) frame(t *tsTrack, pts, dts int64, data [][]byte) error {
 		}
 		p.waitKey = false
 	}
-	if p.stream != nil {
+	if p.live.Load() {
 		return p.write(t, pts, dts, data)
 	}
 	now := time.Now()
@@ -437,7 +436,7 @@ func (p *publisher) goLive() error {
 	var st gosrt.Statistics
 	p.conn.Stats(&st)
 	delay := time.Duration(st.Instantaneous.MsRecvTsbPdDelay) * time.Millisecond
-	stream, err := p.claim.GoLive(p.srv.ctx, tracks, media.Ingest{Protocol: "srt",
+	_, err := p.claim.GoLive(p.srv.ctx, tracks, media.Ingest{Protocol: "srt",
 		FirstArrival: p.held[start].arrived.Add(-delay), TransportDelay: delay})
 	if errors.Is(err, media.ErrIncompatibleBackup) {
 		return &frameError{err: fmt.Errorf("%w: %v", errRefused, err)}
@@ -445,7 +444,6 @@ func (p *publisher) goLive() error {
 	if err != nil {
 		return &frameError{err: err, golive: true}
 	}
-	p.stream = stream
 	p.live.Store(true)
 	held := p.held[start:]
 	p.held, p.heldN = nil, 0

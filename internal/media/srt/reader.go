@@ -86,14 +86,14 @@ func (r *connReader) silent() bool { return r.quiet.Load() }
 
 // countBytes adds what arrived since the last count to the channel's
 // ingest counter, at most once a second.
-func (r *connReader) countBytes(c *media.Claim) {
+func (r *connReader) countBytes(c media.Publication) {
 	if now := time.Now(); now.Sub(r.lastAdd) >= time.Second {
 		c.AddIngestBytes(r.n - r.counted)
 		r.counted, r.lastAdd = r.n, now
 	}
 }
 
-func (r *connReader) flushBytes(c *media.Claim) {
+func (r *connReader) flushBytes(c media.Publication) {
 	c.AddIngestBytes(r.n - r.counted)
 	r.counted = r.n
 }

@@ -20,6 +20,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
 
 // Server owns the SRT listener and every publisher it accepted. Close
@@ -27,6 +28,7 @@ import (
 // waits for their goroutines.
 type Server struct {
 	hub        *media.Hub
+	relay      rtmp.Relay
 	passphrase string
 	timeouts   Timeouts
 	log        *slog.Logger
@@ -50,6 +52,10 @@ type Options struct {
 	Passphrase string
 	Timeouts   Timeouts
 	Log        *slog.Logger
+	// Relay, when set, makes a publisher whose channel another node
+	// ingests that node's standby, relayed over RTMP (rtmp.RelayStandby);
+	// without it such a publisher is refused (conflict).
+	Relay rtmp.Relay
 }
 
 // Timeouts bound how long a publisher may keep a channel without sending
@@ -88,7 +94,7 @@ func Listen(addr string, o Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		hub: o.Hub, passphrase: o.Passphrase, timeouts: o.Timeouts, log: o.Log,
+		hub: o.Hub, passphrase: o.Passphrase, timeouts: o.Timeouts, log: o.Log, relay: o.Relay,
 		ln: ln, ctx: ctx, cancel: cancel,
 		pending: make(chan struct{}, maxPendingHandshakes),
 	}
@@ -139,7 +145,7 @@ type refusal struct {
 // accepted or rejected, never left pending.
 func (s *Server) handle(req gosrt.ConnRequest) {
 	log := s.log.With("remote", req.RemoteAddr().String())
-	claim, ref := s.decide(req)
+	claim, slug, ref := s.decide(req)
 	if ref != nil {
 		<-s.pending
 		req.Reject(ref.code)
@@ -159,49 +165,58 @@ func (s *Server) handle(req gosrt.ConnRequest) {
 		return
 	}
 	defer s.conns.Untrack(conn)
-	p := &publisher{srv: s, conn: conn, claim: claim, log: log.With("channel", claim.Channel.Slug)}
+	p := &publisher{srv: s, conn: conn, claim: claim, log: log.With("channel", slug)}
 	p.run()
 }
 
-// decide checks a request; a nil refusal comes with the channel's claim.
-func (s *Server) decide(req gosrt.ConnRequest) (*media.Claim, *refusal) {
+// decide checks a request; a nil refusal comes with the channel's claim
+// (or the relay to the node that ingests it) and its slug.
+func (s *Server) decide(req gosrt.ConnRequest) (media.Publication, string, *refusal) {
 	if req.Version() < 5 {
-		return nil, &refusal{gosrt.REJ_VERSION, errors.New("SRT handshake v4 carries no stream id; use an SRT 1.3+ client")}
+		return nil, "", &refusal{gosrt.REJ_VERSION, errors.New("SRT handshake v4 carries no stream id; use an SRT 1.3+ client")}
 	}
 	sid, err := ParseStreamID(req.StreamId())
 	if err != nil {
-		return nil, &refusal{gosrt.REJX_BAD_REQUEST, err}
+		return nil, "", &refusal{gosrt.REJX_BAD_REQUEST, err}
 	}
 	if sid.Mode != ModePublish {
-		return nil, &refusal{gosrt.REJX_BAD_MODE, errors.New("reading over SRT is not offered; players read LL-HLS at /hls/CHANNEL/index.m3u8 or WebRTC at /whep/CHANNEL")}
+		return nil, "", &refusal{gosrt.REJX_BAD_MODE, errors.New("reading over SRT is not offered; players read LL-HLS at /hls/CHANNEL/index.m3u8 or WebRTC at /whep/CHANNEL")}
 	}
 	switch {
 	case s.passphrase == "" && req.IsEncrypted():
-		return nil, &refusal{gosrt.REJ_UNSECURE, errors.New("publisher encrypts but this server has no SRT passphrase; publish without one")}
+		return nil, "", &refusal{gosrt.REJ_UNSECURE, errors.New("publisher encrypts but this server has no SRT passphrase; publish without one")}
 	case s.passphrase != "" && !req.IsEncrypted():
-		return nil, &refusal{gosrt.REJ_UNSECURE, errors.New("this server requires an SRT passphrase; the publisher sent none")}
+		return nil, "", &refusal{gosrt.REJ_UNSECURE, errors.New("this server requires an SRT passphrase; the publisher sent none")}
 	case s.passphrase != "":
 		if err := req.SetPassphrase(s.passphrase); err != nil {
-			return nil, &refusal{gosrt.REJ_BADSECRET, errors.New("wrong SRT passphrase")}
+			return nil, "", &refusal{gosrt.REJ_BADSECRET, errors.New("wrong SRT passphrase")}
 		}
 	}
 	// A second publisher of a live channel (its backup key, or the same
 	// key from another encoder) becomes the stream's hot standby.
 	claim, err := s.hub.ClaimInput(s.ctx, sid.Key)
+	var elsewhere *media.LiveElsewhere
 	switch {
 	case err == nil:
-		return claim, nil
+		return claim, claim.Channel.Slug, nil
+	case errors.As(err, &elsewhere) && s.relay != nil:
+		relayed, err := rtmp.RelayStandby(s.ctx, rtmp.RelayOptions{Hub: s.hub, Relay: s.relay, Key: sid.Key, Elsewhere: elsewhere,
+			Timeout: s.timeouts.Read, Log: s.log.With("channel", elsewhere.Slug)})
+		if err != nil {
+			return nil, "", &refusal{gosrt.REJX_CONFLICT, err}
+		}
+		return relayed, elsewhere.Slug, nil
 	case errors.Is(err, media.ErrUnknownKey):
 		// The key itself is a secret: never log it.
-		return nil, &refusal{gosrt.REJX_UNAUTHORIZED, err}
+		return nil, "", &refusal{gosrt.REJX_UNAUTHORIZED, err}
 	case errors.Is(err, media.ErrChannelDisabled):
-		return nil, &refusal{gosrt.REJX_FORBIDDEN, err}
+		return nil, "", &refusal{gosrt.REJX_FORBIDDEN, err}
 	case errors.Is(err, media.ErrAlreadyLive):
-		return nil, &refusal{gosrt.REJX_CONFLICT, err}
+		return nil, "", &refusal{gosrt.REJX_CONFLICT, err}
 	case errors.Is(err, media.ErrShutdown), errors.Is(err, media.ErrDraining):
-		return nil, &refusal{gosrt.REJX_DOWN, err}
+		return nil, "", &refusal{gosrt.REJX_DOWN, err}
 	default:
-		return nil, &refusal{gosrt.REJX_ISE, fmt.Errorf("claim channel: %w", err)}
+		return nil, "", &refusal{gosrt.REJX_ISE, fmt.Errorf("claim channel: %w", err)}
 	}
 }
 
