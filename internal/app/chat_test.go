@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -345,5 +346,56 @@ func TestMentionAndReplyReachTheBell(t *testing.T) {
 		if list, _ := r.body["notifications"].([]any); len(list) != 1 {
 			t.Fatalf("%s has %d notifications, want 1: %s", who, len(list), r.raw)
 		}
+	}
+}
+
+// TestIDsFollowWhatThisNodeHasSeen: a message made by another node whose
+// clock runs ahead reaches this node only through the log (no bus header:
+// this node has no viewer in the room). A reply to it posted over HTTP
+// sorts after it, and so does a post made after reading it in history.
+func TestIDsFollowWhatThisNodeHasSeen(t *testing.T) {
+	n := startNode(t, "")
+	owner := newUser(t, n, "idhost", true)
+	if r := owner.do("POST", "/api/channels", map[string]any{"slug": "idroom", "title": "Ids"}); r.code != 201 {
+		t.Fatalf("create channel: %d %s", r.code, r.raw)
+	}
+	poster := newUser(t, n, "idposter", false)
+	var chID int64
+	if err := n.app.DB.QueryRow(`SELECT id FROM channels WHERE slug = $1`, "idroom").Scan(&chID); err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	foreign := func(ahead time.Duration, text string) int64 {
+		at := time.Now().Add(ahead).UnixMilli()
+		id := (at-epoch)<<22 | 1023<<12 // node 1023's id, made on a clock running ahead
+		if _, err := n.app.DB.Exec(`INSERT INTO danmaku (id, channel_id, user_id, username, level, text, color, mode, created_at, stream_offset_ms)
+			VALUES ($1, $2, 1, 'elsewhere', 0, $3, '#ffffff', 'scroll', $4, -1)`, id, chID, text, at); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	idOf := func(r reply) int64 {
+		t.Helper()
+		if r.code != 201 {
+			t.Fatalf("post: %d %s", r.code, r.raw)
+		}
+		id, err := strconv.ParseInt(r.str("id"), 10, 64)
+		if err != nil {
+			t.Fatalf("post id %q: %v", r.str("id"), err)
+		}
+		return id
+	}
+
+	first := foreign(10*time.Second, "from a node whose clock is ahead")
+	answer := idOf(poster.do("POST", "/api/rooms/idroom/danmaku", map[string]any{"text": "an answer", "reply_to": strconv.FormatInt(first, 10)}))
+	if answer <= first {
+		t.Fatalf("the reply %d sorts before the message it answers %d", answer, first)
+	}
+	second := foreign(20*time.Second, "further ahead still")
+	if h := poster.do("GET", "/api/rooms/idroom/danmaku", nil); h.code != 200 || !strings.Contains(h.raw, "further ahead still") {
+		t.Fatalf("history: %d %s", h.code, h.raw)
+	}
+	if after := idOf(poster.do("POST", "/api/rooms/idroom/danmaku", map[string]any{"text": "after reading it"})); after <= second {
+		t.Fatalf("a post made after reading %d in history sorts before it: %d", second, after)
 	}
 }

@@ -314,6 +314,17 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 	if v.Text != "" { // replace-terms masked
 		text = v.Text
 	}
+	var quote *Quote
+	if replyTo > 0 {
+		if quote, err = s.quote(ctx, chID, replyTo); err != nil {
+			return Message{}, err
+		}
+		// The answered message exists in this room (so a client cannot
+		// push the clock): the answer's id comes after it, even when
+		// another node with a clock ahead made it and no bus header
+		// reached this node.
+		s.ids.observe(replyTo)
+	}
 	m := Message{
 		ID: s.ids.next(now), Room: slug, UserID: p.User.ID, User: p.User.Username, Level: p.User.Level(), Fan: fan,
 		Text: text, Color: color, Mode: mode, At: now.UnixMilli(), OffsetMS: -1,
@@ -322,10 +333,7 @@ func (s *Service) Post(ctx context.Context, slug string, in PostInput) (Message,
 		m.OffsetMS = now.Sub(st.StartedAt).Milliseconds()
 	}
 	if replyTo > 0 {
-		if m.Reply, err = s.quote(ctx, chID, replyTo); err != nil {
-			return Message{}, err
-		}
-		m.ReplyTo = replyTo
+		m.Reply, m.ReplyTo = quote, replyTo
 	}
 	mentioned := s.resolveMentions(ctx, text)
 	for _, mn := range mentioned {
@@ -534,7 +542,16 @@ func (s *Service) History(ctx context.Context, slug string, before int64, limit 
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
+	s.observeNewest(out)
 	return out, nil
+}
+
+// observeNewest: what this node shows a client from the log, its next ids
+// come after (a node without viewers in a room hears no bus headers).
+func (s *Service) observeNewest(msgs []Message) {
+	if len(msgs) > 0 && s.ids != nil {
+		s.ids.observe(msgs[len(msgs)-1].ID)
+	}
 }
 
 // After returns up to limit messages after the id `after`, oldest first:
@@ -549,7 +566,12 @@ func (s *Service) After(ctx context.Context, slug string, after int64, limit int
 	if err != nil {
 		return nil, fmt.Errorf("read room log: %w", err)
 	}
-	return scanMessages(rows, slug)
+	out, err := scanMessages(rows, slug)
+	if err != nil {
+		return nil, err
+	}
+	s.observeNewest(out)
+	return out, nil
 }
 
 func scanMessages(rows *sql.Rows, slug string) ([]Message, error) {
