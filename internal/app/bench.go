@@ -78,6 +78,9 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cpuProfile := fs.String("cpuprofile", "", "the started server writes a CPU profile of its whole run to this file (go tool pprof)")
 	postHTTP := fs.Bool("post-http", false, "senders post over HTTP (POST /api/rooms/bench/danmaku) instead of their WebSocket")
 	sample := fs.Int("sample", 200, "viewers that measure latency (the others only count deliveries, so the generator stays cheap)")
+	target := fs.String("target", "livehouse", "the server under test: livehouse, or centrifugo (the same viewers subscribe to its channel bench; senders publish over its HTTP API)")
+	centrifugo := fs.String("centrifugo", "centrifugo", "with --target centrifugo: the centrifugo (v6) executable to start pinned to core 0")
+	apiKey := fs.String("api-key", "", "with --target centrifugo and --url: the HTTP API key of that Centrifugo")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,7 +91,8 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile, Sample: *sample, PostHTTP: *postHTTP})
+	return bench.RunChat(ctx, bench.ChatOptions{Binary: bin, URL: *url, Password: *password, Conns: *conns, Rate: *rate, Duration: *duration, Out: stdout, CPUProfile: *cpuProfile, Sample: *sample, PostHTTP: *postHTTP,
+		Target: *target, Centrifugo: *centrifugo, APIKey: *apiKey})
 }
 
 func runWHEPBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

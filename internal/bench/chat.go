@@ -38,6 +38,13 @@ type ChatOptions struct {
 	// PostHTTP: senders post over HTTP (POST /api/rooms/bench/danmaku), as
 	// an app or a bot does, instead of over their WebSocket.
 	PostHTTP bool
+	// Target is the server under test: "livehouse" (the default) or
+	// "centrifugo", the same viewers and senders against Centrifugo for a
+	// side-by-side comparison (see centrifugo.go).
+	Target string
+	// Centrifugo: the centrifugo executable to start (Target centrifugo,
+	// URL empty); APIKey: with URL, the HTTP API key of a running one.
+	Centrifugo, APIKey string
 }
 
 const senderPassword = "bench-sender-password"
@@ -49,37 +56,28 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	if o.Sample <= 0 {
 		o.Sample = 200
 	}
-	base := o.URL
-	var srv *server
-	if base == "" {
-		var err error
-		var extra []string
-		if o.CPUProfile != "" {
-			extra = append(extra, "--cpuprofile", o.CPUProfile)
-		}
-		if srv, err = startPinnedServer(ctx, o.Binary, extra...); err != nil {
-			return err
-		}
-		defer srv.stop()
-		base = srv.http
-		if _, err := srv.createChannel("bench"); err != nil {
-			return err
-		}
-		for i := 0; i < o.Rate; i++ {
-			cmd := exec.Command(o.Binary, "user", "create", fmt.Sprintf("bench-sender-%d", i), "--password", senderPassword,
-				"--data", filepath.Join(srv.dir, "data"))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("create sender %d: %v %s", i, err, out)
-			}
-		}
-		o.Password = senderPassword
+	var target *chatTarget
+	var err error
+	switch o.Target {
+	case "", "livehouse":
+		target, err = startLivehouseTarget(ctx, o)
+	case "centrifugo":
+		target, err = startCentrifugoTarget(ctx, o)
+		o.PostHTTP = true // Centrifugo's clients do not publish; its HTTP API does
+	default:
+		err = fmt.Errorf("unknown target %q (livehouse or centrifugo)", o.Target)
 	}
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	if err != nil {
+		return err
+	}
+	defer target.stop()
+	base, proto := target.base, target.proto
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + proto.path
 
 	var rssBefore int64
-	if srv != nil {
+	if target.pid != 0 {
 		time.Sleep(500 * time.Millisecond)
-		rssBefore, _ = rssKiB(srv.cmd.Process.Pid)
+		rssBefore, _ = rssKiB(target.pid)
 	}
 
 	// Viewers.
@@ -91,7 +89,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	ready := make(chan error, o.Conns)
 	set := &viewerSet{}
 	keepAliveDone := make(chan struct{})
-	go func() { defer close(keepAliveDone); set.keepAlive(vctx) }()
+	go func() { defer close(keepAliveDone); set.keepAlive(vctx, proto.keepAlive) }()
 	defer func() { stopViewers(); <-keepAliveDone }()
 	sampleEvery := max(1, o.Conns/max(o.Sample, 1))
 	joinStart := time.Now()
@@ -103,7 +101,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 			if i%sampleEvery == 0 {
 				sample = lat
 			}
-			viewer(vctx, wsURL, localIP(i), set, ready, &delivered, &closedByServer, sample)
+			viewer(vctx, wsURL, proto, localIP(i), set, ready, &delivered, &closedByServer, sample)
 		}(i)
 		if i%500 == 499 {
 			time.Sleep(50 * time.Millisecond) // do not SYN-flood the listener
@@ -116,18 +114,18 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	}
 	joinTook := time.Since(joinStart)
 	var rssConnected int64
-	if srv != nil {
+	if target.pid != 0 {
 		time.Sleep(time.Second)
-		rssConnected, _ = rssKiB(srv.cmd.Process.Pid)
+		rssConnected, _ = rssKiB(target.pid)
 	}
 
 	// Senders: one account each, one message a second each (the per-account
 	// limits a person has apply to them too).
-	senders := make([]*chatSender, 0, o.Rate)
+	senders := make([]chatPoster, 0, o.Rate)
 	acks := &latencies{}
 	var refused, timedOut atomic.Int64
 	for i := 0; i < o.Rate; i++ {
-		c, err := newSender(ctx, base, wsURL, fmt.Sprintf("bench-sender-%d", i), o.Password, localIP(i), acks, &refused)
+		c, err := target.newSender(ctx, i, localIP(i), acks, &refused)
 		if err != nil {
 			return err
 		}
@@ -139,8 +137,8 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	refused.Store(0)
 	delivered.Store(0)
 	var cpu0 int64
-	if srv != nil {
-		cpu0, _ = cpuTicks(srv.cmd.Process.Pid)
+	if target.pid != 0 {
+		cpu0, _ = cpuTicks(target.pid)
 	}
 	self0, _ := cpuTicks(os.Getpid())
 	metricsBefore := scrapeHistograms(base, fanoutMetric, postMetric)
@@ -170,9 +168,15 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 			}
 		}()
 	}
+	if len(senders) == 0 {
+		// --rate 0: the window over which idle viewers' CPU is measured.
+		select {
+		case <-time.After(o.Duration):
+		case <-ctx.Done():
+		}
+	}
 	sendWG.Wait()
 	postWG.Wait()
-	sendWG.Wait()
 	// Let the last messages arrive: until all are in, or none has come for
 	// a second (at most 15 s; a fixed wait counted late ones as lost).
 	want := sent.Load() * int64(o.Conns)
@@ -187,10 +191,10 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	elapsed := time.Since(start).Seconds()
 	var cpuPct float64
 	var rssEnd int64
-	if srv != nil {
-		cpu1, _ := cpuTicks(srv.cmd.Process.Pid)
+	if target.pid != 0 {
+		cpu1, _ := cpuTicks(target.pid)
 		cpuPct = float64(cpu1-cpu0) / clockTicks / elapsed * 100
-		rssEnd, _ = rssKiB(srv.cmd.Process.Pid)
+		rssEnd, _ = rssKiB(target.pid)
 	}
 	self1, _ := cpuTicks(os.Getpid())
 	metricsAfter := scrapeHistograms(base, fanoutMetric, postMetric)
@@ -200,7 +204,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	expected := sent.Load() * int64(o.Conns)
 	got := delivered.Load()
 	p := lat.sorted()
-	fmt.Fprintf(o.Out, "viewers %d, senders %d, sent %d msgs in %.0f s\n", o.Conns, o.Rate, sent.Load(), o.Duration.Seconds())
+	fmt.Fprintf(o.Out, "%s: viewers %d, senders %d, sent %d msgs in %.0f s\n", target.name, o.Conns, o.Rate, sent.Load(), o.Duration.Seconds())
 	fmt.Fprintf(o.Out, "  %d viewers connected and joined in %v\n", o.Conns, joinTook.Round(time.Millisecond))
 	fmt.Fprintf(o.Out, "  delivered %d of %d (%.2f%%), %.0f deliveries/s\n", got, expected, 100*float64(got)/float64(max(expected, 1)), float64(got)/elapsed)
 	if len(p) > 0 {
@@ -209,7 +213,7 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	}
 	how := "WebSocket, time to the \"sent\" frame"
 	if o.PostHTTP {
-		how = "HTTP POST, time to the 201"
+		how = "HTTP POST, time to the " + target.postAck
 	}
 	if a := acks.sorted(); len(a) > 0 {
 		fmt.Fprintf(o.Out, "  sender acknowledged (%s): %d, p50 %v  p99 %v  max %v; refused %d, timed out (10 s) %d\n",
@@ -225,11 +229,83 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	}
 	fmt.Fprintf(o.Out, "  load generator: CPU %.0f%% of a core\n", float64(self1-self0)/clockTicks/elapsed*100)
 	fmt.Fprintf(o.Out, "  viewers disconnected by the server: %d\n", closedByServer.Load())
-	if srv != nil {
+	if target.pid != 0 {
 		fmt.Fprintf(o.Out, "  server (pinned to core 0): CPU %.0f%% of a core; RSS %.1f MiB idle, %.1f MiB with viewers (%.1f KiB each), %.1f MiB at the end\n",
 			cpuPct, float64(rssBefore)/1024, float64(rssConnected)/1024, float64(rssConnected-rssBefore)/float64(max(o.Conns, 1)), float64(rssEnd)/1024)
 	}
 	return nil
+}
+
+// chatTarget is the server a chat bench drives: how to reach it, how its
+// viewers join, and how its senders post.
+type chatTarget struct {
+	name    string
+	base    string // HTTP base URL
+	pid     int    // the server process, when this bench started it (CPU, RSS)
+	stop    func()
+	proto   viewerProtocol
+	postAck string // what an HTTP post's success looks like, for the report
+	// newSender sets up sender i (its account, its connection).
+	newSender func(ctx context.Context, i int, ip net.IP, acks *latencies, refused *atomic.Int64) (chatPoster, error)
+}
+
+// viewerProtocol is what a viewer says and listens for on its WebSocket.
+type viewerProtocol struct {
+	path      string   // the WebSocket endpoint
+	join      []string // text frames sent after the handshake
+	joined    []byte   // a frame holding this completes the join
+	keepAlive string   // sent every 30 s by the generator ("" when the server pings)
+	pong      bool     // the server pings with "{}" and wants "{}" back (Centrifugo)
+}
+
+// chatPoster is one sender: it posts a danmaku and times the answer.
+type chatPoster interface {
+	sendWS(ctx context.Context, text string) error
+	post(ctx context.Context, text string, timedOut *atomic.Int64)
+	close()
+}
+
+var livehouseProtocol = viewerProtocol{
+	path:      "/ws",
+	join:      []string{`{"type":"join","room":"bench"}`},
+	joined:    []byte(`"type":"joined"`),
+	keepAlive: `{"type":"ping"}`,
+}
+
+// startLivehouseTarget starts a Livehouse server pinned to core 0 with the
+// bench channel and sender accounts, or uses the one at o.URL.
+func startLivehouseTarget(ctx context.Context, o ChatOptions) (*chatTarget, error) {
+	t := &chatTarget{name: "livehouse", base: o.URL, stop: func() {}, proto: livehouseProtocol, postAck: "201"}
+	password := o.Password
+	if t.base == "" {
+		var extra []string
+		if o.CPUProfile != "" {
+			extra = append(extra, "--cpuprofile", o.CPUProfile)
+		}
+		srv, err := startPinnedServer(ctx, o.Binary, extra...)
+		if err != nil {
+			return nil, err
+		}
+		t.base, t.pid, t.stop = srv.http, srv.cmd.Process.Pid, srv.stop
+		if _, err := srv.createChannel("bench"); err != nil {
+			srv.stop()
+			return nil, err
+		}
+		for i := 0; i < o.Rate; i++ {
+			cmd := exec.Command(o.Binary, "user", "create", fmt.Sprintf("bench-sender-%d", i), "--password", senderPassword,
+				"--data", filepath.Join(srv.dir, "data"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				srv.stop()
+				return nil, fmt.Errorf("create sender %d: %v %s", i, err, out)
+			}
+		}
+		password = senderPassword
+	}
+	wsURL := "ws" + strings.TrimPrefix(t.base, "http") + t.proto.path
+	t.newSender = func(ctx context.Context, i int, ip net.IP, acks *latencies, refused *atomic.Int64) (chatPoster, error) {
+		return newSender(ctx, t.base, wsURL, fmt.Sprintf("bench-sender-%d", i), password, ip, acks, refused)
+	}
+	return t, nil
 }
 
 // The server's own latency histograms (internal/room).
@@ -257,9 +333,9 @@ func (v *viewerSet) add(w *rawWS) {
 	v.mu.Unlock()
 }
 
-// keepAlive pings every viewer every 30 s (the server cuts silent ones)
-// until ctx ends, then closes them.
-func (v *viewerSet) keepAlive(ctx context.Context) {
+// keepAlive sends ping to every viewer every 30 s (the server cuts silent
+// ones; none when ping is empty) until ctx ends, then closes them.
+func (v *viewerSet) keepAlive(ctx context.Context, ping string) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
@@ -272,11 +348,14 @@ func (v *viewerSet) keepAlive(ctx context.Context) {
 			v.mu.Unlock()
 			return
 		case <-tick.C:
+			if ping == "" {
+				continue
+			}
 			v.mu.Lock()
 			conns := append([]*rawWS(nil), v.conns...)
 			v.mu.Unlock()
 			for _, w := range conns {
-				_ = w.writeText(`{"type":"ping"}`)
+				_ = w.writeText(ping)
 			}
 		}
 	}
@@ -284,16 +363,18 @@ func (v *viewerSet) keepAlive(ctx context.Context) {
 
 // viewer joins the bench room and counts the danmaku it receives; only a
 // sampling viewer parses their send times for latency.
-func viewer(ctx context.Context, wsURL string, ip net.IP, set *viewerSet, ready chan<- error, delivered, closedByServer *atomic.Int64, lat *latencies) {
+func viewer(ctx context.Context, wsURL string, proto viewerProtocol, ip net.IP, set *viewerSet, ready chan<- error, delivered, closedByServer *atomic.Int64, lat *latencies) {
 	w, err := dialRawWS(ctx, wsURL, ip, nil)
 	if err != nil {
 		ready <- err
 		return
 	}
 	set.add(w)
-	if err := w.writeText(`{"type":"join","room":"bench"}`); err != nil {
-		ready <- err
-		return
+	for _, f := range proto.join {
+		if err := w.writeText(f); err != nil {
+			ready <- err
+			return
+		}
 	}
 	joined := false
 	marker := []byte(`"text":"t=`)
@@ -308,8 +389,13 @@ func viewer(ctx context.Context, wsURL string, ip net.IP, set *viewerSet, ready 
 			}
 			return
 		}
+		if proto.pong && isCentrifugoPing(data) {
+			if err := w.writeText("{}"); err != nil {
+				continue // the next read reports the broken connection
+			}
+		}
 		if !joined {
-			if bytes.Contains(data, []byte(`"type":"joined"`)) {
+			if bytes.Contains(data, proto.joined) {
 				joined = true
 				ready <- nil
 			}
@@ -438,7 +524,6 @@ func (s *chatSender) post(ctx context.Context, text string, timedOut *atomic.Int
 
 func (s *chatSender) close() { s.ws.Close(websocket.StatusNormalClosure, "") }
 
-// startPinnedServer runs the server on core 0 (taskset) when it can.
 // startPinnedServer starts the server on core 0 (when taskset exists);
 // extra are more serve flags.
 func startPinnedServer(ctx context.Context, bin string, extra ...string) (*server, error) {
