@@ -87,6 +87,10 @@ func runChatBench(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *conns < 1 || *conns > 50000 || *rate < 0 || *rate > 2000 {
 		return fmt.Errorf("--conns must be 1 to 50000 and --rate 0 to 2000")
 	}
+	// The generator holds a socket per viewer, as the server does.
+	if limit, err := raiseOpenFileLimit(); limit > 0 && uint64(*conns)+1000 > limit {
+		fmt.Fprintf(stderr, "warning: the open-file limit is %d (%v); %d viewers may not all connect\n", limit, err, *conns)
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return err

@@ -99,6 +99,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		defer stopProfile()
 	}
 	log := newLogger(cfg, stderr)
+	if limit, err := raiseOpenFileLimit(); err != nil {
+		log.Warn("could not raise the open-file limit", "limit", limit, "err", err)
+	} else if limit > 0 && limit < 65536 {
+		log.Warn("open-file limit is low: every viewer holds one (raise LimitNOFILE or ulimit -n)", "limit", limit)
+	} else {
+		log.Debug("open-file limit", "limit", limit)
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
