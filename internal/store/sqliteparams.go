@@ -30,7 +30,7 @@ func (c *paramConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &paramConn{Conn: conn, trace: c.trace}, nil
+	return &paramConn{Conn: conn, trace: c.trace, stmts: map[string]*cachedStmt{}}, nil
 }
 
 // tracer calls a function (set by tests) with every statement sent.
@@ -138,13 +138,87 @@ func rewrite(query string, args []driver.NamedValue) (string, []driver.NamedValu
 }
 
 // paramConn is a modernc connection whose statements get ? placeholders.
+//
+// It also keeps the statements it runs prepared, by query text: SQLite
+// otherwise parses and plans every query again, which was a third of the
+// CPU of a viewer joining a room (two lookups and a history read, each
+// parsed from scratch). modernc resets a prepared statement when its rows
+// close, so the next run only binds and steps.
 type paramConn struct {
 	driver.Conn
 	trace *tracer
+	stmts map[string]*cachedStmt
+}
+
+// A connection keeps at most maxCachedStmts statements, and none longer
+// than maxCachedQuery bytes (multi-row inserts built per call would only
+// churn the cache).
+const (
+	maxCachedStmts = 200
+	maxCachedQuery = 2048
+)
+
+// cachedStmt is a statement prepared on one connection for a query text.
+type cachedStmt struct {
+	stmt  driver.Stmt
+	order []int // which argument each ? takes; nil: as given
+	busy  bool  // rows of it are open (a nested run of the same query prepares anew)
+	// dropped: left the cache while busy; its rows finalize it on close.
+	dropped bool
+}
+
+// cached returns the prepared statement for query, preparing it on first
+// use, or nil when the query should run unprepared: named arguments,
+// a long query, or the statement busy with open rows.
+func (c *paramConn) cached(ctx context.Context, query string, args []driver.NamedValue) (*cachedStmt, error) {
+	if len(query) > maxCachedQuery {
+		return nil, nil
+	}
+	for _, a := range args {
+		if a.Name != "" {
+			return nil, nil
+		}
+	}
+	if cs := c.stmts[query]; cs != nil {
+		if cs.busy {
+			return nil, nil
+		}
+		return cs, nil
+	}
+	q, order, _ := rewriteParams(query)
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		c.closeStmts()
+	}
+	cs := &cachedStmt{stmt: st, order: order}
+	c.stmts[query] = cs
+	return cs, nil
+}
+
+// args gives each ? of the statement its argument.
+func (cs *cachedStmt) args(args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if cs.order == nil {
+		return args, nil
+	}
+	return reorder(cs.order, args)
 }
 
 func (c *paramConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	c.trace.saw(query)
+	cs, err := c.cached(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if cs != nil {
+		a, err := cs.args(args)
+		if err != nil {
+			return nil, err
+		}
+		return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, a)
+	}
 	q, a, err := rewrite(query, args)
 	if err != nil {
 		return nil, err
@@ -154,11 +228,61 @@ func (c *paramConn) ExecContext(ctx context.Context, query string, args []driver
 
 func (c *paramConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.trace.saw(query)
+	cs, err := c.cached(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if cs != nil {
+		a, err := cs.args(args)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		cs.busy = true
+		return &cachedRows{Rows: rows, stmt: cs}, nil
+	}
 	q, a, err := rewrite(query, args)
 	if err != nil {
 		return nil, err
 	}
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, a)
+}
+
+// cachedRows frees its statement for the next run when closed.
+type cachedRows struct {
+	driver.Rows
+	stmt *cachedStmt
+}
+
+func (r *cachedRows) Close() error {
+	err := r.Rows.Close()
+	r.stmt.busy = false
+	if r.stmt.dropped {
+		if e := r.stmt.stmt.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// closeStmts finalizes every cached statement.
+func (c *paramConn) closeStmts() {
+	for q, cs := range c.stmts {
+		if cs.busy {
+			cs.dropped = true // its open rows still step it
+		} else {
+			_ = cs.stmt.Close()
+		}
+		delete(c.stmts, q)
+	}
+}
+
+func (c *paramConn) Close() error {
+	c.closeStmts()
+	return c.Conn.Close()
 }
 
 func (c *paramConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
