@@ -46,9 +46,9 @@ func (g *Gateway) join(ctx context.Context, c *client, f Frame) *liveRoom {
 	}
 	var msgs []Message
 	if after > 0 {
-		msgs, err = g.svc.After(ctx, f.Room, after, replayLimit)
+		msgs, err = g.svc.after(ctx, chID, f.Room, after, replayLimit)
 	} else {
-		msgs, err = g.svc.History(ctx, f.Room, 0, recentOnJoin)
+		msgs, err = g.svc.history(ctx, chID, f.Room, 0, recentOnJoin)
 	}
 	if err != nil {
 		g.log.Error("replay room", "room", f.Room, "err", err)

@@ -527,6 +527,11 @@ func (s *Service) History(ctx context.Context, slug string, before int64, limit 
 	if err != nil {
 		return nil, err
 	}
+	return s.history(ctx, chID, slug, before, limit)
+}
+
+// history is History for a channel already resolved (a join has its id).
+func (s *Service) history(ctx context.Context, chID int64, slug string, before int64, limit int) ([]Message, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
@@ -561,6 +566,11 @@ func (s *Service) After(ctx context.Context, slug string, after int64, limit int
 	if err != nil {
 		return nil, err
 	}
+	return s.after(ctx, chID, slug, after, limit)
+}
+
+// after is After for a channel already resolved.
+func (s *Service) after(ctx context.Context, chID int64, slug string, after int64, limit int) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM danmaku
 		WHERE channel_id = $1 AND id > $2 AND deleted_at IS NULL ORDER BY id LIMIT $3`, chID, after, limit)
 	if err != nil {
