@@ -92,6 +92,10 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	go func() { defer close(keepAliveDone); set.keepAlive(vctx, proto.keepAlive) }()
 	defer func() { stopViewers(); <-keepAliveDone }()
 	sampleEvery := max(1, o.Conns/max(o.Sample, 1))
+	var joinCPU0 int64
+	if target.pid != 0 {
+		joinCPU0, _ = cpuTicks(target.pid)
+	}
 	joinStart := time.Now()
 	for i := 0; i < o.Conns; i++ {
 		wg.Add(1)
@@ -113,6 +117,11 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 		}
 	}
 	joinTook := time.Since(joinStart)
+	var joinCPU int64
+	if target.pid != 0 {
+		t, _ := cpuTicks(target.pid)
+		joinCPU = t - joinCPU0
+	}
 	var rssConnected int64
 	if target.pid != 0 {
 		time.Sleep(time.Second)
@@ -205,7 +214,12 @@ func RunChat(ctx context.Context, o ChatOptions) error {
 	got := delivered.Load()
 	p := lat.sorted()
 	fmt.Fprintf(o.Out, "%s: viewers %d, senders %d, sent %d msgs in %.0f s\n", target.name, o.Conns, o.Rate, sent.Load(), o.Duration.Seconds())
-	fmt.Fprintf(o.Out, "  %d viewers connected and joined in %v\n", o.Conns, joinTook.Round(time.Millisecond))
+	fmt.Fprintf(o.Out, "  %d viewers connected and joined in %v", o.Conns, joinTook.Round(time.Millisecond))
+	if target.pid != 0 {
+		cpu := time.Duration(joinCPU) * time.Second / clockTicks
+		fmt.Fprintf(o.Out, "; server CPU %v for them (%v a join)", cpu, (cpu / time.Duration(o.Conns)).Round(time.Microsecond))
+	}
+	fmt.Fprintln(o.Out)
 	fmt.Fprintf(o.Out, "  delivered %d of %d (%.2f%%), %.0f deliveries/s\n", got, expected, 100*float64(got)/float64(max(expected, 1)), float64(got)/elapsed)
 	if len(p) > 0 {
 		fmt.Fprintf(o.Out, "  latency send -> viewer (sampled from %d viewers, %d deliveries): p50 %v  p99 %v  max %v\n",
