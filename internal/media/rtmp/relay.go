@@ -65,6 +65,9 @@ type RelayOptions struct {
 // methods are called by the encoder's connection goroutine.
 type Relayed struct {
 	o RelayOptions
+	// serverCtx is the ingest server's: a takeover (claim, dial, going on
+	// air here) ends with the server, like any publish there.
+	serverCtx context.Context
 
 	tracks []*media.Track
 	out    []*gortmplib.Track // tracks[i] as announced upstream
@@ -82,7 +85,8 @@ type Relayed struct {
 }
 
 // RelayStandby connects to the node on air (opts.Elsewhere.Node) and
-// publishes the key there. The node takes or refuses the encoder as its
+// publishes the key there; ctx is the ingest server's, for as long as the
+// encoder is connected. The node takes or refuses the encoder as its
 // standby before this returns (it refuses a third encoder, or when it
 // drains): on an error, refuse the encoder.
 func RelayStandby(ctx context.Context, o RelayOptions) (*Relayed, error) {
@@ -94,7 +98,7 @@ func RelayStandby(ctx context.Context, o RelayOptions) (*Relayed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relayed{o: o, up: up}, nil
+	return &Relayed{o: o, serverCtx: ctx, up: up}, nil
 }
 
 // GoLive announces the encoder's tracks to the node on air; there is no
@@ -195,7 +199,7 @@ func (r *Relayed) takeOver() error {
 	if now.Sub(r.lostAt) > relayTakeover {
 		return fmt.Errorf("the node on air went and the channel could not be taken over within %v", relayTakeover)
 	}
-	ctx := context.Background()
+	ctx := r.serverCtx
 	claim, err := r.o.Hub.ClaimInput(ctx, r.o.Key)
 	var elsewhere *media.LiveElsewhere
 	switch {
