@@ -384,7 +384,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opt
 			}
 		}
 		if a.WebRTC, err = webrtc.New(webrtc.Options{Hub: a.Hub, Log: log.With("component", "webrtc"), UDPAddr: cfg.WebRTCUDPAddr,
-			TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers)}); err != nil {
+			TCPAddr: cfg.WebRTCTCPAddr, PublicIPs: config.List(cfg.WebRTCPublicIPs), STUN: config.List(cfg.STUNServers),
+			Relay: a.Edge.RelayAddr}); err != nil {
 			return a, err
 		}
 		mux := http.NewServeMux()

@@ -150,6 +150,9 @@ func (c *Claim) Standby() bool {
 	return c.inputs.standby == c
 }
 
+// WantsRegularKeyframes: while it stands by (media.Publication).
+func (c *Claim) WantsRegularKeyframes() bool { return c.Standby() }
+
 func (h *Hub) forgetStandby(c *Claim) {
 	h.mu.Lock()
 	if h.standby[c.Channel.ID] == c {

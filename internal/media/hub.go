@@ -30,6 +30,12 @@ var (
 type Publication interface {
 	GoLive(ctx context.Context, tracks []*Track, in Ingest) (*Stream, error)
 	WriteFrame(f Frame) error
+	// WantsRegularKeyframes: an ingest whose encoder sends keyframes only
+	// when asked (WebRTC) should ask on a schedule now. A standby here
+	// must keep its buffered GOP short to take over quickly; a relayed
+	// encoder cannot be asked by the node on air. An encoder on air here
+	// is asked when its viewers need one (Stream.OnKeyframeWanted).
+	WantsRegularKeyframes() bool
 	OnKick(fn func())
 	Kicked() bool
 	AddIngestBytes(n uint64)

@@ -265,6 +265,15 @@ func (r *Relayed) OnKick(fn func()) {
 	}
 }
 
+// WantsRegularKeyframes: while relayed, the node on air cannot ask this
+// encoder for a keyframe, whether it has it on air or standing by; once
+// on air here, as its claim says.
+func (r *Relayed) WantsRegularKeyframes() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.claim == nil || r.claim.WantsRegularKeyframes()
+}
+
 // Kicked reports whether the platform ended the publish here.
 func (r *Relayed) Kicked() bool {
 	r.mu.Lock()

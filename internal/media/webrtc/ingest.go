@@ -34,13 +34,17 @@ const (
 // the stream goes live with the negotiated tracks.
 type publisher struct {
 	ss    *session
-	claim *media.Claim
-	log   *slog.Logger
+	claim media.Publication // a claim here (on air or standby) or a relay
+	// writeMu: audio and video are read on their own goroutines, and a
+	// Publication takes one writer at a time (a relay is not safe for more).
+	writeMu sync.Mutex
+	log     *slog.Logger
 	// expectVideo and expectAudio are the negotiated tracks.
 	expectVideo, expectAudio bool
 
 	mu      sync.Mutex
-	stream  *media.Stream
+	live    bool          // GoLive done: frames are written
+	stream  *media.Stream // the channel's stream here; nil when relayed
 	failed  bool
 	zero    time.Time // arrival of the first RTP packet of any track: the timeline's zero
 	video   *trackClock
@@ -169,6 +173,9 @@ func (p *publisher) askKeyframesForViewers(tr *pion.TrackRemote) {
 	p.mu.Lock()
 	s := p.stream
 	p.mu.Unlock()
+	if s == nil {
+		return
+	}
 	var last atomic.Int64
 	s.OnKeyframeWanted(func() {
 		now, prev := time.Now().UnixNano(), last.Load()
@@ -250,12 +257,12 @@ func (p *publisher) readVideo(tr *pion.TrackRemote) {
 					if !p.goLive(sps, pps, a.ts, clock) {
 						return
 					}
-					p.askKeyframesForViewers(tr)
 					select {
 					case <-stopPLI:
 					default:
 						close(stopPLI)
 					}
+					p.keyframesOnceOnAir(tr)
 					dts = h264.NewDTSExtractor()
 				}
 				pts := clock.at(a.ts)
@@ -288,7 +295,37 @@ func from90k(v int64) time.Duration       { return time.Duration(v) * time.Secon
 func (p *publisher) isLive() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stream != nil
+	return p.live
+}
+
+// keyframesOnceOnAir decides who asks this publisher for keyframes once it
+// is live. On air here: its viewers, when they need one. A standby, or a
+// relayed publisher, is asked every pliStart (a WebRTC encoder sends
+// keyframes only when asked): a standby takes over from its last keyframe,
+// and a long-stale one would have nothing to take over with; once a
+// standby is on air, its viewers ask.
+func (p *publisher) keyframesOnceOnAir(tr *pion.TrackRemote) {
+	if !p.claim.WantsRegularKeyframes() {
+		p.askKeyframesForViewers(tr)
+		return
+	}
+	p.ss.srv.goTracked(func() {
+		t := time.NewTicker(pliStart)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.ss.done:
+				return
+			case <-t.C:
+			}
+			if !p.claim.WantsRegularKeyframes() {
+				p.log.Info("WHIP publisher is on air now")
+				p.askKeyframesForViewers(tr)
+				return
+			}
+			p.requestKeyframe(tr)
+		}
+	})
 }
 
 func (p *publisher) readAudio(tr *pion.TrackRemote) {
@@ -330,7 +367,7 @@ func (p *publisher) readAudio(tr *pion.TrackRemote) {
 func (p *publisher) goLive(sps, pps []byte, ts uint32, clock *trackClock) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stream != nil || p.failed {
+	if p.live || p.failed {
 		return !p.failed
 	}
 	var tracks []*media.Track
@@ -362,17 +399,18 @@ func (p *publisher) goLive(sps, pps []byte, ts uint32, clock *trackClock) bool {
 		p.fail("could not start", err)
 		return false
 	}
-	p.stream = stream
-	p.log.Info("WHIP publisher is live", "after", time.Since(p.zero).Round(time.Millisecond))
+	p.live, p.stream = true, stream
+	p.log.Info("WHIP publisher is live", "after", time.Since(p.zero).Round(time.Millisecond),
+		"standby_or_relayed", p.claim.WantsRegularKeyframes())
 	return true
 }
 
 // write hands a frame to the stream; false means the publish must end.
 func (p *publisher) write(f media.Frame) bool {
-	p.mu.Lock()
-	s := p.stream
-	p.mu.Unlock()
-	if err := s.WriteFrame(f); err != nil {
+	p.writeMu.Lock()
+	err := p.claim.WriteFrame(f)
+	p.writeMu.Unlock()
+	if err != nil {
 		p.mu.Lock()
 		p.fail("bad frame", err)
 		p.mu.Unlock()

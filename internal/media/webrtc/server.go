@@ -28,6 +28,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
 
 // Session limits. WHEP sessions cost the server CPU for every packet they
@@ -70,6 +71,10 @@ type Options struct {
 	// Limits, 0 for the package defaults (tests and benchmarks lower or
 	// raise them).
 	MaxViewers, MaxViewersPerAddress, MaxPublishers int
+	// Relay, when set, makes a WHIP publisher whose channel another node
+	// ingests that node's standby, relayed over RTMP (rtmp.RelayStandby);
+	// without it such a publisher is refused.
+	Relay rtmp.Relay
 }
 
 // Server owns the ICE sockets, the pion API built on them and every WHIP
@@ -79,6 +84,8 @@ type Server struct {
 	log  *slog.Logger
 	api  *pion.API
 	stun []string
+	// relay finds the RTMP address of the node on air (Options.Relay).
+	relay rtmp.Relay
 
 	udp    net.PacketConn
 	udpMux ice.UDPMux
@@ -104,7 +111,7 @@ func New(o Options) (*Server, error) {
 	if o.UDPAddr == "" {
 		return nil, errors.New("webrtc: a UDP address is required")
 	}
-	s := &Server{hub: o.Hub, log: o.Log, stun: o.STUN, sessions: map[string]*session{},
+	s := &Server{hub: o.Hub, log: o.Log, stun: o.STUN, relay: o.Relay, sessions: map[string]*session{},
 		maxViewers: or(o.MaxViewers, MaxViewers), maxPerAddr: or(o.MaxViewersPerAddress, MaxViewersPerAddress),
 		maxPublishers: or(o.MaxPublishers, MaxPublishers)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

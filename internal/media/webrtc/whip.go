@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/pion/sdp/v3"
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/livehouse/livehouse/internal/httpjson"
 	"github.com/livehouse/livehouse/internal/media"
+	"github.com/livehouse/livehouse/internal/media/rtmp"
 )
 
 // postWHIP starts a publish (RFC 9725 4.2): the bearer token is the stream
@@ -54,15 +56,15 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	claim, err := s.hub.Claim(r.Context(), key)
+	claim, claimed, err := s.publication(key)
 	if err != nil {
 		refuse(claimProblem(err), err.Error())
 		return
 	}
-	if claim.Channel.Slug != slug {
+	if claimed != slug {
 		claim.Release("wrong channel")
 		refuse(httpjson.NewProblem(http.StatusForbidden, "wrong_channel", "this stream key belongs to another channel"),
-			"stream key of channel "+claim.Channel.Slug)
+			"stream key of channel "+claimed)
 		return
 	}
 	ss := newSession(s, kindWHIP, slug, clientHost(r.RemoteAddr))
@@ -100,6 +102,32 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 	ss.log.Info("WHIP session started", "video", pub.expectVideo, "audio", pub.expectAudio)
 	s.answer(w, ss, answer)
 }
+
+// publication claims the channel of key here (as its hot standby when it
+// is live here already) or relays the publisher to the node that ingests
+// it; it returns the channel's slug too.
+func (s *Server) publication(key string) (media.Publication, string, error) {
+	claim, err := s.hub.ClaimInput(s.ctx, key)
+	if err == nil {
+		return claim, claim.Channel.Slug, nil
+	}
+	var elsewhere *media.LiveElsewhere
+	if !errors.As(err, &elsewhere) || s.relay == nil {
+		return nil, "", err
+	}
+	relayed, err := rtmp.RelayStandby(s.ctx, rtmp.RelayOptions{Hub: s.hub, Relay: s.relay, Key: key, Elsewhere: elsewhere,
+		Timeout: relayWriteTimeout, Log: s.log.With("protocol", "whip", "channel", elsewhere.Slug)})
+	if err != nil {
+		// The node on air did not take it (it has a standby already, or
+		// drains): the channel is live, as for any other refusal.
+		return nil, "", fmt.Errorf("%w: %v", media.ErrAlreadyLive, err)
+	}
+	return relayed, elsewhere.Slug, nil
+}
+
+// relayWriteTimeout bounds each write of a relayed WHIP publisher's media
+// to the node on air (RTMP ingest uses its read timeout, 10 s by default).
+const relayWriteTimeout = 10 * time.Second
 
 // claimProblem turns hub.Claim's refusals into HTTP answers.
 func claimProblem(err error) error {
