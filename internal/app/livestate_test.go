@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/livehouse/livehouse/internal/media"
 	"github.com/livehouse/livehouse/internal/media/flv"
 	"github.com/livehouse/livehouse/internal/media/rtmp"
 	"github.com/livehouse/livehouse/internal/media/webrtc"
@@ -190,6 +191,39 @@ func TestLiveStateAcrossTwoNodes(t *testing.T) {
 		t.Fatalf("danmaku on B: %d %s", r.code, r.raw)
 	} else if off, _ := r.body["offset_ms"].(float64); off <= 0 {
 		t.Fatalf("danmaku on B while live on A has offset %v, want > 0: %s", r.body["offset_ms"], r.raw)
+	}
+
+	// A WHIP publisher of the key on B (video only: the stream's audio is
+	// AAC, WebRTC's is Opus, and a playlist cannot change codec): B relays
+	// it to A over RTMP, where it stands by; it leaves, and A's stream
+	// goes on.
+	rec, err := flv.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whipVideo, err := media.NewH264Track(rec.SPS, rec.PPS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whipCtx, stopWHIP := context.WithTimeout(context.Background(), 60*time.Second)
+	whip, err := webrtc.Publish(whipCtx, b.http+"/whip/relay", key, []*media.Track{whipVideo}, webrtc.ClientOptions{})
+	if err != nil {
+		t.Fatalf("WHIP publisher on B: %v", err)
+	}
+	if err := whip.Connected(whipCtx); err != nil {
+		t.Fatal(err)
+	}
+	whipSent := publishWHIP(whipCtx, t, whip, rec, nil)
+	waitFor(t, 20*time.Second, "the WHIP publisher on B to be A's standby", func() bool {
+		in := inputsOf(a, "relay")
+		return in.OnAir == "primary" && in.Standby == "ready" && in.StandbyInput == "backup"
+	})
+	stopWHIP()
+	whipSent.Wait()
+	whip.Close()
+	waitFor(t, 10*time.Second, "the WHIP standby to leave A", func() bool { return inputsOf(a, "relay").Standby == "none" })
+	if !liveOf(t, a, "relay").Live || inputsOf(a, "relay").Failovers != 0 {
+		t.Fatal("the relayed WHIP standby disturbed A's stream")
 	}
 
 	// A second encoder of the key, on B: B relays it to A, where it is the

@@ -71,7 +71,7 @@ func opusRecording(t *testing.T, seconds string) []opusPacket {
 }
 
 // publishWHIP sends the FLV fixture's video and an Opus tone over WHIP in
-// real time until ctx ends.
+// real time, each looped (timestamps going on), until ctx ends.
 func publishWHIP(ctx context.Context, t *testing.T, c *webrtc.Client, rec *flv.Recording, opus []opusPacket) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -83,29 +83,44 @@ func publishWHIP(ctx context.Context, t *testing.T, c *webrtc.Client, rec *flv.R
 			return true
 		}
 	}
+	var video []flv.Frame
+	for _, f := range rec.Frames {
+		if f.Video {
+			video = append(video, f)
+		}
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		for _, f := range rec.Frames {
-			if !f.Video {
-				continue
-			}
-			if !pace(f.DTS) {
-				return
-			}
-			if err := c.Write(media.Frame{Track: 0, PTS: f.PTS, DTS: f.DTS, Data: f.Data, Key: f.Keyframe}); err != nil {
-				t.Logf("write video: %v", err)
+		if len(video) < 2 {
+			return
+		}
+		period := video[len(video)-1].DTS + (video[1].DTS - video[0].DTS)
+		for loop := time.Duration(0); ; loop += period {
+			for _, f := range video {
+				if !pace(loop + f.DTS) {
+					return
+				}
+				if err := c.Write(media.Frame{Track: 0, PTS: loop + f.PTS, DTS: loop + f.DTS, Data: f.Data, Key: f.Keyframe}); err != nil {
+					t.Logf("write video: %v", err)
+				}
 			}
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		for _, p := range opus {
-			if !pace(p.pts) {
-				return
-			}
-			if err := c.Write(media.Frame{Track: 1, PTS: p.pts, DTS: p.pts, Data: [][]byte{p.data}}); err != nil {
-				t.Logf("write audio: %v", err)
+		if len(opus) < 2 {
+			return
+		}
+		period := opus[len(opus)-1].pts + (opus[1].pts - opus[0].pts)
+		for loop := time.Duration(0); ; loop += period {
+			for _, p := range opus {
+				if !pace(loop + p.pts) {
+					return
+				}
+				if err := c.Write(media.Frame{Track: 1, PTS: loop + p.pts, DTS: loop + p.pts, Data: [][]byte{p.data}}); err != nil {
+					t.Logf("write audio: %v", err)
+				}
 			}
 		}
 	}()
