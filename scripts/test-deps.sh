@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs, when it is missing:
-# ffmpeg, Chromium and fonts from Debian's packages, playwright-core with npm ci,
+# ffmpeg, Chromium, fonts and nats-server from Debian's packages, playwright-core with npm ci,
 # and a running PostgreSQL. Safe to run again: it only acts on what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,9 @@ command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v pg_isready >/dev/null || missing+=(postgresql)
+# Debian's NATS server (2.9): the bus must work with it, not only with the
+# embedded one (internal/bus TestConsumersOnDebiansNATSServer).
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || missing+=(nats-server)
 # Fonts so the Chinese pages and gift emoji in the screenshots are readable.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -135,9 +137,11 @@ func (b *Bus) PublishDurableAll(ctx context.Context, events []Event) ([]bool, er
 func (b *Bus) Consume(name string, fn func(Event) error, types ...string) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	f := b.filterFor(types)
 	c, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:        name,
-		FilterSubjects: subjects(types),
+		FilterSubject:  f.subject,
+		FilterSubjects: f.subjects,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        30 * time.Second,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -146,6 +150,10 @@ func (b *Bus) Consume(name string, fn func(Event) error, types ...string) (stop 
 		return nil, fmt.Errorf("durable consumer %s: %w", name, err)
 	}
 	cc, err := c.Consume(func(m jetstream.Msg) {
+		if !f.wants(m.Subject()) {
+			_ = m.Ack() // another type, read through the wildcard: not ours
+			return
+		}
 		var e Event
 		if json.Unmarshal(m.Data(), &e) != nil {
 			_ = m.Term() // undecodable: never again
@@ -168,14 +176,22 @@ func (b *Bus) Consume(name string, fn func(Event) error, types ...string) (stop 
 func (b *Bus) Tail(fn func(Event), types ...string) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	f := b.filterFor(types)
+	subjects := f.subjects
+	if f.subject != "" {
+		subjects = []string{f.subject}
+	}
 	c, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: subjects(types),
+		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tail durable events: %w", err)
 	}
 	cc, err := c.Consume(func(m jetstream.Msg) {
+		if !f.wants(m.Subject()) {
+			return
+		}
 		var e Event
 		if json.Unmarshal(m.Data(), &e) == nil {
 			fn(e)
@@ -187,12 +203,48 @@ func (b *Bus) Tail(fn func(Event), types ...string) (stop func(), err error) {
 	return cc.Stop, nil
 }
 
-func subjects(types []string) []string {
-	out := make([]string, len(types))
-	for i, t := range types {
-		out[i] = durablePrefix + t
+// consumerFilter is what a consumer of some event types asks the server
+// for, and what it keeps of what comes.
+type consumerFilter struct {
+	subject  string   // one subject (every server version)
+	subjects []string // several (nats-server 2.10 and later)
+	want     map[string]bool
+}
+
+// filterFor: several filter subjects need nats-server 2.10; older servers
+// (Debian 12 packages 2.9) refused them, and every node with them. There
+// a consumer of several types reads the durable prefix's wildcard and
+// skips the other types itself.
+func (b *Bus) filterFor(types []string) consumerFilter {
+	f := consumerFilter{want: map[string]bool{}}
+	for _, t := range types {
+		f.want[durablePrefix+t] = true
+		f.subjects = append(f.subjects, durablePrefix+t)
 	}
-	return out
+	switch {
+	case len(f.subjects) == 1:
+		f.subject, f.subjects = f.subjects[0], nil
+	case !serverAtLeast(b.Conn.ConnectedServerVersion(), 2, 10):
+		f.subject, f.subjects = durablePrefix+">", nil
+	}
+	return f
+}
+
+func (f consumerFilter) wants(subject string) bool { return f.want[subject] }
+
+// serverAtLeast reports whether a server version "MAJOR.MINOR.PATCH…" is at
+// least major.minor (an unreadable one is taken as new).
+func serverAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // Stored is how many durable events the stream holds (for /metrics and
