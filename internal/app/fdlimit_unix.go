@@ -36,8 +36,11 @@ func raiseOpenFileLimit() (uint64, error) {
 	}
 	raised := syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}
 	err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised)
-	if errors.Is(err, syscall.EPERM) && lim.Cur < lim.Max {
+	if errors.Is(err, syscall.EPERM) {
 		// Not allowed to raise the hard limit: take all of it.
+		if lim.Cur == lim.Max {
+			return lim.Cur, nil
+		}
 		raised = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
 		err = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised)
 	}
