@@ -370,6 +370,13 @@ func (h *Hub) watchInputs() {
 			in := sb.inputs
 			in.mu.Lock()
 			on := in.onAir
+			if on != nil && on.input.lastFrame.CompareAndSwap(0, now.UnixNano()) {
+				// On air but nothing written yet (a standby arrived in the
+				// moment after GoLive): its silence counts from now, not
+				// from 1970.
+				in.mu.Unlock()
+				continue
+			}
 			if in.standby == sb && !in.ended && on != nil && in.stream != nil &&
 				now.Sub(time.Unix(0, on.input.lastFrame.Load())) >= h.failoverAfter &&
 				sb.input.ready(now, h.failoverAfter) {
