@@ -83,18 +83,25 @@ func startServer(ctx context.Context, o Options, extra ...string) (*server, erro
 }
 
 func (s *server) stop() {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-done
-		}
-	}
+	stopProcess(s.cmd)
 	os.RemoveAll(s.dir)
+}
+
+// stopProcess interrupts a started server and waits for it, killing it
+// after 10 s.
+func stopProcess(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func (s *server) createChannel(slug string) (string, error) {

@@ -84,15 +84,7 @@ func startCentrifugoTarget(ctx context.Context, o ChatOptions) (*chatTarget, err
 		}
 		t.base, t.pid = "http://127.0.0.1:"+port, cmd.Process.Pid
 		t.stop = func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
+			stopProcess(cmd)
 			os.RemoveAll(dir)
 		}
 		if err := waitHealthy(t.base + "/health"); err != nil {
